@@ -1,0 +1,1 @@
+"""Reference implementations of the platform services (Lambda handlers and ASGI apps)."""

@@ -1,0 +1,1 @@
+"""Reusable SoundStack Pulumi components, one module per capability (see components/README.md)."""

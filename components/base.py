@@ -1,0 +1,88 @@
+"""Conventions every SoundStack component follows: stack context, names, tags and child options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+
+from components.naming import physical_name
+
+Environment = Literal["dev", "staging", "prod"]
+
+#: Tag keys every taggable resource carries (policy `required-cost-tags` checks them).
+REQUIRED_TAGS = ("project", "stack", "environment", "component", "owner", "cost-centre")
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """Who owns the resources being built: project, stack, environment and cost tags."""
+
+    project: str
+    stack: str
+    environment: Environment
+    region: str
+    owner: str
+    cost_centre: str
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    def name(self, role: str, kind: str = "default") -> str:
+        """Physical name `<project>-<stack>-<role>` cut to the limit of `kind`."""
+        return physical_name(self.project, self.stack, role, kind)
+
+    def tags(self, component: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Default tags merged explicitly (mocks run no provider `default_tags`)."""
+        return {
+            **self.extra_tags,
+            "project": self.project,
+            "stack": self.stack,
+            "environment": self.environment,
+            "component": component,
+            "owner": self.owner,
+            "cost-centre": self.cost_centre,
+            **(extra or {}),
+        }
+
+
+class Component(pulumi.ComponentResource):
+    """Base class: a `soundstack:<module>:<Name>` component whose children hang under it.
+
+    Subclasses set `TYPE`, build their children with `self.child_opts()`, name them with
+    `self.child_name(role)` (logical) and `self.physical_name(role, kind)` (AWS), tag them with
+    `self.tags()`, and finish with `self.register_outputs({...})`.
+    """
+
+    TYPE: str = ""
+
+    def __init__(
+        self, name: str, ctx: StackContext, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        if not self.TYPE:
+            raise TypeError(f"{type(self).__name__} must set TYPE = 'soundstack:<module>:<Name>'")
+        super().__init__(self.TYPE, name, None, opts)
+        self.ctx = ctx
+        self.logical_name = name
+
+    @property
+    def module(self) -> str:
+        return self.TYPE.split(":")[1]
+
+    def child_opts(self, **kwargs: object) -> pulumi.ResourceOptions:
+        """Options for a child: always parented to this component."""
+        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+
+    def child_name(self, role: str) -> str:
+        """Logical name of a child, prefixed so two instances never collide."""
+        return f"{self.logical_name}-{role}"
+
+    def physical_name(self, role: str, kind: str = "default") -> str:
+        return self.ctx.name(f"{self.logical_name}-{role}" if role else self.logical_name, kind)
+
+    def tags(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return self.ctx.tags(self.module, extra)

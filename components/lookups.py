@@ -1,0 +1,29 @@
+"""The only place components ask AWS about the account they deploy into (mocks answer these)."""
+
+from __future__ import annotations
+
+import pulumi_aws as aws
+
+
+def account_id() -> str:
+    """The AWS account id of the credentials in use."""
+    return aws.get_caller_identity().account_id
+
+
+def partition() -> str:
+    """`aws`, `aws-cn` or `aws-us-gov`."""
+    return aws.get_partition().partition
+
+
+def availability_zones(count: int) -> list[str]:
+    """The first `count` available (non opt-in) zones of the region, or a clear error."""
+    zones = aws.get_availability_zones(
+        state="available",
+        filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+    ).names
+    if len(zones) < count:
+        raise ValueError(
+            f"network.az_count={count} but the region offers only {len(zones)} zones "
+            f"({', '.join(zones)}); set network.az_count: {len(zones)}"
+        )
+    return sorted(zones)[:count]

@@ -1,0 +1,1 @@
+"""SoundStack tooling: the offline preview under Pulumi mocks and the `soundstack` CLI."""

@@ -1,0 +1,1 @@
+"""Per-environment stack files (`Pulumi.<stack>.yaml`) and the pydantic model validating them."""

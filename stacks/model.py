@@ -1,0 +1,258 @@
+"""The whole platform configuration as one pydantic model, nested by concern.
+
+Every model forbids unknown keys, so a typo fails with the key's name instead of being ignored.
+Keys in the stack files are the field names below, under the `soundstack:` namespace.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from components.logs import VALID_RETENTION_DAYS
+
+Environment = Literal["dev", "staging", "prod"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _retention(value: int) -> int:
+    if value not in VALID_RETENTION_DAYS:
+        nearest = min(VALID_RETENTION_DAYS, key=lambda d: abs(d - value))
+        raise ValueError(f"CloudWatch accepts only {VALID_RETENTION_DAYS}; try {nearest}")
+    return value
+
+
+class NetworkConfig(Section):
+    cidr: str = "10.0.0.0/16"
+    az_count: int = Field(3, ge=2, le=3)
+    nat_gateways: Literal["single", "per_az"] = "per_az"
+    flow_log_retention_days: int = 365
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.ip_network(value)
+        except ValueError as exc:
+            raise ValueError(f"not a CIDR block ({exc}); use e.g. 10.0.0.0/16") from None
+        if not net.is_private or not 16 <= net.prefixlen <= 24:
+            raise ValueError("use a private /16 to /24 block, e.g. 10.0.0.0/16")
+        return value
+
+    _flow = field_validator("flow_log_retention_days")(classmethod(lambda cls, v: _retention(v)))
+
+
+class DatabaseConfig(Section):
+    """Relational store for catalog, playlists and user preferences."""
+
+    engine: Literal["postgres", "aurora-serverless"] = "postgres"
+    instance_class: str = "db.r7g.large"
+    allocated_storage_gb: int = Field(100, ge=20, le=65536)
+    min_capacity_acu: float = Field(0.5, ge=0, le=256)
+    max_capacity_acu: float = Field(8, ge=1, le=256)
+    multi_az: bool = True
+    backup_retention_days: int = Field(14, ge=1, le=35)
+    deletion_protection: bool = True
+
+
+class GraphConfig(Section):
+    """Neptune for the user-activity graph."""
+
+    serverless: bool = False
+    instance_class: str = "db.r6g.large"
+    min_capacity_ncu: float = Field(1, ge=1, le=128)
+    max_capacity_ncu: float = Field(8, ge=1, le=128)
+    reader_count: int = Field(1, ge=0, le=15)
+    backup_retention_days: int = Field(14, ge=1, le=35)
+    deletion_protection: bool = True
+
+
+class CacheConfig(Section):
+    serverless: bool = False
+    node_type: str = "cache.r7g.large"
+    replicas_per_shard: int = Field(1, ge=0, le=5)
+    multi_az: bool = True
+    snapshot_retention_days: int = Field(7, ge=0, le=35)
+
+
+class SearchConfig(Section):
+    serverless: bool = False
+    instance_type: str = "r7g.large.search"
+    instance_count: int = Field(3, ge=1, le=80)
+    dedicated_master: bool = True
+    zone_awareness: bool = True
+    volume_size_gb: int = Field(100, ge=10, le=16384)
+
+
+class NodeGroupConfig(Section):
+    instance_types: list[str] = Field(default_factory=lambda: ["m7g.large"], min_length=1)
+    min_size: int = Field(2, ge=0, le=450)
+    max_size: int = Field(6, ge=1, le=450)
+    desired_size: int = Field(2, ge=0, le=450)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodeGroupConfig:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"need min_size ≤ desired_size ≤ max_size, got {self.min_size} ≤ "
+                f"{self.desired_size} ≤ {self.max_size}; adjust the three sizes"
+            )
+        return self
+
+
+class ClusterConfig(Section):
+    """EKS for the long-running services; a stack may switch it off and run all on Lambda."""
+
+    enabled: bool = True
+    version: str = "1.33"
+    public_endpoint: bool = False
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    system_nodes: NodeGroupConfig = NodeGroupConfig()
+    spot_workers: bool = True
+    worker_nodes: NodeGroupConfig = NodeGroupConfig(
+        instance_types=["m7g.large", "m6g.large"], min_size=0, max_size=10, desired_size=2
+    )
+
+    @model_validator(mode="after")
+    def _cidrs(self) -> ClusterConfig:
+        for cidr in self.public_access_cidrs:
+            if cidr in ("0.0.0.0/0", "::/0"):
+                raise ValueError(
+                    f"public_access_cidrs contains {cidr}: list your office or VPN ranges instead"
+                )
+        if self.public_endpoint and not self.public_access_cidrs:
+            raise ValueError(
+                "public_endpoint: true needs public_access_cidrs (your VPN ranges); "
+                "or set public_endpoint: false"
+            )
+        return self
+
+
+class FunctionsConfig(Section):
+    memory_mb: int = Field(512, ge=128, le=10240)
+    timeout_seconds: int = Field(15, ge=1, le=900)
+    reserved_concurrency: int = Field(50, ge=1, le=1000)
+    log_retention_days: int = 365
+
+    _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
+
+
+class MessagingConfig(Section):
+    max_receive_count: int = Field(5, ge=1, le=1000)
+    kinesis_mode: Literal["ON_DEMAND", "PROVISIONED"] = "ON_DEMAND"
+    kinesis_shards: int = Field(2, ge=1, le=500)
+    kinesis_retention_hours: int = Field(168, ge=24, le=8760)
+
+
+class EdgeConfig(Section):
+    waf_rate_limit: int = Field(2000, ge=10, le=2_000_000_000)
+    shield_advanced: bool = True
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_All"
+    log_retention_days: int = 365
+
+    _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
+
+
+class IdentityConfig(Section):
+    mfa: Literal["optional", "required"] = "required"
+    advanced_security: bool = True
+    google_enabled: bool = False
+    google_client_id: str | None = None
+    facebook_enabled: bool = False
+    facebook_client_id: str | None = None
+    callback_urls: list[str] = Field(default_factory=list)
+    logout_urls: list[str] = Field(default_factory=list)
+
+    @field_validator("callback_urls", "logout_urls")
+    @classmethod
+    def _https(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not (url.startswith("https://") or url.startswith("http://localhost")):
+                raise ValueError(f"{url} must use https:// (http is allowed for localhost only)")
+        return urls
+
+    @model_validator(mode="after")
+    def _client_ids(self) -> IdentityConfig:
+        for idp in ("google", "facebook"):
+            if getattr(self, f"{idp}_enabled") and not getattr(self, f"{idp}_client_id"):
+                raise ValueError(
+                    f"{idp}_enabled is true but {idp}_client_id is missing; set "
+                    f"identity.{idp}_client_id or identity.{idp}_enabled: false"
+                )
+        return self
+
+
+class AnalyticsConfig(Section):
+    redshift_mode: Literal["serverless", "provisioned"] = "serverless"
+    redshift_base_capacity_rpu: int = Field(8, ge=8, le=1024)
+    redshift_node_type: str = "ra3.xlplus"
+    redshift_nodes: int = Field(2, ge=1, le=128)
+    quicksight: bool = False
+
+
+class MonitoringConfig(Section):
+    alarm_email: str | None = None
+    log_retention_days: int = 365
+    trail_retention_days: int = 365
+
+    _ret = field_validator("log_retention_days", "trail_retention_days")(
+        classmethod(lambda cls, v: _retention(v))
+    )
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", value):
+            raise ValueError("not an e-mail address; use e.g. oncall@example.com")
+        return value
+
+
+class PipelineConfig(Section):
+    enabled: bool = False
+    repository: str | None = None
+    branch: str = "main"
+    connection_arn: str | None = None
+    jenkins_url: str | None = None
+
+
+class PlatformConfig(Section):
+    """Everything one stack of the platform needs, validated before any resource exists."""
+
+    environment: Environment
+    region: str
+    owner: str = Field(min_length=1)
+    cost_centre: str = Field(min_length=1)
+    domain: str | None = None
+    network: NetworkConfig = NetworkConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    graph: GraphConfig = GraphConfig()
+    cache: CacheConfig = CacheConfig()
+    search: SearchConfig = SearchConfig()
+    cluster: ClusterConfig = ClusterConfig()
+    functions: FunctionsConfig = FunctionsConfig()
+    messaging: MessagingConfig = MessagingConfig()
+    edge: EdgeConfig = EdgeConfig()
+    identity: IdentityConfig = IdentityConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
+            raise ValueError("not an AWS region; set aws:region, e.g. eu-west-1")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,}", value):
+            raise ValueError("not a DNS name; use e.g. music.example.com")
+        return value

@@ -1,0 +1,161 @@
+"""Environment profiles (data, not code) and the rules prod cannot relax.
+
+A stack file's values are merged over its environment's profile. Prod's profile is the model's
+own defaults, which are production-grade; dev trades resilience for cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "dev": {
+        "network": {"az_count": 2, "nat_gateways": "single", "flow_log_retention_days": 30},
+        "database": {
+            "engine": "aurora-serverless",
+            "instance_class": "db.t4g.medium",
+            "allocated_storage_gb": 20,
+            "min_capacity_acu": 0,
+            "max_capacity_acu": 2,
+            "multi_az": False,
+            "backup_retention_days": 1,
+            "deletion_protection": False,
+        },
+        "graph": {
+            "serverless": True,
+            "max_capacity_ncu": 2.5,
+            "reader_count": 0,
+            "backup_retention_days": 1,
+            "deletion_protection": False,
+        },
+        "cache": {
+            "serverless": True,
+            "node_type": "cache.t4g.micro",
+            "replicas_per_shard": 0,
+            "multi_az": False,
+            "snapshot_retention_days": 1,
+        },
+        "search": {
+            "instance_type": "t3.small.search",
+            "instance_count": 1,
+            "dedicated_master": False,
+            "zone_awareness": False,
+            "volume_size_gb": 10,
+        },
+        "cluster": {
+            "enabled": False,
+            "system_nodes": {
+                "instance_types": ["t4g.medium"],
+                "min_size": 1,
+                "max_size": 2,
+                "desired_size": 1,
+            },
+            "worker_nodes": {
+                "instance_types": ["t4g.medium"],
+                "min_size": 0,
+                "max_size": 2,
+                "desired_size": 0,
+            },
+        },
+        "functions": {"memory_mb": 256, "reserved_concurrency": 5, "log_retention_days": 14},
+        "messaging": {"max_receive_count": 3, "kinesis_retention_hours": 24},
+        "edge": {
+            "shield_advanced": False,
+            "price_class": "PriceClass_100",
+            "waf_rate_limit": 1000,
+            "log_retention_days": 30,
+        },
+        "identity": {"mfa": "optional", "advanced_security": False},
+        "analytics": {"redshift_base_capacity_rpu": 8, "quicksight": False},
+        "monitoring": {"log_retention_days": 30, "trail_retention_days": 90},
+    },
+    "staging": {
+        "network": {"az_count": 2, "flow_log_retention_days": 90},
+        "database": {"instance_class": "db.t4g.large", "backup_retention_days": 7},
+        "graph": {"serverless": True, "reader_count": 0, "backup_retention_days": 7},
+        "cache": {"node_type": "cache.t4g.medium", "snapshot_retention_days": 3},
+        "search": {
+            "instance_type": "t3.medium.search",
+            "instance_count": 2,
+            "dedicated_master": False,
+        },
+        "cluster": {
+            "worker_nodes": {"min_size": 0, "max_size": 4, "desired_size": 1},
+        },
+        "functions": {"reserved_concurrency": 20, "log_retention_days": 90},
+        "edge": {
+            "shield_advanced": False,
+            "price_class": "PriceClass_100",
+            "log_retention_days": 90,
+        },
+        "monitoring": {"log_retention_days": 90, "trail_retention_days": 365},
+    },
+    "prod": {},
+}
+
+
+@dataclass(frozen=True)
+class ProdRule:
+    """A setting prod may not relax: the dotted key, the test, and why plus how to fix it."""
+
+    key: str
+    ok: Callable[[Any], bool]
+    why: str
+    fix: str
+
+
+PROD_RULES: tuple[ProdRule, ...] = (
+    ProdRule("network.az_count", lambda v: v >= 2,
+             "prod needs ≥ 2 AZs for multi-AZ databases", "network.az_count: 3"),
+    ProdRule("network.nat_gateways", lambda v: v == "per_az",
+             "one NAT gateway is a single point of failure", "network.nat_gateways: per_az"),
+    ProdRule("network.flow_log_retention_days", lambda v: v >= 365,
+             "PCI DSS 10.5.1 keeps audit logs ≥ 12 months", "network.flow_log_retention_days: 365"),
+    ProdRule("database.multi_az", lambda v: v is True,
+             "a single-AZ database goes down with its zone", "database.multi_az: true"),
+    ProdRule("database.deletion_protection", lambda v: v is True,
+             "a prod database must survive a stray `pulumi destroy`",
+             "database.deletion_protection: true"),
+    ProdRule("database.backup_retention_days", lambda v: v >= 7,
+             "prod keeps ≥ 7 days of backups", "database.backup_retention_days: 14"),
+    ProdRule("database.engine", lambda v: v == "postgres",
+             "Aurora Serverless scales to zero and is meant for dev", "database.engine: postgres"),
+    ProdRule("graph.deletion_protection", lambda v: v is True,
+             "a prod graph must survive a stray `pulumi destroy`",
+             "graph.deletion_protection: true"),
+    ProdRule("graph.backup_retention_days", lambda v: v >= 7,
+             "prod keeps ≥ 7 days of backups", "graph.backup_retention_days: 14"),
+    ProdRule("graph.reader_count", lambda v: v >= 1,
+             "a reader in another AZ is the failover target", "graph.reader_count: 1"),
+    ProdRule("cache.multi_az", lambda v: v is True,
+             "automatic failover needs a replica in another AZ", "cache.multi_az: true"),
+    ProdRule("cache.replicas_per_shard", lambda v: v >= 1,
+             "automatic failover needs a replica", "cache.replicas_per_shard: 1"),
+    ProdRule("cache.snapshot_retention_days", lambda v: v >= 7,
+             "prod keeps ≥ 7 days of snapshots", "cache.snapshot_retention_days: 7"),
+    ProdRule("search.zone_awareness", lambda v: v is True,
+             "search must survive an AZ outage", "search.zone_awareness: true"),
+    ProdRule("search.dedicated_master", lambda v: v is True,
+             "dedicated masters keep the cluster stable under load",
+             "search.dedicated_master: true"),
+    ProdRule("search.instance_count", lambda v: v >= 3,
+             "Opensearch.6 wants ≥ 3 data nodes", "search.instance_count: 3"),
+    ProdRule("cluster.public_endpoint", lambda v: v is False,
+             "the prod Kubernetes API is reached through the VPC only",
+             "cluster.public_endpoint: false"),
+    ProdRule("identity.mfa", lambda v: v == "required",
+             "prod accounts hold payment state", "identity.mfa: required"),
+    ProdRule("identity.advanced_security", lambda v: v is True,
+             "Cognito.1 wants threat protection enforced", "identity.advanced_security: true"),
+    ProdRule("edge.shield_advanced", lambda v: v is True,
+             "prod's public endpoints need DDoS protection", "edge.shield_advanced: true"),
+    ProdRule("monitoring.alarm_email", bool,
+             "prod alarms must reach a person", "monitoring.alarm_email: oncall@example.com"),
+    ProdRule("monitoring.log_retention_days", lambda v: v >= 365,
+             "PCI DSS 10.5.1 keeps audit logs ≥ 12 months", "monitoring.log_retention_days: 365"),
+    ProdRule("monitoring.trail_retention_days", lambda v: v >= 365,
+             "PCI DSS 10.5.1 keeps audit logs ≥ 12 months",
+             "monitoring.trail_retention_days: 365"),
+)  # fmt: skip

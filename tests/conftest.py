@@ -1,0 +1,50 @@
+"""Shared fixtures: mocked runs of whole stacks (cached per session) and of small programs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from components.base import StackContext
+from soundstack.synth import Synthesis, synthesize, synthesize_stack
+
+_CACHE: dict[str, Synthesis] = {}
+
+
+def stack_synthesis(stack: str) -> Synthesis:
+    """The platform program's registrations for a stack file (computed once per session)."""
+    if stack not in _CACHE:
+        _CACHE[stack] = synthesize_stack(stack)
+    return _CACHE[stack]
+
+
+@pytest.fixture(scope="session")
+def dev() -> Synthesis:
+    return stack_synthesis("dev")
+
+
+@pytest.fixture(scope="session")
+def staging() -> Synthesis:
+    return stack_synthesis("staging")
+
+
+@pytest.fixture(scope="session")
+def prod() -> Synthesis:
+    return stack_synthesis("prod")
+
+
+def make_ctx(environment: str = "dev", stack: str | None = None) -> StackContext:
+    return StackContext(
+        project="soundstack",
+        stack=stack or environment,
+        environment=environment,  # type: ignore[arg-type]
+        region="eu-west-1",
+        owner="tests",
+        cost_centre="cc-tests",
+    )
+
+
+def run_program(program: Callable[[], None], stack: str = "test") -> Synthesis:
+    """Run a small program (building one or two components) under the estate mocks."""
+    return synthesize(stack, {"aws:region": "eu-west-1"}, [], program=program)

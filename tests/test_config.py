@@ -1,0 +1,141 @@
+"""Stack files validate; bad or unsafe configs fail naming the key, the value and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from soundstack.synth import RecordingMonitor, synthesize
+from stacks.loader import ConfigError, load_config, load_stack
+
+BASE = {
+    "aws:region": "eu-west-1",
+    "soundstack:owner": "team",
+    "soundstack:cost_centre": "cc-1",
+    "soundstack:monitoring": {"alarm_email": "oncall@example.com"},
+}
+
+
+def config(**sections):
+    return {**BASE, **{f"soundstack:{k}": v for k, v in sections.items()}}
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_stack_file_is_valid(stack):
+    cfg = load_stack(stack)
+    assert cfg.environment == stack
+    assert cfg.region == "eu-west-1"
+
+
+def test_dev_is_cheap_and_prod_is_prod_grade():
+    dev, prod = load_stack("dev"), load_stack("prod")
+    assert (dev.network.az_count, dev.network.nat_gateways) == (2, "single")
+    assert not dev.database.multi_az and not dev.database.deletion_protection
+    assert not dev.cluster.enabled and not dev.edge.shield_advanced
+    assert (prod.network.az_count, prod.network.nat_gateways) == (3, "per_az")
+    assert prod.database.multi_az and prod.database.deletion_protection
+    assert prod.database.backup_retention_days >= 7
+    assert prod.graph.deletion_protection and prod.cache.multi_az
+    assert not prod.cluster.public_endpoint and prod.identity.mfa == "required"
+
+
+def test_stack_values_override_the_profile():
+    cfg = load_config("dev", config(network={"az_count": 3, "nat_gateways": "per_az"}))
+    assert (cfg.network.az_count, cfg.network.nat_gateways) == (3, "per_az")
+    assert cfg.network.flow_log_retention_days == 30  # rest of the dev profile kept
+
+
+def test_engine_json_strings_are_accepted():
+    cfg = load_config("dev", {**BASE, "soundstack:network": '{"az_count": 3}'})
+    assert cfg.network.az_count == 3
+
+
+@pytest.mark.parametrize(
+    ("sections", "expected"),
+    [
+        ({"database": {"multi_az": False}}, "soundstack:database.multi_az=false is not allowed in prod"),
+        ({"database": {"multi_az": False}}, "set database.multi_az: true"),
+        ({"database": {"backup_retention_days": 3}}, "database.backup_retention_days=3"),
+        ({"network": {"az_count": 2, "nat_gateways": "single"}}, "network.nat_gateways: per_az"),
+        ({"cluster": {"public_endpoint": True, "public_access_cidrs": ["203.0.113.0/24"]}},
+         "cluster.public_endpoint=true is not allowed in prod"),
+        ({"identity": {"mfa": "optional"}}, "identity.mfa: required"),
+        ({"edge": {"shield_advanced": False}}, "edge.shield_advanced=false"),
+        ({"monitoring": {"alarm_email": None}}, "monitoring.alarm_email=null"),
+    ],
+)  # fmt: skip
+def test_prod_refuses_unsafe_settings(sections, expected):
+    with pytest.raises(ConfigError) as err:
+        load_config("prod", config(**sections))
+    assert expected in str(err.value)
+
+
+def test_the_same_settings_are_fine_in_dev():
+    cfg = load_config("dev", config(database={"multi_az": False, "backup_retention_days": 1}))
+    assert not cfg.database.multi_az
+
+
+def test_all_problems_are_reported_at_once():
+    with pytest.raises(ConfigError) as err:
+        load_config("prod", config(database={"multi_az": False, "deletion_protection": False}))
+    assert len(err.value.problems) == 2
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (config(network={"az_count": 5}), "soundstack:network.az_count=5: Input should be less than or equal to 3"),
+        (config(network={"cidr": "10.0.0.0/33"}), "soundstack:network.cidr=\"10.0.0.0/33\": not a CIDR block"),
+        (config(network={"cidr": "8.8.0.0/16"}), "use a private /16 to /24 block"),
+        (config(network={"az_cuont": 2}), "soundstack:network.az_cuont is not a known key"),
+        (config(databse={}), "soundstack:databse is not a known key"),
+        (config(functions={"log_retention_days": 100}), "try 90"),
+        (config(monitoring={"alarm_email": "nope"}), "not an e-mail address"),
+        (config(cluster={"system_nodes": {"min_size": 3, "max_size": 2, "desired_size": 2}}),
+         "need min_size ≤ desired_size ≤ max_size"),
+        (config(cluster={"public_endpoint": True, "public_access_cidrs": ["0.0.0.0/0"]}),
+         "public_access_cidrs contains 0.0.0.0/0"),
+        (config(identity={"google_enabled": True}), "set identity.google_client_id"),
+        (config(identity={"callback_urls": ["http://music.example.com/cb"]}), "must use https://"),
+        ({**config(), "aws:region": "Europe"}, "not an AWS region"),
+        ({k: v for k, v in config().items() if k != "aws:region"}, "aws:region is required"),
+        ({k: v for k, v in config().items() if k != "soundstack:owner"}, "soundstack:owner is required"),
+        ({**config(), "soundstack:google_client_secret": "hunter2"},
+         "run `pulumi config set --secret soundstack:google_client_secret <value>`"),
+    ],
+)  # fmt: skip
+def test_malformed_configs_name_key_value_and_fix(values, expected):
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", values)
+    assert expected in str(err.value)
+
+
+def test_secret_keys_pass_when_they_are_secrets():
+    values = {**config(), "soundstack:google_client_secret": "ciphertext"}
+    load_config("dev", values, secret_keys=["soundstack:google_client_secret"])
+
+
+def test_unknown_stack_name_needs_an_environment():
+    with pytest.raises(ConfigError, match="set `soundstack:environment`"):
+        load_config("prod-eu", config())
+    assert load_config("prod-eu", config(environment="prod")).environment == "prod"
+
+
+def test_missing_stack_file_lists_known_stacks():
+    with pytest.raises(ConfigError, match="known stacks: dev, prod, staging"):
+        load_stack("qa")
+
+
+def test_bad_config_fails_before_any_resource_is_registered(monkeypatch):
+    created: list[RecordingMonitor] = []
+    original = RecordingMonitor.__init__
+
+    def spy(self, mocks):
+        original(self, mocks)
+        created.append(self)
+
+    monkeypatch.setattr(RecordingMonitor, "__init__", spy)
+    bad = {k: (v if isinstance(v, str) else __import__("json").dumps(v)) for k, v in
+           config(environment="prod", database={"multi_az": False}).items()}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"database\.multi_az"):
+        synthesize("prod", bad, [])
+    assert created and created[0].registrations == []

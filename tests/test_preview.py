@@ -1,0 +1,66 @@
+"""The offline preview: table, JSON document, masking of secrets, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from soundstack.cli import main
+from soundstack.preview import document, service_of
+from tests.conftest import run_program
+
+
+def test_preview_dev_prints_resources_by_component_and_service(capsys):
+    assert main(["preview", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "offline preview of stack 'dev'" in out
+    assert "network (network:Network)" in out
+    assert "vpc_id" in out and "vpc-0" in out
+    assert "Policy violations: none" in out
+
+
+def test_preview_prod_json_lists_the_network_with_inputs(capsys):
+    assert main(["preview", "prod", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"stack", "resources", "outputs", "violations"}
+    assert doc["stack"] == "prod"
+    for resource in doc["resources"]:
+        assert set(resource) == {"urn", "type", "name", "parent", "inputs", "dependencies"}
+    (vpc,) = [r for r in doc["resources"] if r["type"] == "aws:ec2/vpc:Vpc"]
+    assert vpc["inputs"]["cidrBlock"] == "10.30.0.0/16"
+    assert vpc["inputs"]["enableDnsHostnames"] is True
+    subnets = [r for r in doc["resources"] if r["type"] == "aws:ec2/subnet:Subnet"]
+    assert len(subnets) == 9
+    assert all(vpc["urn"] in s["dependencies"] for s in subnets)
+    assert doc["outputs"]["vpc_id"].startswith("vpc-")
+    assert doc["outputs"]["logs_kms_key_arn"].startswith("arn:aws:kms:eu-west-1:123456789012:key/")
+
+
+def test_unknown_stack_exits_2_naming_the_known_stacks(capsys):
+    assert main(["preview", "qa"]) == 2
+    assert "known stacks: dev, prod, staging" in capsys.readouterr().err
+
+
+def test_secret_inputs_and_outputs_are_masked():
+    def program():
+        secret = pulumi.Output.secret("s3cr3t-value")
+        aws.secretsmanager.SecretVersion("token", secret_id="x", secret_string=secret)
+        pulumi.export("token", secret)
+        pulumi.export("plain", "visible")
+
+    synth = run_program(program)
+    doc = json.dumps(document(synth, []))
+    assert "s3cr3t-value" not in doc
+    (version,) = synth.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert version.masked_inputs["secretString"] == "[secret]"
+    assert version.inputs["secretString"] == "s3cr3t-value"  # policies see the value
+    assert synth.outputs == {"plain": "visible", "token": "[secret]"}
+    assert synth.secret_outputs == ["token"]
+
+
+def test_service_names_from_type_tokens():
+    assert service_of("aws:ec2/vpc:Vpc") == "ec2"
+    assert service_of("eks:index:Cluster") == "eks"
+    assert service_of("kubernetes:apps/v1:Deployment") == "k8s apps"
