@@ -167,6 +167,7 @@ def synthesize(
             mocks, project=NAMESPACE, stack=stack, preview=False, logger=logger, monitor=monitor
         )
         main = project_dir / "platform" / "__main__.py"
+
         def run() -> None:
             if program is not None:
                 program()
