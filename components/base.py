@@ -17,8 +17,31 @@ REQUIRED_TAGS = ("project", "stack", "environment", "component", "owner", "cost-
 
 
 @dataclass(frozen=True)
+class Signal:
+    """A CloudWatch metric a component offers for alarms and the stack dashboard.
+
+    `key` names the kind of signal (e.g. `errors`, `throttles`, `5xx`, `cpu`, `free_storage`,
+    `memory`, `queue_age`, `dlq_depth`, `iterator_age`); thresholds are looked up by it.
+    """
+
+    component: str
+    key: str
+    label: str
+    namespace: str
+    metric: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+    statistic: str = "Sum"
+    period_seconds: int = 300
+    comparison: str = "GreaterThanThreshold"
+
+
+@dataclass(frozen=True)
 class StackContext:
-    """Who owns the resources being built: project, stack, environment and cost tags."""
+    """Who owns the resources being built: project, stack, environment and cost tags.
+
+    It also collects the `Signal`s every component offers (`signals`), so monitoring can build
+    alarms and a dashboard from the components that exist, without a hand-kept list.
+    """
 
     project: str
     stack: str
@@ -27,6 +50,7 @@ class StackContext:
     owner: str
     cost_centre: str
     extra_tags: Mapping[str, str] = field(default_factory=dict)
+    signals: list[Signal] = field(default_factory=list, compare=False, hash=False, repr=False)
 
     @property
     def is_prod(self) -> bool:
@@ -86,3 +110,29 @@ class Component(pulumi.ComponentResource):
 
     def tags(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return self.ctx.tags(self.module, extra)
+
+    def add_signal(
+        self,
+        key: str,
+        label: str,
+        namespace: str,
+        metric: str,
+        dimensions: Mapping[str, pulumi.Input[str]],
+        statistic: str = "Sum",
+        period_seconds: int = 300,
+        comparison: str = "GreaterThanThreshold",
+    ) -> None:
+        """Offer a metric of this component for alarms and the dashboard (see `Signal`)."""
+        self.ctx.signals.append(
+            Signal(
+                self.logical_name,
+                key,
+                label,
+                namespace,
+                metric,
+                dimensions,
+                statistic,
+                period_seconds,
+                comparison,
+            )
+        )

@@ -2,6 +2,8 @@
 
 Run by `pulumi up` (Pulumi.yaml: `main: platform/`) and, under mocks, by `soundstack preview`.
 This directory is not a Python package on purpose: `platform` is a standard-library module.
+Sections follow the order resources depend on each other: foundation, edge and identity,
+data and messaging, compute and API, then analytics, observability and delivery.
 """
 
 import pulumi
@@ -13,6 +15,7 @@ from stacks.runtime import load_from_pulumi, stack_context
 config = load_from_pulumi()  # fails here, before any resource, on a bad config
 ctx = stack_context(config)
 
+# --- Foundation: keys and network ----------------------------------------------------------
 logs_key = EncryptionKey(
     "logs",
     EncryptionKeyArgs(
@@ -33,6 +36,15 @@ network = Network(
     ctx,
 )
 
+# --- Identity, media delivery, web hosting and edge protection ------------------------------
+
+# --- Data tier and messaging -----------------------------------------------------------------
+
+# --- Compute: service functions, API Gateway, EKS -------------------------------------------
+
+# --- Analytics, observability and delivery --------------------------------------------------
+
+# --- Stack outputs ---------------------------------------------------------------------------
 pulumi.export("environment", config.environment)
 pulumi.export("region", config.region)
 pulumi.export("vpc_id", network.vpc_id)

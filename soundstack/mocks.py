@@ -88,48 +88,15 @@ class EstateMocks(pulumi.runtime.Mocks):
         return resource_id, outputs
 
     def _computed(self, typ: str, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        region, account = self.region, self.account_id
-        service = typ.split(":")[1].split("/", maxsplit=1)[0] if typ.startswith("aws:") else ""
+        service = (
+            typ.split(":")[1].split("/", maxsplit=1)[0]
+            if typ.startswith("aws:")
+            else typ.split(":", maxsplit=1)[0]
+        )
         kind = typ.rsplit(":", 1)[-1]
-        out: dict[str, Any] = {"arn": f"arn:aws:{service}:{region}:{account}:{kind.lower()}/{rid}"}
-        if typ == "aws:kms/key:Key":
-            h = _digest(rid, length=32)
-            key_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
-            out = {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
-        elif typ == "aws:kms/alias:Alias":
-            out = {"arn": f"arn:aws:kms:{region}:{account}:{name}"}
-        elif typ == "aws:cloudwatch/logGroup:LogGroup":
-            out = {"arn": f"arn:aws:logs:{region}:{account}:log-group:{name}"}
-        elif typ in ("aws:iam/role:Role", "aws:iam/policy:Policy", "aws:iam/user:User"):
-            out = {
-                "arn": f"arn:aws:iam::{account}:{kind.lower()}/{name}",
-                "uniqueId": f"AROA{_digest(name, length=16).upper()}",
-            }
-        elif typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
-            out = {
-                "arn": f"arn:aws:s3:::{name}",
-                "bucket": name,
-                "bucketDomainName": f"{name}.s3.amazonaws.com",
-                "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com",
-                "region": region,
-            }
-        elif typ == "aws:ec2/vpc:Vpc":
-            out["arn"] = f"arn:aws:ec2:{region}:{account}:vpc/{rid}"
-            out["defaultSecurityGroupId"] = f"sg-0{_digest(rid, 'default')}"
-            out["mainRouteTableId"] = f"rtb-0{_digest(rid, 'main')}"
-        elif typ == "aws:ec2/eip:Eip":
-            octets = [int(_digest(rid, str(i), length=2), 16) for i in range(2)]
-            out["publicIp"] = f"52.31.{octets[0]}.{octets[1]}"
-        elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
-            out["dnsEntries"] = [
-                {
-                    "dnsName": f"{rid}.{inputs.get('serviceName', '')}",
-                    "hostedZoneId": "Z7HUB22UULQXV",
-                }
-            ]
-        elif typ == "aws:ec2/natGateway:NatGateway":
-            out["publicIp"] = f"52.31.0.{int(_digest(rid, length=2), 16)}"
-        return out
+        default = {"arn": f"arn:aws:{service}:{self.region}:{self.account_id}:{kind.lower()}/{rid}"}
+        extra = _OUTPUTS.get(typ)
+        return {**default, **extra(self, rid, name, inputs)} if extra else default
 
     # -- data sources ----------------------------------------------------------------------
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
@@ -140,3 +107,64 @@ class EstateMocks(pulumi.runtime.Mocks):
                 "add it to soundstack/mocks.py (data sources belong in components/lookups.py)"
             )
         return handler(dict(args.args))
+
+
+Computed = Callable[[EstateMocks, str, str, dict[str, Any]], dict[str, Any]]
+
+
+def _kms_key(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    h = _digest(rid, length=32)
+    key_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+    return {"keyId": key_id, "arn": f"arn:aws:kms:{m.region}:{m.account_id}:key/{key_id}"}
+
+
+def _iam(kind: str) -> Computed:
+    return lambda m, rid, name, inputs: {
+        "arn": f"arn:aws:iam::{m.account_id}:{kind}/{name}",
+        "name": name,
+        "uniqueId": f"AROA{_digest(name, length=16).upper()}",
+    }
+
+
+def _bucket(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "arn": f"arn:aws:s3:::{name}",
+        "bucket": name,
+        "bucketDomainName": f"{name}.s3.amazonaws.com",
+        "bucketRegionalDomainName": f"{name}.s3.{m.region}.amazonaws.com",
+        "region": m.region,
+    }
+
+
+def _public_ip(rid: str) -> str:
+    return f"52.31.{int(_digest(rid, '1', length=2), 16)}.{int(_digest(rid, '2', length=2), 16)}"
+
+
+#: Type token → outputs AWS computes for such a resource (beyond the generic `arn`).
+#: Add an entry when a component reads an output the generic answer lacks.
+_OUTPUTS: dict[str, Computed] = {
+    "aws:kms/key:Key": _kms_key,
+    "aws:kms/alias:Alias": lambda m, rid, name, i: {
+        "arn": f"arn:aws:kms:{m.region}:{m.account_id}:{name}"
+    },
+    "aws:cloudwatch/logGroup:LogGroup": lambda m, rid, name, i: {
+        "arn": f"arn:aws:logs:{m.region}:{m.account_id}:log-group:{name}"
+    },
+    "aws:iam/role:Role": _iam("role"),
+    "aws:iam/policy:Policy": _iam("policy"),
+    "aws:iam/user:User": _iam("user"),
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:s3/bucketV2:BucketV2": _bucket,
+    "aws:ec2/vpc:Vpc": lambda m, rid, name, i: {
+        "arn": f"arn:aws:ec2:{m.region}:{m.account_id}:vpc/{rid}",
+        "defaultSecurityGroupId": f"sg-0{_digest(rid, 'default')}",
+        "mainRouteTableId": f"rtb-0{_digest(rid, 'main')}",
+    },
+    "aws:ec2/eip:Eip": lambda m, rid, name, i: {"publicIp": _public_ip(rid)},
+    "aws:ec2/natGateway:NatGateway": lambda m, rid, name, i: {"publicIp": _public_ip(rid)},
+    "aws:ec2/vpcEndpoint:VpcEndpoint": lambda m, rid, name, i: {
+        "dnsEntries": [
+            {"dnsName": f"{rid}.{i.get('serviceName', '')}", "hostedZoneId": "Z7HUB22UULQXV"}
+        ]
+    },
+}
