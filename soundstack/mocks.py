@@ -93,7 +93,6 @@ class EstateMocks(pulumi.runtime.Mocks):
             if typ.startswith("aws:")
             else typ.split(":", maxsplit=1)[0]
         )
-        kind = typ.rsplit(":", 1)[-1]
         default = {"arn": f"arn:aws:{service}:{self.region}:{self.account_id}:{kind.lower()}/{rid}"}
         extra = _OUTPUTS.get(typ)
         return {**default, **extra(self, rid, name, inputs)} if extra else default

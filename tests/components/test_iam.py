@@ -26,7 +26,10 @@ def test_grants_become_one_named_inline_policy_each():
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": ["lambda.amazonaws.com"]}
     assert "managedPolicyArns" not in role.inputs
-    policies = {p.name: json.loads(p.inputs["policy"]) for p in synth.by_type("aws:iam/rolePolicy:RolePolicy")}
+    policies = {
+        p.name: json.loads(p.inputs["policy"])
+        for p in synth.by_type("aws:iam/rolePolicy:RolePolicy")
+    }
     assert set(policies) == {"catalog-fn-read-music-bucket", "catalog-fn-send-ingest-queue"}
     (read,) = policies["catalog-fn-read-music-bucket"]["Statement"]
     assert read == {"Sid": "ReadMusicBucket", "Effect": "Allow", "Action": ["s3:GetObject"],
