@@ -88,11 +88,8 @@ class EstateMocks(pulumi.runtime.Mocks):
         return resource_id, outputs
 
     def _computed(self, typ: str, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        service = (
-            typ.split(":")[1].split("/", maxsplit=1)[0]
-            if typ.startswith("aws:")
-            else typ.split(":", maxsplit=1)[0]
-        )
+        package, module, kind = typ.split(":")
+        service = module.split("/", maxsplit=1)[0] if package == "aws" else package
         default = {"arn": f"arn:aws:{service}:{self.region}:{self.account_id}:{kind.lower()}/{rid}"}
         extra = _OUTPUTS.get(typ)
         return {**default, **extra(self, rid, name, inputs)} if extra else default
