@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: preview check install services lint test
+.PHONY: preview check install services lint test docs layer
 
 $(BIN)/soundstack: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,3 +31,16 @@ lint:
 
 test:
 	$(BIN)/python -m pytest
+
+## Lambda dependency layer for `pulumi up` (the service functions' code needs it): wheels for
+## Lambda's arm64 Python, installed into build/layer/python (components/function.py).
+LAMBDA_PYTHON ?= 3.13
+layer:
+	rm -rf build/layer
+	$(PY) -m pip install --quiet --platform manylinux2014_aarch64 --only-binary=:all: \
+		--implementation cp --python-version $(LAMBDA_PYTHON) --target build/layer/python \
+		-r app_services/requirements.txt
+
+## Regenerate README's generated sections (prod diagram and cost estimate): soundstack docs.
+docs: install
+	$(BIN)/soundstack docs

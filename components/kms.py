@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -20,6 +21,9 @@ class EncryptionKeyArgs:
     description: str
     #: Service principals (e.g. `logs.eu-west-1.amazonaws.com`) allowed to use the key.
     service_principals: Sequence[str] = field(default_factory=list)
+    #: Extra key-policy statements for services whose grant is bound to one resource (e.g.
+    #: CloudTrail's, conditioned on the trail ARN); plain JSON values only.
+    extra_statements: Sequence[Mapping[str, Any]] = field(default_factory=list)
 
 
 class EncryptionKey(Component):
@@ -79,6 +83,7 @@ class EncryptionKey(Component):
                     "Condition": {"StringEquals": {"aws:SourceAccount": account}},
                 }
             )
+        statements.extend(dict(s) for s in args.extra_statements)
         self.key = aws.kms.Key(
             self.child_name("key"),
             description=args.description,

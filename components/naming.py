@@ -29,15 +29,21 @@ LIMITS: dict[str, int] = {
     "kinesis": 128,
     "firehose": 64,
     "eks": 100,
+    "helm_release": 53,
     "ecr": 256,
     "waf": 128,
     "cognito_domain": 63,
+    "cloudfront": 64,
     "security_group": 255,
     "secret": 512,
     "kms_alias": 256,
     "cloudtrail": 128,
     "codebuild": 150,
     "codepipeline": 100,
+    "alarm": 255,
+    "dashboard": 255,
+    "glue": 255,
+    "quicksight": 512,
 }
 
 _HASH_LEN = 8

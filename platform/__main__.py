@@ -8,9 +8,42 @@ data and messaging, compute and API, then analytics, observability and delivery.
 
 import pulumi
 
+from components.analytics import Analytics, AnalyticsArgs
+from components.api import (
+    DEFAULT_ROUTES,
+    HttpApi,
+    HttpApiArgs,
+    WebSocketApi,
+    WebSocketApiArgs,
+)
+from components.cache import Cache, CacheArgs
+from components.cdn import CustomDomain
+from components.cluster import Cluster, ClusterArgs, NodeGroupSpec, WorkloadSpec
+from components.database import Database, DatabaseArgs
+from components.edge import EdgeArgs, EdgeProtection
+from components.function import (
+    ActivitySettings,
+    CatalogSettings,
+    FeedSettings,
+    PaymentSettings,
+    RecommendationSettings,
+    ServiceFunction,
+    ServiceFunctionArgs,
+    ServiceSettings,
+)
+from components.graph import Graph, GraphArgs
+from components.identity import IdentityArgs, SocialLogin, UserDirectory
 from components.kms import EncryptionKey, EncryptionKeyArgs
+from components.media import MediaArgs, MediaDelivery
+from components.messaging import Messaging, MessagingArgs
+from components.monitoring import AuditTrailArgs, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
-from stacks.runtime import load_from_pulumi, stack_context
+from components.pipeline import Pipeline, PipelineArgs
+from components.provider_secrets import ProviderSecrets, ProviderSecretsArgs
+from components.search import Search, SearchArgs
+from components.web import WebApp, WebArgs
+from stacks.loader import ConfigError
+from stacks.runtime import load_from_pulumi, secret, stack_context
 
 config = load_from_pulumi()  # fails here, before any resource, on a bad config
 ctx = stack_context(config)
@@ -37,12 +70,446 @@ network = Network(
 )
 
 # --- Identity, media delivery, web hosting and edge protection ------------------------------
+# The HTTP API cannot carry WAF or Shield itself: it is served through the web distribution's
+# /api/* behaviour (WebArgs.api_domain), which has the CloudFront web ACL and Shield protection.
+edge = EdgeProtection(
+    "edge",
+    EdgeArgs(
+        rate_limit=config.edge.waf_rate_limit,
+        shield_advanced=config.edge.shield_advanced,
+        log_retention_days=config.edge.log_retention_days,
+        kms_key_arn=logs_key.arn,
+        emergency_contacts=[config.monitoring.alarm_email] if config.monitoring.alarm_email else [],
+    ),
+    ctx,
+)
+
+
+def social_login(provider: str) -> SocialLogin | None:
+    """Client id from config, client secret from `pulumi config set --secret`."""
+    if not getattr(config.identity, f"{provider}_enabled"):
+        return None
+    client_secret = secret(f"{provider}_client_secret")
+    if client_secret is None:
+        raise ConfigError(
+            f"stack {ctx.stack}",
+            [
+                f"soundstack:{provider}_client_secret is not set; run `pulumi config set --secret "
+                f"soundstack:{provider}_client_secret <value>` or set "
+                f"identity.{provider}_enabled: false"
+            ],
+        )
+    return SocialLogin(getattr(config.identity, f"{provider}_client_id"), client_secret)
+
+
+identity = UserDirectory(
+    "identity",
+    IdentityArgs(
+        callback_urls=config.identity.callback_urls,
+        logout_urls=config.identity.logout_urls,
+        mfa=config.identity.mfa,
+        advanced_security=config.identity.advanced_security,
+        deletion_protection=config.identity.deletion_protection,
+        google=social_login("google"),
+        facebook=social_login("facebook"),
+    ),
+    ctx,
+)
+edge.associate(identity, "user-pool", identity.user_pool_arn)
+
+
+def custom_domain(prefix: str) -> CustomDomain | None:
+    """`<prefix><domain>` in the stack's hosted zone, when both are configured."""
+    if config.domain is None or config.edge.hosted_zone_id is None:
+        return None
+    return CustomDomain(f"{prefix}{config.domain}", config.edge.hosted_zone_id)
+
+
+media = MediaDelivery(
+    "media",
+    MediaArgs(
+        signing_public_keys=config.edge.signing_public_keys,
+        web_acl_arn=edge.cloudfront_web_acl_arn,
+        price_class=config.edge.price_class,
+        log_retention_days=config.edge.log_retention_days,
+        domain=custom_domain("media."),
+    ),
+    ctx,
+)
+web = WebApp(
+    "web",
+    WebArgs(
+        web_acl_arn=edge.cloudfront_web_acl_arn,
+        domain=custom_domain(""),
+        price_class=config.edge.price_class,
+        log_retention_days=config.edge.log_retention_days,
+        connect_sources=[
+            identity.hosted_ui_url,
+            f"https://cognito-idp.{config.region}.amazonaws.com",
+        ],
+        media_sources=[pulumi.Output.concat("https://", media.domain_name)],
+    ),
+    ctx,
+)
+edge.protect(media, "distribution", media.distribution_arn, application_layer=True)
+edge.protect(
+    web, "distribution", web.distribution_arn, health_check_fqdn=web.domain_name,
+    application_layer=True,
+)  # fmt: skip
 
 # --- Data tier and messaging -----------------------------------------------------------------
+data_key = EncryptionKey(
+    "data",
+    EncryptionKeyArgs(
+        description=f"Data stores and channels of {ctx.project}-{ctx.stack}",
+        # SNS encrypts what it delivers into the (KMS-encrypted) subscriber queues.
+        service_principals=["sns.amazonaws.com"],
+    ),
+    ctx,
+)
+# One PostgreSQL serves catalog, playlists and user preferences: one database (`soundstack`),
+# one schema and IAM-authenticated role per service (see components/database.py).
+database = Database(
+    "database",
+    DatabaseArgs(
+        network=network,
+        kms_key_arn=data_key.arn,
+        log_kms_key_arn=logs_key.arn,
+        engine=config.database.engine,
+        instance_class=config.database.instance_class,
+        allocated_storage_gb=config.database.allocated_storage_gb,
+        min_capacity_acu=config.database.min_capacity_acu,
+        max_capacity_acu=config.database.max_capacity_acu,
+        multi_az=config.database.multi_az,
+        backup_retention_days=config.database.backup_retention_days,
+        deletion_protection=config.database.deletion_protection,
+        final_snapshot=config.database.deletion_protection,
+        log_retention_days=config.monitoring.log_retention_days,
+    ),
+    ctx,
+)
+graph = Graph(
+    "graph",
+    GraphArgs(
+        network=network,
+        kms_key_arn=data_key.arn,
+        log_kms_key_arn=logs_key.arn,
+        serverless=config.graph.serverless,
+        instance_class=config.graph.instance_class,
+        min_capacity_ncu=config.graph.min_capacity_ncu,
+        max_capacity_ncu=config.graph.max_capacity_ncu,
+        reader_count=config.graph.reader_count,
+        backup_retention_days=config.graph.backup_retention_days,
+        deletion_protection=config.graph.deletion_protection,
+        final_snapshot=config.graph.deletion_protection,
+        log_retention_days=config.monitoring.log_retention_days,
+    ),
+    ctx,
+)
+cache = Cache(
+    "cache",
+    CacheArgs(
+        network=network,
+        kms_key_arn=data_key.arn,
+        log_kms_key_arn=logs_key.arn,
+        serverless=config.cache.serverless,
+        node_type=config.cache.node_type,
+        replicas_per_shard=config.cache.replicas_per_shard,
+        multi_az=config.cache.multi_az,
+        snapshot_retention_days=config.cache.snapshot_retention_days,
+        log_retention_days=config.monitoring.log_retention_days,
+    ),
+    ctx,
+)
+search = Search(
+    "search",
+    SearchArgs(
+        network=network,
+        kms_key_arn=data_key.arn,
+        log_kms_key_arn=logs_key.arn,
+        instance_type=config.search.instance_type,
+        instance_count=config.search.instance_count,
+        dedicated_master=config.search.dedicated_master,
+        zone_awareness=config.search.zone_awareness,
+        volume_size_gb=config.search.volume_size_gb,
+        log_retention_days=config.monitoring.log_retention_days,
+    ),
+    ctx,
+)
+messaging = Messaging(
+    "messaging",
+    MessagingArgs(
+        kms_key_arn=data_key.arn,
+        log_kms_key_arn=logs_key.arn,
+        kinesis_mode=config.messaging.kinesis_mode,
+        kinesis_shards=config.messaging.kinesis_shards,
+        kinesis_retention_hours=config.messaging.kinesis_retention_hours,
+        max_receive_count=config.messaging.max_receive_count,
+        log_retention_days=config.monitoring.log_retention_days,
+    ),
+    ctx,
+)
+# Likes and follows update the recommendation graph; plays reach the feed through Kinesis.
+graph_updates = messaging.queue(
+    "graph-updates",
+    consumer_timeout_seconds=config.functions.timeout_seconds,
+    topic="activity",
+    filter_policy={"kind": ["like", "follow"]},
+)
+notifications = messaging.queue(
+    "notifications", consumer_timeout_seconds=config.functions.timeout_seconds,
+    topic="notifications",
+)  # fmt: skip
+
 
 # --- Compute: service functions, API Gateway, EKS -------------------------------------------
+# Lambda behind API Gateway for the request/response services; with `cluster.enabled`, catalog
+# and recommendation also run as containers on EKS (README: "Where each service runs").
+# Every function runs in the private subnets (Lambda.3): most use VPC-only stores, and auth and
+# payment reach AWS through the endpoints and the providers through NAT.
+def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> ServiceFunctionArgs:
+    """Sizes from `functions` config; in the private subnets when it talks to VPC-only stores."""
+    return ServiceFunctionArgs(
+        service=service,
+        settings=settings,
+        memory_mb=config.functions.memory_mb,
+        timeout_seconds=config.functions.timeout_seconds,
+        reserved_concurrency=config.functions.reserved_concurrency,
+        log_retention_days=config.functions.log_retention_days,
+        log_kms_key_arn=logs_key.arn,
+        kms_key_arn=data_key.arn,
+        network=network if in_vpc else None,
+    )
+
+
+redis_url = pulumi.Output.concat("rediss://", cache.endpoint, ":", str(cache.port))
+# One JSON secret with the Stripe and PayPal keys (app_services.payment.handler.ProviderSecrets).
+payment_secrets = ProviderSecrets(
+    "payment-secrets", ProviderSecretsArgs(["providers"], data_key.arn), ctx
+)
+client_ids = identity.web_client_id.apply(lambda c: f'["{c}"]')
+# The socket exists before the feed function, which needs its callback URL.
+feed_api = WebSocketApi(
+    "feed-socket",
+    WebSocketApiArgs(
+        log_retention_days=config.monitoring.log_retention_days, log_kms_key_arn=logs_key.arn
+    ),
+    ctx,
+)
+web_url = f"https://{config.domain}" if config.domain else "https://localhost:5173"
+service_settings: dict[str, tuple[ServiceSettings, bool]] = {
+    "auth": (ServiceSettings(cognito_user_pool_id=identity.user_pool_id), True),
+    "catalog": (
+        CatalogSettings(
+            db_host=database.proxy_endpoint, db_user="catalog", db_schema="catalog",
+            redis_url=redis_url, opensearch_endpoint=search.endpoint,
+            cdn_domain=media.domain_name, cloudfront_signing_secret_id=media.signing_secret_arn,
+        ),
+        True,
+    ),
+    "playlist": (
+        ServiceSettings(db_host=database.proxy_endpoint, db_user="playlists",
+                        db_schema="playlists", redis_url=redis_url),
+        True,
+    ),
+    "activity": (
+        ActivitySettings(activity_stream_name=messaging.stream.stream_name,
+                         activity_topic_arn=messaging.topic("activity").arn,
+                         neptune_endpoint=graph.endpoint),
+        True,
+    ),
+    "recommendation": (
+        RecommendationSettings(neptune_endpoint=graph.endpoint, redis_url=redis_url), True
+    ),
+    "payment": (
+        PaymentSettings(payment_secret_arn=payment_secrets.arns["providers"],
+                        checkout_success_url=f"{web_url}/account?checkout=success",
+                        checkout_cancel_url=f"{web_url}/account?checkout=cancelled"),
+        True,
+    ),
+    "feed": (
+        FeedSettings(redis_url=redis_url, neptune_endpoint=graph.endpoint,
+                     feed_callback_url=feed_api.management_endpoint,
+                     cognito_user_pool_id=identity.user_pool_id, cognito_client_ids=client_ids),
+        True,
+    ),
+}  # fmt: skip
+functions = {
+    service: ServiceFunction(f"{service}-fn", function_args(service, settings, in_vpc), ctx)
+    for service, (settings, in_vpc) in service_settings.items()
+}
+# Each function gets exactly what its service uses, through the stores' verbs.
+media.grant_read(functions["catalog"])
+media.grant_sign(functions["catalog"])
+database.grant_connect(functions["catalog"], user="catalog")
+cache.grant_connect(functions["catalog"])
+search.grant_read(functions["catalog"])
+search.grant_write(functions["catalog"])
+database.grant_connect(functions["playlist"], user="playlists")
+cache.grant_connect(functions["playlist"])
+messaging.stream.grant_put(functions["activity"])
+messaging.topic("activity").grant_publish(functions["activity"])
+graph.grant_connect(functions["activity"])
+graph.grant_connect(functions["recommendation"])
+cache.grant_connect(functions["recommendation"])
+graph_updates.trigger(functions["recommendation"].function_name, functions["recommendation"])
+payment_secrets.grant_read(functions["payment"])
+messaging.topic("notifications").grant_publish(functions["payment"])
+cache.grant_connect(functions["feed"])
+graph.grant_read(functions["feed"])
+messaging.stream.subscribe_function(functions["feed"].function_name, functions["feed"], "feed")
+
+web_origins = [f"https://{config.domain}"] if config.domain else []
+if config.environment == "dev":
+    web_origins.append("http://localhost:5173")
+api = HttpApi(
+    "api",
+    HttpApiArgs(
+        jwt_issuer=identity.issuer_url,
+        jwt_audiences=[identity.web_client_id],
+        functions={s: f for s, f in functions.items() if s in DEFAULT_ROUTES},
+        cors_origins=web_origins,
+        log_retention_days=config.monitoring.log_retention_days,
+        log_kms_key_arn=logs_key.arn,
+        domain=config.domain if config.edge.hosted_zone_id else None,
+        hosted_zone_id=config.edge.hosted_zone_id,
+    ),
+    ctx,
+)
+feed_api.route_to(functions["feed"])
+feed_api.grant_manage_connections(functions["feed"])
+websocket = feed_api
+
+cluster: Cluster | None = None
+if config.cluster.enabled and config.domain is None:
+    raise ConfigError(
+        f"stack {ctx.stack}",
+        [
+            "soundstack:cluster.enabled=true needs soundstack:domain: the cluster's ingress "
+            "serves HTTPS on apps.<domain>; set domain: music.example.com or "
+            "cluster.enabled: false"
+        ],
+    )
+if config.cluster.enabled and config.domain is not None:
+    asgi_environment = {
+        "COGNITO_USER_POOL_ID": identity.user_pool_id,
+        "COGNITO_CLIENT_IDS": client_ids,
+        "REDIS_URL": redis_url,
+    }
+    cluster = Cluster(
+        "cluster",
+        ClusterArgs(
+            network=network,
+            domain=config.domain,
+            version=config.cluster.version,
+            public_endpoint=config.cluster.public_endpoint,
+            public_access_cidrs=config.cluster.public_access_cidrs,
+            system_nodes=NodeGroupSpec(**config.cluster.system_nodes.model_dump()),
+            worker_nodes=(
+                NodeGroupSpec(**config.cluster.worker_nodes.model_dump())
+                if config.cluster.spot_workers
+                else None
+            ),
+            admin_role_arns=config.cluster.admin_role_arns,
+            log_retention_days=config.monitoring.log_retention_days,
+            log_kms_key_arn=logs_key.arn,
+            web_acl_arn=edge.regional_web_acl_arn,
+            hosted_zone_id=config.edge.hosted_zone_id,
+            workloads=[
+                WorkloadSpec(
+                    "catalog", config.cluster.image_tag, "/catalog",
+                    environment={
+                        **asgi_environment, "DB_HOST": database.proxy_endpoint,
+                        "DB_USER": "catalog", "DB_SCHEMA": "catalog",
+                        "OPENSEARCH_ENDPOINT": search.endpoint, "SEARCH_ENGINE": "opensearch",
+                        "CDN_DOMAIN": media.domain_name,
+                        "CLOUDFRONT_SIGNING_SECRET_ID": media.signing_secret_arn,
+                    },
+                ),
+                WorkloadSpec(
+                    "recommendation", config.cluster.image_tag, "/recommendations",
+                    environment={**asgi_environment, "NEPTUNE_ENDPOINT": graph.endpoint,
+                                 "GRAPH_BACKEND": "neptune"},
+                ),
+            ],
+        ),
+        ctx,
+    )  # fmt: skip
+    pods = cluster.workloads
+    media.grant_read(pods["catalog"])
+    media.grant_sign(pods["catalog"])
+    database.grant_connect(pods["catalog"], user="catalog")
+    cache.grant_connect(pods["catalog"])
+    search.grant_read(pods["catalog"])
+    graph.grant_read(pods["recommendation"])
+    cache.grant_connect(pods["recommendation"])
+
+pulumi.export("api_url", api.url)
+pulumi.export("api_endpoint_domain", api.endpoint_domain)
+pulumi.export("feed_websocket_url", feed_api.url)
+pulumi.export("function_names", {s: f.function_name for s, f in functions.items()})
+if cluster is not None:
+    pulumi.export("cluster_name", cluster.cluster_name)
+    pulumi.export("ingress_host", cluster.ingress_host)
+    pulumi.export(
+        "image_repositories", {s: w.repository.repository_url for s, w in cluster.workloads.items()}
+    )
+
 
 # --- Analytics, observability and delivery --------------------------------------------------
+analytics = Analytics(
+    "analytics",
+    AnalyticsArgs(
+        network=network,
+        activity_stream_arn=messaging.stream.arn,
+        activity_stream_kms_key_arn=messaging.stream.kms_key_arn,
+        delivery_format=config.analytics.delivery_format,
+        redshift_mode=config.analytics.redshift_mode,
+        base_capacity_rpu=config.analytics.redshift_base_capacity_rpu,
+        node_type=config.analytics.redshift_node_type,
+        nodes=config.analytics.redshift_nodes,
+        log_retention_days=config.monitoring.log_retention_days,
+        logs_kms_key_arn=logs_key.arn,
+        access_logs=media.logs,
+        quicksight=config.analytics.quicksight,
+    ),
+    ctx,
+)
+pipeline = (
+    Pipeline(
+        "pipeline",
+        PipelineArgs(
+            network=network,
+            repository=config.pipeline.repository or "",
+            connection_arn=config.pipeline.connection_arn or "",
+            branch=config.pipeline.branch,
+            environments=config.pipeline.environments,
+            jenkins_url=config.pipeline.jenkins_url,
+            jenkins_project=config.pipeline.jenkins_project,
+            log_retention_days=config.pipeline.log_retention_days,
+            logs_kms_key_arn=logs_key.arn,
+            access_logs=media.logs,
+        ),
+        ctx,
+    )
+    if config.pipeline.enabled
+    else None
+)
+# Built last: alarms and the dashboard come from the signals every component above offered.
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        alarm_email=config.monitoring.alarm_email,
+        thresholds=config.monitoring.thresholds,
+        trail=AuditTrailArgs(
+            retention_days=config.monitoring.trail_retention_days,
+            logs_kms_key_arn=logs_key.arn,
+            music_bucket_arn=media.bucket_arn,
+            access_logs=media.logs,
+        ),
+    ),
+    ctx,
+)
 
 # --- Stack outputs ---------------------------------------------------------------------------
 pulumi.export("environment", config.environment)
@@ -51,3 +518,35 @@ pulumi.export("vpc_id", network.vpc_id)
 pulumi.export("private_subnet_ids", network.private_subnet_ids)
 pulumi.export("isolated_subnet_ids", network.isolated_subnet_ids)
 pulumi.export("logs_kms_key_arn", logs_key.arn)
+pulumi.export("data_kms_key_arn", data_key.arn)
+pulumi.export("database_endpoint", database.endpoint)
+pulumi.export("database_proxy_endpoint", database.proxy_endpoint)
+pulumi.export("database_master_secret_arn", database.master_secret_arn)
+pulumi.export("graph_endpoint", graph.endpoint)
+pulumi.export("graph_reader_endpoint", graph.reader_endpoint)
+pulumi.export("cache_endpoint", cache.endpoint)
+pulumi.export("search_endpoint", search.endpoint)
+pulumi.export("topic_arns", {name: topic.arn for name, topic in messaging.topics.items()})
+pulumi.export("listening_stream_arn", messaging.stream.arn)
+pulumi.export("queue_urls", {name: queue.url for name, queue in messaging.queues.items()})
+pulumi.export("issuer_url", identity.issuer_url)
+pulumi.export("web_client_id", identity.web_client_id)
+pulumi.export("user_pool_id", identity.user_pool_id)
+pulumi.export("user_pool_arn", identity.user_pool_arn)
+pulumi.export("hosted_ui_url", identity.hosted_ui_url)
+pulumi.export("web_url", web.url)
+pulumi.export("web_bucket", web.bucket_name)
+pulumi.export("web_distribution_id", web.distribution_id)
+pulumi.export("media_bucket", media.bucket_name)
+pulumi.export("media_domain", media.domain_name)
+pulumi.export("media_signing_key_ids", media.signing_key_ids)
+pulumi.export("media_signing_secret_arn", media.signing_secret_arn)
+pulumi.export("cloudfront_web_acl_arn", edge.cloudfront_web_acl_arn)
+pulumi.export("regional_web_acl_arn", edge.regional_web_acl_arn)
+pulumi.export("analytics_bucket", analytics.bucket.name)
+pulumi.export("redshift_endpoint", analytics.endpoint)
+pulumi.export("alerts_topic_arn", monitoring.topic_arn)
+if monitoring.trail is not None:
+    pulumi.export("trail_arn", monitoring.trail.arn)
+if pipeline is not None:
+    pulumi.export("pipeline_arn", pipeline.arn)

@@ -7,14 +7,17 @@ import json
 import sys
 from collections.abc import Sequence
 
+from soundstack.insight.commands import add_commands
 from soundstack.preview import document, render
 from soundstack.synth import PROJECT_DIR, synthesize_stack
 from stacks.loader import ConfigError
 
 
 def _preview(args: argparse.Namespace) -> int:
+    from policies.engine import evaluate
+
     synth = synthesize_stack(args.stack, PROJECT_DIR)
-    violations: list = []
+    violations = evaluate(synth)
     if args.json:
         json.dump(document(synth, violations), sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
@@ -24,6 +27,60 @@ def _preview(args: argparse.Namespace) -> int:
         print("\n".join(["errors during the mocked run:", *synth.errors]), file=sys.stderr)
         return 1
     return 1 if any(v.level == "mandatory" for v in violations) else 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from app_services.core import migrate
+    from app_services.core.db import conninfo
+    from app_services.core.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    if args.dsn:
+        settings = settings.model_copy(update={"database_url": args.dsn})
+    schema = args.schema or settings.db_schema
+    with psycopg.connect(conninfo(settings)) as conn:
+        applied = migrate.apply(conn, schema)
+    print(f"schema {schema}: applied {', '.join(applied) if applied else 'nothing (up to date)'}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from app_services.core.serve import serve
+
+    return serve(args.host, args.port, local_aws=args.local_aws)
+
+
+def _signing_key(args: argparse.Namespace) -> int:
+    from soundstack.signing_keys import run
+
+    return run(args.action, args.stack, args.secret_id)
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Only the policy run: violations, an optional audit report, exit 1 on a mandatory one."""
+    from policies import report
+    from policies.engine import evaluate, levels, load_config
+    from policies.registry import specs
+
+    synth = synthesize_stack(args.stack, PROJECT_DIR)
+    config = load_config(args.stack)
+    violations = evaluate(synth, config)
+    for v in violations:
+        print(f"{v.level:<9} {v.policy}  {v.urn.split('::')[-1] or '(stack)'}: {v.message}")
+    mandatory = [v for v in violations if v.level == "mandatory"]
+    print(f"stack {args.stack}: {len(specs())} policies, {len(mandatory)} mandatory and "
+          f"{len(violations) - len(mandatory)} advisory violations")  # fmt: skip
+    if args.report:
+        render = report.to_html if args.report.endswith((".html", ".htm")) else report.markdown
+        with open(args.report, "w", encoding="utf-8") as out:
+            out.write(render(args.stack, specs(), violations, levels(config)))
+        print(f"report written to {args.report}")
+    if synth.errors:
+        print("\n".join(["errors during the mocked run:", *synth.errors]), file=sys.stderr)
+        return 1
+    return 1 if mandatory else 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,6 +94,41 @@ def parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--json", action="store_true", help="print one JSON document (README)")
     preview.set_defaults(run=_preview)
+    check = sub.add_parser(
+        "check",
+        help="run the policy pack (policies/) against a stack under mocks; exit 1 on a "
+        "mandatory violation",
+    )
+    check.add_argument("stack", help="stack name: dev, staging or prod")
+    check.add_argument(
+        "--report", metavar="FILE", help="write an audit report by control (.md, or .html)"
+    )
+    check.set_defaults(run=_check)
+    mig = sub.add_parser(
+        "migrate", help="apply app_services/migrations/*.sql to PostgreSQL (DATABASE_URL or DB_*)"
+    )
+    mig.add_argument("--dsn", help="libpq DSN (default: DATABASE_URL, else RDS Proxy via DB_*)")
+    mig.add_argument("--schema", help="target schema (default: DB_SCHEMA, else public)")
+    mig.set_defaults(run=_migrate)
+    srv = sub.add_parser(
+        "serve", help="run the HTTP services locally behind an API Gateway v2 router (README)"
+    )
+    srv.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    srv.add_argument("--port", type=int, default=8080)
+    srv.add_argument(
+        "--local-aws",
+        action="store_true",
+        help="start moto's server in-process for S3/Cognito/... unless AWS_ENDPOINT_URL is set",
+    )
+    srv.set_defaults(run=_serve)
+    add_commands(sub)  # diagram, cost, diff, plan, docs
+    keys = sub.add_parser(
+        "signing-key", help="rotate the CloudFront URL-signing key (soundstack/signing_keys.py)"
+    )
+    keys.add_argument("action", choices=["rotate", "activate"])
+    keys.add_argument("stack", help="stack name (its region and secret name)")
+    keys.add_argument("--secret-id", help="override the secret (default: the media component's)")
+    keys.set_defaults(run=_signing_key)
     return top
 
 

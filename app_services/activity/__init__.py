@@ -1,0 +1,1 @@
+"""User Activity: plays, likes, follows -> the graph, Kinesis and SNS."""

@@ -1,0 +1,65 @@
+"""User Activity Lambda (HTTP API v2): record plays, likes and follows for the signed-in user.
+
+POST /activity/plays {track_id, artist_id, ms_played}, POST /activity/likes {track_id,
+artist_id}, POST /activity/follows {user_id} -> 201 with the published event.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from pydantic import Field
+
+from app_services.activity.domain import Activity, FollowBody, LikeBody, PlayBody
+from app_services.activity.repository import GraphSettings, StreamPublisher, open_graph
+from app_services.core import aws
+from app_services.core.events import HttpApiEvent
+from app_services.core.logs import configure
+from app_services.core.routing import Response, Routes
+from app_services.core.settings import load_settings
+
+
+class ActivitySettings(GraphSettings):
+    activity_stream_name: str = Field(description="Kinesis stream every event is put on")
+    activity_topic_arn: str = Field(description="SNS topic every event is published to")
+
+
+@functools.cache
+def service() -> Activity:
+    """The service wired from the environment, once per cold start."""
+    settings = load_settings(ActivitySettings)
+    publisher = StreamPublisher(
+        aws.client("kinesis", settings.aws_region),
+        aws.client("sns", settings.aws_region),
+        settings.activity_stream_name,
+        settings.activity_topic_arn,
+    )
+    return Activity(open_graph(settings), publisher)
+
+
+routes = Routes("activity", configure("activity"))
+
+
+def _record(request: HttpApiEvent, body: type[PlayBody | LikeBody | FollowBody]) -> Response:
+    user = request.require_user()
+    return Response(201, service().record(user, request.json_body(body)).to_json())
+
+
+@routes.route("POST /activity/plays")
+def play(request: HttpApiEvent) -> Response:
+    return _record(request, PlayBody)
+
+
+@routes.route("POST /activity/likes")
+def like(request: HttpApiEvent) -> Response:
+    return _record(request, LikeBody)
+
+
+@routes.route("POST /activity/follows")
+def follow(request: HttpApiEvent) -> Response:
+    return _record(request, FollowBody)
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return routes.handle(event, context)

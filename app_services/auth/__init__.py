@@ -1,0 +1,1 @@
+"""Auth: Cognito triggers (pre sign-up e-mail checks and account linking, post confirmation)."""

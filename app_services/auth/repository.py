@@ -1,0 +1,51 @@
+"""Auth I/O: the Cognito user pool (boto3 cognito-idp) and the profile rows in PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app_services.auth.domain import ExistingUser
+from app_services.core.db import Database
+
+
+class CognitoDirectory:
+    def __init__(self, cognito: Any):
+        self.cognito = cognito
+
+    def find_native_by_email(self, user_pool_id: str, email: str) -> list[ExistingUser]:
+        """E-mail/password users with this address (social users excluded)."""
+        escaped = email.replace("\\", "\\\\").replace('"', '\\"')
+        found = self.cognito.list_users(UserPoolId=user_pool_id, Filter=f'email = "{escaped}"')
+        users = []
+        for user in found.get("Users", []):
+            if user.get("UserStatus") == "EXTERNAL_PROVIDER":
+                continue
+            attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
+            users.append(ExistingUser(user["Username"], attributes.get("email_verified") == "true"))
+        return users
+
+    def link(self, user_pool_id: str, username: str, provider: str, provider_subject: str) -> None:
+        self.cognito.admin_link_provider_for_user(
+            UserPoolId=user_pool_id,
+            DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": username},
+            SourceUser={
+                "ProviderName": provider,
+                "ProviderAttributeName": "Cognito_Subject",
+                "ProviderAttributeValue": provider_subject,
+            },
+        )
+
+
+class ProfileRepository:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def create(self, user_id: str, email: str, display_name: str) -> bool:
+        """Insert the profile; False when it already exists (a retried trigger)."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO users (user_id, email, display_name) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (user_id, email, display_name),
+            )
+            return cur.rowcount == 1

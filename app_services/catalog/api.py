@@ -1,0 +1,59 @@
+"""Catalog HTTP routes: parse the request, call one domain function, return its result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from app_services.catalog import domain
+from app_services.catalog.service import catalog
+from app_services.core.events import HttpApiEvent
+from app_services.core.routing import Routes
+
+routes = Routes("catalog")
+
+
+@routes.route("GET /catalog/artists")
+def list_artists(request: HttpApiEvent) -> list[dict[str, Any]]:
+    c = catalog()
+    return domain.list_artists(c.store, c.cache, request.query_model(domain.Page))
+
+
+@routes.route("GET /catalog/artists/{artist_id}")
+def get_artist(request: HttpApiEvent) -> dict[str, Any]:
+    return domain.get_artist(catalog().store, catalog().cache, request.path("artist_id"))
+
+
+@routes.route("GET /catalog/albums/{album_id}")
+def get_album(request: HttpApiEvent) -> dict[str, Any]:
+    return domain.get_album(catalog().store, catalog().cache, request.path("album_id"))
+
+
+@routes.route("GET /catalog/tracks/{track_id}")
+def get_track(request: HttpApiEvent) -> dict[str, Any]:
+    return domain.get_track(catalog().store, catalog().cache, request.path("track_id"))
+
+
+@routes.route("GET /catalog/search")
+def search(request: HttpApiEvent) -> list[dict[str, Any]]:
+    c = catalog()
+    return domain.search(c.engine, c.cache, request.query_model(domain.SearchQuery))
+
+
+@routes.route("GET /catalog/tracks/{track_id}/stream")
+def stream(request: HttpApiEvent) -> domain.StreamUrl:
+    user_id, c = request.require_user(), catalog()
+
+    def sign(url: str, expires_at: datetime) -> str:  # loads the signing key on first use
+        return str(c.signer.signed_url(url, expires_at))
+
+    return domain.stream_url(
+        store=c.store,
+        cache=c.cache,
+        subscriptions=c.subscriptions,
+        sign=sign,
+        cdn_domain=c.settings.cdn_domain,
+        user_id=user_id,
+        track_id=request.path("track_id"),
+        ttl_seconds=c.settings.stream_url_ttl_seconds,
+    )

@@ -1,0 +1,220 @@
+"""Catalog logic: reads with cache-aside, search, ingest of an uploaded file, streaming URLs.
+
+Pure: stores, cache, object storage, search engine and URL signer are passed in (protocols
+below), so the same functions run behind Lambda, the EKS ASGI app and the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from pydantic import BaseModel, Field
+
+from app_services.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+
+_SPECIAL = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th"})
+_WORD = re.compile(r"\w+")
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free text: `"Zoë Ström"` → `"zoe strom"` (search keys, dedup keys)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_SPECIAL))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.split())
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a user's query (only word characters: nothing reaches tsquery syntax)."""
+    return _WORD.findall(query.casefold())[:8]
+
+
+@dataclass(frozen=True)
+class Cover:
+    data: bytes
+    mime: str
+
+    @property
+    def key(self) -> str:
+        """Content-addressed S3 key: the same art on twelve tracks is stored once."""
+        ext = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg"}.get(self.mime, "img")
+        return f"covers/{hashlib.sha256(self.data).hexdigest()[:40]}.{ext}"
+
+
+@dataclass(frozen=True)
+class AudioMetadata:
+    title: str
+    artist: str
+    album: str
+    track_number: int | None
+    disc_number: int | None
+    year: int | None
+    genre: str | None
+    duration_ms: int
+    audio_format: str
+    cover: Cover | None
+
+
+class Page(BaseModel):
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=10_000)
+
+
+class SearchQuery(Page):
+    q: str = Field(min_length=1, max_length=200)
+
+
+class StreamUrl(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+class CatalogStore(Protocol):
+    def get_track(self, track_id: str) -> dict[str, Any] | None: ...
+    def get_album(self, album_id: str) -> dict[str, Any] | None: ...
+    def get_artist(self, artist_id: str) -> dict[str, Any] | None: ...
+    def list_artists(self, limit: int, offset: int) -> list[dict[str, Any]]: ...
+    def upsert_track(
+        self, meta: AudioMetadata, media_key: str, cover_key: str | None
+    ) -> dict[str, str]: ...
+
+
+class SearchEngine(Protocol):
+    def search(self, terms: list[str], limit: int, offset: int) -> list[dict[str, Any]]: ...
+    def index(self, track: dict[str, Any]) -> None: ...
+
+
+class CacheLike(Protocol):
+    def get_or_load(self, key: str, load: Any, ttl: int | None = None) -> Any: ...
+    def delete(self, *keys: str) -> None: ...
+    def generation(self, namespace: str) -> int: ...
+    def bump(self, namespace: str) -> None: ...
+
+
+class ObjectStore(Protocol):
+    def size(self, bucket: str, key: str) -> int: ...
+    def download(self, bucket: str, key: str, path: str) -> None: ...
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
+
+
+class SubscriptionLookup(Protocol):
+    def get(self, user_id: str) -> Any: ...
+
+
+def _uuid(value: str, field: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise BadRequest(f"{field}: not a valid id", field=field) from None
+
+
+def _one(found: dict[str, Any] | None, what: str, ident: str) -> dict[str, Any]:
+    if found is None:
+        raise NotFound(f"{what} {ident} does not exist")
+    return found
+
+
+def get_track(store: CatalogStore, cache: CacheLike, track_id: str) -> dict[str, Any]:
+    ident = _uuid(track_id, "track_id")
+    found = cache.get_or_load(f"catalog:track:{ident}", lambda: store.get_track(ident))
+    return _one(found, "track", ident)
+
+
+def get_album(store: CatalogStore, cache: CacheLike, album_id: str) -> dict[str, Any]:
+    ident = _uuid(album_id, "album_id")
+    found = cache.get_or_load(f"catalog:album:{ident}", lambda: store.get_album(ident))
+    return _one(found, "album", ident)
+
+
+def get_artist(store: CatalogStore, cache: CacheLike, artist_id: str) -> dict[str, Any]:
+    ident = _uuid(artist_id, "artist_id")
+    found = cache.get_or_load(f"catalog:artist:{ident}", lambda: store.get_artist(ident))
+    return _one(found, "artist", ident)
+
+
+def list_artists(store: CatalogStore, cache: CacheLike, page: Page) -> list[dict[str, Any]]:
+    gen = cache.generation("catalog")
+    key = f"catalog:g{gen}:artists:{page.limit}:{page.offset}"
+    return list(cache.get_or_load(key, lambda: store.list_artists(page.limit, page.offset)))
+
+
+def search(engine: SearchEngine, cache: CacheLike, query: SearchQuery) -> list[dict[str, Any]]:
+    """Tracks matching every word of the query (prefix match, accents ignored), best first."""
+    terms = search_terms(query.q)
+    if not terms:
+        raise BadRequest("q: needs at least one letter or digit", field="q")
+    digest = hashlib.sha256(json.dumps([terms, query.limit, query.offset]).encode()).hexdigest()
+    key = f"catalog:g{cache.generation('catalog')}:search:{digest[:32]}"
+    return list(cache.get_or_load(key, lambda: engine.search(terms, query.limit, query.offset)))
+
+
+def ingest(
+    *,
+    store: CatalogStore,
+    engine: SearchEngine,
+    cache: CacheLike,
+    objects: ObjectStore,
+    read_metadata: Any,
+    bucket: str,
+    key: str,
+    workdir: str,
+    max_bytes: int,
+) -> dict[str, Any]:
+    """Download an uploaded object, read its metadata, store its cover art, upsert the catalog.
+
+    Re-ingesting the same key updates the track in place. Raises BadRequest for unreadable
+    files and PayloadTooLarge above `max_bytes` (checked before downloading).
+    """
+    size = objects.size(bucket, key)
+    if size > max_bytes:
+        raise PayloadTooLarge(f"{key}: {size} bytes is over the {max_bytes}-byte limit")
+    local = f"{workdir}/{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+    objects.download(bucket, key, local)
+    meta: AudioMetadata = read_metadata(local, key)
+    cover_key = None
+    if meta.cover is not None:
+        cover_key = meta.cover.key
+        objects.put(bucket, cover_key, meta.cover.data, meta.cover.mime)
+    ids = store.upsert_track(meta, key, cover_key)
+    cache.delete(
+        f"catalog:track:{ids['track_id']}",
+        f"catalog:album:{ids['album_id']}",
+        f"catalog:artist:{ids['artist_id']}",
+    )
+    cache.bump("catalog")
+    track = store.get_track(ids["track_id"]) or {}
+    engine.index(track)
+    return track
+
+
+def stream_url(
+    *,
+    store: CatalogStore,
+    cache: CacheLike,
+    subscriptions: SubscriptionLookup,
+    sign: Callable[[str, datetime], str],
+    cdn_domain: str,
+    user_id: str,
+    track_id: str,
+    ttl_seconds: int,
+    now: datetime | None = None,
+) -> StreamUrl:
+    """A short-lived CloudFront signed URL for a track, for a user whose subscription allows it.
+
+    `sign(url, expires_at)` is only called once both checks passed (the key loads lazily)."""
+    track = get_track(store, cache, track_id)
+    subscription = subscriptions.get(user_id)
+    moment = now or datetime.now(UTC)
+    if subscription is None or not subscription.allows_streaming(moment):
+        raise Forbidden("streaming needs an active subscription", code="subscription_required")
+    expires_at = moment + timedelta(seconds=ttl_seconds)
+    url = f"https://{cdn_domain}/{quote(track['media_key'])}"
+    return StreamUrl(url=sign(url, expires_at), expires_at=expires_at)

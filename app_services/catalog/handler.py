@@ -1,0 +1,29 @@
+"""Catalog Lambda entry points: the HTTP API (`handler`) and S3 upload ingest (`ingest`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app_services.catalog import api
+from app_services.catalog.service import catalog
+from app_services.core.errors import BadRequest, PayloadTooLarge
+from app_services.core.events import S3Event, parse_model
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return api.routes.handle(event, context)
+
+
+def ingest(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
+    """Ingest created objects; unreadable files are reported, infrastructure errors raise."""
+    c, report = catalog(), {"ingested": list[str](), "rejected": list[str]()}
+    for record in parse_model(S3Event, event, where="event").records:
+        key = record.s3.object.decoded_key
+        if not record.event_name.startswith("ObjectCreated") or key.startswith("covers/"):
+            continue
+        try:
+            report["ingested"].append(c.ingest(record.s3.bucket.name, key)["track_id"])
+        except (BadRequest, PayloadTooLarge) as exc:
+            c.log.warning("upload rejected", extra={"key": key, "error": exc.message})
+            report["rejected"].append(key)
+    return report

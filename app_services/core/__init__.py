@@ -1,0 +1,1 @@
+"""Shared service framework: events, errors, HTTP routing, settings, logging and stores."""

@@ -1,0 +1,97 @@
+"""A minimal ASGI adapter (no framework) running route tables behind uvicorn or any ASGI server.
+
+Inside the cluster no JWT authorizer sits in front, so the app authenticates each request itself
+(`bearer(verify)` with `app_services.core.tokens.CognitoVerifier`) and hands the verified claims
+to the routes exactly as API Gateway would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app_services.core.errors import PayloadTooLarge, ServiceError, Unauthorized
+from app_services.core.gateway import Gateway
+from app_services.core.logs import configure
+from app_services.core.routing import error_response
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+SendFn = Callable[[dict[str, Any]], Awaitable[None]]
+Authenticate = Callable[[dict[str, str]], dict[str, Any] | None]
+MAX_BODY = 6 * 1024 * 1024  # API Gateway's Lambda payload limit, kept identical
+
+
+def bearer(verify: Callable[[str], dict[str, Any]]) -> Authenticate:
+    """Claims of a verified `Authorization: Bearer <jwt>`; None without the header (anonymous)."""
+
+    def authenticate(headers: dict[str, str]) -> dict[str, Any] | None:
+        value = headers.get("authorization", "")
+        if not value:
+            return None
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("authorization: expected `Bearer <token>`", field="authorization")
+        return verify(token)
+
+    return authenticate
+
+
+class AsgiApp:
+    """HTTP requests → API Gateway v2 events → the services' routes; `/healthz` for probes."""
+
+    def __init__(self, gateway: Gateway, authenticate: Authenticate, service: str):
+        self.gateway = gateway
+        self.authenticate = authenticate
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: SendFn) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/healthz":
+            await _send(send, {"statusCode": 200, "headers": {}, "body": "ok"})
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            body = await _body(receive)
+            claims = await asyncio.to_thread(self.authenticate, headers)
+        except ServiceError as exc:
+            await _send(send, error_response(exc, None, configure(self.service)))
+            return
+        reply = await asyncio.to_thread(
+            self.gateway.dispatch,
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b"").decode("latin-1"),
+            headers,
+            body,
+            source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
+            claims=claims,
+        )
+        await _send(send, reply)
+
+
+async def _body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLarge(f"body: larger than {MAX_BODY} bytes", field="body")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send(send: SendFn, reply: dict[str, Any]) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply["headers"].items()]
+    await send({"type": "http.response.start", "status": reply["statusCode"], "headers": headers})
+    await send({"type": "http.response.body", "body": (reply.get("body") or "").encode()})

@@ -1,0 +1,1 @@
+"""Real-Time Activity Feed: WebSocket connections and fan-out of activity to followers."""

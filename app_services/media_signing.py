@@ -1,0 +1,90 @@
+"""CloudFront signed URLs for music streams (canned policy, RSA-SHA1 as CloudFront requires).
+
+The Catalog service builds one `CloudFrontSigner` at start-up with `from_secret` (the private key
+lives only in Secrets Manager; see components/media.py) and calls `signed_url` per stream.
+
+Secret format (written by `soundstack signing-key rotate|activate`, read here):
+
+    {"active": {"key_pair_id": "K2JCJMDEHXQW5F", "private_key_pem": "-----BEGIN ..."},
+     "pending": {"private_key_pem": "...", "public_key_pem": "...", "created_at": "..."} | null}
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+
+class SecretsClient(Protocol):
+    """The one Secrets Manager call the signer needs (a boto3 `secretsmanager` client fits)."""
+
+    def get_secret_value(self, *, SecretId: str) -> dict[str, Any]: ...
+
+
+class SigningKeyMissing(RuntimeError):
+    """The secret holds no active signing key yet."""
+
+
+def cloudfront_b64(data: bytes) -> str:
+    """Base64 with the characters CloudFront wants in query strings (+ → -, = → _, / → ~)."""
+    return base64.b64encode(data).decode().translate(str.maketrans("+=/", "-_~"))
+
+
+def canned_policy(url: str, expires: int) -> str:
+    """The policy CloudFront rebuilds from the URL and `Expires` (no whitespace, exact order)."""
+    return json.dumps(
+        {
+            "Statement": [
+                {"Resource": url, "Condition": {"DateLessThan": {"AWS:EpochTime": expires}}}
+            ]
+        },
+        separators=(",", ":"),
+    )
+
+
+class CloudFrontSigner:
+    """Signs URLs with one CloudFront key pair (a public key in the distribution's key group)."""
+
+    def __init__(self, key_pair_id: str, private_key_pem: bytes) -> None:
+        key = serialization.load_pem_private_key(private_key_pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
+            raise ValueError("CloudFront signing keys must be RSA keys of at least 2048 bits")
+        self.key_pair_id = key_pair_id
+        self._key = key
+
+    @classmethod
+    def from_secret(cls, secrets_client: SecretsClient, secret_id: str) -> CloudFrontSigner:
+        """Load the active key from the Secrets Manager secret the media component created."""
+        value = secrets_client.get_secret_value(SecretId=secret_id)["SecretString"]
+        active = (json.loads(value) or {}).get("active")
+        if not active:
+            raise SigningKeyMissing(
+                f"secret {secret_id} has no active signing key; run `soundstack signing-key "
+                "rotate <stack>`, add the printed public key, `pulumi up`, then `soundstack "
+                "signing-key activate <stack>`"
+            )
+        return cls(active["key_pair_id"], active["private_key_pem"].encode())
+
+    def signed_url(self, url: str, expires_at: datetime) -> str:
+        """`url` plus `Expires`, `Signature` and `Key-Pair-Id`, valid until `expires_at`."""
+        if expires_at.tzinfo is None:
+            raise ValueError("expires_at must be timezone-aware (e.g. datetime.now(UTC) + ...)")
+        if expires_at <= datetime.now(UTC):
+            raise ValueError("expires_at is in the past")
+        if urlsplit(url).scheme != "https":
+            raise ValueError(f"{url} is not an https URL; the distribution serves HTTPS only")
+        expires = int(expires_at.timestamp())
+        signature = self._key.sign(
+            canned_policy(url, expires).encode(), padding.PKCS1v15(), hashes.SHA1()
+        )
+        separator = "&" if "?" in url else "?"
+        return (
+            f"{url}{separator}Expires={expires}&Signature={cloudfront_b64(signature)}"
+            f"&Key-Pair-Id={self.key_pair_id}"
+        )

@@ -1,0 +1,1 @@
+"""Payment: Stripe Checkout and PayPal, verified idempotent webhooks, subscription state."""

@@ -1,0 +1,118 @@
+"""Payment Lambda (HTTP API v2): hosted checkout, provider webhooks, the caller's subscription.
+
+POST /payments/checkout {provider, plan} -> 201 {provider, id, url} (signed-in user);
+POST /payments/webhooks/stripe and /payments/webhooks/paypal (no user: the signature is the
+authentication) -> 200 {status: processed|duplicate|ignored}; GET /payments/subscription.
+Provider keys come from a Secrets Manager secret (PAYMENT_SECRET_ARN), never from code.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import stripe
+from pydantic import BaseModel, Field
+
+from app_services.core import aws
+from app_services.core.db import Database
+from app_services.core.errors import NotFound
+from app_services.core.events import HttpApiEvent
+from app_services.core.logs import configure
+from app_services.core.outbound import Send, send_urllib
+from app_services.core.routing import Response, Routes
+from app_services.core.settings import ServiceSettings, load_settings
+from app_services.core.subscriptions import SubscriptionReader
+from app_services.payment.domain import CheckoutBody, PaymentProvider, Payments, Plan
+from app_services.payment.providers import PayPalProvider, StripeProvider
+from app_services.payment.repository import PostgresPaymentStore
+
+
+class ProviderSecrets(BaseModel):
+    """The JSON in the payment secret (rotated in Secrets Manager)."""
+
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    paypal_client_id: str | None = None
+    paypal_client_secret: str | None = None
+
+
+class PaymentSettings(ServiceSettings):
+    payment_secret_arn: str = Field(description="Secrets Manager secret with ProviderSecrets")
+    payment_plans: list[Plan] = Field(description="JSON list of the plans on sale")
+    checkout_success_url: str = Field(pattern=r"^https://")
+    checkout_cancel_url: str = Field(pattern=r"^https://")
+    paypal_webhook_id: str | None = None
+    paypal_api_base: str = Field("https://api-m.paypal.com", pattern=r"^https://")
+
+
+@functools.cache
+def service() -> Payments:
+    """Wired once per cold start: settings, the provider secret, the providers, the store."""
+    settings = load_settings(PaymentSettings)
+    secret = aws.client("secretsmanager", settings.aws_region).get_secret_value(
+        SecretId=settings.payment_secret_arn
+    )
+    keys = ProviderSecrets.model_validate(json.loads(secret["SecretString"]))
+    providers: dict[str, PaymentProvider] = {}
+    if keys.stripe_secret_key and keys.stripe_webhook_secret:
+        client = stripe_client(keys.stripe_secret_key)
+        providers["stripe"] = StripeProvider(client, keys.stripe_webhook_secret)
+    if keys.paypal_client_id and keys.paypal_client_secret and settings.paypal_webhook_id:
+        providers["paypal"] = PayPalProvider(
+            keys.paypal_client_id,
+            keys.paypal_client_secret,
+            settings.paypal_webhook_id,
+            settings.paypal_api_base,
+            paypal_transport(),
+        )
+    plans = {plan.id: plan for plan in settings.payment_plans}
+    store = PostgresPaymentStore(database())
+    return Payments(
+        providers, store, plans, settings.checkout_success_url, settings.checkout_cancel_url
+    )
+
+
+@functools.cache
+def database() -> Database:
+    return Database(load_settings(PaymentSettings))
+
+
+def stripe_client(api_key: str) -> stripe.StripeClient:
+    """The Stripe SDK client (a seam: tests give it an http_client that answers locally)."""
+    return stripe.StripeClient(api_key, max_network_retries=2)
+
+
+def paypal_transport() -> Send:
+    """How PayPal calls go out (a seam: tests answer them locally)."""
+    return send_urllib
+
+
+routes = Routes("payment", configure("payment"))
+
+
+@routes.route("POST /payments/checkout")
+def checkout(request: HttpApiEvent) -> Response:
+    user = request.require_user()
+    redirect = service().checkout(user, request.json_body(CheckoutBody))
+    return Response(201, vars(redirect))
+
+
+@routes.route("POST /payments/webhooks/{provider}")
+def webhook(request: HttpApiEvent) -> dict[str, Any]:
+    outcome = service().webhook(request.path("provider"), request.raw_body(), request.headers)
+    return vars(outcome)
+
+
+@routes.route("GET /payments/subscription")
+def subscription(request: HttpApiEvent) -> Any:
+    user = request.require_user()
+    found = SubscriptionReader(database()).get(user)
+    if found is None:
+        raise NotFound("no subscription for this user")
+    return found
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return routes.handle(event, context)

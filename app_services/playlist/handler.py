@@ -1,0 +1,11 @@
+"""Playlist Lambda entry point (HTTP API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app_services.playlist.api import routes
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return routes.handle(event, context)

@@ -1,0 +1,28 @@
+"""Playlist wiring: settings and dependencies, built once per cold start."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from app_services.core.cache import Cache
+from app_services.core.db import Database
+from app_services.core.logs import configure
+from app_services.core.settings import ServiceSettings, load_settings
+from app_services.playlist.repository import PlaylistRepository
+
+
+@dataclass(frozen=True)
+class Playlists:
+    store: PlaylistRepository
+    cache: Cache
+
+
+@functools.cache
+def playlists() -> Playlists:
+    settings = load_settings(ServiceSettings)
+    configure("playlist", settings.log_level)
+    return Playlists(
+        store=PlaylistRepository(Database(settings)),
+        cache=Cache.from_url(settings.redis_url, settings.cache_prefix, settings.cache_ttl_seconds),
+    )

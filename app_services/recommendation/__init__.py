@@ -1,0 +1,1 @@
+"""Recommendation: co-listening, "because you listened to", genre cold start (Lambda + EKS)."""

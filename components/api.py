@@ -1,0 +1,504 @@
+"""The public API: an HTTP API in front of the service functions and a WebSocket API for the feed.
+
+`HttpApi` maps one route set per service to its function (Lambda proxy, payload 2.0), puts a
+Cognito JWT authorizer on every route except the few that cannot carry a user token (health
+check, payment-provider webhooks: those verify the provider's signature themselves), throttles
+each route, and writes JSON access logs. HTTP APIs take no WAF or Shield: the web CloudFront
+distribution fronts them on `/api/*` (its origin is `HttpApi.endpoint_domain`).
+
+`WebSocketApi` carries the Real-Time Activity Feed: `$connect`, `$disconnect` and `$default`
+go to the feed function, which checks the user's token on `$connect` and pushes events back
+through the management endpoint (`grant_manage_connections`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pulumi
+import pulumi_aws as aws
+
+from components import lookups
+from components.base import Component, StackContext
+from components.iam import Grantee
+from components.logs import log_group
+
+
+class LambdaTarget(Protocol):
+    """What a route needs from a function (a `ServiceFunction` is one)."""
+
+    @property
+    def function_name(self) -> pulumi.Output[str]: ...
+
+    @property
+    def invoke_arn(self) -> pulumi.Output[str]: ...
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route: `METHOD /path` on a service's function, with its own throttle."""
+
+    method: str
+    path: str
+    #: Reachable without a user token. Only for callers that cannot hold one.
+    public: bool = False
+    #: Steady-state requests per second and burst for this route; None takes the stage default.
+    rate_limit: float | None = None
+    burst_limit: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def source_arn_suffix(self) -> str:
+        """`<method>/<path>` as Lambda permissions match it (`*` for ANY and path parameters)."""
+        method = "*" if self.method == "ANY" else self.method
+        path = re.sub(r"\{[^/]+\}", "*", self.path)
+        return f"{method}{path}"
+
+
+def _service_routes(prefix: str, rate: float, burst: int) -> tuple[Route, ...]:
+    return (
+        Route("ANY", f"/{prefix}", rate_limit=rate, burst_limit=burst),
+        Route("ANY", f"/{prefix}/{{proxy+}}", rate_limit=rate, burst_limit=burst),
+    )
+
+
+#: Route sets per function (service package name). Public routes are the exceptions: the load
+#: balancer-style health check and the payment providers' webhooks (signed, not user calls).
+DEFAULT_ROUTES: Mapping[str, tuple[Route, ...]] = {
+    "catalog": (
+        *_service_routes("catalog", 500, 1000),
+        Route("GET", "/health", public=True, rate_limit=10, burst_limit=20),
+    ),
+    "playlist": _service_routes("playlists", 200, 400),
+    "activity": _service_routes("activity", 500, 1000),
+    "recommendation": _service_routes("recommendations", 200, 400),
+    "payment": (
+        *_service_routes("payments", 50, 100),
+        Route("POST", "/payments/webhooks/stripe", public=True, rate_limit=50, burst_limit=100),
+        Route("POST", "/payments/webhooks/paypal", public=True, rate_limit=50, burst_limit=100),
+    ),
+    "feed": _service_routes("feed", 200, 400),
+}
+
+#: One JSON object per request (APIGateway.9); `sub` identifies the user, never the token.
+HTTP_ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "latency": "$context.responseLatency",
+        "integrationError": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error",
+        "userSub": "$context.authorizer.claims.sub",
+    },
+    separators=(",", ":"),
+)
+WEBSOCKET_ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "eventType": "$context.eventType",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "connectionId": "$context.connectionId",
+        "integrationError": "$context.integrationErrorMessage",
+    },
+    separators=(",", ":"),
+)
+
+
+@dataclass
+class HttpApiArgs:
+    """The HTTP API. Defaults: JWT on every non-public route, 100 req/s per route unless the
+    route says otherwise, a year of JSON access logs, TLS 1.2 on the custom domain."""
+
+    #: Cognito user pool issuer (`https://cognito-idp.<region>.amazonaws.com/<pool id>`).
+    jwt_issuer: pulumi.Input[str]
+    #: App client ids whose tokens are accepted (the web client).
+    jwt_audiences: Sequence[pulumi.Input[str]]
+    #: Service package → its function; each gets the route set in `routes`.
+    functions: Mapping[str, LambdaTarget]
+    routes: Mapping[str, Sequence[Route]] = field(default_factory=lambda: dict(DEFAULT_ROUTES))
+    #: Browser origins allowed by CORS (the web app; localhost in dev).
+    cors_origins: Sequence[pulumi.Input[str]] = field(default_factory=list)
+    default_rate_limit: float = 100
+    default_burst_limit: int = 200
+    log_retention_days: int = 365
+    log_kms_key_arn: pulumi.Input[str] | None = None
+    #: `api.<domain>` gets a regional custom domain with an ACM certificate when set.
+    domain: str | None = None
+    #: Route 53 zone of `domain`: validates the certificate and points `api.<domain>` here.
+    hosted_zone_id: pulumi.Input[str] | None = None
+
+    def __post_init__(self) -> None:
+        keys = [r.key for routes in self.routes.values() for r in routes]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"routes {duplicates} are mapped more than once; keep one of each")
+        unknown = sorted(set(self.routes) - set(self.functions))
+        if unknown:
+            raise ValueError(
+                f"routes name services without a function: {unknown}; pass their functions "
+                "or remove their route sets"
+            )
+
+
+class HttpApi(Component):
+    """API Gateway HTTP API with a Cognito JWT authorizer and one route set per service."""
+
+    TYPE = "soundstack:api:HttpApi"
+
+    def __init__(
+        self,
+        name: str,
+        args: HttpApiArgs,
+        ctx: StackContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, ctx, opts)
+        cors = None
+        if args.cors_origins:
+            cors = aws.apigatewayv2.ApiCorsConfigurationArgs(
+                allow_origins=list(args.cors_origins),
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=["authorization", "content-type", "idempotency-key"],
+                expose_headers=["x-request-id"],
+                max_age=3600,
+            )
+        self.api = aws.apigatewayv2.Api(
+            self.child_name("api"),
+            name=self.physical_name("http"),
+            protocol_type="HTTP",
+            description=f"SoundStack API ({ctx.stack})",
+            cors_configuration=cors,
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        self.authorizer = aws.apigatewayv2.Authorizer(
+            self.child_name("jwt"),
+            api_id=self.api.id,
+            name=self.physical_name("cognito-jwt"),
+            authorizer_type="JWT",
+            identity_sources=["$request.header.Authorization"],
+            jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(
+                issuer=args.jwt_issuer, audiences=list(args.jwt_audiences)
+            ),
+            opts=self.child_opts(),
+        )
+
+        self.routes: dict[str, aws.apigatewayv2.Route] = {}
+        for service, routes in args.routes.items():
+            function = args.functions[service]
+            integration = aws.apigatewayv2.Integration(
+                self.child_name(f"{service}-integration"),
+                api_id=self.api.id,
+                integration_type="AWS_PROXY",
+                integration_uri=function.invoke_arn,
+                integration_method="POST",
+                payload_format_version="2.0",
+                timeout_milliseconds=29_000,
+                opts=self.child_opts(),
+            )
+            for route in routes:
+                self._route(service, route, function, integration)
+
+        self.log_group = log_group(self, "access", args.log_retention_days, args.log_kms_key_arn)
+        self.stage = aws.apigatewayv2.Stage(
+            self.child_name("stage"),
+            api_id=self.api.id,
+            name="$default",
+            auto_deploy=True,
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=self.log_group.arn, format=HTTP_ACCESS_LOG_FORMAT
+            ),
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_rate_limit=args.default_rate_limit,
+                throttling_burst_limit=args.default_burst_limit,
+                detailed_metrics_enabled=True,
+            ),
+            route_settings=[
+                aws.apigatewayv2.StageRouteSettingArgs(
+                    route_key=route.key,
+                    throttling_rate_limit=route.rate_limit or args.default_rate_limit,
+                    throttling_burst_limit=route.burst_limit or args.default_burst_limit,
+                    detailed_metrics_enabled=True,
+                )
+                for routes in args.routes.values()
+                for route in routes
+            ],
+            tags=self.tags(),
+            opts=self.child_opts(depends_on=list(self.routes.values())),
+        )
+
+        self.endpoint: pulumi.Output[str] = self.api.api_endpoint
+        #: Host name CloudFront uses as the `/api/*` origin.
+        self.endpoint_domain: pulumi.Output[str] = self.api.api_endpoint.apply(
+            lambda url: url.removeprefix("https://")
+        )
+        self.execution_arn: pulumi.Output[str] = self.api.execution_arn
+        self.url: pulumi.Output[str] = self.endpoint
+        self.custom_domain: str | None = None
+        if args.domain:
+            self._custom_domain(args.domain, args.hosted_zone_id)
+
+        dims = {"ApiId": self.api.id}
+        self.add_signal("5xx", "API 5xx responses", "AWS/ApiGateway", "5xx", dims)
+        self.add_signal(
+            "latency", "API latency", "AWS/ApiGateway", "Latency", dims, statistic="Average"
+        )
+        self.register_outputs(
+            {"endpoint": self.endpoint, "url": self.url, "execution_arn": self.execution_arn}
+        )
+
+    def _route(
+        self,
+        service: str,
+        route: Route,
+        function: LambdaTarget,
+        integration: aws.apigatewayv2.Integration,
+    ) -> None:
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{route.method} {route.path}".lower()).strip("-")
+        self.routes[route.key] = aws.apigatewayv2.Route(
+            self.child_name(f"route-{slug}"),
+            api_id=self.api.id,
+            route_key=route.key,
+            target=integration.id.apply(lambda i: f"integrations/{i}"),
+            authorization_type="NONE" if route.public else "JWT",
+            authorizer_id=None if route.public else self.authorizer.id,
+            opts=self.child_opts(),
+        )
+        aws.lambda_.Permission(
+            self.child_name(f"invoke-{slug}"),
+            action="lambda:InvokeFunction",
+            function=function.function_name,
+            principal="apigateway.amazonaws.com",
+            source_arn=self.api.execution_arn.apply(
+                lambda arn: f"{arn}/*/{route.source_arn_suffix}"
+            ),
+            opts=self.child_opts(),
+        )
+
+    def _custom_domain(self, domain: str, zone_id: pulumi.Input[str] | None) -> None:
+        host = f"api.{domain}"
+        self.custom_domain = host
+        cert = aws.acm.Certificate(
+            self.child_name("cert"),
+            domain_name=host,
+            validation_method="DNS",
+            key_algorithm="EC_prime256v1",
+            tags=self.tags({"Name": host}),
+            opts=self.child_opts(),
+        )
+        certificate_arn: pulumi.Output[str] = cert.arn
+        if zone_id is not None:
+            option = cert.domain_validation_options[0]
+            record = aws.route53.Record(
+                self.child_name("cert-validation"),
+                zone_id=zone_id,
+                name=option.resource_record_name,
+                type=option.resource_record_type,
+                records=[option.resource_record_value],
+                ttl=300,
+                allow_overwrite=True,
+                opts=self.child_opts(),
+            )
+            certificate_arn = aws.acm.CertificateValidation(
+                self.child_name("cert-validated"),
+                certificate_arn=cert.arn,
+                validation_record_fqdns=[record.fqdn],
+                opts=self.child_opts(),
+            ).certificate_arn
+        domain_name = aws.apigatewayv2.DomainName(
+            self.child_name("domain"),
+            domain_name=host,
+            domain_name_configuration=aws.apigatewayv2.DomainNameDomainNameConfigurationArgs(
+                certificate_arn=certificate_arn,
+                endpoint_type="REGIONAL",
+                security_policy="TLS_1_2",
+            ),
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        aws.apigatewayv2.ApiMapping(
+            self.child_name("mapping"),
+            api_id=self.api.id,
+            domain_name=domain_name.id,
+            stage=self.stage.id,
+            opts=self.child_opts(),
+        )
+        if zone_id is not None:
+            target = domain_name.domain_name_configuration
+            aws.route53.Record(
+                self.child_name("alias"),
+                zone_id=zone_id,
+                name=host,
+                type="A",
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=target.target_domain_name,
+                        zone_id=target.hosted_zone_id,
+                        evaluate_target_health=False,
+                    )
+                ],
+                opts=self.child_opts(),
+            )
+        self.url = pulumi.Output.from_input(f"https://{host}")
+
+
+@dataclass
+class WebSocketApiArgs:
+    """The feed's WebSocket API. Defaults: 100 messages/s per route, a year of access logs."""
+
+    rate_limit: float = 100
+    burst_limit: int = 200
+    log_retention_days: int = 365
+    log_kms_key_arn: pulumi.Input[str] | None = None
+    #: Set the region's API Gateway CloudWatch role (needed once per account and region for
+    #: WebSocket access logs; turn off if another stack of the account already sets it).
+    manage_account_log_role: bool = True
+
+
+class WebSocketApi(Component):
+    """API Gateway WebSocket API for the Real-Time Activity Feed.
+
+    Built before its function (which needs `management_endpoint`); `route_to(function)` then
+    sends `$connect`, `$disconnect` and `$default` to it.
+    """
+
+    TYPE = "soundstack:api:WebSocketApi"
+    ROUTES = ("$connect", "$disconnect", "$default")
+
+    def __init__(
+        self,
+        name: str,
+        args: WebSocketApiArgs,
+        ctx: StackContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, ctx, opts)
+        self.api = aws.apigatewayv2.Api(
+            self.child_name("api"),
+            name=self.physical_name("ws"),
+            protocol_type="WEBSOCKET",
+            route_selection_expression="$request.body.action",
+            description=f"SoundStack activity feed ({ctx.stack})",
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        depends: list[pulumi.Resource] = []
+        if args.manage_account_log_role:
+            depends.append(self._account_log_role())
+        self.log_group = log_group(self, "access", args.log_retention_days, args.log_kms_key_arn)
+        self.stage_name = ctx.stack
+        # Auto-deploy publishes the routes `route_to` adds.
+        self.stage = aws.apigatewayv2.Stage(
+            self.child_name("stage"),
+            api_id=self.api.id,
+            name=self.stage_name,
+            auto_deploy=True,
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=self.log_group.arn, format=WEBSOCKET_ACCESS_LOG_FORMAT
+            ),
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_rate_limit=args.rate_limit,
+                throttling_burst_limit=args.burst_limit,
+                detailed_metrics_enabled=True,
+                # Execution errors only: INFO would log message metadata of every frame.
+                logging_level="ERROR",
+                data_trace_enabled=False,
+            ),
+            tags=self.tags(),
+            opts=self.child_opts(depends_on=depends),
+        )
+        #: `wss://` URL clients connect to.
+        self.url: pulumi.Output[str] = pulumi.Output.concat(
+            self.api.api_endpoint, "/", self.stage_name
+        )
+        #: HTTPS endpoint the feed posts to (`@connections/<id>`), e.g. boto3 `endpoint_url`.
+        self.management_endpoint: pulumi.Output[str] = self.url.apply(
+            lambda url: "https://" + url.removeprefix("wss://")
+        )
+        self.execution_arn: pulumi.Output[str] = self.api.execution_arn
+        dims = {"ApiId": self.api.id, "Stage": self.stage_name}
+        self.add_signal("5xx", "feed socket errors", "AWS/ApiGateway", "IntegrationError", dims)
+        self.register_outputs({"url": self.url, "management_endpoint": self.management_endpoint})
+
+    def route_to(self, function: LambdaTarget) -> None:
+        """Send `$connect` (the function checks the token), `$disconnect` and `$default` to
+        `function`, which only this API's routes may invoke."""
+        integration = aws.apigatewayv2.Integration(
+            self.child_name("integration"),
+            api_id=self.api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=function.invoke_arn,
+            integration_method="POST",
+            opts=self.child_opts(),
+        )
+        for key in self.ROUTES:
+            slug = key.removeprefix("$")
+            # WebSocket routes other than $connect cannot take an authorizer; the feed
+            # function refuses a $connect whose token does not verify (Cognito JWKS).
+            aws.apigatewayv2.Route(
+                self.child_name(f"route-{slug}"),
+                api_id=self.api.id,
+                route_key=key,
+                target=integration.id.apply(lambda i: f"integrations/{i}"),
+                authorization_type="NONE",
+                opts=self.child_opts(),
+            )
+            aws.lambda_.Permission(
+                self.child_name(f"invoke-{slug}"),
+                action="lambda:InvokeFunction",
+                function=function.function_name,
+                principal="apigateway.amazonaws.com",
+                source_arn=self.api.execution_arn.apply(lambda arn, k=key: f"{arn}/*/{k}"),
+                opts=self.child_opts(),
+            )
+
+    def _account_log_role(self) -> aws.apigateway.Account:
+        role = aws.iam.Role(
+            self.child_name("cloudwatch-role"),
+            name=self.physical_name("apigw-logs", "iam_role"),
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "apigateway.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            managed_policy_arns=[
+                f"arn:{lookups.partition()}:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs"
+            ],
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        return aws.apigateway.Account(
+            self.child_name("account"), cloudwatch_role_arn=role.arn, opts=self.child_opts()
+        )
+
+    def grant_manage_connections(self, grantee: Grantee) -> None:
+        """Let `grantee` post to, read and close connections of this API's stage."""
+        grantee.grant(
+            "ManageFeedConnections",
+            ["execute-api:ManageConnections"],
+            [self.api.execution_arn.apply(lambda arn: f"{arn}/{self.stage_name}/*/@connections/*")],
+        )

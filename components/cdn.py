@@ -1,0 +1,165 @@
+"""CloudFront building blocks shared by the media and web distributions.
+
+CloudFront is global but its viewer certificates (ACM) and CLOUDFRONT-scope web ACLs live in
+us-east-1. Those resources set pulumi-aws 7's per-resource `region` argument instead of using a
+second provider, so they keep the default provider's credentials, profile and assumed role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import Component
+
+#: Where CloudFront looks for certificates and CLOUDFRONT-scope web ACLs.
+CLOUDFRONT_REGION = "us-east-1"
+#: Route 53 hosted zone of every `*.cloudfront.net` name (alias targets).
+CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
+#: Viewer TLS policy for custom domains (TLS 1.2+, modern ciphers only).
+MIN_VIEWER_TLS = "TLSv1.2_2021"
+#: AWS managed cache and origin-request policies (their ids are the same in every account).
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
+@dataclass(frozen=True)
+class CustomDomain:
+    """A DNS name served by a distribution, in a Route 53 hosted zone the stack may write to."""
+
+    name: str
+    zone_id: str
+
+
+def origin_access_control(owner: Component, role: str) -> aws.cloudfront.OriginAccessControl:
+    """OAC that signs every origin request with SigV4 (CloudFront.13: no public bucket)."""
+    return aws.cloudfront.OriginAccessControl(
+        owner.child_name(f"{role}-oac"),
+        name=owner.physical_name(role),
+        description=f"CloudFront to the {role} bucket of {owner.logical_name}",
+        origin_access_control_origin_type="s3",
+        signing_behavior="always",
+        signing_protocol="sigv4",
+        opts=owner.child_opts(),
+    )
+
+
+def oac_statement(
+    bucket_arn: str, distribution_arn: str, actions: Sequence[str], sid: str
+) -> dict[str, Any]:
+    """Bucket-policy statement letting exactly one distribution (through OAC) run `actions`."""
+    resources = [f"{bucket_arn}/*"]
+    if any(not a.endswith("Object") for a in actions):  # e.g. s3:ListBucket
+        resources.insert(0, bucket_arn)
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": sorted(actions),
+        "Resource": resources,
+        "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+    }
+
+
+def viewer_certificate(owner: Component, domain: CustomDomain | None) -> dict[str, Any]:
+    """An ACM certificate in us-east-1, DNS-validated in the domain's zone, with TLS 1.2_2021;
+    without a domain, CloudFront's default `*.cloudfront.net` certificate (whose TLS policy
+    CloudFront fixes itself: serve a custom domain to enforce TLS 1.2_2021)."""
+    if domain is None:
+        return {"cloudfront_default_certificate": True}
+    cert = aws.acm.Certificate(
+        owner.child_name("certificate"),
+        domain_name=domain.name,
+        validation_method="DNS",
+        region=CLOUDFRONT_REGION,
+        tags=owner.tags(),
+        opts=owner.child_opts(),
+    )
+    option = cert.domain_validation_options.apply(lambda options: options[0])
+    record = aws.route53.Record(
+        owner.child_name("certificate-validation-record"),
+        zone_id=domain.zone_id,
+        name=option.apply(lambda o: o.resource_record_name),
+        type=option.apply(lambda o: o.resource_record_type),
+        records=[option.apply(lambda o: o.resource_record_value)],
+        ttl=300,
+        allow_overwrite=True,
+        opts=owner.child_opts(),
+    )
+    validation = aws.acm.CertificateValidation(
+        owner.child_name("certificate-validation"),
+        certificate_arn=cert.arn,
+        validation_record_fqdns=[record.fqdn],
+        region=CLOUDFRONT_REGION,
+        opts=owner.child_opts(),
+    )
+    return {
+        "acm_certificate_arn": validation.certificate_arn,
+        "ssl_support_method": "sni-only",
+        "minimum_protocol_version": MIN_VIEWER_TLS,
+    }
+
+
+def alias_records(
+    owner: Component, domain: CustomDomain | None, distribution: aws.cloudfront.Distribution
+) -> None:
+    """A and AAAA alias records pointing the custom domain at the distribution."""
+    if domain is None:
+        return
+    for record_type in ("A", "AAAA"):
+        aws.route53.Record(
+            owner.child_name(f"alias-{record_type.lower()}"),
+            zone_id=domain.zone_id,
+            name=domain.name,
+            type=record_type,
+            aliases=[
+                {
+                    "name": distribution.domain_name,
+                    "zone_id": CLOUDFRONT_ZONE_ID,
+                    "evaluate_target_health": False,
+                }
+            ],
+            opts=owner.child_opts(),
+        )
+
+
+def security_headers_policy(
+    owner: Component, role: str, content_security_policy: pulumi.Input[str] | None = None
+) -> aws.cloudfront.ResponseHeadersPolicy:
+    """HSTS (2 years, subdomains, preload), nosniff, frame DENY, strict referrer policy and,
+    when given, a Content-Security-Policy; all override what the origin sends."""
+    headers: dict[str, Any] = {
+        "strict_transport_security": {
+            "access_control_max_age_sec": 63072000,
+            "include_subdomains": True,
+            "preload": True,
+            "override": True,
+        },
+        "content_type_options": {"override": True},
+        "frame_options": {"frame_option": "DENY", "override": True},
+        "referrer_policy": {
+            "referrer_policy": "strict-origin-when-cross-origin",
+            "override": True,
+        },
+    }
+    if content_security_policy is not None:
+        headers["content_security_policy"] = {
+            "content_security_policy": content_security_policy,
+            "override": True,
+        }
+    return aws.cloudfront.ResponseHeadersPolicy(
+        owner.child_name(f"{role}-headers"),
+        name=owner.physical_name(f"{role}-headers"),
+        comment=f"security headers for {owner.logical_name}",
+        security_headers_config=headers,
+        opts=owner.child_opts(),
+    )
+
+
+def standard_logging(log_bucket_domain: pulumi.Input[str], prefix: str) -> dict[str, Any]:
+    """CloudFront.5: standard access logs to the owner's log bucket, cookies left out."""
+    return {"bucket": log_bucket_domain, "prefix": prefix, "include_cookies": False}

@@ -1,0 +1,931 @@
+"""EKS for the long-running, heavier services, with their container workloads.
+
+`Cluster` builds a pulumi-eks cluster in the private subnets (private API endpoint, secrets
+encrypted with its own KMS key, all control-plane logs, access entries, an OIDC provider for
+IAM roles for service accounts), managed node groups (an on-demand system group and an optional
+Spot group for workers), the cluster autoscaler and the AWS Load Balancer Controller by Helm,
+each with an IRSA role that holds only what it needs, and one `Workload` per containerised
+service (ECR repository, Deployment, Service, HPA, PDB, service account with its own role,
+Ingress on a shared, WAF-protected HTTPS ALB).
+
+Kubernetes resources are created through a provider built from the cluster's kubeconfig, so the
+program deploys the cluster and its workloads in one `pulumi up`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from components import lookups
+from components.base import Component, StackContext
+from components.iam import ServiceRole, ServiceRoleArgs
+from components.kms import EncryptionKey, EncryptionKeyArgs
+from components.logs import log_group
+from components.network import Network
+
+#: Every control-plane log type EKS offers (EKS.8 asks for audit at least).
+CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+NAMESPACE = "soundstack"
+SYSTEM_NAMESPACE = "kube-system"
+AUTOSCALER_CHART = ("cluster-autoscaler", "9.46.6", "https://kubernetes.github.io/autoscaler")
+LBC_CHART = ("aws-load-balancer-controller", "1.13.3", "https://aws.github.io/eks-charts")
+#: The UID the service images run as (app_services Dockerfiles create this user).
+APP_UID = 10001
+_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+@dataclass
+class NodeGroupSpec:
+    """Size and shape of one managed node group."""
+
+    instance_types: Sequence[str] = ("m7g.large",)
+    min_size: int = 2
+    max_size: int = 6
+    desired_size: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"node group needs min_size ≤ desired_size ≤ max_size, got {self.min_size} ≤ "
+                f"{self.desired_size} ≤ {self.max_size}"
+            )
+
+
+@dataclass
+class WorkloadSpec:
+    """One containerised service. Defaults: 2-6 replicas at 70 % CPU, 250m/512Mi requested."""
+
+    #: Package under `app_services/` whose Dockerfile builds the image.
+    service: str
+    #: Image tag CI/CD pushed to the service's ECR repository (tags are immutable).
+    image_tag: str
+    #: Path prefix on the ingress, e.g. `/catalog`.
+    path: str
+    port: int = 8080
+    health_path: str = "/healthz"
+    min_replicas: int = 2
+    max_replicas: int = 6
+    target_cpu_percent: int = 70
+    cpu_request: str = "250m"
+    memory_request: str = "512Mi"
+    cpu_limit: str = "1"
+    memory_limit: str = "1Gi"
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_replicas <= self.max_replicas:
+            raise ValueError(
+                f"{self.service}: need 1 ≤ min_replicas ≤ max_replicas, got "
+                f"{self.min_replicas}, {self.max_replicas}"
+            )
+        if not self.path.startswith("/"):
+            raise ValueError(f"{self.service}: path {self.path!r} must start with /")
+
+
+@dataclass
+class ClusterArgs:
+    """The cluster. Defaults are production-grade: private endpoint only, encrypted secrets, a
+    year of control-plane logs, 2-6 on-demand system nodes plus 0-10 Spot workers."""
+
+    network: Network
+    #: DNS name under which the ingress serves HTTPS as `apps.<domain>`.
+    domain: str
+    version: str = "1.33"
+    #: Public API endpoint (in addition to the private one), reachable from these CIDRs only.
+    public_endpoint: bool = False
+    public_access_cidrs: Sequence[str] = ()
+    system_nodes: NodeGroupSpec = field(default_factory=NodeGroupSpec)
+    #: A Spot node group for the service pods; None runs them on the system group.
+    worker_nodes: NodeGroupSpec | None = field(
+        default_factory=lambda: NodeGroupSpec(("m7g.large", "m6g.large"), 0, 10, 2)
+    )
+    #: IAM roles (e.g. the platform team's SSO role) given cluster-admin access entries.
+    admin_role_arns: Sequence[str] = ()
+    log_retention_days: int = 365
+    log_kms_key_arn: pulumi.Input[str] | None = None
+    #: Regional WAF web ACL the ALB is associated with (the edge component's).
+    web_acl_arn: pulumi.Input[str] | None = None
+    #: Route 53 zone of `domain` (validates the ingress certificate, points `apps.<domain>`).
+    hosted_zone_id: pulumi.Input[str] | None = None
+    workloads: Sequence[WorkloadSpec] = ()
+
+    def __post_init__(self) -> None:
+        if self.public_endpoint and not self.public_access_cidrs:
+            raise ValueError("public_endpoint needs public_access_cidrs (your VPN ranges)")
+        if any(c in ("0.0.0.0/0", "::/0") for c in self.public_access_cidrs):
+            raise ValueError("public_access_cidrs must not contain 0.0.0.0/0 or ::/0")
+
+
+class Cluster(Component):
+    """An EKS cluster with node groups, add-ons by Helm and the containerised services."""
+
+    TYPE = "soundstack:cluster:Cluster"
+
+    def __init__(
+        self,
+        name: str,
+        args: ClusterArgs,
+        ctx: StackContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, ctx, opts)
+        self.cluster_name = self.physical_name("", "eks")
+        self.key = EncryptionKey(
+            self.child_name("key"),
+            EncryptionKeyArgs(description=f"EKS secrets and images of {self.cluster_name}"),
+            ctx,
+            opts=self.child_opts(),
+        )
+        # EKS writes control-plane logs to this fixed name; creating it first sets retention.
+        self.control_plane_logs = log_group(
+            self, "control-plane", args.log_retention_days, args.log_kms_key_arn,
+            name=f"/aws/eks/{self.cluster_name}/cluster",
+        )  # fmt: skip
+        partition = lookups.partition()
+        self.cluster = eks.Cluster(
+            self.child_name("eks"),
+            name=self.cluster_name,
+            version=args.version,
+            vpc_id=args.network.vpc_id,
+            subnet_ids=args.network.private_subnet_ids,
+            endpoint_private_access=True,
+            endpoint_public_access=args.public_endpoint,
+            public_access_cidrs=list(args.public_access_cidrs) or None,
+            encryption_config_key_arn=self.key.arn,
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
+            authentication_mode=eks.AuthenticationMode.API,
+            access_entries={
+                f"admin-{i}": eks.AccessEntryArgs(
+                    principal_arn=arn,
+                    access_policies={
+                        "cluster-admin": eks.AccessPolicyAssociationArgs(
+                            policy_arn=_ADMIN_POLICY.replace("arn:aws:", f"arn:{partition}:"),
+                            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                                type="cluster"
+                            ),
+                        )
+                    },
+                )
+                for i, arn in enumerate(args.admin_role_arns)
+            }
+            or None,
+            create_oidc_provider=True,
+            skip_default_node_group=True,
+            # Managed node groups join the EKS-created cluster security group.
+            skip_default_security_groups=True,
+            node_associate_public_ip_address=False,
+            deletion_protection=ctx.is_prod,
+            tags=self.tags(),
+            cluster_tags=self.tags(),
+            opts=self.child_opts(depends_on=[self.control_plane_logs]),
+        )
+        #: Security group of the nodes (and so of every pod): stores `allow_from` it.
+        self.security_group_id: pulumi.Output[str] = self.cluster.cluster_security_group_id
+        self.oidc_provider_arn: pulumi.Output[str] = self.cluster.oidc_provider_arn
+        self.oidc_issuer: pulumi.Output[str] = self.cluster.oidc_issuer
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(self.cluster.kubeconfig_json)
+
+        self.node_groups = self._node_groups(args)
+        self.provider = k8s.Provider(
+            self.child_name("k8s"),
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=self.child_opts(),
+        )
+        self.autoscaler = self._autoscaler()
+        self.load_balancer_controller = self._load_balancer_controller(args)
+        self.namespace = k8s.core.v1.Namespace(
+            self.child_name("ns"),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAMESPACE,
+                labels={
+                    # Pod Security Admission: refuse any pod that is not `restricted`.
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            ),
+            opts=self.k8s_opts(),
+        )
+        self.ingress_host = f"apps.{args.domain}"
+        self.certificate_arn = self._certificate(args)
+        self.workloads: dict[str, Workload] = {
+            spec.service: Workload(self, spec, args) for spec in args.workloads
+        }
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "security_group_id": self.security_group_id,
+            }
+        )
+
+    # -- helpers used by workloads ---------------------------------------------------------
+    def k8s_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Options for a Kubernetes child: parented here, deployed through the cluster."""
+        return self.child_opts(provider=self.provider, **kwargs)
+
+    def irsa_trust(self, namespace: str, service_account: str) -> pulumi.Output[str]:
+        """Trust policy: only `namespace/service_account` of this cluster may assume the role."""
+        return pulumi.Output.all(self.oidc_provider_arn, self.oidc_issuer).apply(
+            lambda v: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Federated": v[0]},
+                            "Action": "sts:AssumeRoleWithWebIdentity",
+                            "Condition": {
+                                "StringEquals": {
+                                    f"{v[1]}:sub": (
+                                        f"system:serviceaccount:{namespace}:{service_account}"
+                                    ),
+                                    f"{v[1]}:aud": "sts.amazonaws.com",
+                                }
+                            },
+                        }
+                    ],
+                }
+            )
+        )
+
+    def irsa_role(
+        self, owner: Component, role: str, namespace: str, service_account: str
+    ) -> ServiceRole:
+        """A role for the pods of one service account, in the nodes' security group."""
+        return ServiceRole(
+            owner.child_name(role),
+            ServiceRoleArgs(
+                assume_role_policy=self.irsa_trust(namespace, service_account),
+                security_group_id=self.security_group_id,
+            ),
+            self.ctx,
+            opts=owner.child_opts(),
+        )
+
+    # -- nodes -----------------------------------------------------------------------------
+    def _node_groups(self, args: ClusterArgs) -> dict[str, aws.eks.NodeGroup]:
+        part = lookups.partition()
+        node_role = ServiceRole(
+            self.child_name("node-role"),
+            ServiceRoleArgs(
+                services=["ec2.amazonaws.com"],
+                managed_policy_arns=[
+                    f"arn:{part}:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+                    f"arn:{part}:iam::aws:policy/AmazonEKS_CNI_Policy",
+                    f"arn:{part}:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+                ],
+            ),
+            self.ctx,
+            opts=self.child_opts(),
+        )
+        groups: dict[str, tuple[NodeGroupSpec, str]] = {"system": (args.system_nodes, "ON_DEMAND")}
+        if args.worker_nodes is not None:
+            groups["workers"] = (args.worker_nodes, "SPOT")
+        return {
+            role: aws.eks.NodeGroup(
+                self.child_name(f"{role}-nodes"),
+                cluster_name=self.cluster_name,
+                node_group_name=self.physical_name(f"{role}-nodes", "eks"),
+                node_role_arn=node_role.role_arn,
+                subnet_ids=args.network.private_subnet_ids,
+                capacity_type=capacity,
+                ami_type="AL2023_ARM_64_STANDARD",
+                instance_types=list(spec.instance_types),
+                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                    min_size=spec.min_size, max_size=spec.max_size, desired_size=spec.desired_size
+                ),
+                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+                labels={"soundstack/node-role": role},
+                tags=self.tags(),
+                # The autoscaler owns the desired size once the group exists.
+                opts=self.child_opts(
+                    depends_on=[self.cluster], ignore_changes=["scalingConfig.desiredSize"]
+                ),
+            )
+            for role, (spec, capacity) in groups.items()
+        }
+
+    # -- add-ons ---------------------------------------------------------------------------
+    def _helm(
+        self, role: str, chart: tuple[str, str, str], values: Mapping[str, Any]
+    ) -> k8s.helm.v3.Release:
+        name, version, repo = chart
+        return k8s.helm.v3.Release(
+            self.child_name(role),
+            name=self.physical_name(role, "helm_release"),
+            chart=name,
+            version=version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            namespace=SYSTEM_NAMESPACE,
+            values=values,
+            atomic=True,
+            cleanup_on_fail=True,
+            opts=self.k8s_opts(depends_on=list(self.node_groups.values())),
+        )
+
+    def _autoscaler(self) -> k8s.helm.v3.Release:
+        account = lookups.account_id()
+        part = lookups.partition()
+        region = self.ctx.region
+        sa = "cluster-autoscaler"
+        role = self.irsa_role(self, "autoscaler-role", SYSTEM_NAMESPACE, sa)
+        role.grant(
+            "DescribeScalingGroups",
+            [
+                "autoscaling:DescribeAutoScalingGroups",
+                "autoscaling:DescribeAutoScalingInstances",
+                "autoscaling:DescribeLaunchConfigurations",
+                "autoscaling:DescribeScalingActivities",
+                "autoscaling:DescribeTags",
+                "ec2:DescribeImages",
+                "ec2:DescribeInstanceTypes",
+                "ec2:DescribeLaunchTemplateVersions",
+                "ec2:GetInstanceTypesFromInstanceRequirements",
+            ],
+            ["*"],  # describe calls take no resource ARNs
+        )
+        role.grant(
+            "DescribeOwnNodeGroups",
+            ["eks:DescribeNodegroup"],
+            [f"arn:{part}:eks:{region}:{account}:nodegroup/{self.cluster_name}/*/*"],
+        )
+        role.grant(
+            "ScaleOwnNodeGroups",
+            ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+            [
+                f"arn:{part}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/*"
+            ],
+            conditions={
+                "StringEquals": {
+                    f"aws:ResourceTag/k8s.io/cluster-autoscaler/{self.cluster_name}": "owned"
+                }
+            },
+        )
+        return self._helm(
+            "autoscaler",
+            AUTOSCALER_CHART,
+            {
+                "autoDiscovery": {"clusterName": self.cluster_name},
+                "awsRegion": region,
+                "rbac": {
+                    "serviceAccount": {
+                        "create": True,
+                        "name": sa,
+                        "annotations": {"eks.amazonaws.com/role-arn": role.role_arn},
+                    }
+                },
+                "extraArgs": {
+                    "balance-similar-node-groups": True,
+                    "expander": "least-waste",
+                    "skip-nodes-with-system-pods": False,
+                },
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 65534},
+            },
+        )
+
+    def _load_balancer_controller(self, args: ClusterArgs) -> k8s.helm.v3.Release:
+        sa = "aws-load-balancer-controller"
+        role = self.irsa_role(self, "lbc-role", SYSTEM_NAMESPACE, sa)
+        for sid, actions, resources, conditions in load_balancer_controller_statements(
+            lookups.partition(), self.ctx.region, lookups.account_id()
+        ):
+            role.grant(sid, actions, resources, conditions)
+        return self._helm(
+            "lbc",
+            LBC_CHART,
+            {
+                "clusterName": self.cluster_name,
+                "region": self.ctx.region,
+                "vpcId": args.network.vpc_id,
+                "replicaCount": 2,
+                "serviceAccount": {
+                    "create": True,
+                    "name": sa,
+                    "annotations": {"eks.amazonaws.com/role-arn": role.role_arn},
+                },
+                "enableShield": False,
+                "enableWaf": False,
+                "enableWafv2": True,
+            },
+        )
+
+    def _certificate(self, args: ClusterArgs) -> pulumi.Output[str]:
+        cert = aws.acm.Certificate(
+            self.child_name("ingress-cert"),
+            domain_name=self.ingress_host,
+            validation_method="DNS",
+            key_algorithm="EC_prime256v1",
+            tags=self.tags({"Name": self.ingress_host}),
+            opts=self.child_opts(),
+        )
+        if args.hosted_zone_id is None:
+            return cert.arn
+        option = cert.domain_validation_options[0]
+        record = aws.route53.Record(
+            self.child_name("ingress-cert-validation"),
+            zone_id=args.hosted_zone_id,
+            name=option.resource_record_name,
+            type=option.resource_record_type,
+            records=[option.resource_record_value],
+            ttl=300,
+            allow_overwrite=True,
+            opts=self.child_opts(),
+        )
+        return aws.acm.CertificateValidation(
+            self.child_name("ingress-cert-validated"),
+            certificate_arn=cert.arn,
+            validation_record_fqdns=[record.fqdn],
+            opts=self.child_opts(),
+        ).certificate_arn
+
+
+class Workload(Component):
+    """One containerised service on the cluster: image repository, pods, scaling, ingress.
+
+    A `Grantee`: stores grant the service's pods access through its IRSA role.
+    """
+
+    TYPE = "soundstack:cluster:Workload"
+
+    def __init__(self, cluster: Cluster, spec: WorkloadSpec, args: ClusterArgs) -> None:
+        super().__init__(
+            cluster.child_name(spec.service), cluster.ctx, pulumi.ResourceOptions(parent=cluster)
+        )
+        self.service = spec.service
+        self.repository = aws.ecr.Repository(
+            self.child_name("repo"),
+            name=self.physical_name("", "ecr"),
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+                scan_on_push=True
+            ),
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(
+                    encryption_type="KMS", kms_key=cluster.key.arn
+                )
+            ],
+            tags=self.tags({"service": spec.service}),
+            opts=self.child_opts(),
+        )
+        aws.ecr.LifecyclePolicy(
+            self.child_name("repo-lifecycle"),
+            repository=self.repository.name,
+            policy=json.dumps(ECR_LIFECYCLE),
+            opts=self.child_opts(),
+        )
+        sa_name = spec.service
+        self.role = cluster.irsa_role(self, "role", NAMESPACE, sa_name)
+        labels = {"app.kubernetes.io/name": spec.service, "app.kubernetes.io/part-of": "soundstack"}
+        metadata = k8s.meta.v1.ObjectMetaArgs(name=spec.service, namespace=NAMESPACE, labels=labels)
+        opts = self.child_opts(provider=cluster.provider, depends_on=[cluster.namespace])
+
+        self.service_account = k8s.core.v1.ServiceAccount(
+            self.child_name("sa"),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=sa_name,
+                namespace=NAMESPACE,
+                labels=labels,
+                annotations={"eks.amazonaws.com/role-arn": self.role.role_arn},
+            ),
+            automount_service_account_token=False,
+            opts=opts,
+        )
+        self.image = pulumi.Output.concat(self.repository.repository_url, ":", spec.image_tag)
+        self.deployment = k8s.apps.v1.Deployment(
+            self.child_name("deployment"),
+            metadata=metadata,
+            # No `replicas`: the HPA owns the count, a deploy must not reset it.
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_unavailable=0, max_surge=1
+                    ),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=self._pod_spec(spec, sa_name, labels, args),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[self.service_account])
+            ),
+        )
+        self.k8s_service = k8s.core.v1.Service(
+            self.child_name("svc"),
+            metadata=metadata,
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=labels,
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=80, target_port="http")],
+            ),
+            opts=opts,
+        )
+        self.hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            self.child_name("hpa"),
+            metadata=metadata,
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=spec.service
+                ),
+                min_replicas=spec.min_replicas,
+                max_replicas=spec.max_replicas,
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization",
+                                average_utilization=spec.target_cpu_percent,
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[self.deployment])
+            ),
+        )
+        self.pdb = k8s.policy.v1.PodDisruptionBudget(
+            self.child_name("pdb"),
+            metadata=metadata,
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+            ),
+            opts=opts,
+        )
+        annotations: dict[str, pulumi.Input[str]] = {
+            "alb.ingress.kubernetes.io/group.name": cluster.cluster_name,
+            "alb.ingress.kubernetes.io/scheme": "internet-facing",
+            "alb.ingress.kubernetes.io/target-type": "ip",
+            "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS": 443}]',
+            "alb.ingress.kubernetes.io/certificate-arn": cluster.certificate_arn,
+            "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "alb.ingress.kubernetes.io/healthcheck-path": spec.health_path,
+            "alb.ingress.kubernetes.io/load-balancer-attributes": (
+                "routing.http.drop_invalid_header_fields.enabled=true,"
+                "deletion_protection.enabled=" + str(cluster.ctx.is_prod).lower()
+            ),
+            "alb.ingress.kubernetes.io/tags": ",".join(f"{k}={v}" for k, v in self.tags().items()),
+        }
+        if args.web_acl_arn is not None:
+            annotations["alb.ingress.kubernetes.io/wafv2-acl-arn"] = args.web_acl_arn
+        self.ingress = k8s.networking.v1.Ingress(
+            self.child_name("ingress"),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=spec.service, namespace=NAMESPACE, labels=labels, annotations=annotations
+            ),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name="alb",
+                rules=[
+                    k8s.networking.v1.IngressRuleArgs(
+                        host=cluster.ingress_host,
+                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                            paths=[
+                                k8s.networking.v1.HTTPIngressPathArgs(
+                                    path=spec.path,
+                                    path_type="Prefix",
+                                    backend=k8s.networking.v1.IngressBackendArgs(
+                                        service=k8s.networking.v1.IngressServiceBackendArgs(
+                                            name=spec.service,
+                                            port=k8s.networking.v1.ServiceBackendPortArgs(
+                                                name="http"
+                                            ),
+                                        )
+                                    ),
+                                )
+                            ]
+                        ),
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[cluster.load_balancer_controller])
+            ),
+        )
+        self.register_outputs(
+            {"repository_url": self.repository.repository_url, "role_arn": self.role.role_arn}
+        )
+
+    def _pod_spec(
+        self,
+        spec: WorkloadSpec,
+        sa_name: str,
+        labels: Mapping[str, str],
+        args: ClusterArgs,
+    ) -> k8s.core.v1.PodSpecArgs:
+        probe = k8s.core.v1.HTTPGetActionArgs(path=spec.health_path, port="http")
+        return k8s.core.v1.PodSpecArgs(
+            service_account_name=sa_name,
+            automount_service_account_token=False,
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=APP_UID,
+                run_as_group=APP_UID,
+                fs_group=APP_UID,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            topology_spread_constraints=[
+                k8s.core.v1.TopologySpreadConstraintArgs(
+                    max_skew=1,
+                    topology_key="topology.kubernetes.io/zone",
+                    when_unsatisfiable="ScheduleAnyway",
+                    label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)),
+                )
+            ],
+            node_selector=(
+                {"soundstack/node-role": "workers"} if args.worker_nodes is not None else None
+            ),
+            containers=[
+                k8s.core.v1.ContainerArgs(
+                    name=spec.service,
+                    image=self.image,
+                    ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=spec.port)],
+                    env=[
+                        k8s.core.v1.EnvVarArgs(name=k, value=v)
+                        for k, v in sorted(spec.environment.items())
+                    ],
+                    resources=k8s.core.v1.ResourceRequirementsArgs(
+                        requests={"cpu": spec.cpu_request, "memory": spec.memory_request},
+                        limits={"cpu": spec.cpu_limit, "memory": spec.memory_limit},
+                    ),
+                    readiness_probe=k8s.core.v1.ProbeArgs(
+                        http_get=probe, initial_delay_seconds=5, period_seconds=10
+                    ),
+                    liveness_probe=k8s.core.v1.ProbeArgs(
+                        http_get=probe,
+                        initial_delay_seconds=15,
+                        period_seconds=20,
+                        failure_threshold=3,
+                    ),
+                    security_context=k8s.core.v1.SecurityContextArgs(
+                        run_as_non_root=True,
+                        run_as_user=APP_UID,
+                        read_only_root_filesystem=True,
+                        allow_privilege_escalation=False,
+                        privileged=False,
+                        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                    ),
+                    volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+                )
+            ],
+            volumes=[
+                k8s.core.v1.VolumeArgs(
+                    name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
+                )
+            ],
+        )
+
+    # -- Grantee ---------------------------------------------------------------------------
+    @property
+    def role_arn(self) -> pulumi.Output[str]:
+        return self.role.role_arn
+
+    @property
+    def security_group_id(self) -> pulumi.Output[str] | None:
+        return self.role.security_group_id
+
+    def grant(
+        self,
+        sid: str,
+        actions: Sequence[str],
+        resources: Sequence[pulumi.Input[str]],
+        conditions: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add exactly `actions` on `resources` to the service account's role."""
+        self.role.grant(sid, actions, resources, conditions)
+
+
+#: Keep the last 30 release images; drop untagged layers after a week.
+ECR_LIFECYCLE = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "description": "expire untagged images after 7 days",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 7,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "description": "keep the last 30 images",
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
+            "action": {"type": "expire"},
+        },
+    ]
+}
+
+Statement = tuple[str, list[str], list[str], dict[str, Any] | None]
+
+
+def load_balancer_controller_statements(part: str, region: str, account: str) -> list[Statement]:
+    """The AWS Load Balancer Controller's policy (its published iam_policy.json), with ARNs
+    scoped to this region and account and writes limited to resources the controller tagged
+    (`elbv2.k8s.aws/cluster`). Describe/list calls and WAF/Shield lookups take no ARNs."""
+    elb = f"arn:{part}:elasticloadbalancing:{region}:{account}"
+    sg = f"arn:{part}:ec2:{region}:{account}:security-group/*"
+    tagged = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
+    untagged_request = {
+        "Null": {
+            "aws:RequestTag/elbv2.k8s.aws/cluster": "true",
+            "aws:ResourceTag/elbv2.k8s.aws/cluster": "false",
+        }
+    }
+    lb_arns = [f"{elb}:targetgroup/*/*", f"{elb}:loadbalancer/net/*/*",
+               f"{elb}:loadbalancer/app/*/*"]  # fmt: skip
+    return [
+        (
+            "CreateElbServiceLinkedRole",
+            ["iam:CreateServiceLinkedRole"],
+            ["*"],
+            {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
+        ),
+        (
+            "DescribeNetworkAndLoadBalancers",
+            [
+                "ec2:DescribeAccountAttributes",
+                "ec2:DescribeAddresses",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeInternetGateways",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeVpcPeeringConnections",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeInstances",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeTags",
+                "ec2:DescribeRouteTables",
+                "ec2:GetCoipPoolUsage",
+                "ec2:DescribeCoipPools",
+                "ec2:GetSecurityGroupsForVpc",
+                "ec2:DescribeIpamPools",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeLoadBalancerAttributes",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeListenerCertificates",
+                "elasticloadbalancing:DescribeSSLPolicies",
+                "elasticloadbalancing:DescribeRules",
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetGroupAttributes",
+                "elasticloadbalancing:DescribeTargetHealth",
+                "elasticloadbalancing:DescribeTags",
+                "elasticloadbalancing:DescribeTrustStores",
+                "elasticloadbalancing:DescribeListenerAttributes",
+                "elasticloadbalancing:DescribeCapacityReservation",
+            ],
+            ["*"],
+            None,
+        ),
+        (
+            "ReadCertificatesAndWebAcls",
+            [
+                "cognito-idp:DescribeUserPoolClient",
+                "acm:ListCertificates",
+                "acm:DescribeCertificate",
+                "iam:ListServerCertificates",
+                "iam:GetServerCertificate",
+                "wafv2:GetWebACL",
+                "wafv2:GetWebACLForResource",
+                "wafv2:AssociateWebACL",
+                "wafv2:DisassociateWebACL",
+                "shield:GetSubscriptionState",
+                "shield:DescribeProtection",
+            ],
+            ["*"],
+            None,
+        ),
+        (
+            "CreateSecurityGroups",
+            ["ec2:CreateSecurityGroup"],
+            [sg, f"arn:{part}:ec2:{region}:{account}:vpc/*"],
+            None,
+        ),
+        (
+            "TagNewSecurityGroups",
+            ["ec2:CreateTags"],
+            [sg],
+            {
+                "StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"},
+                "Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"},
+            },
+        ),
+        ("RetagOwnSecurityGroups", ["ec2:CreateTags", "ec2:DeleteTags"], [sg], untagged_request),
+        ("DeleteOwnSecurityGroups", ["ec2:DeleteSecurityGroup"], [sg], tagged),
+        (
+            "OpenNodeSecurityGroupsToAlbs",
+            ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+            [sg],
+            None,
+        ),
+        (
+            "CreateTaggedLoadBalancers",
+            ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"],
+            [*lb_arns[1:], lb_arns[0]],
+            {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}},
+        ),
+        (
+            "ManageListenersAndRules",
+            [
+                "elasticloadbalancing:CreateListener",
+                "elasticloadbalancing:DeleteListener",
+                "elasticloadbalancing:CreateRule",
+                "elasticloadbalancing:DeleteRule",
+            ],
+            [
+                *lb_arns[1:],
+                f"{elb}:listener/net/*/*/*",
+                f"{elb}:listener/app/*/*/*",
+                f"{elb}:listener-rule/net/*/*/*",
+                f"{elb}:listener-rule/app/*/*/*",
+            ],
+            None,
+        ),
+        (
+            "RetagOwnLoadBalancers",
+            ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+            lb_arns,
+            untagged_request,
+        ),
+        (
+            "TagListenersAndRules",
+            ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+            [
+                f"{elb}:listener/net/*/*/*",
+                f"{elb}:listener/app/*/*/*",
+                f"{elb}:listener-rule/net/*/*/*",
+                f"{elb}:listener-rule/app/*/*/*",
+            ],
+            None,
+        ),
+        (
+            "ModifyOwnLoadBalancers",
+            [
+                "elasticloadbalancing:ModifyLoadBalancerAttributes",
+                "elasticloadbalancing:SetIpAddressType",
+                "elasticloadbalancing:SetSecurityGroups",
+                "elasticloadbalancing:SetSubnets",
+                "elasticloadbalancing:DeleteLoadBalancer",
+                "elasticloadbalancing:ModifyTargetGroup",
+                "elasticloadbalancing:ModifyTargetGroupAttributes",
+                "elasticloadbalancing:DeleteTargetGroup",
+                "elasticloadbalancing:ModifyListenerAttributes",
+                "elasticloadbalancing:ModifyCapacityReservation",
+                "elasticloadbalancing:ModifyIpPools",
+            ],
+            lb_arns,
+            tagged,
+        ),
+        (
+            "TagOnCreate",
+            ["elasticloadbalancing:AddTags"],
+            lb_arns,
+            {
+                "StringEquals": {
+                    "elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"]
+                },
+                "Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"},
+            },
+        ),
+        (
+            "RegisterTargets",
+            ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
+            [f"{elb}:targetgroup/*/*"],
+            None,
+        ),
+        (
+            "ConfigureListeners",
+            [
+                "elasticloadbalancing:SetWebAcl",
+                "elasticloadbalancing:ModifyListener",
+                "elasticloadbalancing:AddListenerCertificates",
+                "elasticloadbalancing:RemoveListenerCertificates",
+                "elasticloadbalancing:ModifyRule",
+                "elasticloadbalancing:SetRulePriorities",
+            ],
+            [
+                *lb_arns[1:],
+                f"{elb}:listener/app/*/*/*",
+                f"{elb}:listener-rule/app/*/*/*",
+                f"{elb}:listener/net/*/*/*",
+                f"{elb}:listener-rule/net/*/*/*",
+            ],
+            None,
+        ),
+    ]

@@ -1,0 +1,256 @@
+"""Music delivery: a private, encrypted bucket behind CloudFront that only serves signed URLs.
+
+Flow: the ingest pipeline writes audio into the bucket (`grant_write`); listeners ask the
+Catalog service for a stream URL, which signs a short-lived CloudFront URL with the private key
+it reads from Secrets Manager (`grant_sign`, `app_services.media_signing.CloudFrontSigner`);
+CloudFront checks the signature against the key group, then fetches the object through Origin
+Access Control. The bucket has no public path at all.
+
+Signing keys: the stack config lists one or two public keys (`edge.signing_public_keys`), each
+becoming a CloudFront public key in the key group the distribution trusts. The private key
+never passes through Pulumi: `soundstack signing-key rotate <stack>` generates a pair, stores the
+private half in the secret this component creates (empty until then), and prints the public
+half to add to the config; two entries let the old key keep working while the new one rolls out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import buckets, cdn
+from components.base import Component, StackContext
+from components.iam import Grantee
+from components.kms import EncryptionKey, EncryptionKeyArgs
+
+_PEM = re.compile(
+    r"^-----BEGIN PUBLIC KEY-----\s+[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*$", re.S
+)
+
+
+def key_fingerprint(public_key_pem: str) -> str:
+    """Short, stable id of a public key (SHA-256 of its base64 body), used in resource names."""
+    body = "".join(public_key_pem.strip().splitlines()[1:-1])
+    return hashlib.sha256(body.encode()).hexdigest()[:10]
+
+
+@dataclass
+class MediaArgs:
+    """Music delivery settings. Defaults: every edge location, a year of access logs, old object
+    versions kept 30 days, audio moved to Intelligent-Tiering on upload."""
+
+    #: PEM public keys (1 or 2) whose private halves sign stream URLs; see the module docstring.
+    signing_public_keys: Sequence[str]
+    #: ARN of the CLOUDFRONT-scope WAF web ACL (components.edge.Edge.cloudfront_web_acl_arn).
+    web_acl_arn: pulumi.Input[str] | None = None
+    price_class: str = "PriceClass_All"
+    log_retention_days: int = 365
+    noncurrent_version_days: int = 30
+    #: Serve from this name (ACM certificate in us-east-1 + alias records) with TLS 1.2_2021.
+    domain: cdn.CustomDomain | None = None
+
+    def __post_init__(self) -> None:
+        keys = list(self.signing_public_keys)
+        if not 1 <= len(keys) <= 2:
+            raise ValueError(
+                f"edge.signing_public_keys has {len(keys)} keys: list 1 or 2 PEM public keys "
+                "(run `soundstack signing-key rotate <stack>` to create one)"
+            )
+        for key in keys:
+            if not _PEM.match(key.strip()):
+                raise ValueError(
+                    f"edge.signing_public_keys entry {key[:40]!r}… is not a PEM public key; "
+                    "paste the block `soundstack signing-key rotate` printed"
+                )
+        if len({key_fingerprint(k) for k in keys}) != len(keys):
+            raise ValueError("edge.signing_public_keys lists the same key twice; remove one")
+
+
+class MediaDelivery(Component):
+    """Private music bucket + CloudFront (OAC, signed URLs only) + the signing-key secret."""
+
+    TYPE = "soundstack:media:MediaDelivery"
+
+    def __init__(
+        self,
+        name: str,
+        args: MediaArgs,
+        ctx: StackContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, ctx, opts)
+        self.key = EncryptionKey(
+            self.child_name("key"),
+            EncryptionKeyArgs(
+                description=f"music files and URL-signing key of {ctx.project}-{ctx.stack}",
+                # OAC reads SSE-KMS objects as cloudfront.amazonaws.com.
+                service_principals=["cloudfront.amazonaws.com"],
+            ),
+            ctx,
+            opts=self.child_opts(),
+        )
+        self.logs = buckets.log_bucket(self, "access-logs", args.log_retention_days)
+        self.music = buckets.private_bucket(
+            self, "music", self.key.arn, self.logs, args.noncurrent_version_days
+        )
+        self.oac = cdn.origin_access_control(self, "music")
+
+        self.public_keys = [
+            aws.cloudfront.PublicKey(
+                self.child_name(f"signing-{key_fingerprint(pem)}"),
+                name=self.physical_name(f"signing-{key_fingerprint(pem)}"),
+                encoded_key=pem.strip() + "\n",
+                comment=f"verifies stream URLs of {ctx.project}-{ctx.stack}",
+                opts=self.child_opts(),
+            )
+            for pem in args.signing_public_keys
+        ]
+        self.key_group = aws.cloudfront.KeyGroup(
+            self.child_name("signers"),
+            name=self.physical_name("signers"),
+            items=[k.id for k in self.public_keys],
+            comment="keys whose signed URLs the music distribution accepts",
+            opts=self.child_opts(),
+        )
+        self.signing_secret = aws.secretsmanager.Secret(
+            self.child_name("signing-key"),
+            name=self.physical_name("signing-key", "secret"),
+            description=(
+                "CloudFront URL-signing private key (JSON). Written only by "
+                "`soundstack signing-key rotate`; never by Pulumi."
+            ),
+            kms_key_id=self.key.arn,
+            recovery_window_in_days=30 if ctx.is_prod else 7,
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+
+        self.cache_policy = aws.cloudfront.CachePolicy(
+            self.child_name("audio-cache"),
+            name=self.physical_name("audio-cache"),
+            comment="audio: immutable objects, long TTLs; Range requests are served by CloudFront "
+            "from the cached object, signed-URL query strings stay out of the cache key",
+            min_ttl=86400,
+            default_ttl=30 * 86400,
+            max_ttl=365 * 86400,
+            parameters_in_cache_key_and_forwarded_to_origin={
+                "cookies_config": {"cookie_behavior": "none"},
+                "headers_config": {"header_behavior": "none"},
+                "query_strings_config": {"query_string_behavior": "none"},
+                "enable_accept_encoding_gzip": False,
+                "enable_accept_encoding_brotli": False,
+            },
+            opts=self.child_opts(),
+        )
+        headers = cdn.security_headers_policy(self, "audio")
+        origin_id = "music-bucket"
+        self.distribution = aws.cloudfront.Distribution(
+            self.child_name("distribution"),
+            comment=f"{ctx.project}-{ctx.stack} music (signed URLs only)",
+            enabled=True,
+            is_ipv6_enabled=True,
+            http_version="http2and3",
+            price_class=args.price_class,
+            aliases=[args.domain.name] if args.domain else None,
+            web_acl_id=args.web_acl_arn,
+            origins=[
+                {
+                    "origin_id": origin_id,
+                    "domain_name": self.music.regional_domain_name,
+                    "origin_access_control_id": self.oac.id,
+                }
+            ],
+            default_cache_behavior={
+                "target_origin_id": origin_id,
+                "viewer_protocol_policy": "https-only",
+                "allowed_methods": ["GET", "HEAD", "OPTIONS"],
+                "cached_methods": ["GET", "HEAD"],
+                "compress": False,  # audio is already compressed
+                "cache_policy_id": self.cache_policy.id,
+                "response_headers_policy_id": headers.id,
+                "trusted_key_groups": [self.key_group.id],
+            },
+            restrictions={"geo_restriction": {"restriction_type": "none"}},
+            viewer_certificate=cdn.viewer_certificate(self, args.domain),
+            logging_config=cdn.standard_logging(self.logs.domain_name, "cloudfront/"),
+            tags=self.tags(),
+            opts=self.child_opts(depends_on=list(self.logs.settled)),
+        )
+        cdn.alias_records(self, args.domain, self.distribution)
+        buckets.bucket_policy(
+            self,
+            "music",
+            self.music,
+            pulumi.Output.all(self.music.arn, self.distribution.arn).apply(
+                lambda a: [cdn.oac_statement(a[0], a[1], ["s3:GetObject"], "CloudFrontReadsAudio")]
+            ),
+        )
+        self.bucket_name: pulumi.Output[str] = self.music.name
+        self.bucket_arn: pulumi.Output[str] = self.music.arn
+        self.distribution_arn: pulumi.Output[str] = self.distribution.arn
+        self.distribution_id: pulumi.Output[str] = self.distribution.id
+        #: Host name stream URLs use (custom domain when configured).
+        self.domain_name: pulumi.Output[str] = (
+            pulumi.Output.from_input(args.domain.name)
+            if args.domain
+            else self.distribution.domain_name
+        )
+        self.signing_key_ids: list[pulumi.Output[str]] = [k.id for k in self.public_keys]
+        self.signing_secret_arn: pulumi.Output[str] = self.signing_secret.arn
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "distribution_arn": self.distribution_arn,
+                "domain_name": self.domain_name,
+                "signing_key_ids": self.signing_key_ids,
+                "signing_secret_arn": self.signing_secret_arn,
+            }
+        )
+
+    def _kms_condition(self) -> dict[str, dict[str, str]]:
+        return {"StringEquals": {"kms:ViaService": f"s3.{self.ctx.region}.amazonaws.com"}}
+
+    def _sid(self, verb: str) -> str:
+        return verb + "".join(p.capitalize() for p in re.split(r"[^a-zA-Z0-9]", self.logical_name))
+
+    def grant_read(self, grantee: Grantee) -> None:
+        """Read audio objects (and decrypt them through S3 only)."""
+        grantee.grant(
+            self._sid("ReadAudio"), ["s3:GetObject"], [self.music.arn.apply(lambda a: f"{a}/*")]
+        )
+        grantee.grant(
+            self._sid("DecryptAudio"), ["kms:Decrypt"], [self.key.arn], self._kms_condition()
+        )
+
+    def grant_write(self, grantee: Grantee) -> None:
+        """Upload audio objects, including multipart uploads (encrypting through S3 only)."""
+        grantee.grant(
+            self._sid("WriteAudio"),
+            ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+            [self.music.arn.apply(lambda a: f"{a}/*")],
+        )
+        grantee.grant(
+            self._sid("EncryptAudio"),
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            [self.key.arn],
+            self._kms_condition(),
+        )
+
+    def grant_sign(self, grantee: Grantee) -> None:
+        """Read the URL-signing private key from Secrets Manager (to issue stream URLs)."""
+        grantee.grant(
+            self._sid("ReadSigningKey"),
+            ["secretsmanager:GetSecretValue"],
+            [self.signing_secret.arn],
+        )
+        grantee.grant(
+            self._sid("DecryptSigningKey"),
+            ["kms:Decrypt"],
+            [self.key.arn],
+            {"StringEquals": {"kms:ViaService": f"secretsmanager.{self.ctx.region}.amazonaws.com"}},
+        )

@@ -1,0 +1,231 @@
+"""OpenSearch for catalog search (the seed's ElasticSearch), inside the VPC.
+
+Encrypted at rest with the data key and node to node, HTTPS only with TLS 1.2+, fine-grained
+access control with an IAM role as master user (`admin_role_arn`; no internal user database, so
+no password anywhere), zone awareness and dedicated masters in prod, application, slow-query and
+audit logs in CloudWatch. OpenSearch takes automated hourly snapshots of every domain itself.
+
+The domain policy lets the account's IAM principals in; which of them may search or index is then
+decided by their own policies (`grant_read`, `grant_write`) and, inside OpenSearch, by the
+fine-grained role mapping (map a service's role ARN to an OpenSearch role with the security
+plugin). The account needs the service-linked role `AWSServiceRoleForAmazonOpenSearchService`
+once (created by the console, or `aws iam create-service-linked-role --aws-service-name
+opensearchservice.amazonaws.com`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import access, lookups
+from components.base import Component, StackContext
+from components.iam import Grantee, ServiceRole, ServiceRoleArgs
+from components.logs import log_group
+from components.network import Network
+
+HTTPS_PORT = 443
+#: Log streams OpenSearch publishes (audit logs need fine-grained access control, which is on).
+LOG_TYPES = ("ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS", "AUDIT_LOGS")
+_READ = ("es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost")
+_WRITE = ("es:ESHttpDelete", "es:ESHttpPatch", "es:ESHttpPost", "es:ESHttpPut")
+
+
+@dataclass
+class SearchArgs:
+    """Shape of the search domain. Defaults are production-grade: 3 data nodes over 3 AZs."""
+
+    network: Network
+    #: Customer-managed KMS key for the indices at rest.
+    kms_key_arn: pulumi.Input[str]
+    #: KMS key of the log groups; None uses CloudWatch's own encryption.
+    log_kms_key_arn: pulumi.Input[str] | None = None
+    engine_version: str = "OpenSearch_2.19"
+    instance_type: str = "r7g.large.search"
+    instance_count: int = 3
+    #: Three dedicated master nodes keep cluster state stable under indexing load.
+    dedicated_master: bool = True
+    dedicated_master_type: str = "m7g.large.search"
+    #: Spread data nodes over the network's zones (instance_count must be a multiple of them).
+    zone_awareness: bool = True
+    volume_size_gb: int = 100
+    log_retention_days: int = 365
+
+
+class Search(Component):
+    """An OpenSearch domain in the isolated subnets."""
+
+    TYPE = "soundstack:search:Search"
+
+    def __init__(
+        self,
+        name: str,
+        args: SearchArgs,
+        ctx: StackContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, ctx, opts)
+        self._admitted: set[str] = set()
+        net = args.network
+        zones = len(net.isolated_subnet_ids) if args.zone_awareness else 1
+        if args.zone_awareness and args.instance_count % zones:
+            raise ValueError(
+                f"search.instance_count={args.instance_count} does not spread evenly over "
+                f"{zones} zones; set search.instance_count to a multiple of {zones}"
+            )
+        part, account = lookups.partition(), lookups.account_id()
+        self.security_group = net.security_group(self, "search", f"{name}: HTTPS, granted only")
+        self.security_group_id: pulumi.Output[str] = self.security_group.id
+        domain_name = self.physical_name("", "opensearch")
+        #: The domain ARN, known before the domain exists (policies reference it).
+        self.arn = f"arn:{part}:es:{ctx.region}:{account}:domain/{domain_name}"
+        self.admin = ServiceRole(
+            self.child_name("admin"),
+            ServiceRoleArgs(
+                assume_role_policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": f"arn:{part}:iam::{account}:root"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                )
+            ),
+            ctx,
+            opts=self.child_opts(),
+        )
+        groups = {
+            log_type: log_group(
+                self,
+                log_type.lower().replace("_", "-"),
+                args.log_retention_days,
+                args.log_kms_key_arn,
+            )
+            for log_type in LOG_TYPES
+        }
+        log_policy = aws.cloudwatch.LogResourcePolicy(
+            self.child_name("log-policy"),
+            policy_name=self.physical_name("logs"),
+            policy_document=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "OpenSearchWritesLogs",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "es.amazonaws.com"},
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": [
+                                pulumi.Output.concat(g.arn, ":*") for g in groups.values()
+                            ],
+                            "Condition": {
+                                "StringEquals": {"aws:SourceAccount": account},
+                                "ArnLike": {"aws:SourceArn": self.arn},
+                            },
+                        }
+                    ],
+                }
+            ),
+            opts=self.child_opts(),
+        )
+        cluster: dict[str, object] = {
+            "instance_type": args.instance_type,
+            "instance_count": args.instance_count,
+            "dedicated_master_enabled": args.dedicated_master,
+            "zone_awareness_enabled": args.zone_awareness,
+        }
+        if args.dedicated_master:
+            cluster |= {
+                "dedicated_master_type": args.dedicated_master_type,
+                "dedicated_master_count": 3,
+            }
+        if args.zone_awareness:
+            cluster["zone_awareness_config"] = {"availability_zone_count": zones}
+        self.domain = aws.opensearch.Domain(
+            self.child_name("domain"),
+            domain_name=domain_name,
+            engine_version=args.engine_version,
+            cluster_config=cluster,
+            ebs_options={
+                "ebs_enabled": True,
+                "volume_type": "gp3",
+                "volume_size": args.volume_size_gb,
+            },
+            vpc_options={
+                "subnet_ids": net.isolated_subnet_ids[:zones],
+                "security_group_ids": [self.security_group.id],
+            },
+            encrypt_at_rest={"enabled": True, "kms_key_id": args.kms_key_arn},
+            node_to_node_encryption={"enabled": True},
+            domain_endpoint_options={
+                "enforce_https": True,
+                "tls_security_policy": "Policy-Min-TLS-1-2-PFS-2023-10",
+            },
+            advanced_security_options={
+                "enabled": True,
+                "anonymous_auth_enabled": False,
+                "internal_user_database_enabled": False,
+                "master_user_options": {"master_user_arn": self.admin.role_arn},
+            },
+            access_policies=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountPrincipalsWithIamGrants",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:{part}:iam::{account}:root"},
+                            "Action": sorted({*_READ, *_WRITE}),
+                            "Resource": f"{self.arn}/*",
+                        }
+                    ],
+                }
+            ),
+            log_publishing_options=[
+                {"log_type": log_type, "cloudwatch_log_group_arn": group.arn, "enabled": True}
+                for log_type, group in groups.items()
+            ],
+            software_update_options={"auto_software_update_enabled": True},
+            off_peak_window_options={"enabled": True},
+            tags=self.tags(),
+            opts=self.child_opts(depends_on=[log_policy]),
+        )
+        self.endpoint: pulumi.Output[str] = self.domain.endpoint
+        self.port = HTTPS_PORT
+        dims = {"DomainName": self.domain.domain_name, "ClientId": account}
+        self.add_signal(
+            "cpu", f"{name} CPU %", "AWS/ES", "CPUUtilization", dims, statistic="Average"
+        )
+        self.add_signal(
+            "free_storage",
+            f"{name} free storage (MB)",
+            "AWS/ES",
+            "FreeStorageSpace",
+            dims,
+            statistic="Minimum",
+            comparison="LessThanThreshold",
+        )
+        self.register_outputs({"endpoint": self.endpoint, "arn": self.arn})
+
+    def allow_from(self, grantee: Grantee) -> None:
+        """Let `grantee`'s security group reach the domain on 443 (network only)."""
+        access.open_port(
+            self, self.security_group.id, grantee, HTTPS_PORT, "OpenSearch", self._admitted
+        )
+
+    def grant_read(self, grantee: Grantee) -> None:
+        """Let `grantee` search the domain's indices (GET/HEAD, and POST for `_search`)."""
+        access.grant(grantee, access.sid("Search", self.logical_name), _READ, [f"{self.arn}/*"])
+        self.allow_from(grantee)
+
+    def grant_write(self, grantee: Grantee) -> None:
+        """Let `grantee` index, update and delete documents."""
+        access.grant(grantee, access.sid("Index", self.logical_name), _WRITE, [f"{self.arn}/*"])
+        self.allow_from(grantee)

@@ -1,0 +1,182 @@
+"""Run the pack in-process against a mocked `Synthesis`, as the Pulumi analyzer would.
+
+Each resource becomes the `ResourceValidationArgs` pulumi-policy builds (type, props wrapped in
+its unknown-checking proxy, URN, name, options, per-policy config, stack tags); the whole stack
+becomes `StackValidationArgs` of `PolicyResource`s with parents, dependencies and property
+dependencies resolved, plus the `pulumi:pulumi:Stack` resource whose props are the outputs.
+
+Config uses Pulumi's `--policy-pack-config` format, read from `policies/config/<stack>.json`:
+`{"all": "advisory", "<policy>": "disabled" | {"enforcementLevel": "...", "<prop>": value}}`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.policy import _NotApplicableError
+from pulumi_policy.proxy import unknown_checking_proxy
+
+from policies import registry
+from soundstack.preview import Violation
+from soundstack.synth import Resource, Synthesis
+
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
+
+
+@dataclass(frozen=True)
+class PolicySetting:
+    level: EnforcementLevel
+    properties: Mapping[str, Any]
+
+
+def load_config(stack: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
+    """The pack config of `stack` (`config/<stack>.json`), or {} when the stack has none."""
+    path = config_dir / f"{stack}.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of policy name → level or settings")
+    return data
+
+
+def settings_for(policy: Policy, config: Mapping[str, Any]) -> PolicySetting:
+    """Enforcement level and properties of `policy`: its own entry, else `all`, else its
+    default (mandatory when the policy sets none, as the pack does)."""
+    level = policy.enforcement_level or EnforcementLevel.MANDATORY
+    properties: dict[str, Any] = {}
+    for key in ("all", policy.name):
+        entry = config.get(key)
+        if isinstance(entry, str):
+            level = EnforcementLevel(entry)
+        elif isinstance(entry, Mapping):
+            if "enforcementLevel" in entry:
+                level = EnforcementLevel(entry["enforcementLevel"])
+            if key == policy.name:
+                properties = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+    return PolicySetting(level, properties)
+
+
+def _options(resource: Resource) -> PolicyResourceOptions:
+    return PolicyResourceOptions(
+        protect=resource.protect,
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+        parent=resource.parent,
+    )
+
+
+def _props(values: Mapping[str, Any]) -> Any:
+    return unknown_checking_proxy(copy.deepcopy(dict(values)))
+
+
+def stack_resources(synth: Synthesis) -> list[PolicyResource]:
+    """The stack as `AnalyzeStack` sees it, the root `pulumi:pulumi:Stack` (outputs) included."""
+    project = synth.resources[0].urn.split("::")[1] if synth.resources else "soundstack"
+    root_urn = f"urn:pulumi:{synth.stack}::{project}::pulumi:pulumi:Stack::{project}-{synth.stack}"
+    root = PolicyResource(
+        "pulumi:pulumi:Stack",
+        _props(synth.outputs),
+        root_urn,
+        f"{project}-{synth.stack}",
+        PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), []),
+        None,
+        None,
+        [],
+        {},
+    )
+    resources = [root]
+    by_urn = {root_urn: root}
+    for r in synth.resources:
+        policy_resource = PolicyResource(
+            r.type, _props(r.inputs), r.urn, r.name, _options(r), None, None, [], {}
+        )
+        resources.append(policy_resource)
+        by_urn[r.urn] = policy_resource
+    for r in synth.resources:
+        resource = by_urn[r.urn]
+        resource.parent = by_urn.get(r.parent) if r.parent else None
+        resource.dependencies = [by_urn[d] for d in r.dependencies if d in by_urn]
+        resource.property_dependencies = {
+            prop: [by_urn[d] for d in deps if d in by_urn]
+            for prop, deps in r.property_dependencies.items()
+        }
+    return resources
+
+
+def evaluate(
+    synth: Synthesis,
+    config: Mapping[str, Any] | None = None,
+    policies: Sequence[Policy] | None = None,
+) -> list[Violation]:
+    """Violations of the pack (or of `policies`) in `synth`, with `config` (default: the
+    stack's `config/<stack>.json`)."""
+    config = load_config(synth.stack) if config is None else config
+    policies = registry.policies() if policies is None else policies
+    violations: list[Violation] = []
+    stack_tags: dict[str, str] = {}
+    props = {r.urn: _props(r.inputs) for r in synth.resources}
+    resources: list[PolicyResource] | None = None
+    for policy in policies:
+        setting = settings_for(policy, config)
+        if setting.level == EnforcementLevel.DISABLED:
+            continue
+        level = "advisory" if setting.level == EnforcementLevel.ADVISORY else "mandatory"
+
+        def reporter(default_urn: str, name: str = policy.name, lvl: str = level) -> Any:
+            def report(message: str, urn: str | None = None) -> None:
+                violations.append(Violation(name, urn or default_urn, lvl, message))
+
+            return report
+
+        try:
+            if isinstance(policy, ResourceValidationPolicy):
+                for r in synth.resources:
+                    args = ResourceValidationArgs(
+                        r.type,
+                        props[r.urn],
+                        r.urn,
+                        r.name,
+                        _options(r),
+                        None,
+                        dict(setting.properties),
+                        stack_tags,
+                    )
+                    try:
+                        policy.validate(args, reporter(r.urn))
+                    except _NotApplicableError:
+                        continue
+            elif isinstance(policy, StackValidationPolicy):
+                resources = resources or stack_resources(synth)
+                policy.validate(
+                    StackValidationArgs(resources, dict(setting.properties), stack_tags),
+                    reporter(""),
+                )
+        except _NotApplicableError:
+            continue
+    return violations
+
+
+def levels(config: Mapping[str, Any], policies: Sequence[Policy] | None = None) -> dict[str, str]:
+    """Effective enforcement level of each policy under `config` (for reports)."""
+    policies = registry.policies() if policies is None else policies
+    return {p.name: settings_for(p, config).level.value for p in policies}

@@ -1,0 +1,45 @@
+"""Every policy of the pack, in one list: what `__main__.py` serves and the offline engine runs."""
+
+from __future__ import annotations
+
+from pulumi_policy import Policy
+
+from policies import (
+    api,
+    audit,
+    cloudfront,
+    compute,
+    databases,
+    governance,
+    iam,
+    messaging,
+    network,
+    s3,
+    stack,
+)
+from policies.core import Spec
+
+PACK_NAME = "soundstack"
+MODULES = (
+    s3,
+    cloudfront,
+    databases,
+    compute,
+    api,
+    messaging,
+    iam,
+    network,
+    audit,
+    governance,
+    stack,
+)
+
+
+def specs() -> list[Spec]:
+    """All policy specs, module by module."""
+    return [spec for module in MODULES for spec in module.POLICIES]
+
+
+def policies() -> list[Policy]:
+    """The pulumi-policy objects of the pack (building them starts nothing)."""
+    return [spec.build() for spec in specs()]

@@ -1,0 +1,123 @@
+"""The insight subcommands of the `soundstack` CLI: diagram, cost, diff, plan and docs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from soundstack.insight import cost, diagram, diff, docs, plan
+from soundstack.synth import PROJECT_DIR, Synthesis, synthesize_stack
+
+_STACK_HELP = "stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)"
+
+
+def _synth(stack: str) -> Synthesis:
+    synth = synthesize_stack(stack, PROJECT_DIR)
+    if synth.errors:
+        print("\n".join(["errors during the mocked run:", *synth.errors]), file=sys.stderr)
+    return synth
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    picture = diagram.build(_synth(args.stack))
+    out = Path(args.out or f"diagram-{args.stack}.mmd")
+    for path in diagram.write(picture, out):
+        print(f"wrote {path}")
+    if shutil.which("dot") is None:
+        print("(Graphviz `dot` not on PATH: Mermaid only)")
+    return 0
+
+
+def _cost(args: argparse.Namespace) -> int:
+    overrides = {
+        key: value
+        for key, value in (
+            ("monthly_streams", args.monthly_streams),
+            ("avg_mb_per_stream", args.avg_mb_per_stream),
+            ("api_requests_per_stream", args.api_requests_per_stream),
+            ("nat_gb", args.nat_gb),
+            ("serverless_load", args.serverless_load),
+        )
+        if value is not None
+    }
+    report = cost.estimate(_synth(args.stack), overrides)
+    if args.json:
+        document = {
+            "stack": report.stack,
+            "estimate": True,
+            "table_date": report.table["date"],
+            "region": report.table["region"],
+            "total_usd": round(report.total, 2),
+            "components": dict(report.by_component()),
+            "items": [asdict(i) for i in report.items],
+            "assumptions": report.assumptions,
+            "unpriced": dict(report.unpriced),
+        }
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(cost.render(report, args.top))
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    result = diff.compare(_synth(args.a), _synth(args.b), normalise=not args.raw)
+    if args.json:
+        json.dump(diff.as_json(result), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(diff.render(result))
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    print(plan.render(plan.build(_synth(args.stack))))
+    return 0
+
+
+def _docs(args: argparse.Namespace) -> int:
+    readme = PROJECT_DIR / "README.md"
+    current = docs.update(readme, _synth(docs.STACK), check=args.check)
+    if args.check and not current:
+        print(f"{readme} is stale: run `soundstack docs`", file=sys.stderr)
+        return 1
+    print(f"{readme}: generated sections {'up to date' if current else 'rewritten'}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register the insight subcommands on the `soundstack` parser."""
+    p = sub.add_parser("diagram", help="component diagram with data paths (Mermaid; DOT too)")
+    p.add_argument("stack", help=_STACK_HELP)
+    p.add_argument("--out", help="Mermaid file to write (default: diagram-<stack>.mmd)")
+    p.set_defaults(run=_diagram)
+
+    p = sub.add_parser("cost", help="ESTIMATED monthly cost per component (dated price table)")
+    p.add_argument("stack", help=_STACK_HELP)
+    p.add_argument("--monthly-streams", type=float, help="streams a month (default: per env)")
+    p.add_argument("--avg-mb-per-stream", type=float, help="MB delivered per stream")
+    p.add_argument("--api-requests-per-stream", type=float, help="API calls per stream")
+    p.add_argument("--nat-gb", type=float, help="GB a month through the NAT gateways")
+    p.add_argument("--serverless-load", type=float, help="0-1: where serverless capacity sits")
+    p.add_argument("--top", type=int, default=8, help="how many cost drivers to list")
+    p.add_argument("--json", action="store_true", help="machine-readable estimate")
+    p.set_defaults(run=_cost)
+
+    p = sub.add_parser("diff", help="resources and settings that differ between two stacks")
+    p.add_argument("a", help=_STACK_HELP)
+    p.add_argument("b", help=_STACK_HELP)
+    p.add_argument("--raw", action="store_true", help="do not replace stack names by <stack>")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_diff)
+
+    p = sub.add_parser("plan", help="critical path and estimated time of a first deploy")
+    p.add_argument("stack", help=_STACK_HELP)
+    p.set_defaults(run=_plan)
+
+    p = sub.add_parser("docs", help="regenerate README's prod diagram and cost sections")
+    p.add_argument("--check", action="store_true", help="only check; exit 1 when stale")
+    p.set_defaults(run=_docs)

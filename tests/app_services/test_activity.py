@@ -1,0 +1,242 @@
+"""User Activity: HTTP handler on real PostgreSQL + moto Kinesis/SNS, and the Neptune client."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.credentials import Credentials
+
+from app_services.activity import handler as activity
+from app_services.activity.domain import Activity, ActivityEvent, FollowBody, PlayBody
+from app_services.activity.repository import FOLLOWERS, PLAY, NeptuneGraph, PostgresGraph
+from app_services.core.db import Database
+from app_services.core.errors import BadRequest, UpstreamError
+from app_services.core.outbound import HttpCall, HttpReply
+from app_services.core.routing import build_event
+
+
+@pytest.fixture
+def stream(
+    aws: None, service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A Kinesis stream and an SNS topic (with an SQS subscriber to read what was published)."""
+    kinesis = boto3.client("kinesis", region_name="eu-west-1")
+    kinesis.create_stream(StreamName="activity", ShardCount=1)
+    sns = boto3.client("sns", region_name="eu-west-1")
+    topic = sns.create_topic(Name="activity")["TopicArn"]
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    queue = sqs.create_queue(QueueName="activity-tap")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn["Attributes"]["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    monkeypatch.setenv("ACTIVITY_STREAM_NAME", "activity")
+    monkeypatch.setenv("ACTIVITY_TOPIC_ARN", topic)
+    monkeypatch.setenv("GRAPH_BACKEND", "postgres")
+    activity.service.cache_clear()
+    yield {"kinesis": kinesis, "sqs": sqs, "queue": queue}
+    activity.service.cache_clear()
+
+
+def post(path: str, body: Any, user: str | None) -> dict[str, Any]:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    claims = {"sub": user} if user else None
+    return activity.handler(build_event("POST", path, body=raw, claims=claims))
+
+
+def kinesis_events(kinesis: Any) -> list[dict[str, Any]]:
+    shard = kinesis.list_shards(StreamName="activity")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(
+        StreamName="activity", ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = kinesis.get_records(ShardIterator=iterator)["Records"]
+    return [{"key": r["PartitionKey"], **json.loads(r["Data"])} for r in records]
+
+
+def test_play_is_recorded_in_the_graph_and_published_to_kinesis_and_sns(
+    stream: dict[str, Any], db: Database
+) -> None:
+    user, track, artist = (str(uuid.uuid4()) for _ in range(3))
+    body = {"track_id": track, "artist_id": artist, "ms_played": 185_000}
+
+    first = post("/activity/plays", body, user)
+    second = post("/activity/plays", body, user)
+
+    assert first["statusCode"] == 201 and second["statusCode"] == 201
+    event = json.loads(first["body"])
+    assert (event["kind"], event["user_id"], event["target_id"]) == ("play", user, track)
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT plays, ms_played FROM activity_listens WHERE user_id = %s AND track_id = %s",
+            (user, track),
+        )
+        assert cur.fetchone() == {"plays": 2, "ms_played": 370_000}
+    published = kinesis_events(stream["kinesis"])
+    assert [(e["key"], e["kind"], e["ms_played"]) for e in published] == [
+        (user, "play", 185_000),
+        (user, "play", 185_000),
+    ]
+    messages = stream["sqs"].receive_message(
+        QueueUrl=stream["queue"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    assert {json.loads(m["Body"])["event_id"] for m in messages} == {
+        e["event_id"] for e in published
+    }
+
+
+def test_like_and_follow_build_the_graph(stream: dict[str, Any], db: Database) -> None:
+    alice, bob, carol = (str(uuid.uuid4()) for _ in range(3))
+    track, artist = str(uuid.uuid4()), str(uuid.uuid4())
+
+    assert post("/activity/follows", {"user_id": alice}, bob)["statusCode"] == 201
+    assert post("/activity/follows", {"user_id": alice}, carol)["statusCode"] == 201
+    assert post("/activity/follows", {"user_id": alice}, carol)["statusCode"] == 201  # upsert
+    liked = post("/activity/likes", {"track_id": track, "artist_id": artist}, alice)
+
+    assert liked["statusCode"] == 201
+    assert PostgresGraph(db).followers(alice) == sorted([bob, carol])
+    assert PostgresGraph(db).followers(bob) == []
+    with db.transaction() as cur:
+        cur.execute("SELECT artist_id FROM activity_tracks WHERE track_id = %s", (track,))
+        assert cur.fetchone() == {"artist_id": artist}
+    assert [e["kind"] for e in kinesis_events(stream["kinesis"])] == [
+        "follow",
+        "follow",
+        "follow",
+        "like",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/activity/plays", {"artist_id": "a", "ms_played": 1000}, "track_id"),
+        ("/activity/plays", {"track_id": "t", "artist_id": "a", "ms_played": -1}, "ms_played"),
+        ("/activity/plays", {"track_id": "t", "artist_id": "a", "ms_played": "9"}, "ms_played"),
+        ("/activity/plays", {"track_id": "t x", "artist_id": "a", "ms_played": 1}, "track_id"),
+        ("/activity/likes", {"track_id": "", "artist_id": "a"}, "track_id"),
+        ("/activity/likes", {"track_id": "t", "artist_id": "a", "extra": 1}, "extra"),
+        ("/activity/follows", {"user_id": "u-1"}, "user_id"),  # the caller is u-1
+        ("/activity/follows", "{not json", "body"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_publishes_nothing(
+    stream: dict[str, Any], path: str, body: Any, field: str
+) -> None:
+    reply = post(path, body, "u-1")
+
+    assert reply["statusCode"] == 400
+    error = json.loads(reply["body"])["error"]
+    assert error["field"] == field
+    assert "Traceback" not in reply["body"]
+    assert kinesis_events(stream["kinesis"]) == []
+
+
+def test_anonymous_requests_are_401(stream: dict[str, Any]) -> None:
+    reply = post("/activity/likes", {"track_id": "t", "artist_id": "a"}, None)
+    assert reply["statusCode"] == 401
+
+
+class FakeGraph:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def record_play(self, event: ActivityEvent) -> None:
+        self.calls.append(("play", event.target_id))
+
+    def record_like(self, event: ActivityEvent) -> None:
+        self.calls.append(("like", event.target_id))
+
+    def record_follow(self, event: ActivityEvent) -> None:
+        self.calls.append(("follow", event.target_id))
+
+    def followers(self, user_id: str) -> list[str]:
+        return []
+
+
+class FailingPublisher:
+    def publish(self, event: ActivityEvent) -> None:
+        raise UpstreamError("kinesis down")
+
+
+def test_a_publish_failure_surfaces_so_the_client_retries() -> None:
+    service = Activity(FakeGraph(), FailingPublisher())
+    with pytest.raises(UpstreamError):
+        service.record("u", PlayBody(track_id="t", artist_id="a", ms_played=1))
+
+
+def test_events_round_trip_through_their_json_contract() -> None:
+    at = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    service = Activity(FakeGraph(), FailingPublisher(), clock=lambda: at, new_id=lambda: "e-1")
+    event = service.build("u", FollowBody(user_id="v"))
+
+    assert ActivityEvent.from_json(json.loads(json.dumps(event.to_json()))) == event
+    with pytest.raises(BadRequest) as bad:
+        ActivityEvent.from_json({**event.to_json(), "kind": "skip"})
+    assert bad.value.field == "kind"
+
+
+# --- Neptune: what the openCypher client would send -------------------------------------------
+
+
+def neptune(replies: list[HttpReply], token: str | None = None) -> tuple[NeptuneGraph, list]:
+    sent: list[HttpCall] = []
+
+    def send(call: HttpCall) -> HttpReply:
+        sent.append(call)
+        return replies.pop(0)
+
+    creds = Credentials("AKIDEXAMPLE", "secret", token)
+    graph = NeptuneGraph("db.cluster-x.eu-west-1.neptune.amazonaws.com", "eu-west-1", creds)
+    graph.send = send
+    return graph, sent
+
+
+def test_neptune_play_is_a_sigv4_signed_parameterised_opencypher_post() -> None:
+    graph, sent = neptune([HttpReply(200, b'{"results": []}')], token="session-token")
+    event = Activity(graph, FailingPublisher()).build(
+        "user-1", PlayBody(track_id="track-1", artist_id="artist-1", ms_played=42_000)
+    )
+
+    graph.record_play(event)
+
+    (call,) = sent
+    assert call.method == "POST"
+    assert call.url == "https://db.cluster-x.eu-west-1.neptune.amazonaws.com:8182/openCypher"
+    auth = call.headers["Authorization"]
+    assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-1/neptune-db/aws4_request" in auth
+    assert "SignedHeaders=" in auth and "host" in auth and "x-amz-date" in auth
+    assert call.headers["X-Amz-Security-Token"] == "session-token"
+    form = urllib.parse.parse_qs(call.body.decode())
+    assert form["query"] == [PLAY]
+    assert json.loads(form["parameters"][0]) == {
+        "user_id": "user-1",
+        "track_id": "track-1",
+        "artist_id": "artist-1",
+        "ms_played": 42_000,
+        "at": event.occurred_at.isoformat(),
+    }
+    assert "user-1" not in form["query"][0]  # values travel as parameters, never in the text
+
+
+def test_neptune_followers_reads_the_results_and_errors_are_upstream() -> None:
+    body = json.dumps({"results": [{"user_id": "b"}, {"user_id": "a"}]}).encode()
+    graph, sent = neptune([HttpReply(200, body), HttpReply(500, b"{}")])
+
+    assert graph.followers("star") == ["a", "b"]
+    form = urllib.parse.parse_qs(sent[0].body.decode())
+    assert form["query"] == [FOLLOWERS]
+    assert json.loads(form["parameters"][0]) == {"user_id": "star"}
+    with pytest.raises(UpstreamError):
+        graph.followers("star")

@@ -1,0 +1,240 @@
+"""Music Catalog against the real PostgreSQL and Redis, moto for S3 and Secrets Manager."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from mutagen.easyid3 import EasyID3
+
+from app_services.catalog import domain, handler, service
+from app_services.catalog.audio import read_metadata
+from app_services.catalog.repository import CatalogRepository
+from app_services.core.db import Database
+from app_services.core.errors import BadRequest
+from app_services.core.routing import build_event
+from app_services.media_signing import canned_policy
+
+from .conftest import FIXTURES, new_user
+
+BUCKET = "media-uploads"
+AUDIO = ["tone.mp3", "tone.flac", "tone.ogg", "tone.opus", "tone.m4a"]
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def catalog_env(aws, service_env, monkeypatch, signing_key) -> Iterator[service.Catalog]:
+    pem = signing_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    secret = {"active": {"key_pair_id": "K2TESTKEY", "private_key_pem": pem}, "pending": None}
+    arn = boto3.client("secretsmanager").create_secret(
+        Name=f"signing-{uuid.uuid4().hex}", SecretString=json.dumps(secret)
+    )["ARN"]
+    boto3.client("s3").create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    monkeypatch.setenv("CLOUDFRONT_SIGNING_SECRET_ID", arn)
+    monkeypatch.setenv("CDN_DOMAIN", "media.example.com")
+    monkeypatch.setenv("MAX_INGEST_BYTES", "100000")
+    service.catalog.cache_clear()
+    yield service.catalog()
+    service.catalog().store.db.close()
+    service.catalog.cache_clear()
+
+
+def upload(path: Path, key: str) -> None:
+    boto3.client("s3").upload_file(str(path), BUCKET, key)
+
+
+def s3_event(*keys: str, event_name: str = "ObjectCreated:Put") -> dict:
+    records = [
+        {
+            "eventName": event_name,
+            "s3": {"bucket": {"name": BUCKET}, "object": {"key": key.replace(" ", "+")}},
+        }
+        for key in keys
+    ]
+    return {"Records": records}
+
+
+def get(path: str, query: str = "", claims: dict | None = None) -> tuple[int, Any]:
+    reply = handler.handler(build_event("GET", path, query=query, claims=claims), None)
+    return reply["statusCode"], json.loads(reply["body"]) if reply["body"] else None
+
+
+@pytest.mark.parametrize("name", AUDIO)
+def test_metadata_is_read_from_every_supported_format(name: str):
+    meta = read_metadata(str(FIXTURES / name), f"uploads/{name}")
+    assert meta.title and meta.artist != "Unknown artist" and meta.album != "Unknown album"
+    assert (
+        meta.audio_format
+        == {"mp3": "mp3", "flac": "flac", "ogg": "vorbis", "opus": "opus", "m4a": "m4a"}[
+            name.split(".")[1]
+        ]
+    )
+    assert 900 <= meta.duration_ms <= 1300
+    assert meta.track_number == AUDIO.index(name) + 1
+    assert meta.year and 2018 <= meta.year <= 2022
+    assert meta.cover is not None and meta.cover.data.startswith(b"\x89PNG")
+    assert meta.cover.key.startswith("covers/") and meta.cover.key.endswith(".png")
+
+
+def test_a_non_audio_file_is_a_bad_request():
+    with pytest.raises(BadRequest, match="not a readable"):
+        read_metadata(str(FIXTURES / "not-audio.mp3"), "uploads/not-audio.mp3")
+
+
+def test_fold_removes_accents_and_case():
+    assert domain.fold("  Björn  STRÖM ") == "bjorn strom"
+    assert domain.fold("Ærø Straße Łódź") == "aero strasse lodz"
+    assert domain.search_terms("Café: del-Mar & 'x'") == ["café", "del", "mar", "x"]
+
+
+def test_ingest_makes_every_format_searchable_without_accents(catalog_env: service.Catalog):
+    keys = [f"uploads/{uuid.uuid4().hex[:6]} {name}" for name in AUDIO]
+    for key, name in zip(keys, AUDIO, strict=True):
+        upload(FIXTURES / name, key)
+    report = handler.ingest(s3_event(*keys), None)
+    assert len(report["ingested"]) == 5 and report["rejected"] == []
+    for query, title in [
+        ("cafe sunrise", "Café Sunrise"),
+        ("hyvaa", "Hyvää Yötä"),
+        ("senorita lluv", "Señorita Lluvia"),
+        ("CREME brulee", "Crème Brûlée"),
+        ("bjorn strom", "Über Gut"),
+        ("Nordlicht", "Über Gut"),
+    ]:
+        status, found = get("/catalog/search", f"q={query.replace(' ', '+')}")
+        assert status == 200
+        assert title in [t["title"] for t in found], query
+    status, found = get("/catalog/search", "q=zzzznothing")
+    assert (status, found) == (200, [])
+    covers = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="covers/")["Contents"]
+    assert len(covers) == 1  # the same art on five tracks is stored once
+
+
+def test_ingest_rejects_unreadable_and_oversized_files(catalog_env, tmp_path):
+    upload(FIXTURES / "not-audio.mp3", "uploads/not-audio.mp3")
+    big = tmp_path / "big.flac"
+    big.write_bytes((FIXTURES / "tone.flac").read_bytes() * 10)
+    upload(big, "uploads/big.flac")
+    report = handler.ingest(s3_event("uploads/not-audio.mp3", "uploads/big.flac"), None)
+    assert report == {"ingested": [], "rejected": ["uploads/not-audio.mp3", "uploads/big.flac"]}
+    removed = handler.ingest(s3_event("uploads/x.mp3", event_name="ObjectRemoved:Delete"), None)
+    assert removed == {"ingested": [], "rejected": []}
+    with pytest.raises(BadRequest, match=r"event.Records.0.s3"):
+        handler.ingest({"Records": [{"eventName": "ObjectCreated:Put"}]}, None)
+
+
+def test_browse_artist_album_track(catalog_env):
+    key = f"uploads/{uuid.uuid4().hex}.mp3"
+    upload(FIXTURES / "tone.mp3", key)
+    track_id = handler.ingest(s3_event(key), None)["ingested"][0]
+    status, track = get(f"/catalog/tracks/{track_id}")
+    assert status == 200 and track["artist"] == "Zoë Quintet"
+    status, album = get(f"/catalog/albums/{track['album_id']}")
+    assert album["title"] == "Émile Sessions" and album["year"] == 2021
+    assert track_id in [t["track_id"] for t in album["tracks"]]
+    assert album["cover_key"].startswith("covers/")
+    status, artist = get(f"/catalog/artists/{track['artist_id']}")
+    assert artist["albums"][0]["title"] == "Émile Sessions"
+    status, artists = get("/catalog/artists", "limit=100")
+    assert "Zoë Quintet" in [a["name"] for a in artists]
+
+
+def test_bad_inputs_are_4xx_naming_the_field(catalog_env):
+    status, body = get("/catalog/tracks/not-a-uuid")
+    assert (status, body["error"]["field"]) == (400, "track_id")
+    assert get(f"/catalog/albums/{uuid.uuid4()}")[0] == 404
+    assert get(f"/catalog/artists/{uuid.uuid4()}")[0] == 404
+    status, body = get("/catalog/search", "q=")
+    assert (status, body["error"]["field"]) == (400, "q")
+    status, body = get("/catalog/search", "q=%21%21")
+    assert (status, body["error"]["field"]) == (400, "q")
+    status, body = get("/catalog/artists", "limit=1000")
+    assert (status, body["error"]["field"]) == (400, "limit")
+
+
+def test_cached_read_is_invalidated_by_reingest(catalog_env: service.Catalog, tmp_path):
+    key = f"uploads/{uuid.uuid4().hex}.mp3"
+    upload(FIXTURES / "tone.mp3", key)
+    track_id = handler.ingest(s3_event(key), None)["ingested"][0]
+    assert get(f"/catalog/tracks/{track_id}")[1]["title"] == "Café Sunrise"
+    cached_key = f"{catalog_env.cache.prefix}catalog:track:{track_id}"
+    assert catalog_env.cache.client is not None and catalog_env.cache.client.exists(cached_key)
+    assert get("/catalog/search", "q=retitled")[1] == []
+    retagged = tmp_path / "retagged.mp3"
+    shutil.copy(FIXTURES / "tone.mp3", retagged)
+    tags = EasyID3(retagged)
+    tags["title"] = "Retitled Morning"
+    tags.save()
+    upload(retagged, key)
+    assert handler.ingest(s3_event(key), None)["ingested"] == [track_id]  # updated in place
+    assert get(f"/catalog/tracks/{track_id}")[1]["title"] == "Retitled Morning"
+    found = get("/catalog/search", "q=retitled")[1]
+    assert [t["track_id"] for t in found] == [track_id]
+
+
+def test_python_folding_path_matches_like_unaccent(db: Database):
+    repo = CatalogRepository(db, use_unaccent=False)
+    marker = uuid.uuid4().hex[:8]
+    meta = read_metadata(str(FIXTURES / "tone.flac"), "x.flac")
+    meta = domain.AudioMetadata(**{**meta.__dict__, "title": f"Ångström Ñandú {marker}"})
+    ids = repo.upsert_track(meta, f"uploads/{marker}.flac", None)
+    found = repo.search(domain.search_terms(f"angstrom nandu {marker}"), 10, 0)
+    assert [t["track_id"] for t in found] == [ids["track_id"]]
+
+
+def grant(db: Database, user_id: str, status: str, period_end: datetime | None) -> None:
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT INTO subscriptions (user_id, provider, status, plan, current_period_end)"
+            " VALUES (%s, 'stripe', %s, 'premium', %s)",
+            (user_id, status, period_end),
+        )
+
+
+def test_stream_url_only_for_signed_in_subscribers(catalog_env, db: Database, signing_key):
+    key = f"uploads/{uuid.uuid4().hex} song.mp3"
+    upload(FIXTURES / "tone.mp3", key)
+    track_id = handler.ingest(s3_event(key), None)["ingested"][0]
+    path = f"/catalog/tracks/{track_id}/stream"
+    assert get(path)[0] == 401
+    free, lapsed, paying = new_user(db), new_user(db), new_user(db)
+    grant(db, lapsed, "active", datetime.now(UTC) - timedelta(days=1))
+    grant(db, paying, "active", datetime.now(UTC) + timedelta(days=20))
+    for user in (free, lapsed):
+        status, body = get(path, claims={"sub": user})
+        assert (status, body["error"]["code"]) == (403, "subscription_required")
+    status, body = get(path, claims={"sub": paying})
+    assert status == 200
+    url = urlsplit(body["url"])
+    assert url.netloc == "media.example.com" and url.path.endswith("%20song.mp3")
+    params = {k: v[0] for k, v in parse_qs(url.query).items()}
+    expires = int(params["Expires"])
+    assert 0 < expires - datetime.now(UTC).timestamp() <= 300
+    assert params["Key-Pair-Id"] == "K2TESTKEY"
+    signature = base64.b64decode(params["Signature"].translate(str.maketrans("-_~", "+=/")))
+    resource = f"https://media.example.com{url.path}"
+    signing_key.public_key().verify(
+        signature, canned_policy(resource, expires).encode(), padding.PKCS1v15(), hashes.SHA1()
+    )
+    assert get(f"/catalog/tracks/{uuid.uuid4()}/stream", claims={"sub": paying})[0] == 404

@@ -1,0 +1,183 @@
+"""The relational store per stack, and what its grant verbs add."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.database import PROXY_PORT, Database, DatabaseArgs
+from tests.components.datatier import (
+    DATA_KEY,
+    LOGS_KEY,
+    assert_no_secret_inputs,
+    by_name,
+    ingress_into,
+    policies,
+    run,
+    sg_of,
+    sources,
+    under,
+)
+
+
+def test_dev_runs_aurora_serverless_v2_that_pauses(dev):
+    (cluster,) = dev.by_type("aws:rds/cluster:Cluster")
+    assert cluster.inputs["engine"] == "aurora-postgresql"
+    assert cluster.inputs["serverlessv2ScalingConfiguration"] == {
+        "minCapacity": 0,
+        "maxCapacity": 2,
+        "secondsUntilAutoPause": 1800,
+    }
+    (writer,) = dev.by_type("aws:rds/clusterInstance:ClusterInstance")
+    assert writer.inputs["instanceClass"] == "db.serverless"
+    assert writer.inputs["publiclyAccessible"] is False
+    assert cluster.inputs["storageEncrypted"] is True
+    assert cluster.inputs["iamDatabaseAuthenticationEnabled"] is True
+    assert cluster.inputs["manageMasterUserPassword"] is True
+    assert cluster.inputs["deletionProtection"] is False and cluster.inputs["skipFinalSnapshot"]
+    (params,) = dev.by_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")
+    assert params.inputs["family"] == "aurora-postgresql17"
+    assert {"name": "rds.force_ssl", "value": "1"} in params.inputs["parameters"]
+    assert not dev.by_type("aws:rds/instance:Instance")
+
+
+def test_prod_is_multi_az_postgres_that_survives_a_destroy(prod):
+    (db,) = prod.by_type("aws:rds/instance:Instance")
+    i = db.inputs
+    assert (i["engine"], i["engineVersion"]) == ("postgres", "17")
+    assert i["multiAz"] is True and i["publiclyAccessible"] is False
+    assert i["deletionProtection"] is True
+    assert i["backupRetentionPeriod"] >= 7 and i["deleteAutomatedBackups"] is False
+    assert i["skipFinalSnapshot"] is False
+    assert i["finalSnapshotIdentifier"] == "soundstack-prod-database-final"
+    assert i["storageEncrypted"] is True and i["copyTagsToSnapshot"] is True
+    assert i["autoMinorVersionUpgrade"] is True and i["allowMajorVersionUpgrade"] is False
+    assert i["iamDatabaseAuthenticationEnabled"] is True
+    assert i["performanceInsightsEnabled"] is True and i["monitoringInterval"] == 60
+    assert i["monitoringRoleArn"].endswith(":role/soundstack-prod-database-monitoring")
+    assert set(i["enabledCloudwatchLogsExports"]) == {"postgresql", "upgrade"}
+    assert i["port"] != 5432  # RDS.23: not the engine default
+    assert i["manageMasterUserPassword"] is True and "password" not in i
+    # storage, Performance Insights and the master secret use the data key, not the logs key
+    logs_key = prod.outputs["logs_kms_key_arn"]
+    keys = {i["kmsKeyId"], i["performanceInsightsKmsKeyId"], i["masterUserSecretKmsKeyId"]}
+    assert len(keys) == 1 and keys.pop() not in (logs_key, None)
+    (params,) = prod.by_type("aws:rds/parameterGroup:ParameterGroup")
+    assert i["parameterGroupName"] == params.inputs["name"]
+    assert {"name": "rds.force_ssl", "value": "1"} in params.inputs["parameters"]
+    assert params.inputs["family"] == "postgres17"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_database_and_proxy_live_in_isolated_subnets(request, stack):
+    synth = request.getfixturevalue(stack)
+    isolated = synth.outputs["isolated_subnet_ids"]
+    (group,) = synth.by_type("aws:rds/subnetGroup:SubnetGroup")
+    assert group.inputs["subnetIds"] == isolated
+    (proxy,) = synth.by_type("aws:rds/proxy:Proxy")
+    assert proxy.inputs["vpcSubnetIds"] == isolated
+    assert proxy.inputs["requireTls"] is True
+    assert proxy.inputs["defaultAuthScheme"] == "IAM_AUTH" and "auths" not in proxy.inputs
+    # log groups exist before RDS writes to them, with retention and KMS
+    logs = [r for r in under(synth, "database") if r.type.endswith("logGroup:LogGroup")]
+    assert logs and all(g.inputs["name"].startswith("/aws/rds/") for g in logs)
+    assert all(g.inputs["kmsKeyId"] == synth.outputs["logs_kms_key_arn"] for g in logs)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_only_the_proxy_reaches_the_database_and_nothing_reaches_the_proxy_yet(request, stack):
+    synth = request.getfixturevalue(stack)
+    db_sg, proxy_sg = sg_of(synth, "database-db-sg"), sg_of(synth, "database-proxy-sg")
+    assert not db_sg.inputs.get("ingress") and not proxy_sg.inputs.get("ingress")
+    (rule,) = ingress_into(synth, db_sg)
+    assert sources(rule) == [proxy_sg.urn]
+    assert rule.inputs["fromPort"] == rule.inputs["toPort"] == 5433
+    assert all(sources(r) for r in ingress_into(synth, proxy_sg))  # only grants, no CIDRs
+    assert_no_secret_inputs(under(synth, "database"))
+
+
+def _database(e, **kwargs):
+    return Database(
+        "db",
+        DatabaseArgs(network=e.network, kms_key_arn=DATA_KEY, log_kms_key_arn=LOGS_KEY, **kwargs),
+        e.ctx,
+    )
+
+
+def test_grant_connect_adds_one_iam_user_on_the_proxy_and_one_port():
+    def build(e):
+        db = _database(e)
+        db.grant_connect(e.granted, "playlists")
+
+    synth, _ = run(build)
+    (statement,) = policies(synth, "granted").values()
+    assert statement["Sid"] == "ConnectDbAsPlaylists"
+    assert statement["Action"] == ["rds-db:connect"]
+    (arn,) = statement["Resource"]
+    proxy = by_name(synth, "aws:rds/proxy:Proxy")["db-proxy"]
+    assert arn.startswith("arn:aws:rds-db:eu-west-1:123456789012:dbuser:prx-")
+    assert arn.endswith("/playlists")
+    assert not policies(synth, "bystander")
+    (rule,) = ingress_into(synth, sg_of(synth, "db-proxy-sg"))
+    assert sources(rule) == [sg_of(synth, "granted-client-app-sg").urn]
+    assert rule.inputs["fromPort"] == rule.inputs["toPort"] == PROXY_PORT
+    assert proxy.inputs["vpcSecurityGroupIds"] == [rule.inputs["securityGroupId"]]
+    # the proxy itself signs in as the service roles only
+    (proxy_grant,) = policies(synth, "db-proxy-role").values()
+    assert [r.rsplit("/", 1)[1] for r in proxy_grant["Resource"]] == [
+        "catalog",
+        "playlists",
+        "preferences",
+    ]
+    assert all(":dbuser:db-" in r for r in proxy_grant["Resource"])
+
+
+def test_grant_admin_reads_the_master_secret_and_reaches_postgres_directly():
+    def build(e):
+        _database(e).grant_admin(e.granted)
+
+    synth, _ = run(build)
+    granted = policies(synth, "granted")
+    secret = granted["ReadDbMasterSecret"]
+    assert secret["Action"] == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+    (arn,) = secret["Resource"]
+    assert arn.startswith("arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-")
+    assert granted["DecryptDbMasterSecret"]["Resource"] == [DATA_KEY]
+    assert granted["DecryptDbMasterSecret"]["Action"] == ["kms:Decrypt"]
+    rules = ingress_into(synth, sg_of(synth, "db-db-sg"))
+    assert {(r.inputs["fromPort"], tuple(sources(r))) for r in rules} == {
+        (5433, (sg_of(synth, "db-proxy-sg").urn,)),
+        (5433, (sg_of(synth, "granted-client-app-sg").urn,)),
+    }
+
+
+def test_bad_grants_and_args_fail_clearly():
+    errors = []
+
+    def build(e):
+        db = _database(e)
+        for call in (
+            lambda: db.grant_connect(e.granted, "billing"),
+            lambda: db.grant_connect(e.outside, "catalog"),
+        ):
+            with pytest.raises(ValueError) as err:
+                call()
+            errors.append(str(err.value))
+
+    run(build)
+    assert "unknown database role 'billing'" in errors[0]
+    assert "outside has no security group" in errors[1]
+    with pytest.raises(ValueError, match="default port"):
+        DatabaseArgs(network=None, kms_key_arn=DATA_KEY, port=5432)  # type: ignore[arg-type]
+
+
+def test_database_offers_cpu_and_free_storage_signals():
+    seen = {}
+
+    def build(e):
+        _database(e)
+        seen.update({s.key: s for s in e.ctx.signals if s.component == "db"})
+
+    run(build)
+    assert seen["cpu"].metric == "CPUUtilization" and seen["cpu"].namespace == "AWS/RDS"
+    assert seen["free_storage"].comparison == "LessThanThreshold"
+    assert seen["free_storage"].metric == "FreeStorageSpace"

@@ -1,0 +1,227 @@
+"""ServiceFunction: packaging, runtime settings, and a role that holds only its grants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.function import (
+    ServiceFunction,
+    ServiceFunctionArgs,
+    ServiceSettings,
+    code_archive,
+    settings_environment,
+)
+from components.network import Network, NetworkArgs
+from tests.conftest import make_ctx, run_program
+
+BASE_SIDS = {"WriteOwnLogs", "WriteTraces", "SendDeadLetters"}
+#: What each service's function may do besides running (platform/__main__.py wiring).
+EXPECTED_SIDS = {
+    "auth": set(),
+    "catalog": {"ReadAudioMedia", "DecryptAudioMedia", "ReadSigningKeyMedia",
+                "DecryptSigningKeyMedia", "ConnectDatabaseAsCatalog", "ConnectCache",
+                "SearchSearch", "IndexSearch"},
+    "playlist": {"ConnectDatabaseAsPlaylists", "ConnectCache"},
+    "activity": {"PutMessagingListening", "PutMessagingListeningKey", "PublishMessagingActivity",
+                 "PublishMessagingActivityKey", "ConnectGraph"},
+    "recommendation": {"ConnectGraph", "ConnectCache", "ConsumeMessagingGraphUpdates",
+                       "ConsumeMessagingGraphUpdatesKey"},
+    "payment": {"ReadPaymentSecrets", "DecryptPaymentSecrets", "PublishMessagingNotifications",
+                "PublishMessagingNotificationsKey"},
+    "feed": {"ConnectCache", "ManageFeedConnections", "ReadGraph", "ReadMessagingListening",
+             "ReadMessagingListeningFanOut", "ReadMessagingListeningKey",
+             "SendMessagingListeningFeedFnFailed", "SendMessagingListeningFeedFnFailedKey"},
+}  # fmt: skip
+IN_VPC = set(EXPECTED_SIDS)  # Lambda.3: every service function runs in the VPC
+
+
+def policies_of(synth, role_prefix):
+    """Sid → statement of every inline policy on the role named `<role_prefix>-role`."""
+    found = {}
+    for policy in synth.by_type("aws:iam/rolePolicy:RolePolicy"):
+        if policy.name.startswith(f"{role_prefix}-role-"):
+            for statement in json.loads(policy.inputs["policy"])["Statement"]:
+                found[statement["Sid"]] = statement
+    return found
+
+
+def assert_no_broad_actions(statements):
+    for statement in statements:
+        for action in statement["Action"]:
+            _, _, verb = action.partition(":")
+            assert action != "*" and verb not in ("", "*"), statement
+
+
+def build(network: bool = True, **overrides):
+    def program():
+        ctx = make_ctx(stack="test")
+        net = None
+        if network:
+            net = Network("network", NetworkArgs(az_count=2, interface_endpoints=()), ctx)
+        args = ServiceFunctionArgs(
+            service="catalog",
+            settings=ServiceSettings(
+                db_host="proxy.example", db_user="catalog", log_level="WARNING"
+            ),
+            network=net,
+            kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/fn",
+            reserved_concurrency=7,
+            log_retention_days=30,
+            **overrides,
+        )
+        fn = ServiceFunction("catalog-fn", args, ctx)
+        fn.grant("ReadMusicBucket", ["s3:GetObject"], ["arn:aws:s3:::music/*"])
+
+    return run_program(program)
+
+
+def test_function_runs_the_service_on_arm64_python_with_tracing_logs_and_limits():
+    synth = build()
+    (fn,) = synth.by_type("aws:lambda/function:Function")
+    i = fn.inputs
+    assert i["handler"] == "app_services.catalog.handler.handler"
+    assert i["runtime"] == "python3.13" and i["architectures"] == ["arm64"]
+    assert i["tracingConfig"] == {"mode": "Active"}
+    assert i["reservedConcurrentExecutions"] == 7
+    assert i["kmsKeyArn"].endswith(":key/fn")
+    assert i["environment"]["variables"] == {
+        "LOG_LEVEL": "WARNING", "DB_HOST": "proxy.example", "DB_USER": "catalog"
+    }  # fmt: skip
+    (group,) = [g for g in synth.by_type("aws:cloudwatch/logGroup:LogGroup")
+                if g.name == "catalog-fn-fn-logs"]  # fmt: skip
+    assert i["loggingConfig"]["logGroup"] == group.inputs["name"]
+    assert i["loggingConfig"]["logFormat"] == "JSON"
+    assert group.inputs["retentionInDays"] == 30
+    (layer,) = synth.by_type("aws:lambda/layerVersion:LayerVersion")
+    assert layer.inputs["compatibleRuntimes"] == ["python3.13"]
+    assert layer.inputs["compatibleArchitectures"] == ["arm64"]
+    assert i["layers"] == [
+        f"arn:aws:lambda:eu-west-1:123456789012:layer:{layer.inputs['layerName']}:1"
+    ]
+
+
+def test_function_in_vpc_uses_private_subnets_and_its_own_security_group():
+    synth = build()
+    (fn,) = synth.by_type("aws:lambda/function:Function")
+    private = [
+        s for s in synth.by_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["tier"] == "private"
+    ]
+    assert len(fn.inputs["vpcConfig"]["subnetIds"]) == len(private) == 2
+    (sg,) = [
+        s
+        for s in synth.by_type("aws:ec2/securityGroup:SecurityGroup")
+        if s.name == "catalog-fn-fn-sg"
+    ]
+    assert sg.inputs.get("ingress", []) == []
+    assert len(fn.inputs["vpcConfig"]["securityGroupIds"]) == 1
+    assert "ManageVpcInterfaces" in policies_of(synth, "catalog-fn")
+
+
+def test_role_holds_exactly_the_base_permissions_and_its_grants():
+    synth = build()
+    policies = policies_of(synth, "catalog-fn")
+    assert set(policies) == BASE_SIDS | {"UseFunctionKey", "ManageVpcInterfaces", "ReadMusicBucket"}
+    assert_no_broad_actions(policies.values())
+    logs = policies["WriteOwnLogs"]
+    assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert all("/soundstack/test/catalog-fn/fn" in r for r in logs["Resource"])
+    assert policies["SendDeadLetters"]["Resource"][0].endswith("soundstack-test-catalog-fn-dlq")
+    # "*" resources only where AWS offers no resource-level permissions
+    star = {sid for sid, s in policies.items() if "*" in s["Resource"]}
+    assert star == {"WriteTraces", "ManageVpcInterfaces"}
+    (role,) = [r for r in synth.by_type("aws:iam/role:Role") if r.name == "catalog-fn-role-role"]
+    assert "managedPolicyArns" not in role.inputs
+
+
+def test_function_outside_vpc_has_no_network_permissions():
+    synth = build(network=False)
+    (fn,) = synth.by_type("aws:lambda/function:Function")
+    assert "vpcConfig" not in fn.inputs
+    assert "ManageVpcInterfaces" not in policies_of(synth, "catalog-fn")
+
+
+def test_failed_async_events_go_to_an_encrypted_dead_letter_queue():
+    synth = build()
+    (dlq,) = synth.by_type("aws:sqs/queue:Queue")
+    assert dlq.inputs["kmsMasterKeyId"].endswith(":key/fn")
+    assert dlq.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
+    (config,) = synth.by_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    assert config.inputs["destinationConfig"]["onFailure"]["destination"].endswith(
+        dlq.inputs["name"]
+    )
+    assert config.inputs["maximumRetryAttempts"] == 2
+
+
+def test_signals_cover_errors_throttles_duration_and_dead_letters():
+    ctx = make_ctx(stack="test")
+
+    def program():
+        ServiceFunction("fn", ServiceFunctionArgs(service="feed", settings=ServiceSettings()), ctx)
+
+    run_program(program)
+    assert {s.key for s in ctx.signals} == {"errors", "throttles", "duration", "dlq_depth"}
+
+
+def test_code_archive_ships_the_package_without_tests_or_caches(tmp_path: Path):
+    pkg = tmp_path / "app_services"
+    for rel in ("__init__.py", "catalog/__init__.py", "catalog/handler.py",
+                "catalog/tests/test_x.py", "catalog/__pycache__/handler.cpython-313.pyc",
+                "catalog/Dockerfile", "tests/conftest.py", "migrations/0001.sql"):  # fmt: skip
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text("x")
+    assert sorted(code_archive(pkg).assets) == [
+        "app_services/__init__.py", "app_services/catalog/__init__.py",
+        "app_services/catalog/handler.py", "app_services/migrations/0001.sql",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="not a Python package"):
+        code_archive(tmp_path)
+
+
+def test_settings_become_upper_case_variables_and_must_be_a_dataclass():
+    env = settings_environment(ServiceSettings(db_user="catalog", redis_url=None))
+    assert env == {"LOG_LEVEL": "INFO", "DB_USER": "catalog"}
+    with pytest.raises(TypeError, match="dataclass instance"):
+        settings_environment({"LOG_LEVEL": "INFO"})
+
+
+@pytest.mark.parametrize(("field", "value"), [("timeout_seconds", 901), ("memory_mb", 64),
+                                              ("service", "not-a-package")])  # fmt: skip
+def test_bad_function_args_fail_clearly(field, value):
+    kwargs = {"service": "catalog", "settings": ServiceSettings(), field: value}
+    with pytest.raises(ValueError, match=field.split("_")[0]):
+        ServiceFunctionArgs(**kwargs)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_service_function_holds_only_its_services_grants(request, stack):
+    synth = request.getfixturevalue(stack)
+    functions = synth.by_type("aws:lambda/function:Function")
+    by_service = {
+        f.inputs["tags"]["service"]: f for f in functions if "service" in f.inputs["tags"]
+    }
+    assert set(by_service) == set(EXPECTED_SIDS)
+    for service, expected in EXPECTED_SIDS.items():
+        policies = policies_of(synth, f"{service}-fn")
+        base = (
+            BASE_SIDS
+            | {"UseFunctionKey"}
+            | ({"ManageVpcInterfaces"} if service in IN_VPC else set())
+        )
+        assert set(policies) == base | expected, service
+        assert_no_broad_actions(policies.values())
+        assert ("vpcConfig" in by_service[service].inputs) == (service in IN_VPC), service
+
+
+@pytest.mark.parametrize(("stack", "concurrency", "retention"), [("dev", 5, 14), ("prod", 50, 365)])
+def test_function_sizes_come_from_the_stack(request, stack, concurrency, retention):
+    synth = request.getfixturevalue(stack)
+    for fn in synth.by_type("aws:lambda/function:Function"):
+        if fn.inputs["tags"].get("component") != "function":
+            continue
+        assert fn.inputs["reservedConcurrentExecutions"] == concurrency
+        group = next(g for g in synth.by_type("aws:cloudwatch/logGroup:LogGroup")
+                     if g.inputs["name"] == fn.inputs["loggingConfig"]["logGroup"])  # fmt: skip
+        assert group.inputs["retentionInDays"] == retention

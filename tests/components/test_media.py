@@ -1,0 +1,211 @@
+"""Music delivery as the platform registers it: private bucket, OAC, signed URLs only."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from components.iam import ServiceRole, ServiceRoleArgs
+from components.media import MediaArgs, MediaDelivery, key_fingerprint
+from stacks.loader import load_stack
+from tests.conftest import make_ctx, run_program
+
+STACKS = ["dev", "prod"]
+
+
+def owned(synth, component: str, type_token: str):
+    return [r for r in synth.by_type(type_token) if (synth.component_of(r) or r).name == component]
+
+
+def one(synth, name: str):
+    (found,) = [r for r in synth.resources if r.name == name]
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_music_bucket_is_private_encrypted_versioned_and_logged(request, stack):
+    synth = request.getfixturevalue(stack)
+    block = one(synth, "media-music-public-access").inputs
+    assert all(
+        block[k] is True
+        for k in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    )
+    assert one(synth, "media-music-ownership").inputs["rule"] == {
+        "objectOwnership": "BucketOwnerEnforced"
+    }
+    (rule,) = one(synth, "media-music-encryption").inputs["rules"]
+    default = rule["applyServerSideEncryptionByDefault"]
+    assert default["sseAlgorithm"] == "aws:kms" and default["kmsMasterKeyId"].startswith(
+        "arn:aws:kms:"
+    )
+    assert rule["bucketKeyEnabled"] is True
+    assert one(synth, "media-music-versioning").inputs["versioningConfiguration"] == {
+        "status": "Enabled"
+    }
+    (lifecycle,) = one(synth, "media-music-lifecycle").inputs["rules"]
+    assert lifecycle["transitions"] == [{"days": 0, "storageClass": "INTELLIGENT_TIERING"}]
+    assert lifecycle["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+    logging = one(synth, "media-music-logging").inputs
+    assert logging["targetBucket"] == f"soundstack-{stack}-media-access-logs"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_bucket_policy_admits_only_this_distribution_over_tls(request, stack):
+    synth = request.getfixturevalue(stack)
+    policy = one(synth, "media-music-policy")
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    deny, allow = statements
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == ["s3:GetObject"]
+    assert allow["Resource"] == [f"arn:aws:s3:::soundstack-{stack}-media-music/*"]
+    source = allow["Condition"]["StringEquals"]["AWS:SourceArn"]
+    assert source.startswith("arn:aws:cloudfront::") and source.endswith("/media-distribution")
+    distribution = one(synth, "media-distribution")
+    assert distribution.urn in policy.property_dependencies["policy"]
+    assert not [s for s in statements if s["Effect"] == "Allow" and s["Principal"] == "*"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_distribution_uses_oac_and_trusts_only_the_key_group(request, stack):
+    synth = request.getfixturevalue(stack)
+    config = load_stack(stack)
+    distribution = one(synth, "media-distribution").inputs
+    (origin,) = distribution["origins"]
+    assert origin["originAccessControlId"] and "s3OriginConfig" not in origin
+    assert origin["domainName"] == f"soundstack-{stack}-media-music.s3.eu-west-1.amazonaws.com"
+    oac = one(synth, "media-music-oac").inputs
+    assert (oac["signingBehavior"], oac["signingProtocol"]) == ("always", "sigv4")
+    assert origin["originAccessControlId"] == oac["name"]  # mock id = physical name
+
+    behaviour = distribution["defaultCacheBehavior"]
+    group = one(synth, "media-signers").inputs
+    assert behaviour["trustedKeyGroups"] == [group["name"]]
+    keys = owned(synth, "media", "aws:cloudfront/publicKey:PublicKey")
+    assert sorted(group["items"]) == sorted(k.inputs["name"] for k in keys)
+    assert len(keys) == len(config.edge.signing_public_keys) == (2 if stack == "prod" else 1)
+    assert {k.inputs["encodedKey"].strip() for k in keys} == {
+        p.strip() for p in config.edge.signing_public_keys
+    }
+    assert "trustedSigners" not in behaviour  # no legacy root-account key pairs
+
+
+@pytest.mark.parametrize(
+    ("stack", "price_class"), [("dev", "PriceClass_100"), ("prod", "PriceClass_All")]
+)
+def test_distribution_is_https_only_http3_uncompressed_and_logged(request, stack, price_class):
+    synth = request.getfixturevalue(stack)
+    distribution = one(synth, "media-distribution").inputs
+    behaviour = distribution["defaultCacheBehavior"]
+    assert behaviour["viewerProtocolPolicy"] == "https-only"
+    assert behaviour["compress"] is False
+    assert set(behaviour["allowedMethods"]) == {"GET", "HEAD", "OPTIONS"}
+    assert distribution["httpVersion"] == "http2and3"
+    assert distribution["priceClass"] == price_class
+    assert distribution["loggingConfig"]["bucket"].startswith(f"soundstack-{stack}-media-access")
+    cache = one(synth, "media-audio-cache").inputs
+    params = cache["parametersInCacheKeyAndForwardedToOrigin"]
+    assert params["enableAcceptEncodingGzip"] is False
+    assert params["enableAcceptEncodingBrotli"] is False
+    assert params["queryStringsConfig"] == {"queryStringBehavior": "none"}
+    assert cache["defaultTtl"] >= 86400 and cache["maxTtl"] >= cache["defaultTtl"]
+
+
+def test_prod_serves_a_custom_domain_with_tls_1_2_2021(prod, dev):
+    viewer = one(prod, "media-distribution").inputs["viewerCertificate"]
+    assert viewer["minimumProtocolVersion"] == "TLSv1.2_2021"
+    assert viewer["sslSupportMethod"] == "sni-only"
+    cert = one(prod, "media-certificate").inputs
+    assert (cert["domainName"], cert["region"]) == ("media.music.example.com", "us-east-1")
+    assert viewer["acmCertificateArn"].startswith("arn:aws:acm:us-east-1:")
+    assert one(prod, "media-distribution").inputs["aliases"] == ["media.music.example.com"]
+    # dev has no domain: CloudFront's default certificate, no ACM resources
+    assert one(dev, "media-distribution").inputs["viewerCertificate"] == {
+        "cloudfrontDefaultCertificate": True
+    }
+    assert not owned(dev, "media", "aws:acm/certificate:Certificate")
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_no_private_key_material_in_any_input_or_output(request, stack):
+    synth = request.getfixturevalue(stack)
+    everything = json.dumps([r.inputs for r in synth.resources]) + json.dumps(synth.outputs)
+    assert "PRIVATE KEY" not in everything
+    assert "BEGIN PUBLIC KEY" in everything  # the scan does see PEM text
+    secret = one(synth, "media-signing-key")
+    assert secret.inputs["kmsKeyId"].startswith("arn:aws:kms:")
+    versions = synth.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert not [v for v in versions if secret.urn in v.dependencies]
+    assert "media_signing_secret_arn" in synth.outputs
+
+
+def _media(program_keys):
+    ctx = make_ctx(stack="test")
+    media = MediaDelivery("media", MediaArgs(signing_public_keys=program_keys), ctx)
+    return ctx, media
+
+
+def test_grants_are_least_privilege():
+    keys = [load_stack("dev").edge.signing_public_keys[0]]
+
+    def program():
+        ctx, media = _media(keys)
+        reader = ServiceRole("catalog", ServiceRoleArgs(services=["lambda.amazonaws.com"]), ctx)
+        writer = ServiceRole("ingest", ServiceRoleArgs(services=["lambda.amazonaws.com"]), ctx)
+        media.grant_read(reader)
+        media.grant_sign(reader)
+        media.grant_write(writer)
+        pulumi.export("ok", True)
+
+    synth = run_program(program)
+    policies = {
+        p.name: json.loads(p.inputs["policy"])["Statement"][0]
+        for p in synth.by_type("aws:iam/rolePolicy:RolePolicy")
+    }
+    read = policies["catalog-read-audio-media"]
+    assert read["Action"] == ["s3:GetObject"]
+    assert read["Resource"] == ["arn:aws:s3:::soundstack-test-media-music/*"]
+    decrypt = policies["catalog-decrypt-audio-media"]
+    assert decrypt["Action"] == ["kms:Decrypt"]
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
+    sign = policies["catalog-read-signing-key-media"]
+    assert sign["Action"] == ["secretsmanager:GetSecretValue"]
+    assert sign["Resource"][0].startswith(
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:soundstack-test-media-signing-key"
+    )
+    write = policies["ingest-write-audio-media"]
+    assert "s3:PutObject" in write["Action"] and "s3:DeleteObject" not in write["Action"]
+    assert "s3:GetObject" not in write["Action"]
+    assert not any(k.startswith("ingest-read") for k in policies)
+
+
+def test_key_fingerprint_ignores_line_breaks():
+    pem = load_stack("dev").edge.signing_public_keys[0]
+    assert key_fingerprint(pem) == key_fingerprint(pem.replace("\n", "\r\n") + "\n\n")
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ([], "has 0 keys"),
+        (["a", "b", "c"], "has 3 keys"),
+        (["-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----"], "not a PEM"),
+    ],
+)
+def test_bad_signing_key_lists_fail_clearly(keys, message):
+    with pytest.raises(ValueError, match=message):
+        MediaArgs(signing_public_keys=keys)
+    pem = load_stack("dev").edge.signing_public_keys[0]
+    with pytest.raises(ValueError, match="same key twice"):
+        MediaArgs(signing_public_keys=[pem, pem + "\n"])

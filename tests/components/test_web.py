@@ -1,0 +1,141 @@
+"""SPA hosting: private site bucket, SPA fallback, security headers, the optional /api/*."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pulumi
+import pytest
+
+from components.web import API_PREFIX_STRIP, SPA_REWRITE, WebApp, WebArgs
+from tests.conftest import make_ctx, run_program
+
+STACKS = ["dev", "prod"]
+API_HOST = "abc123.execute-api.eu-west-1.amazonaws.com"
+
+
+def one(synth, name: str):
+    (found,) = [r for r in synth.resources if r.name == name]
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_site_bucket_is_private_and_read_only_by_the_distribution(request, stack):
+    synth = request.getfixturevalue(stack)
+    block = one(synth, "web-site-public-access").inputs
+    assert block["blockPublicPolicy"] is True and block["restrictPublicBuckets"] is True
+    deny, allow = json.loads(one(synth, "web-site-policy").inputs["policy"])["Statement"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == ["s3:GetObject", "s3:ListBucket"]
+    assert allow["Condition"]["StringEquals"]["AWS:SourceArn"].endswith("/web-distribution")
+    (origin,) = one(synth, "web-distribution").inputs["origins"]
+    assert origin["originAccessControlId"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_spa_fallback_and_security_headers(request, stack):
+    synth = request.getfixturevalue(stack)
+    distribution = one(synth, "web-distribution").inputs
+    behaviour = distribution["defaultCacheBehavior"]
+    assert behaviour["viewerProtocolPolicy"] == "redirect-to-https"
+    assert distribution["defaultRootObject"] == "index.html"
+    (assoc,) = behaviour["functionAssociations"]
+    rewrite = one(synth, "web-spa-rewrite").inputs
+    assert assoc["eventType"] == "viewer-request"
+    assert assoc["functionArn"].endswith(rewrite["name"])
+    assert rewrite["code"] == SPA_REWRITE and rewrite["runtime"] == "cloudfront-js-2.0"
+    assert "customErrorResponses" not in distribution  # API errors are never turned into the app
+    headers = one(synth, "web-site-headers").inputs["securityHeadersConfig"]
+    hsts = headers["strictTransportSecurity"]
+    assert hsts["accessControlMaxAgeSec"] >= 31536000 and hsts["includeSubdomains"] is True
+    assert headers["frameOptions"]["frameOption"] == "DENY"
+    csp = headers["contentSecurityPolicy"]["contentSecurityPolicy"]
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert f"https://soundstack-{stack}-identity-auth.auth.eu-west-1.amazoncognito.com" in csp
+    media = synth.outputs["media_domain"]
+    assert f"media-src 'self' https://{media}" in csp
+    assert behaviour["responseHeadersPolicyId"] == one(synth, "web-site-headers").inputs["name"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_api_origin_and_behaviour_come_together(request, stack):
+    distribution = one(request.getfixturevalue(stack), "web-distribution").inputs
+    api_origins = [o for o in distribution["origins"] if o["originId"] == "api"]
+    behaviours = distribution.get("orderedCacheBehaviors") or []
+    assert len(api_origins) == len(behaviours) <= 1
+
+
+def test_no_api_behaviour_without_an_api_domain():
+    def program():
+        WebApp("web", WebArgs(), make_ctx(stack="test"))
+
+    synth = run_program(program)
+    distribution = one(synth, "web-distribution").inputs
+    assert [o["originId"] for o in distribution["origins"]] == ["site"]
+    assert "orderedCacheBehaviors" not in distribution
+    assert not [r for r in synth.resources if r.name in ("web-api-cache", "web-api-prefix")]
+
+
+def test_api_behaviour_forwards_uncached_with_authorization_to_the_api_origin():
+    def program():
+        web = WebApp("web", WebArgs(api_domain=API_HOST), make_ctx(stack="test"))
+        pulumi.export("url", web.url)
+
+    synth = run_program(program)
+    distribution = one(synth, "web-distribution").inputs
+    api = next(o for o in distribution["origins"] if o["originId"] == "api")
+    assert api["domainName"] == API_HOST
+    assert api["customOriginConfig"]["originProtocolPolicy"] == "https-only"
+    assert api["customOriginConfig"]["originSslProtocols"] == ["TLSv1.2"]
+    (behaviour,) = distribution["orderedCacheBehaviors"]
+    assert behaviour["pathPattern"] == "/api/*" and behaviour["targetOriginId"] == "api"
+    assert {"POST", "PUT", "DELETE", "PATCH"} <= set(behaviour["allowedMethods"])
+    cache = one(synth, "web-api-cache").inputs
+    assert cache["defaultTtl"] == 0 and cache["maxTtl"] <= 1
+    params = cache["parametersInCacheKeyAndForwardedToOrigin"]
+    assert params["headersConfig"]["headers"]["items"] == ["Authorization"]
+    assert behaviour["cachePolicyId"] == cache["name"]
+    (strip,) = behaviour["functionAssociations"]
+    assert strip["functionArn"].endswith(one(synth, "web-api-prefix").inputs["name"])
+    # the SPA rewrite stays on the default behaviour only
+    default = distribution["defaultCacheBehavior"]["functionAssociations"][0]["functionArn"]
+    assert default.endswith("web-spa-rewrite")
+
+
+def test_prod_uses_its_domain_with_a_us_east_1_certificate_and_alias_records(prod):
+    distribution = one(prod, "web-distribution").inputs
+    assert distribution["aliases"] == ["music.example.com"]
+    assert distribution["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
+    assert one(prod, "web-certificate").inputs["region"] == "us-east-1"
+    for record_type in ("a", "aaaa"):
+        record = one(prod, f"web-alias-{record_type}").inputs
+        assert record["name"] == "music.example.com"
+        assert record["aliases"][0]["zoneId"] == "Z2FDTNDATAQYW2"
+    assert prod.outputs["web_url"] == "https://music.example.com"
+
+
+def _run_js(code: str, uri: str) -> str:
+    script = code + f"\nconsole.log(handler({{request: {{uri: {json.dumps(uri)}}}}}).uri);"
+    return subprocess.run(
+        ["node", "-e", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run CloudFront JS")
+@pytest.mark.parametrize(
+    ("uri", "spa", "api"),
+    [
+        ("/", "/index.html", "/"),
+        ("/albums/42", "/index.html", "/albums/42"),
+        ("/assets/app.3f2a.js", "/assets/app.3f2a.js", "/assets/app.3f2a.js"),
+        ("/api/tracks/7", "/index.html", "/tracks/7"),
+        ("/api", "/index.html", "/"),
+        ("/apis/x", "/index.html", "/apis/x"),
+    ],
+)
+def test_cloudfront_functions_rewrite_paths(uri, spa, api):
+    assert _run_js(SPA_REWRITE, uri) == spa
+    assert _run_js(API_PREFIX_STRIP, uri) == api

@@ -1,0 +1,77 @@
+"""The cost estimate's numbers: prices follow the registered resources and the dated table."""
+
+from __future__ import annotations
+
+import pytest
+
+from soundstack.insight import cost
+from soundstack.insight.estate import load_table
+from tests.conftest import run_program
+from tests.insight import programs
+
+TABLE = load_table(cost.PRICE_TABLE)
+HOURS = TABLE["hours_per_month"]
+
+
+def test_one_more_nat_gateway_costs_exactly_that_nat_more():
+    single = cost.estimate(run_program(lambda: programs.network("single")))
+    per_az = cost.estimate(run_program(lambda: programs.network("per_az")))
+    nat_and_its_address = (TABLE["nat_gateway_hour"] + TABLE["public_ipv4_hour"]) * HOURS
+    assert per_az.total - single.total == pytest.approx(nat_and_its_address, abs=0.011)
+    # processing is the assumed traffic shared out, so it does not grow with the NAT count
+    processing = [i for i in per_az.items if i.basis.endswith("processed (assumed)")]
+    assert len(processing) == 2
+    assert sum(i.monthly for i in processing) == pytest.approx(
+        per_az.assumptions["nat_gb"] * TABLE["nat_gateway_gb"], abs=0.011
+    )
+
+
+def test_multi_az_database_costs_twice_the_same_single_az_instance():
+    def db_cost(multi_az):
+        report = cost.estimate(run_program(lambda: programs.database(multi_az)))
+        return sum(i.monthly for i in report.items if i.resource == "db-instance")
+
+    single = db_cost(False)
+    hourly = TABLE["rds"]["postgres"]["db.r7g"] * HOURS
+    assert single == pytest.approx(hourly + 100 * TABLE["rds"]["storage_gb_month"]["gp3"], abs=0.02)
+    assert db_cost(True) == pytest.approx(2 * single, abs=0.02)
+
+
+def test_instance_sizes_scale_from_the_family_price():
+    bigger = cost.estimate(run_program(lambda: programs.database(False, "db.r7g.2xlarge")))
+    (instance,) = [i for i in bigger.items if i.basis.startswith("1 x db.r7g.2xlarge")]
+    assert instance.monthly == pytest.approx(
+        4 * TABLE["rds"]["postgres"]["db.r7g"] * HOURS, abs=0.01
+    )
+
+
+def test_traffic_overrides_are_checked_and_applied():
+    assert cost.traffic_profile("dev", {"monthly_streams": 7})["monthly_streams"] == 7
+    with pytest.raises(KeyError, match="monthly_stream"):
+        cost.traffic_profile("dev", {"monthly_stream": 7})
+
+
+def test_dev_is_cheaper_than_staging_and_prod(dev, staging, prod):
+    totals = {s.stack: cost.estimate(s).total for s in (dev, staging, prod)}
+    assert 0 < totals["dev"] < totals["staging"] < totals["prod"]
+    assert totals["dev"] < totals["prod"] / 4
+
+
+def test_shield_advanced_is_charged_once_and_only_in_prod(dev, staging, prod):
+    def shield(synth):
+        return sum(
+            i.monthly for i in cost.estimate(synth).items if i.type.startswith("aws:shield/")
+        )
+
+    assert shield(prod) == TABLE["shield_advanced_month"]
+    assert shield(dev) == shield(staging) == 0
+
+
+def test_prod_drivers_are_sorted_and_explain_the_total(prod):
+    report = cost.estimate(prod)
+    drivers = report.drivers(5)
+    assert [d.monthly for d in drivers] == sorted((d.monthly for d in drivers), reverse=True)
+    assert sum(i.monthly for i in report.by_resource()) == pytest.approx(report.total, abs=0.05)
+    assert sum(usd for _, usd in report.by_component()) == pytest.approx(report.total, abs=0.05)
+    text = cost.render(report)
+    assert "Estimated" in text and TABLE["date"] in text and drivers[0].resource in text

@@ -1,0 +1,80 @@
+"""Run one policy of the pack on hand-made inputs, in the shapes the analyzer passes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+from pulumi_policy.proxy import unknown_checking_proxy
+
+from policies.registry import policies
+
+POLICIES: dict[str, Any] = {p.name: p for p in policies()}
+OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+
+
+def urn(type_token: str, name: str) -> str:
+    return f"urn:pulumi:test::soundstack::{type_token}::{name}"
+
+
+def check_resource(
+    policy: str, type_token: str, props: Mapping[str, Any], config: Mapping | None = None
+) -> list[str]:
+    """Messages `policy` reports for one resource."""
+    found: list[str] = []
+    args = ResourceValidationArgs(
+        type_token,
+        unknown_checking_proxy(dict(props)),
+        urn(type_token, "r"),
+        "r",
+        OPTIONS,
+        None,
+        dict(config or {}),
+    )
+    POLICIES[policy].validate(args, lambda message, _urn=None: found.append(message))
+    return found
+
+
+class Stack:
+    """A hand-built stack: `add` resources, naming which other resources a property came from."""
+
+    def __init__(self) -> None:
+        self.resources: list[PolicyResource] = []
+
+    def add(
+        self,
+        type_token: str,
+        name: str,
+        props: Mapping[str, Any],
+        refs: Mapping[str, Sequence[PolicyResource]] | None = None,
+    ) -> PolicyResource:
+        resource = PolicyResource(
+            type_token,
+            unknown_checking_proxy(dict(props)),
+            urn(type_token, name),
+            name,
+            OPTIONS,
+            None,
+            None,
+            [],
+            {k: list(v) for k, v in (refs or {}).items()},
+        )
+        self.resources.append(resource)
+        return resource
+
+    def check(self, policy: str, config: Mapping | None = None) -> list[tuple[str, str]]:
+        """(resource name or '', message) of each violation `policy` reports."""
+        found: list[tuple[str, str]] = []
+
+        def report(message: str, at: str | None = None) -> None:
+            found.append(((at or "").split("::")[-1], message))
+
+        POLICIES[policy].validate(StackValidationArgs(self.resources, dict(config or {})), report)
+        return found
