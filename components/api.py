@@ -437,8 +437,9 @@ class WebSocketApi(Component):
         self.register_outputs({"url": self.url, "management_endpoint": self.management_endpoint})
 
     def route_to(self, function: LambdaTarget) -> None:
-        """Send `$connect` (the function checks the token), `$disconnect` and `$default` to
-        `function`, which only this API's routes may invoke."""
+        """Send `$connect`, `$disconnect` and `$default` to `function`, which only this API may
+        invoke. `$connect` is guarded by a REQUEST authorizer (the same function, token from
+        `?token=`): the only WebSocket route AWS lets carry one, and the only way in."""
         integration = aws.apigatewayv2.Integration(
             self.child_name("integration"),
             api_id=self.api.id,
@@ -447,16 +448,37 @@ class WebSocketApi(Component):
             integration_method="POST",
             opts=self.child_opts(),
         )
+        authorizer = aws.apigatewayv2.Authorizer(
+            self.child_name("connect-authorizer"),
+            api_id=self.api.id,
+            name=self.physical_name("connect"),
+            authorizer_type="REQUEST",
+            authorizer_uri=function.invoke_arn,
+            identity_sources=["route.request.querystring.token"],
+            opts=self.child_opts(),
+        )
+        aws.lambda_.Permission(
+            self.child_name("invoke-authorizer"),
+            action="lambda:InvokeFunction",
+            function=function.function_name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.all(self.api.execution_arn, authorizer.id).apply(
+                lambda a: f"{a[0]}/authorizers/{a[1]}"
+            ),
+            opts=self.child_opts(),
+        )
         for key in self.ROUTES:
             slug = key.removeprefix("$")
-            # WebSocket routes other than $connect cannot take an authorizer; the feed
-            # function refuses a $connect whose token does not verify (Cognito JWKS).
+            # AWS allows an authorizer on $connect only; the other routes exist only on a
+            # connection that $connect admitted.
+            guarded = key == "$connect"
             aws.apigatewayv2.Route(
                 self.child_name(f"route-{slug}"),
                 api_id=self.api.id,
                 route_key=key,
                 target=integration.id.apply(lambda i: f"integrations/{i}"),
-                authorization_type="NONE",
+                authorization_type="CUSTOM" if guarded else "NONE",
+                authorizer_id=authorizer.id if guarded else None,
                 opts=self.child_opts(),
             )
             aws.lambda_.Permission(

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import Component, StackContext
+from components.iam import Grantee
 
 
 @dataclass
@@ -232,4 +233,12 @@ class UserDirectory(Component):
                 "user_pool_arn": self.user_pool_arn,
                 "hosted_ui_url": self.hosted_ui_url,
             }
+        )
+
+    def grant_link_identities(self, grantee: Grantee) -> None:
+        """Let the Auth triggers find users by e-mail and link a social sign-in to one."""
+        grantee.grant(
+            "LinkSocialSignIns",
+            ["cognito-idp:ListUsers", "cognito-idp:AdminLinkProviderForUser"],
+            [self.user_pool_arn],
         )

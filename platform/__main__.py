@@ -85,39 +85,6 @@ edge = EdgeProtection(
 )
 
 
-def social_login(provider: str) -> SocialLogin | None:
-    """Client id from config, client secret from `pulumi config set --secret`."""
-    if not getattr(config.identity, f"{provider}_enabled"):
-        return None
-    client_secret = secret(f"{provider}_client_secret")
-    if client_secret is None:
-        raise ConfigError(
-            f"stack {ctx.stack}",
-            [
-                f"soundstack:{provider}_client_secret is not set; run `pulumi config set --secret "
-                f"soundstack:{provider}_client_secret <value>` or set "
-                f"identity.{provider}_enabled: false"
-            ],
-        )
-    return SocialLogin(getattr(config.identity, f"{provider}_client_id"), client_secret)
-
-
-identity = UserDirectory(
-    "identity",
-    IdentityArgs(
-        callback_urls=config.identity.callback_urls,
-        logout_urls=config.identity.logout_urls,
-        mfa=config.identity.mfa,
-        advanced_security=config.identity.advanced_security,
-        deletion_protection=config.identity.deletion_protection,
-        google=social_login("google"),
-        facebook=social_login("facebook"),
-    ),
-    ctx,
-)
-edge.associate(identity, "user-pool", identity.user_pool_arn)
-
-
 def custom_domain(prefix: str) -> CustomDomain | None:
     """`<prefix><domain>` in the stack's hosted zone, when both are configured."""
     if config.domain is None or config.edge.hosted_zone_id is None:
@@ -136,26 +103,7 @@ media = MediaDelivery(
     ),
     ctx,
 )
-web = WebApp(
-    "web",
-    WebArgs(
-        web_acl_arn=edge.cloudfront_web_acl_arn,
-        domain=custom_domain(""),
-        price_class=config.edge.price_class,
-        log_retention_days=config.edge.log_retention_days,
-        connect_sources=[
-            identity.hosted_ui_url,
-            f"https://cognito-idp.{config.region}.amazonaws.com",
-        ],
-        media_sources=[pulumi.Output.concat("https://", media.domain_name)],
-    ),
-    ctx,
-)
 edge.protect(media, "distribution", media.distribution_arn, application_layer=True)
-edge.protect(
-    web, "distribution", web.distribution_arn, health_check_fqdn=web.domain_name,
-    application_layer=True,
-)  # fmt: skip
 
 # --- Data tier and messaging -----------------------------------------------------------------
 data_key = EncryptionKey(
@@ -283,6 +231,54 @@ def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> Serv
 
 
 redis_url = pulumi.Output.concat("rediss://", cache.endpoint, ":", str(cache.port))
+# Auth serves the user pool's triggers, so it exists before the pool (it reads the pool id from
+# each trigger event) and the pool is created here rather than with the edge.
+auth_fn = ServiceFunction(
+    "auth-fn",
+    function_args(
+        "auth",
+        ServiceSettings(db_host=database.proxy_endpoint, db_user="accounts", db_schema="accounts"),
+        in_vpc=True,
+    ),
+    ctx,
+)
+
+
+def social_login(provider: str) -> SocialLogin | None:
+    """Client id from config, client secret from `pulumi config set --secret`."""
+    if not getattr(config.identity, f"{provider}_enabled"):
+        return None
+    client_secret = secret(f"{provider}_client_secret")
+    if client_secret is None:
+        raise ConfigError(
+            f"stack {ctx.stack}",
+            [
+                f"soundstack:{provider}_client_secret is not set; run `pulumi config set --secret "
+                f"soundstack:{provider}_client_secret <value>` or set "
+                f"identity.{provider}_enabled: false"
+            ],
+        )
+    return SocialLogin(getattr(config.identity, f"{provider}_client_id"), client_secret)
+
+
+identity = UserDirectory(
+    "identity",
+    IdentityArgs(
+        callback_urls=config.identity.callback_urls,
+        logout_urls=config.identity.logout_urls,
+        mfa=config.identity.mfa,
+        advanced_security=config.identity.advanced_security,
+        deletion_protection=config.identity.deletion_protection,
+        google=social_login("google"),
+        facebook=social_login("facebook"),
+        pre_sign_up=auth_fn.arn,
+        post_confirmation=auth_fn.arn,
+    ),
+    ctx,
+)
+edge.associate(identity, "user-pool", identity.user_pool_arn)
+identity.grant_link_identities(auth_fn)
+database.grant_connect(auth_fn, user="accounts")
 # One JSON secret with the Stripe and PayPal keys (app_services.payment.handler.ProviderSecrets).
 payment_secrets = ProviderSecrets(
     "payment-secrets", ProviderSecretsArgs(["providers"], data_key.arn), ctx
@@ -298,7 +294,6 @@ feed_api = WebSocketApi(
 )
 web_url = f"https://{config.domain}" if config.domain else "https://localhost:5173"
 service_settings: dict[str, tuple[ServiceSettings, bool]] = {
-    "auth": (ServiceSettings(cognito_user_pool_id=identity.user_pool_id), True),
     "catalog": (
         CatalogSettings(
             db_host=database.proxy_endpoint, db_user="catalog", db_schema="catalog",
@@ -319,10 +314,14 @@ service_settings: dict[str, tuple[ServiceSettings, bool]] = {
         True,
     ),
     "recommendation": (
-        RecommendationSettings(neptune_endpoint=graph.endpoint, redis_url=redis_url), True
+        RecommendationSettings(neptune_endpoint=graph.endpoint, redis_url=redis_url,
+                               db_host=database.proxy_endpoint, db_user="preferences",
+                               db_schema="preferences"),
+        True,
     ),
     "payment": (
         PaymentSettings(payment_secret_arn=payment_secrets.arns["providers"],
+                        db_host=database.proxy_endpoint, db_user="payments", db_schema="payments",
                         checkout_success_url=f"{web_url}/account?checkout=success",
                         checkout_cancel_url=f"{web_url}/account?checkout=cancelled"),
         True,
@@ -335,8 +334,11 @@ service_settings: dict[str, tuple[ServiceSettings, bool]] = {
     ),
 }  # fmt: skip
 functions = {
-    service: ServiceFunction(f"{service}-fn", function_args(service, settings, in_vpc), ctx)
-    for service, (settings, in_vpc) in service_settings.items()
+    "auth": auth_fn,
+    **{
+        service: ServiceFunction(f"{service}-fn", function_args(service, settings, in_vpc), ctx)
+        for service, (settings, in_vpc) in service_settings.items()
+    },
 }
 # Each function gets exactly what its service uses, through the stores' verbs.
 media.grant_read(functions["catalog"])
@@ -354,6 +356,8 @@ graph.grant_connect(functions["recommendation"])
 cache.grant_connect(functions["recommendation"])
 graph_updates.trigger(functions["recommendation"].function_name, functions["recommendation"])
 payment_secrets.grant_read(functions["payment"])
+database.grant_connect(functions["payment"], user="payments")
+database.grant_connect(functions["recommendation"], user="preferences")
 messaging.topic("notifications").grant_publish(functions["payment"])
 cache.grant_connect(functions["feed"])
 graph.grant_read(functions["feed"])
@@ -443,6 +447,29 @@ if config.cluster.enabled and config.domain is not None:
     search.grant_read(pods["catalog"])
     graph.grant_read(pods["recommendation"])
     cache.grant_connect(pods["recommendation"])
+
+# The web distribution fronts the SPA and, at /api/*, the HTTP API: that is how the API gets the
+# CloudFront web ACL and Shield Advanced (HTTP APIs take neither directly).
+web = WebApp(
+    "web",
+    WebArgs(
+        web_acl_arn=edge.cloudfront_web_acl_arn,
+        domain=custom_domain(""),
+        price_class=config.edge.price_class,
+        log_retention_days=config.edge.log_retention_days,
+        connect_sources=[
+            identity.hosted_ui_url,
+            f"https://cognito-idp.{config.region}.amazonaws.com",
+        ],
+        media_sources=[pulumi.Output.concat("https://", media.domain_name)],
+        api_domain=api.endpoint_domain,
+    ),
+    ctx,
+)
+edge.protect(
+    web, "distribution", web.distribution_arn, health_check_fqdn=web.domain_name,
+    application_layer=True,
+)  # fmt: skip
 
 pulumi.export("api_url", api.url)
 pulumi.export("api_endpoint_domain", api.endpoint_domain)

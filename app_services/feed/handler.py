@@ -1,6 +1,7 @@
 """Real-Time Activity Feed Lambda: the WebSocket API's routes and the activity stream consumer.
 
-WebSocket: `$connect?token=<Cognito access token>` (rejected with 401 without a valid one),
+WebSocket: `$connect?token=<Cognito access token>`, checked first by this function as the
+route's REQUEST authorizer (a Deny policy stops the connect with 403) and again on connect,
 `$disconnect`, and `$default` (any message keeps the connection alive; answers 410 when the
 connection is unknown). Kinesis or SNS records: each activity event is pushed to the open
 connections of the actor's followers; connections API Gateway reports gone are dropped.
@@ -77,6 +78,9 @@ def websocket(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    if event.get("type") == "REQUEST" and "methodArn" in event:  # the $connect authorizer
+        token = (event.get("queryStringParameters") or {}).get("token")
+        return service().authorize(token, str(event["methodArn"]))
     if "Records" in event:
         return records.consume(event, lambda e: service().fan_out(e), logger)
     return websocket(event)

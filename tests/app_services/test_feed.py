@@ -222,3 +222,43 @@ def test_a_push_failure_other_than_gone_retries_the_batch(
     assert [f["itemIdentifier"] for f in reply["batchItemFailures"]] == [
         r["kinesis"]["sequenceNumber"] for r in batch["Records"]
     ]
+
+
+METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/$connect"
+
+
+def authorizer_event(query: dict[str, str] | None) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "REQUEST",
+        "methodArn": METHOD_ARN,
+        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT"},
+    }
+    if query is not None:
+        event["queryStringParameters"] = query
+    return event
+
+
+def test_connect_authorizer_allows_exactly_this_connect_for_a_valid_token(
+    wired: dict[str, Any],
+) -> None:
+    answer = feed.handler(authorizer_event({"token": token("listener-7")}))
+
+    assert answer["principalId"] == "listener-7"
+    assert answer["context"] == {"userId": "listener-7"}
+    (statement,) = answer["policyDocument"]["Statement"]
+    assert statement == {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": METHOD_ARN}
+
+
+@pytest.mark.parametrize("query", [None, {"token": "not-a-jwt"}, {"token": "OTHER_APP"}])
+def test_connect_authorizer_denies_a_missing_or_bad_token(
+    wired: dict[str, Any], query: dict[str, str] | None
+) -> None:
+    if query and query["token"] == "OTHER_APP":
+        query = {"token": token("u", client_id="someone-else")}
+
+    answer = feed.handler(authorizer_event(query))
+
+    assert answer["principalId"] == "anonymous"
+    (statement,) = answer["policyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Resource"] == METHOD_ARN

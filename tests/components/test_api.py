@@ -177,7 +177,14 @@ def test_websocket_routes_logs_and_connection_management():
     assert json.loads(stage.inputs["accessLogSettings"]["format"])["connectionId"]
     sources = sorted(p.inputs["sourceArn"].rsplit("/", 1)[1]
                      for p in synth.by_type("aws:lambda/permission:Permission"))  # fmt: skip
-    assert sources == ["$connect", "$default", "$disconnect"]
+    (authorizer,) = synth.by_type("aws:apigatewayv2/authorizer:Authorizer")
+    assert sources == sorted(["$connect", "$default", "$disconnect", authorizer.inputs["name"]])
+    assert authorizer.inputs["authorizerType"] == "REQUEST"
+    assert authorizer.inputs["identitySources"] == ["route.request.querystring.token"]
+    routes = {r.inputs["routeKey"]: r.inputs for r in synth.by_type("aws:apigatewayv2/route:Route")}
+    assert routes["$connect"]["authorizationType"] == "CUSTOM"
+    assert routes["$connect"]["authorizerId"] == authorizer.inputs["name"]
+    assert routes["$disconnect"]["authorizationType"] == "NONE"
     (policy,) = synth.by_type("aws:iam/rolePolicy:RolePolicy")
     (statement,) = json.loads(policy.inputs["policy"])["Statement"]
     assert statement["Action"] == ["execute-api:ManageConnections"]

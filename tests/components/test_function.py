@@ -20,16 +20,18 @@ from tests.conftest import make_ctx, run_program
 BASE_SIDS = {"WriteOwnLogs", "WriteTraces", "SendDeadLetters"}
 #: What each service's function may do besides running (platform/__main__.py wiring).
 EXPECTED_SIDS = {
-    "auth": set(),
+    "auth": {"LinkSocialSignIns", "ConnectDatabaseAsAccounts"},
     "catalog": {"ReadAudioMedia", "DecryptAudioMedia", "ReadSigningKeyMedia",
                 "DecryptSigningKeyMedia", "ConnectDatabaseAsCatalog", "ConnectCache",
                 "SearchSearch", "IndexSearch"},
     "playlist": {"ConnectDatabaseAsPlaylists", "ConnectCache"},
     "activity": {"PutMessagingListening", "PutMessagingListeningKey", "PublishMessagingActivity",
                  "PublishMessagingActivityKey", "ConnectGraph"},
-    "recommendation": {"ConnectGraph", "ConnectCache", "ConsumeMessagingGraphUpdates",
+    "recommendation": {"ConnectGraph", "ConnectCache", "ConnectDatabaseAsPreferences",
+                       "ConsumeMessagingGraphUpdates",
                        "ConsumeMessagingGraphUpdatesKey"},
-    "payment": {"ReadPaymentSecrets", "DecryptPaymentSecrets", "PublishMessagingNotifications",
+    "payment": {"ReadPaymentSecrets", "DecryptPaymentSecrets", "ConnectDatabaseAsPayments",
+                "PublishMessagingNotifications",
                 "PublishMessagingNotificationsKey"},
     "feed": {"ConnectCache", "ManageFeedConnections", "ReadGraph", "ReadMessagingListening",
              "ReadMessagingListeningFanOut", "ReadMessagingListeningKey",

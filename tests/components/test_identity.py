@@ -147,13 +147,19 @@ def test_triggers_are_wired_with_scoped_invoke_permissions():
     assert idp.inputs["providerDetails"]["client_secret"] == "s3cr3t"
 
 
-def test_no_triggers_means_no_lambda_config(dev):
-    assert "lambdaConfig" not in one(dev, "aws:cognito/userPool:UserPool").inputs
-    assert not [
-        p
-        for p in dev.by_type("aws:lambda/permission:Permission")
-        if p.parent and "UserDirectory" in p.parent
-    ]
+def test_no_triggers_means_no_lambda_config():
+    def program():
+        UserDirectory(
+            "users",
+            IdentityArgs(
+                callback_urls=["https://x.example.com/cb"], logout_urls=["https://x.example.com/"]
+            ),
+            make_ctx(stack="test"),
+        )
+
+    synth = run_program(program)
+    assert "lambdaConfig" not in one(synth, "aws:cognito/userPool:UserPool").inputs
+    assert not synth.by_type("aws:lambda/permission:Permission")
 
 
 def test_a_pool_without_callback_urls_is_refused():
@@ -178,3 +184,25 @@ def test_prod_refuses_to_drop_deletion_protection_or_mfa():
     assert 'identity.mfa="optional" is not allowed in prod' in str(err.value)
     dev = load_config("dev", {**base, "soundstack:identity": relaxed})
     assert dev.identity.deletion_protection is False
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_wires_the_auth_function_as_both_triggers(request, stack):
+    synth = request.getfixturevalue(stack)
+    (pool,) = synth.by_type("aws:cognito/userPool:UserPool")
+    (auth,) = [
+        f for f in synth.by_type("aws:lambda/function:Function") if f.name == "auth-fn-lambda"
+    ]
+    auth_arn = f"arn:aws:lambda:eu-west-1:123456789012:function:{auth.inputs['name']}"
+    assert pool.inputs["lambdaConfig"] == {"preSignUp": auth_arn, "postConfirmation": auth_arn}
+    invokes = [p.inputs for p in synth.by_type("aws:lambda/permission:Permission")
+               if p.inputs["principal"] == "cognito-idp.amazonaws.com"]  # fmt: skip
+    assert len(invokes) == 2
+    assert len({p["sourceArn"] for p in invokes}) == 1  # both scoped to the one pool
+    assert invokes[0]["sourceArn"].startswith("arn:aws:cognito-idp:eu-west-1:123456789012:")
+    (link,) = [json.loads(p.inputs["policy"])["Statement"][0]
+               for p in synth.by_type("aws:iam/rolePolicy:RolePolicy")
+               if p.name == "auth-fn-role-link-social-sign-ins"]  # fmt: skip
+    assert link["Action"] == ["cognito-idp:AdminLinkProviderForUser", "cognito-idp:ListUsers"]
+    (resource,) = link["Resource"]
+    assert resource.startswith("arn:aws:cognito-idp:eu-west-1:123456789012:")

@@ -31,8 +31,29 @@ def test_site_bucket_is_private_and_read_only_by_the_distribution(request, stack
     assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert allow["Action"] == ["s3:GetObject", "s3:ListBucket"]
     assert allow["Condition"]["StringEquals"]["AWS:SourceArn"].endswith("/web-distribution")
-    (origin,) = one(synth, "web-distribution").inputs["origins"]
-    assert origin["originAccessControlId"]
+    site, api = sorted(one(synth, "web-distribution").inputs["origins"],
+                       key=lambda o: "originAccessControlId" not in o)  # fmt: skip
+    assert site["originAccessControlId"]
+    assert "originAccessControlId" not in api
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_serves_the_http_api_at_api_through_the_protected_distribution(request, stack):
+    synth = request.getfixturevalue(stack)
+    distribution = one(synth, "web-distribution").inputs
+    (behaviour,) = [
+        b for b in distribution["orderedCacheBehaviors"] if b["pathPattern"] == "/api/*"
+    ]
+    (api_origin,) = [
+        o for o in distribution["origins"] if o["originId"] == behaviour["targetOriginId"]
+    ]
+    (http_api,) = [a for a in synth.by_type("aws:apigatewayv2/api:Api")
+                   if a.inputs["protocolType"] == "HTTP"]  # fmt: skip
+    assert api_origin["domainName"] == synth.outputs["api_endpoint_domain"]
+    assert api_origin["customOriginConfig"]["originProtocolPolicy"] == "https-only"
+    assert distribution["webAclId"].startswith("arn:aws:wafv2:us-east-1:")
+    (web_distribution,) = [r for r in synth.resources if r.name == "web-distribution"]
+    assert http_api.urn in web_distribution.dependencies
 
 
 @pytest.mark.parametrize("stack", STACKS)

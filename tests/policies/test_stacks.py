@@ -17,12 +17,6 @@ from soundstack.synth import Synthesis
 from tests.conftest import run_program, stack_synthesis
 
 MANDATORY = [p.name for p in policies() if p.enforcement_level == EnforcementLevel.MANDATORY]
-#: Mandatory findings in other components, reported to the lead (strict: fixing them turns
-#: these into failures, so the entry must then be removed).
-KNOWN = {
-    "apigw-route-authorization": "components/api.py WebSocketApi: $connect has no authorizer",
-    "apigw-waf": "platform/__main__.py: the HTTP API is not the web distribution's /api origin",
-}
 _RESULTS: dict[str, dict[str, list]] = {}
 
 
@@ -38,13 +32,7 @@ def _violations(stack: str) -> dict[str, list]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-@pytest.mark.parametrize(
-    "policy",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(reason=KNOWN[p], strict=True)) if p in KNOWN else p
-        for p in MANDATORY
-    ],
-)
+@pytest.mark.parametrize("policy", MANDATORY)
 def test_default_stacks_pass_every_mandatory_policy(stack, policy):
     assert _violations(stack).get(policy, []) == []
 
