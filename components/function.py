@@ -119,6 +119,8 @@ class FeedSettings(ServiceSettings):
 class PaymentSettings(ServiceSettings):
     #: Secret holding the Stripe and PayPal keys as one JSON document.
     payment_secret_arn: pulumi.Input[str] | None = None
+    #: JSON list of the plans on sale (`stacks.model.PlanConfig`).
+    payment_plans: str | None = None
     checkout_success_url: str | None = None
     checkout_cancel_url: str | None = None
 

@@ -6,6 +6,8 @@ Sections follow the order resources depend on each other: foundation, edge and i
 data and messaging, compute and API, then analytics, observability and delivery.
 """
 
+import json
+
 import pulumi
 
 from components.analytics import Analytics, AnalyticsArgs
@@ -230,6 +232,12 @@ def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> Serv
     )
 
 
+if not config.payments.plans:
+    raise ConfigError(
+        f"stack {ctx.stack}",
+        ["soundstack:payments.plans is empty: the Payment service needs the plans on sale; "
+         "add at least one (id, kind, stripe_price_id) under soundstack:payments"],
+    )  # fmt: skip
 redis_url = pulumi.Output.concat("rediss://", cache.endpoint, ":", str(cache.port))
 # Auth serves the user pool's triggers, so it exists before the pool (it reads the pool id from
 # each trigger event) and the pool is created here rather than with the edge.
@@ -322,6 +330,8 @@ service_settings: dict[str, tuple[ServiceSettings, bool]] = {
     "payment": (
         PaymentSettings(payment_secret_arn=payment_secrets.arns["providers"],
                         db_host=database.proxy_endpoint, db_user="payments", db_schema="payments",
+                        payment_plans=json.dumps([p.model_dump(exclude_none=True)
+                                                  for p in config.payments.plans]),
                         checkout_success_url=f"{web_url}/account?checkout=success",
                         checkout_cancel_url=f"{web_url}/account?checkout=cancelled"),
         True,
@@ -516,6 +526,8 @@ pipeline = (
             log_retention_days=config.pipeline.log_retention_days,
             logs_kms_key_arn=logs_key.arn,
             access_logs=media.logs,
+            # The containerised services' images, built and pushed by the Images stage.
+            images={s: w.repository for s, w in cluster.workloads.items()} if cluster else {},
         ),
         ctx,
     )

@@ -274,6 +274,38 @@ class MonitoringConfig(Section):
         return value
 
 
+class PlanConfig(Section):
+    """A product on sale (the Payment service's `Plan`): ids of the provider-side prices."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    kind: Literal["subscription", "pass"]
+    stripe_price_id: str = Field(pattern=r"^price_[A-Za-z0-9]+$")
+    paypal_plan_id: str | None = Field(None, pattern=r"^P-[A-Z0-9]+$")
+    amount: str | None = Field(None, pattern=r"^\d+\.\d{2}$")
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
+    pass_days: int | None = Field(None, ge=1, le=366)
+
+    @model_validator(mode="after")
+    def _kind(self) -> PlanConfig:
+        if self.kind == "pass" and (self.pass_days is None or self.amount is None):
+            raise ValueError(f"plan {self.id}: a pass needs pass_days and amount")
+        return self
+
+
+class PaymentsConfig(Section):
+    """Plans the Payment service sells; prices live at Stripe and PayPal, ids only here."""
+
+    plans: list[PlanConfig] = Field(default_factory=list)
+
+    @field_validator("plans")
+    @classmethod
+    def _unique(cls, plans: list[PlanConfig]) -> list[PlanConfig]:
+        ids = [p.id for p in plans]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"plan ids must be unique, got {ids}; rename the duplicates")
+        return plans
+
+
 class PipelineConfig(Section):
     enabled: bool = False
     #: `owner/name` of the repository the CodeConnections connection reaches.
@@ -336,6 +368,7 @@ class PlatformConfig(Section):
     analytics: AnalyticsConfig = AnalyticsConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    payments: PaymentsConfig = PaymentsConfig()
 
     @field_validator("region")
     @classmethod

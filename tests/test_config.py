@@ -139,3 +139,23 @@ def test_bad_config_fails_before_any_resource_is_registered(monkeypatch):
     with pytest.raises(ConfigError, match=r"database\.multi_az"):
         synthesize("prod", bad, [])
     assert created and created[0].registrations == []
+
+
+PLAN = {"id": "premium", "kind": "subscription", "stripe_price_id": "price_1Abc"}
+
+
+@pytest.mark.parametrize(
+    ("plans", "expected"),
+    [
+        ([PLAN, PLAN], "plan ids must be unique"),
+        ([{**PLAN, "kind": "pass"}], "a pass needs pass_days and amount"),
+        (
+            [{**PLAN, "stripe_price_id": "sk_live_oops"}],
+            "soundstack:payments.plans.0.stripe_price_id",
+        ),
+    ],
+)
+def test_bad_payment_plans_name_the_plan(plans, expected):
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", config(payments={"plans": plans}))
+    assert expected in str(err.value)

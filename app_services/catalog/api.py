@@ -13,6 +13,13 @@ from app_services.core.routing import Routes
 routes = Routes("catalog")
 
 
+@routes.route("GET /health")
+def health(request: HttpApiEvent) -> dict[str, str]:
+    """Public liveness of the API: the catalog answers and its database is reachable."""
+    catalog().store.ping()
+    return {"status": "ok"}
+
+
 @routes.route("GET /catalog/artists")
 def list_artists(request: HttpApiEvent) -> list[dict[str, Any]]:
     c = catalog()

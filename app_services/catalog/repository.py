@@ -27,6 +27,11 @@ class CatalogRepository:
         self.db = db
         self._unaccent = use_unaccent
 
+    def ping(self) -> None:
+        """Raise if PostgreSQL does not answer (the API's public health check)."""
+        with self.db.transaction() as cur:
+            cur.execute("SELECT 1")
+
     @property
     def unaccent(self) -> bool:
         if self._unaccent is None:

@@ -238,3 +238,17 @@ def test_stream_url_only_for_signed_in_subscribers(catalog_env, db: Database, si
         signature, canned_policy(resource, expires).encode(), padding.PKCS1v15(), hashes.SHA1()
     )
     assert get(f"/catalog/tracks/{uuid.uuid4()}/stream", claims={"sub": paying})[0] == 404
+
+
+def test_health_answers_without_a_user_when_the_database_answers(catalog_env):
+    assert get("/health") == (200, {"status": "ok"})
+
+
+def test_health_is_a_500_without_a_stack_trace_when_the_database_is_gone(catalog_env, monkeypatch):
+    def down() -> None:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(catalog_env.store, "ping", down)
+    status, body = get("/health")
+    assert status == 500
+    assert "Traceback" not in json.dumps(body) and "connection refused" not in json.dumps(body)

@@ -227,3 +227,16 @@ def test_function_sizes_come_from_the_stack(request, stack, concurrency, retenti
         group = next(g for g in synth.by_type("aws:cloudwatch/logGroup:LogGroup")
                      if g.inputs["name"] == fn.inputs["loggingConfig"]["logGroup"])  # fmt: skip
         assert group.inputs["retentionInDays"] == retention
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_payment_function_gets_the_configured_plans_in_the_services_own_shape(request, stack):
+    from app_services.payment.domain import Plan
+
+    synth = request.getfixturevalue(stack)
+    (payment,) = [f for f in synth.by_type("aws:lambda/function:Function")
+                  if f.name == "payment-fn-lambda"]  # fmt: skip
+    plans = [Plan.model_validate(p) for p in
+             json.loads(payment.inputs["environment"]["variables"]["PAYMENT_PLANS"])]  # fmt: skip
+    assert {p.id for p in plans} == {"premium_monthly", "day_pass"}
+    assert next(p for p in plans if p.kind == "pass").pass_days == 1

@@ -190,3 +190,18 @@ def test_bad_pipeline_config_fails_clearly(pipeline, message):
               "soundstack:pipeline": pipeline}  # fmt: skip
     with pytest.raises(ConfigError, match=message):
         load_config("dev", values)
+
+
+def test_prod_pipeline_builds_and_pushes_the_cluster_images(prod):
+    (images,) = [p for p in prod.by_type("aws:codebuild/project:Project")
+                 if p.name == "pipeline-images"]  # fmt: skip
+    spec = images.inputs["source"]["buildspec"]
+    for service in ("catalog", "recommendation"):
+        assert f"--file app_services/{service}/Dockerfile" in spec
+        assert f'docker push "${service.upper()}_REPOSITORY:$TAG"' in spec
+    statements = [s for p in prod.by_type("aws:iam/rolePolicy:RolePolicy")
+                  for s in json.loads(p.inputs["policy"])["Statement"]]  # fmt: skip
+    (push,) = [s for s in statements if s.get("Sid") == "PushServiceImages"]
+    repos = {r.inputs["name"] for r in prod.by_type("aws:ecr/repository:Repository")}
+    assert len(repos) == 2
+    assert {arn.rsplit("/", 1)[1] for arn in push["Resource"]} == repos
