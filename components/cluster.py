@@ -26,7 +26,7 @@ import pulumi_kubernetes as k8s
 
 from components import lookups
 from components.base import Component, StackContext
-from components.iam import ServiceRole, ServiceRoleArgs
+from components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
 from components.kms import EncryptionKey, EncryptionKeyArgs
 from components.logs import log_group
 from components.network import Network
@@ -448,7 +448,7 @@ class Cluster(Component):
         ).certificate_arn
 
 
-class Workload(Component):
+class Workload(RoleGrantee, Component):
     """One containerised service on the cluster: image repository, pods, scaling, ingress.
 
     A `Grantee`: stores grant the service's pods access through its IRSA role.
@@ -688,25 +688,6 @@ class Workload(Component):
                 )
             ],
         )
-
-    # -- Grantee ---------------------------------------------------------------------------
-    @property
-    def role_arn(self) -> pulumi.Output[str]:
-        return self.role.role_arn
-
-    @property
-    def security_group_id(self) -> pulumi.Output[str] | None:
-        return self.role.security_group_id
-
-    def grant(
-        self,
-        sid: str,
-        actions: Sequence[str],
-        resources: Sequence[pulumi.Input[str]],
-        conditions: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Add exactly `actions` on `resources` to the service account's role."""
-        self.role.grant(sid, actions, resources, conditions)
 
 
 #: Keep the last 30 release images; drop untagged layers after a week.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import Component, StackContext
-from components.iam import ServiceRole, ServiceRoleArgs
+from components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
 from components.logs import log_group
 from components.network import Network
 
@@ -169,7 +169,7 @@ class ServiceFunctionArgs:
         return f"app_services.{self.service}.handler.handler"
 
 
-class ServiceFunction(Component):
+class ServiceFunction(RoleGrantee, Component):
     """A Lambda function running one reference service, with its own least-privilege role."""
 
     TYPE = "soundstack:function:ServiceFunction"
@@ -318,22 +318,3 @@ class ServiceFunction(Component):
                 ],
                 ["*"],
             )
-
-    # -- Grantee ---------------------------------------------------------------------------
-    @property
-    def role_arn(self) -> pulumi.Output[str]:
-        return self.role.role_arn
-
-    @property
-    def security_group_id(self) -> pulumi.Output[str] | None:
-        return self.role.security_group_id
-
-    def grant(
-        self,
-        sid: str,
-        actions: Sequence[str],
-        resources: Sequence[pulumi.Input[str]],
-        conditions: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Add exactly `actions` on `resources` to this function's role (see `ServiceRole`)."""
-        self.role.grant(sid, actions, resources, conditions)

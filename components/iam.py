@@ -157,3 +157,27 @@ class ServiceRole(Component):
             policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [statement]}),
             opts=self.child_opts(),
         )
+
+
+class RoleGrantee:
+    """Mixin making a component that runs code under `self.role` (a `ServiceRole`) a `Grantee`."""
+
+    role: ServiceRole
+
+    @property
+    def role_arn(self) -> pulumi.Output[str]:
+        return self.role.role_arn
+
+    @property
+    def security_group_id(self) -> pulumi.Output[str] | None:
+        return self.role.security_group_id
+
+    def grant(
+        self,
+        sid: str,
+        actions: Sequence[str],
+        resources: Sequence[pulumi.Input[str]],
+        conditions: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add exactly `actions` on `resources` to the role (see `ServiceRole.grant`)."""
+        self.role.grant(sid, actions, resources, conditions)

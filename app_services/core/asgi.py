@@ -8,13 +8,18 @@ to the routes exactly as API Gateway would.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from pydantic import Field
 
 from app_services.core.errors import PayloadTooLarge, ServiceError, Unauthorized
 from app_services.core.gateway import Gateway
 from app_services.core.logs import configure
-from app_services.core.routing import error_response
+from app_services.core.routing import Routes, error_response
+from app_services.core.settings import ServiceSettings, load_settings
+from app_services.core.tokens import CognitoVerifier, issuer_url
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -95,3 +100,22 @@ async def _send(send: SendFn, reply: dict[str, Any]) -> None:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply["headers"].items()]
     await send({"type": "http.response.start", "status": reply["statusCode"], "headers": headers})
     await send({"type": "http.response.body", "body": (reply.get("body") or "").encode()})
+
+
+class TokenSettings(ServiceSettings):
+    cognito_user_pool_id: str = Field(description="user pool whose tokens are accepted")
+    cognito_client_ids: list[str] = Field(description="app clients the tokens must be issued to")
+
+
+@functools.cache
+def verifier() -> CognitoVerifier:
+    settings = load_settings(TokenSettings)
+    issuer = issuer_url(settings.aws_region, settings.cognito_user_pool_id)
+    return CognitoVerifier(issuer, frozenset(settings.cognito_client_ids))
+
+
+def cognito_app(routes: Routes, service: str) -> AsgiApp:
+    """A service's routes as an ASGI app that verifies Cognito bearer tokens itself (inside the
+    cluster no API Gateway authorizer runs); the pool and clients come from the environment
+    (COGNITO_USER_POOL_ID, COGNITO_CLIENT_IDS), read on the first request."""
+    return AsgiApp(Gateway([routes]), bearer(lambda token: verifier().verify(token)), service)

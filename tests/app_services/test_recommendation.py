@@ -302,7 +302,7 @@ def test_asgi_app_verifies_the_bearer_token_and_serves_the_same_routes(
         return dict(KeySet([key]).as_dict(private=False))
 
     verifier = CognitoVerifier(ISSUER, frozenset({"web"}), fetch=fetch)
-    monkeypatch.setattr(asgi_app, "verifier", lambda: verifier)  # verify() looks it up per call
+    monkeypatch.setattr(core_asgi, "verifier", lambda: verifier)  # looked up per request
     genres = json.dumps({"genres": ["ambient"]}).encode()
 
     assert asgi("GET", "/healthz")[0] == 200

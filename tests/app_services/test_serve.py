@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import urllib.error
 import urllib.request
@@ -107,11 +108,15 @@ def test_asgi_app_verifies_bearer_tokens_and_ignores_claim_headers(service_env):
     catalog_service.catalog.cache_clear()
 
 
-def test_catalog_asgi_module_serves_the_catalog_routes():
-    from app_services.catalog.asgi import app
+@pytest.mark.parametrize(
+    ("module", "route"),
+    [("catalog", "GET /catalog/search"), ("recommendation", "GET /recommendations/me")],
+)
+def test_asgi_modules_serve_their_services_routes(module, route):
+    app = importlib.import_module(f"app_services.{module}.asgi").app
 
     assert isinstance(app, AsgiApp)
-    assert "GET /catalog/search" in app.gateway.route_keys
+    assert route in app.gateway.route_keys
 
 
 def test_migrate_command_applies_then_reports_up_to_date(capsys):
