@@ -136,6 +136,8 @@ class ServiceFunctionArgs:
     settings: Any
     #: Directory `make layer` filled with the services' dependencies (holds `python/`).
     layer_dir: str | Path = DEFAULT_LAYER_DIR
+    #: A shared `DependencyLayer`'s ARN; None builds a layer of its own from `layer_dir`.
+    layer_arn: pulumi.Input[str] | None = None
     memory_mb: int = 512
     timeout_seconds: int = 15
     #: Executions reserved for (and capping) this function; None shares the account pool.
@@ -167,6 +169,38 @@ class ServiceFunctionArgs:
     @property
     def handler(self) -> str:
         return f"app_services.{self.service}.handler.handler"
+
+
+def dependency_layer(owner: Component, layer_dir: str | Path) -> aws.lambda_.LayerVersion:
+    """The services' third-party dependencies (`make layer`) as a Lambda layer under `owner`."""
+    return aws.lambda_.LayerVersion(
+        owner.child_name("deps"),
+        layer_name=owner.physical_name("deps", "lambda"),
+        description=f"Third-party dependencies of app_services ({RUNTIME}, {ARCHITECTURE})",
+        code=pulumi.FileArchive(str(layer_dir)),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+        opts=owner.child_opts(),
+    )
+
+
+class DependencyLayer(Component):
+    """One dependency layer shared by every service function of a stack (they all run the same
+    `app_services/requirements.txt`), instead of one identical layer per function."""
+
+    TYPE = "soundstack:function:DependencyLayer"
+
+    def __init__(
+        self,
+        name: str,
+        layer_dir: str | Path,
+        ctx: StackContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, ctx, opts)
+        self.layer = dependency_layer(self, layer_dir)
+        self.arn: pulumi.Output[str] = self.layer.arn
+        self.register_outputs({"arn": self.arn})
 
 
 class ServiceFunction(RoleGrantee, Component):
@@ -212,15 +246,7 @@ class ServiceFunction(RoleGrantee, Component):
         )
         self._base_grants(args)
 
-        layer = aws.lambda_.LayerVersion(
-            self.child_name("deps"),
-            layer_name=self.physical_name("deps", "lambda"),
-            description=f"Third-party dependencies of app_services ({RUNTIME}, {ARCHITECTURE})",
-            code=pulumi.FileArchive(str(args.layer_dir)),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
-            opts=self.child_opts(),
-        )
+        layer_arn = args.layer_arn or dependency_layer(self, args.layer_dir).arn
         environment = {
             **settings_environment(args.settings),
             **args.extra_environment,
@@ -240,7 +266,7 @@ class ServiceFunction(RoleGrantee, Component):
             architectures=[ARCHITECTURE],
             handler=args.handler,
             code=code_archive(args.source_dir),
-            layers=[layer.arn],
+            layers=[layer_arn],
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
             reserved_concurrent_executions=args.reserved_concurrency,

@@ -24,8 +24,10 @@ from components.cluster import Cluster, ClusterArgs, NodeGroupSpec, WorkloadSpec
 from components.database import Database, DatabaseArgs
 from components.edge import EdgeArgs, EdgeProtection
 from components.function import (
+    DEFAULT_LAYER_DIR,
     ActivitySettings,
     CatalogSettings,
+    DependencyLayer,
     FeedSettings,
     PaymentSettings,
     RecommendationSettings,
@@ -217,6 +219,9 @@ notifications = messaging.queue(
 # and recommendation also run as containers on EKS (README: "Where each service runs").
 # Every function runs in the private subnets (Lambda.3): most use VPC-only stores, and auth and
 # payment reach AWS through the endpoints and the providers through NAT.
+deps_layer = DependencyLayer("deps", DEFAULT_LAYER_DIR, ctx)  # `make layer` fills the directory
+
+
 def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> ServiceFunctionArgs:
     """Sizes from `functions` config; in the private subnets when it talks to VPC-only stores."""
     return ServiceFunctionArgs(
@@ -229,6 +234,7 @@ def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> Serv
         log_kms_key_arn=logs_key.arn,
         kms_key_arn=data_key.arn,
         network=network if in_vpc else None,
+        layer_arn=deps_layer.arn,
     )
 
 

@@ -240,3 +240,14 @@ def test_payment_function_gets_the_configured_plans_in_the_services_own_shape(re
              json.loads(payment.inputs["environment"]["variables"]["PAYMENT_PLANS"])]  # fmt: skip
     assert {p.id for p in plans} == {"premium_monthly", "day_pass"}
     assert next(p for p in plans if p.kind == "pass").pass_days == 1
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_function_of_a_stack_shares_one_dependency_layer(request, stack):
+    synth = request.getfixturevalue(stack)
+    (layer,) = synth.by_type("aws:lambda/layerVersion:LayerVersion")
+    assert layer.parent and layer.parent.endswith("soundstack:function:DependencyLayer::deps")
+    layer_arn = f"arn:aws:lambda:eu-west-1:123456789012:layer:{layer.inputs['layerName']}:1"
+    functions = synth.by_type("aws:lambda/function:Function")
+    assert len(functions) == 7
+    assert all(f.inputs["layers"] == [layer_arn] for f in functions)
