@@ -259,3 +259,35 @@ def test_failed_migration_leaves_nothing_and_edited_one_is_refused(
     (tmp_path / "1_x.sql").write_text("")
     with pytest.raises(migrate.MigrationError, match="NNNN_snake_name"):
         migrate.discover(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed", "refused"),
+    [
+        ("accounts", "INSERT INTO users (user_id, email, display_name) VALUES ('r1', 'r1@x.io', 'R')",
+         "SELECT * FROM subscriptions"),
+        ("catalog", "SELECT * FROM subscriptions", "DELETE FROM subscriptions"),
+        ("playlists", "SELECT * FROM tracks", "INSERT INTO artists (name) VALUES ('x')"),
+        ("payments", "SELECT * FROM processed_events", "SELECT * FROM playlists"),
+        ("preferences", "SELECT * FROM rec_signals", "SELECT * FROM users"),
+    ],
+)  # fmt: skip
+def test_service_roles_reach_only_their_own_tables(db_schema, role, allowed, refused):
+    from components.database import SERVICE_USERS
+
+    assert role in SERVICE_USERS
+    with psycopg.connect(TEST_DSN) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(db_schema)))
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+        conn.execute(allowed)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(refused)
+        conn.rollback()
+
+
+def test_every_database_role_the_platform_grants_exists_after_migrating(db_schema):
+    from components.database import SERVICE_USERS
+
+    with psycopg.connect(TEST_DSN) as conn:
+        found = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolcanlogin")}
+    assert set(SERVICE_USERS) <= found
