@@ -35,6 +35,8 @@ class ActivityEvent:
     occurred_at: datetime
     artist_id: str | None = None
     ms_played: int | None = None
+    #: ISO 3166-1 alpha-2 country of the listener (CloudFront-Viewer-Country), when known.
+    country: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +47,7 @@ class ActivityEvent:
             "target_id": self.target_id,
             "artist_id": self.artist_id,
             "ms_played": self.ms_played,
+            "country": self.country,
             "occurred_at": self.occurred_at.isoformat(),
         }
 
@@ -64,11 +67,20 @@ class ActivityEvent:
                 occurred_at=occurred_at,
                 artist_id=data.get("artist_id"),
                 ms_played=data.get("ms_played"),
+                country=viewer_country(data.get("country")),
             )
         except (KeyError, ValueError) as exc:
             raise BadRequest(
                 f"occurred_at: not an ISO-8601 timestamp: {exc}", field="occurred_at"
             ) from exc
+
+
+def viewer_country(value: object) -> str | None:
+    """A two-letter upper-case country code, or None for anything else (header absent, `XX`
+    placeholders and garbage are not worth failing a listen over)."""
+    if isinstance(value, str) and len(value) == 2 and value.isalpha() and value.isupper():
+        return value
+    return None
 
 
 class ActivityGraph(Protocol):
@@ -127,9 +139,11 @@ class Activity:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
 
-    def record(self, user_id: str, body: PlayBody | LikeBody | FollowBody) -> ActivityEvent:
+    def record(
+        self, user_id: str, body: PlayBody | LikeBody | FollowBody, country: str | None = None
+    ) -> ActivityEvent:
         """Write the graph edge for a validated request, then publish the event."""
-        event = self.build(user_id, body)
+        event = self.build(user_id, body, viewer_country(country))
         write = {
             "play": self.graph.record_play,
             "like": self.graph.record_like,
@@ -139,7 +153,9 @@ class Activity:
         self.publisher.publish(event)
         return event
 
-    def build(self, user_id: str, body: PlayBody | LikeBody | FollowBody) -> ActivityEvent:
+    def build(
+        self, user_id: str, body: PlayBody | LikeBody | FollowBody, country: str | None = None
+    ) -> ActivityEvent:
         if isinstance(body, FollowBody) and body.user_id == user_id:
             raise BadRequest("user_id: a user cannot follow themselves", field="user_id")
         kind = next(k for k, model in BODIES.items() if isinstance(body, model))
@@ -152,6 +168,7 @@ class Activity:
             occurred_at=self.clock(),
             artist_id=None if isinstance(body, FollowBody) else body.artist_id,
             ms_played=body.ms_played if isinstance(body, PlayBody) else None,
+            country=country,
         )
 
 

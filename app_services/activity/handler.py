@@ -43,7 +43,9 @@ routes = Routes("activity", configure("activity"))
 
 def _record(request: HttpApiEvent, body: type[PlayBody | LikeBody | FollowBody]) -> Response:
     user = request.require_user()
-    return Response(201, service().record(user, request.json_body(body)).to_json())
+    # CloudFront adds CloudFront-Viewer-Country on the web distribution's /api/* behaviour.
+    country = request.headers.get("cloudfront-viewer-country")
+    return Response(201, service().record(user, request.json_body(body), country).to_json())
 
 
 @routes.route("POST /activity/plays")

@@ -240,3 +240,31 @@ def test_neptune_followers_reads_the_results_and_errors_are_upstream() -> None:
     assert json.loads(form["parameters"][0]) == {"user_id": "star"}
     with pytest.raises(UpstreamError):
         graph.followers("star")
+
+
+@pytest.mark.parametrize(("header", "country"), [("SE", "SE"), ("xx", None), ("Sweden", None)])
+def test_play_carries_the_listeners_country_from_cloudfront(
+    stream: dict[str, Any], header: str, country: str | None
+) -> None:
+    user, track = str(uuid.uuid4()), str(uuid.uuid4())
+    event = build_event(
+        "POST", "/activity/plays",
+        body=json.dumps({"track_id": track, "artist_id": str(uuid.uuid4()), "ms_played": 40_000}),
+        headers={"cloudfront-viewer-country": header}, claims={"sub": user},
+    )  # fmt: skip
+
+    reply = activity.handler(event)
+
+    assert reply["statusCode"] == 201
+    assert json.loads(reply["body"])["country"] == country
+    (published,) = [e for e in kinesis_events(stream["kinesis"]) if e["target_id"] == track]
+    assert published["country"] == country
+
+
+def test_country_survives_the_round_trip_through_the_stream() -> None:
+    from app_services.activity.domain import ActivityEvent
+
+    data = {"event_id": "e1", "kind": "play", "user_id": "u1", "target_id": "t1",
+            "occurred_at": "2026-11-27T08:00:00+00:00", "country": "BR"}  # fmt: skip
+    assert ActivityEvent.from_json(data).country == "BR"
+    assert ActivityEvent.from_json({**data, "country": "brazil"}).country is None
