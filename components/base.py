@@ -22,6 +22,8 @@ class Signal:
 
     `key` names the kind of signal (e.g. `errors`, `throttles`, `5xx`, `cpu`, `free_storage`,
     `memory`, `queue_age`, `dlq_depth`, `iterator_age`); thresholds are looked up by it.
+    `region` is where CloudWatch keeps the metric (CloudFront's live in us-east-1); None means the
+    stack's region. Its alarm is built there, since an alarm only notifies topics of its region.
     """
 
     component: str
@@ -33,6 +35,7 @@ class Signal:
     statistic: str = "Sum"
     period_seconds: int = 300
     comparison: str = "GreaterThanThreshold"
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class Component(pulumi.ComponentResource):
         statistic: str = "Sum",
         period_seconds: int = 300,
         comparison: str = "GreaterThanThreshold",
+        region: str | None = None,
     ) -> None:
         """Offer a metric of this component for alarms and the dashboard (see `Signal`)."""
         self.ctx.signals.append(
@@ -134,5 +138,6 @@ class Component(pulumi.ComponentResource):
                 statistic,
                 period_seconds,
                 comparison,
+                region,
             )
         )

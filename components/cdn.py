@@ -163,3 +163,21 @@ def security_headers_policy(
 def standard_logging(log_bucket_domain: pulumi.Input[str], prefix: str) -> dict[str, Any]:
     """CloudFront.5: standard access logs to the owner's log bucket, cookies left out."""
     return {"bucket": log_bucket_domain, "prefix": prefix, "include_cookies": False}
+
+
+def offer_error_rate(
+    owner: Component, label: str, distribution: aws.cloudfront.Distribution
+) -> None:
+    """Offer the distribution's 5xx error rate (percent of requests) for alarms and dashboard.
+
+    CloudFront publishes its metrics only in us-east-1, with the dimension `Region=Global`.
+    """
+    owner.add_signal(
+        "cdn_5xx_rate",
+        label,
+        "AWS/CloudFront",
+        "5xxErrorRate",
+        {"DistributionId": distribution.id, "Region": "Global"},
+        statistic="Average",
+        region=CLOUDFRONT_REGION,
+    )

@@ -89,6 +89,8 @@ class ServiceSettings:
 class CatalogSettings(ServiceSettings):
     search_engine: str = "opensearch"
     opensearch_endpoint: pulumi.Input[str] | None = None
+    #: SigV4 service the search client signs for: `es` (domain) or `aoss` (serverless).
+    opensearch_service: str | None = None
     cdn_domain: pulumi.Input[str] | None = None
     cloudfront_signing_secret_id: pulumi.Input[str] | None = None
 

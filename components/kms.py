@@ -24,6 +24,8 @@ class EncryptionKeyArgs:
     #: Extra key-policy statements for services whose grant is bound to one resource (e.g.
     #: CloudTrail's, conditioned on the trail ARN); plain JSON values only.
     extra_statements: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    #: Region of the key (e.g. us-east-1 for what CloudFront's metrics reach); None: the stack's.
+    region: str | None = None
 
 
 class EncryptionKey(Component):
@@ -66,7 +68,7 @@ class EncryptionKey(Component):
                     "Condition": {
                         "ArnLike": {
                             "kms:EncryptionContext:aws:logs:arn": (
-                                f"arn:{part}:logs:{ctx.region}:{account}:*"
+                                f"arn:{part}:logs:{args.region or ctx.region}:{account}:*"
                             )
                         }
                     },
@@ -90,6 +92,7 @@ class EncryptionKey(Component):
             enable_key_rotation=True,
             deletion_window_in_days=30 if ctx.is_prod else 7,
             policy=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+            region=args.region,
             tags=self.tags(),
             opts=self.child_opts(),
         )
@@ -97,6 +100,7 @@ class EncryptionKey(Component):
             self.child_name("alias"),
             name=f"alias/{self.physical_name('', 'kms_alias')}",
             target_key_id=self.key.key_id,
+            region=args.region,
             opts=self.child_opts(),
         )
         self.arn: pulumi.Output[str] = self.key.arn

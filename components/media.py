@@ -182,6 +182,7 @@ class MediaDelivery(Component):
             opts=self.child_opts(depends_on=list(self.logs.settled)),
         )
         cdn.alias_records(self, args.domain, self.distribution)
+        cdn.offer_error_rate(self, "music 5xx error rate", self.distribution)
         buckets.bucket_policy(
             self,
             "music",

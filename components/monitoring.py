@@ -6,7 +6,9 @@
 - `Monitoring`: the SNS alerts topic (KMS) with its e-mail subscription, one alarm per
   `Signal` the components offered (`ctx.signals`) with the stack's threshold for its key, and a
   CloudWatch dashboard generated from the same signals. Build it LAST, after every component
-  that offers signals.
+  that offers signals. An alarm can only notify a topic of its own region, so signals kept in
+  another region (CloudFront's, in us-east-1) get their alarms, and an alerts topic with the
+  same key policy and subscription, in that region.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ DEFAULT_THRESHOLDS: Mapping[str, float] = {
     "errors": 5,  # function errors per period
     "throttles": 1,  # throttled invocations per period
     "duration": 10_000,  # ms
-    "5xx": 5,  # server errors per period (API Gateway, CloudFront, load balancers)
+    "5xx": 5,  # server errors per period (API Gateway, load balancers)
+    "cdn_5xx_rate": 5,  # percent of a CloudFront distribution's requests answered with 5xx
     "latency": 2_000,  # ms
     "cpu": 80,  # percent
     "free_storage": 10 * 1024**3,  # bytes left (alarms below it)
@@ -273,42 +276,15 @@ class Monitoring(Component):
             if args.trail is not None
             else None
         )
-        # CloudWatch publishes alarm notifications into the encrypted topic, so it may use the
-        # key (AWS's documented grant for alarms to SSE topics; CloudWatch sends no source
-        # account to KMS here).
-        self.key = EncryptionKey(
-            self.child_name("alerts-key"),
-            EncryptionKeyArgs(
-                description=f"Alerts topic of {ctx.project}-{ctx.stack}",
-                extra_statements=[
-                    {
-                        "Sid": "CloudWatchAlarmsPublish",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                        "Resource": "*",
-                    }
-                ],
-            ),
-            ctx,
-            opts=self.child_opts(),
-        )
-        self.topic = aws.sns.Topic(
-            self.child_name("alerts"),
-            name=self.physical_name("alerts", "sns"),
-            kms_master_key_id=self.key.arn,
-            tags=self.tags(),
-            opts=self.child_opts(),
-        )
+        self.topic = self._alerts_topic("alerts", None, args.alarm_email)
         self.topic_arn: pulumi.Output[str] = self.topic.arn
-        if args.alarm_email:
-            aws.sns.TopicSubscription(
-                self.child_name("alerts-email"),
-                topic=self.topic.arn,
-                protocol="email",
-                endpoint=args.alarm_email,
-                opts=self.child_opts(),
-            )
+        #: Alerts topic per region holding signals: the stack's region, then e.g. us-east-1.
+        self.topics: dict[str, aws.sns.Topic] = {ctx.region: self.topic}
+        for region in dict.fromkeys(s.region for s in signals):
+            if region is not None and region not in self.topics:
+                self.topics[region] = self._alerts_topic(
+                    f"alerts-{region}", region, args.alarm_email
+                )
 
         ids = _alarm_ids(signals)
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
@@ -333,10 +309,57 @@ class Monitoring(Component):
             {"topic_arn": self.topic_arn, "dashboard": self.dashboard.dashboard_name}
         )
 
+    def _alerts_topic(self, role: str, region: str | None, email: str | None) -> aws.sns.Topic:
+        """A KMS-encrypted alerts topic in `region` (None: the stack's) and its e-mail subscription.
+
+        CloudWatch publishes alarm notifications into the encrypted topic, so it may use the key
+        (AWS's documented grant for alarms to SSE topics; CloudWatch sends no source account to
+        KMS here).
+        """
+        ctx = self.ctx
+        key = EncryptionKey(
+            self.child_name(f"{role}-key"),
+            EncryptionKeyArgs(
+                description=f"Alerts topic of {ctx.project}-{ctx.stack}"
+                + (f" in {region}" if region else ""),
+                extra_statements=[
+                    {
+                        "Sid": "CloudWatchAlarmsPublish",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
+                    }
+                ],
+                region=region,
+            ),
+            ctx,
+            opts=self.child_opts(),
+        )
+        topic = aws.sns.Topic(
+            self.child_name(role),
+            name=self.physical_name(role, "sns"),
+            kms_master_key_id=key.arn,
+            region=region,
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        if email:
+            aws.sns.TopicSubscription(
+                self.child_name(f"{role}-email"),
+                topic=topic.arn,
+                protocol="email",
+                endpoint=email,
+                region=region,
+                opts=self.child_opts(),
+            )
+        return topic
+
     def _alarm(
         self, alarm_id: str, signal: Signal, threshold: float, args: MonitoringArgs
     ) -> aws.cloudwatch.MetricAlarm:
         percentile = bool(_PERCENTILE.match(signal.statistic))
+        topic = self.topics[signal.region or self.ctx.region]
         return aws.cloudwatch.MetricAlarm(
             self.child_name(f"alarm-{alarm_id}"),
             name=self.physical_name(alarm_id, "alarm"),
@@ -355,8 +378,9 @@ class Monitoring(Component):
             threshold=threshold,
             comparison_operator=signal.comparison,
             treat_missing_data="notBreaching",
-            alarm_actions=[self.topic.arn],
-            ok_actions=[self.topic.arn],
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            region=signal.region,
             tags=self.tags(),
             opts=self.child_opts(),
         )
@@ -406,7 +430,7 @@ def dashboard_body(
                     "height": 6,
                     "properties": {
                         "title": signal.label,
-                        "region": region,
+                        "region": signal.region or region,
                         "view": "timeSeries",
                         "stat": signal.statistic,
                         "period": signal.period_seconds,

@@ -21,6 +21,7 @@ LIMITS: dict[str, int] = {
     "neptune": 63,
     "elasticache": 40,
     "opensearch": 28,
+    "aoss": 32,  # OpenSearch Serverless collections, security/access policies, VPC endpoints
     "redshift": 63,
     "alb": 32,
     "target_group": 32,

@@ -1,9 +1,13 @@
-"""OpenSearch for catalog search (the seed's ElasticSearch), inside the VPC.
+"""OpenSearch for catalog search (the seed's ElasticSearch), inside the VPC: a domain (`Search`)
+or an OpenSearch Serverless collection (`SearchCollection`). Both offer `endpoint` (a host name),
+`signing_service` (the SigV4 service name clients sign for) and the verbs `grant_read`,
+`grant_write` and `allow_from`.
 
-Encrypted at rest with the data key and node to node, HTTPS only with TLS 1.2+, fine-grained
-access control with an IAM role as master user (`admin_role_arn`; no internal user database, so
-no password anywhere), zone awareness and dedicated masters in prod, application, slow-query and
-audit logs in CloudWatch. OpenSearch takes automated hourly snapshots of every domain itself.
+The domain is encrypted at rest with the data key and node to node, HTTPS only with TLS 1.2+,
+fine-grained access control with an IAM role as master user (`admin_role_arn`; no internal user
+database, so no password anywhere), zone awareness and dedicated masters in prod, application,
+slow-query and audit logs in CloudWatch. OpenSearch takes automated hourly snapshots of every
+domain itself.
 
 The domain policy lets the account's IAM principals in; which of them may search or index is then
 decided by their own policies (`grant_read`, `grant_write`) and, inside OpenSearch, by the
@@ -32,6 +36,9 @@ HTTPS_PORT = 443
 LOG_TYPES = ("ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS", "AUDIT_LOGS")
 _READ = ("es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost")
 _WRITE = ("es:ESHttpDelete", "es:ESHttpPatch", "es:ESHttpPost", "es:ESHttpPut")
+#: Data-plane permissions a collection's data access policy gives per verb (on its indices only).
+AOSS_READ = ("aoss:DescribeIndex", "aoss:ReadDocument")
+AOSS_WRITE = ("aoss:CreateIndex", "aoss:DescribeIndex", "aoss:UpdateIndex", "aoss:WriteDocument")
 
 
 @dataclass
@@ -199,6 +206,7 @@ class Search(Component):
         )
         self.endpoint: pulumi.Output[str] = self.domain.endpoint
         self.port = HTTPS_PORT
+        self.signing_service = "es"
         dims = {"DomainName": self.domain.domain_name, "ClientId": account}
         self.add_signal(
             "cpu", f"{name} CPU %", "AWS/ES", "CPUUtilization", dims, statistic="Average"
@@ -228,4 +236,170 @@ class Search(Component):
     def grant_write(self, grantee: Grantee) -> None:
         """Let `grantee` index, update and delete documents."""
         access.grant(grantee, access.sid("Index", self.logical_name), _WRITE, [f"{self.arn}/*"])
+        self.allow_from(grantee)
+
+
+@dataclass
+class SearchCollectionArgs:
+    """Shape of the serverless collection. Defaults are production-grade."""
+
+    network: Network
+    #: Customer-managed KMS key the collection's indices are encrypted with.
+    kms_key_arn: pulumi.Input[str]
+    #: Standby replicas in another AZ (OpenSearch Serverless "redundancy"). Off halves the
+    #: always-on capacity (0.5 + 0.5 OCU instead of 1 + 1) but a zone outage stops search.
+    standby_replicas: bool = True
+
+
+class SearchCollection(Component):
+    """An OpenSearch Serverless SEARCH collection reached only through a VPC endpoint.
+
+    The collection is encrypted with the stack's data key (an encryption security policy; the
+    collection waits for it). A network security policy admits the collection endpoint only from
+    this component's OpenSearch Serverless VPC endpoint in the private subnets (no public access,
+    no dashboards); the endpoint's security group admits 443 from granted grantees only.
+
+    Who may use the data is decided twice, as AWS requires: each `grant_read` / `grant_write`
+    creates its own data access policy naming that grantee's role with exactly the verb's
+    permissions on `index/<collection>/*`, and grants the role `aoss:APIAccessAll` on the
+    collection in IAM. A collection has no slow or audit logs like a domain: CloudTrail (the
+    monitoring trail) records the control plane (collections, policies, endpoints).
+    """
+
+    TYPE = "soundstack:search:SearchCollection"
+
+    def __init__(
+        self,
+        name: str,
+        args: SearchCollectionArgs,
+        ctx: StackContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, ctx, opts)
+        self._admitted: set[str] = set()
+        self._api_granted: set[str] = set()
+        net = args.network
+        #: Collection name, known before the collection exists (access policies name it).
+        self.collection_name = self.physical_name("", "aoss")
+        self.security_group = net.security_group(self, "search", f"{name}: HTTPS, granted only")
+        self.security_group_id: pulumi.Output[str] = self.security_group.id
+        self.vpc_endpoint = aws.opensearch.ServerlessVpcEndpoint(
+            self.child_name("vpce"),
+            name=self.physical_name("vpce", "aoss"),
+            vpc_id=net.vpc_id,
+            subnet_ids=net.private_subnet_ids,
+            security_group_ids=[self.security_group.id],
+            opts=self.child_opts(),
+        )
+        collection_rule = {
+            "ResourceType": "collection",
+            "Resource": [f"collection/{self.collection_name}"],
+        }
+        encryption = aws.opensearch.ServerlessSecurityPolicy(
+            self.child_name("encryption"),
+            name=self.physical_name("enc", "aoss"),
+            type="encryption",
+            description=f"{self.collection_name}: encrypted with the stack's data key",
+            policy=pulumi.Output.json_dumps(
+                {"Rules": [collection_rule], "AWSOwnedKey": False, "KmsARN": args.kms_key_arn}
+            ),
+            opts=self.child_opts(),
+        )
+        network_policy = aws.opensearch.ServerlessSecurityPolicy(
+            self.child_name("network"),
+            name=self.physical_name("net", "aoss"),
+            type="network",
+            description=f"{self.collection_name}: reachable from the VPC endpoint only",
+            policy=pulumi.Output.json_dumps(
+                [
+                    {
+                        "Description": "collection endpoint through the VPC endpoint only",
+                        "Rules": [collection_rule],
+                        "AllowFromPublic": False,
+                        "SourceVPCEs": [self.vpc_endpoint.id],
+                    }
+                ]
+            ),
+            opts=self.child_opts(),
+        )
+        self.collection = aws.opensearch.ServerlessCollection(
+            self.child_name("collection"),
+            name=self.collection_name,
+            type="SEARCH",
+            description=f"{ctx.project} {ctx.stack} catalog search",
+            standby_replicas="ENABLED" if args.standby_replicas else "DISABLED",
+            tags=self.tags(),
+            opts=self.child_opts(depends_on=[encryption, network_policy]),
+        )
+        self.arn: pulumi.Output[str] = self.collection.arn
+        #: Host name of the collection endpoint (the API answers `https://<id>.<region>.aoss…`).
+        self.endpoint: pulumi.Output[str] = self.collection.collection_endpoint.apply(
+            lambda url: url.removeprefix("https://")
+        )
+        self.port = HTTPS_PORT
+        self.signing_service = "aoss"
+        dims = {
+            "ClientId": lookups.account_id(),
+            "CollectionId": self.collection.id,
+            "CollectionName": self.collection_name,
+        }
+        self.add_signal("5xx", f"{name} 5xx", "AWS/AOSS", "5xx", dims)
+        self.add_signal(
+            "latency",
+            f"{name} search latency (ms)",
+            "AWS/AOSS",
+            "SearchRequestLatency",
+            dims,
+            statistic="Average",
+        )
+        self.register_outputs(
+            {"endpoint": self.endpoint, "arn": self.arn, "vpc_endpoint_id": self.vpc_endpoint.id}
+        )
+
+    def allow_from(self, grantee: Grantee) -> None:
+        """Let `grantee`'s security group reach the VPC endpoint on 443 (network only)."""
+        access.open_port(
+            self, self.security_group.id, grantee, HTTPS_PORT, "OpenSearch", self._admitted
+        )
+
+    def grant_read(self, grantee: Grantee) -> None:
+        """Let `grantee` search the collection's indices (describe them, read documents)."""
+        self._grant(grantee, "read", AOSS_READ)
+
+    def grant_write(self, grantee: Grantee) -> None:
+        """Let `grantee` create and update indices and write (index, update, delete) documents."""
+        self._grant(grantee, "write", AOSS_WRITE)
+
+    def _grant(self, grantee: Grantee, verb: str, permissions: tuple[str, ...]) -> None:
+        """One data access policy for `grantee` and `verb`, the IAM API access, and port 443."""
+        who = access.grantee_name(grantee)
+        aws.opensearch.ServerlessAccessPolicy(
+            self.child_name(f"{who}-{verb}"),
+            name=self.physical_name(f"{who}-{verb}", "aoss"),
+            type="data",
+            description=f"{who} may {verb} {self.collection_name}",
+            policy=pulumi.Output.json_dumps(
+                [
+                    {
+                        "Rules": [
+                            {
+                                "ResourceType": "index",
+                                "Resource": [f"index/{self.collection_name}/*"],
+                                "Permission": sorted(permissions),
+                            }
+                        ],
+                        "Principal": [grantee.role_arn],
+                    }
+                ]
+            ),
+            opts=self.child_opts(),
+        )
+        if who not in self._api_granted:
+            self._api_granted.add(who)
+            access.grant(
+                grantee,
+                access.sid("Api", "access", self.logical_name),
+                ["aoss:APIAccessAll"],
+                [self.arn],
+            )
         self.allow_from(grantee)

@@ -182,6 +182,7 @@ class WebApp(Component):
             opts=self.child_opts(depends_on=list(self.logs.settled)),
         )
         cdn.alias_records(self, args.domain, self.distribution)
+        cdn.offer_error_rate(self, "web 5xx error rate", self.distribution)
         buckets.bucket_policy(
             self,
             "site",

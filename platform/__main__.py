@@ -44,7 +44,7 @@ from components.monitoring import AuditTrailArgs, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.pipeline import Pipeline, PipelineArgs
 from components.provider_secrets import ProviderSecrets, ProviderSecretsArgs
-from components.search import Search, SearchArgs
+from components.search import Search, SearchArgs, SearchCollection, SearchCollectionArgs
 from components.web import WebApp, WebArgs
 from stacks.loader import ConfigError
 from stacks.runtime import load_from_pulumi, secret, stack_context
@@ -173,21 +173,33 @@ cache = Cache(
     ),
     ctx,
 )
-search = Search(
-    "search",
-    SearchArgs(
-        network=network,
-        kms_key_arn=data_key.arn,
-        log_kms_key_arn=logs_key.arn,
-        instance_type=config.search.instance_type,
-        instance_count=config.search.instance_count,
-        dedicated_master=config.search.dedicated_master,
-        zone_awareness=config.search.zone_awareness,
-        volume_size_gb=config.search.volume_size_gb,
-        log_retention_days=config.monitoring.log_retention_days,
-    ),
-    ctx,
-)
+search: Search | SearchCollection
+if config.search.serverless:
+    search = SearchCollection(
+        "search",
+        SearchCollectionArgs(
+            network=network,
+            kms_key_arn=data_key.arn,
+            standby_replicas=config.search.zone_awareness,
+        ),
+        ctx,
+    )
+else:
+    search = Search(
+        "search",
+        SearchArgs(
+            network=network,
+            kms_key_arn=data_key.arn,
+            log_kms_key_arn=logs_key.arn,
+            instance_type=config.search.instance_type,
+            instance_count=config.search.instance_count,
+            dedicated_master=config.search.dedicated_master,
+            zone_awareness=config.search.zone_awareness,
+            volume_size_gb=config.search.volume_size_gb,
+            log_retention_days=config.monitoring.log_retention_days,
+        ),
+        ctx,
+    )
 messaging = Messaging(
     "messaging",
     MessagingArgs(
@@ -312,6 +324,7 @@ service_settings: dict[str, tuple[ServiceSettings, bool]] = {
         CatalogSettings(
             db_host=database.proxy_endpoint, db_user="catalog", db_schema="catalog",
             redis_url=redis_url, opensearch_endpoint=search.endpoint,
+            opensearch_service=search.signing_service,
             cdn_domain=media.domain_name, cloudfront_signing_secret_id=media.signing_secret_arn,
         ),
         True,
@@ -442,6 +455,7 @@ if config.cluster.enabled and config.domain is not None:
                         **asgi_environment, "DB_HOST": database.proxy_endpoint,
                         "DB_USER": "catalog", "DB_SCHEMA": "catalog",
                         "OPENSEARCH_ENDPOINT": search.endpoint, "SEARCH_ENGINE": "opensearch",
+                        "OPENSEARCH_SERVICE": search.signing_service,
                         "CDN_DOMAIN": media.domain_name,
                         "CLOUDFRONT_SIGNING_SECRET_ID": media.signing_secret_arn,
                     },

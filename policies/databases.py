@@ -48,6 +48,7 @@ REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SERVERLESS_CACHE = "aws:elasticache/serverlessCache:ServerlessCache"
 OPENSEARCH = "aws:opensearch/domain:Domain"
 OPENSEARCH_SECURITY_POLICY = "aws:opensearch/serverlessSecurityPolicy:ServerlessSecurityPolicy"
+OPENSEARCH_ACCESS_POLICY = "aws:opensearch/serverlessAccessPolicy:ServerlessAccessPolicy"
 REDSHIFT = "aws:redshift/cluster:Cluster"
 REDSHIFT_PARAMS = "aws:redshift/parameterGroup:ParameterGroup"
 REDSHIFT_LOGGING = "aws:redshift/logging:Logging"
@@ -486,6 +487,17 @@ def _search_capacity(args: ResourceValidationArgs, report: ReportViolation, cfg:
         report("zone_awareness_enabled is off", None)
 
 
+def _aoss_document(args: ResourceValidationArgs, report: ReportViolation) -> list[Any]:
+    """The entries of an OpenSearch Serverless policy document (a JSON list, or one object)."""
+    try:
+        document = json.loads(str(get(args.props, "policy", default="[]")))
+    except ValueError:
+        report("the policy is not valid JSON", None)
+        return []
+    entries = document if isinstance(document, list) else [document]
+    return [e for e in entries if isinstance(e, dict)]
+
+
 @resource_policy(
     POLICIES,
     "opensearch-serverless-private",
@@ -496,14 +508,47 @@ def _search_capacity(args: ResourceValidationArgs, report: ReportViolation, cfg:
 def _aoss_network(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
     if get(args.props, "type") != "network":
         return
-    try:
-        rules = json.loads(str(get(args.props, "policy", default="[]")))
-    except ValueError:
-        report("the network policy is not valid JSON", None)
-        return
-    for rule in rules if isinstance(rules, list) else [rules]:
-        if isinstance(rule, dict) and rule.get("AllowFromPublic") is True:
+    for rule in _aoss_document(args, report):
+        if rule.get("AllowFromPublic") is True:
             report("a rule sets AllowFromPublic: true; use SourceVPCEs", None)
+
+
+@resource_policy(
+    POLICIES,
+    "opensearch-serverless-kms",
+    "OpenSearch Serverless encryption policies use a customer-managed KMS key (custom: the "
+    "domain controls Opensearch.1 do not cover collections).",
+    ["custom", "PCI 3.6"],
+    [OPENSEARCH_SECURITY_POLICY],
+)
+def _aoss_kms(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    if get(args.props, "type") != "encryption":
+        return
+    for rule in _aoss_document(args, report):
+        if rule.get("AWSOwnedKey") is not False or not rule.get("KmsARN"):
+            report(
+                "the encryption policy uses an AWS-owned key; set AWSOwnedKey: false and KmsARN",
+                None,
+            )
+
+
+@resource_policy(
+    POLICIES,
+    "opensearch-serverless-named-access",
+    "OpenSearch Serverless data access policies name their principals and permissions "
+    "(no `*` principal, no `aoss:*`).",
+    ["custom"],
+    [OPENSEARCH_ACCESS_POLICY],
+)
+def _aoss_access(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    for entry in _aoss_document(args, report):
+        principals = as_strings(entry.get("Principal"))
+        if not principals or any("*" in p for p in principals):
+            report(f"principals {principals} are not named roles; name each grantee's role", None)
+        for rule in entry.get("Rules") or []:
+            broad = [p for p in as_strings(get(rule, "Permission")) if p.endswith("*")]
+            if broad:
+                report(f"permissions {broad} are wildcards; name them (aoss:ReadDocument …)", None)
 
 
 # -- Redshift ----------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ _ID_PREFIX = {
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr",
     "aws:ec2/launchTemplate:LaunchTemplate": "lt",
+    "aws:opensearch/serverlessVpcEndpoint:ServerlessVpcEndpoint": "vpce",
+    "aws:opensearch/serverlessCollection:ServerlessCollection": "",  # bare id, e.g. 1a2b3c…
 }
 
 # Input property that holds a resource's physical name, per type (first present wins).
@@ -84,7 +86,11 @@ class EstateMocks(pulumi.runtime.Mocks):
         name = next((str(inputs[k]) for k in _NAME_KEYS if isinstance(inputs.get(k), str)),
                     args.name)  # fmt: skip
         prefix = _ID_PREFIX.get(args.typ)
-        resource_id = f"{prefix}-0{_digest(args.typ, args.name)}" if prefix else name
+        resource_id = (
+            name if prefix is None
+            else f"{prefix}-0{_digest(args.typ, args.name)}" if prefix
+            else _digest(args.typ, args.name, length=20)
+        )  # fmt: skip
         outputs = {**inputs, **self._computed(args.typ, resource_id, name, inputs)}
         return resource_id, outputs
 
@@ -112,7 +118,8 @@ Computed = Callable[[EstateMocks, str, str, dict[str, Any]], dict[str, Any]]
 def _kms_key(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     h = _digest(rid, length=32)
     key_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
-    return {"keyId": key_id, "arn": f"arn:aws:kms:{m.region}:{m.account_id}:key/{key_id}"}
+    region = inputs.get("region") or m.region
+    return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{m.account_id}:key/{key_id}"}
 
 
 def _iam(kind: str) -> Computed:
@@ -336,7 +343,7 @@ def _eks_cluster(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) ->
 _OUTPUTS: dict[str, Computed] = {
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": lambda m, rid, name, i: {
-        "arn": f"arn:aws:kms:{m.region}:{m.account_id}:{name}"
+        "arn": f"arn:aws:kms:{i.get('region') or m.region}:{m.account_id}:{name}"
     },
     "aws:cloudwatch/logGroup:LogGroup": lambda m, rid, name, i: {
         "arn": f"arn:aws:logs:{i.get('region') or m.region}:{m.account_id}:log-group:{name}"
@@ -396,8 +403,20 @@ _OUTPUTS: dict[str, Computed] = {
         "domainId": f"{m.account_id}/{name}",
         "endpoint": f"vpc-{name}-{_digest(name, length=26)}.{m.region}.es.amazonaws.com",
     },
+    "aws:opensearch/serverlessCollection:ServerlessCollection": lambda m, rid, name, i: {
+        "arn": f"arn:aws:aoss:{m.region}:{m.account_id}:collection/{rid}",
+        "collectionEndpoint": f"https://{rid}.{m.region}.aoss.amazonaws.com",
+        "dashboardEndpoint": f"https://{rid}.{m.region}.aoss.amazonaws.com/_dashboards",
+        "standbyReplicas": i.get("standbyReplicas", "ENABLED"),
+    },
+    "aws:opensearch/serverlessSecurityPolicy:ServerlessSecurityPolicy": lambda m, rid, name, i: {
+        "policyVersion": f"MTY{_digest(name, length=17)}Xzk=",
+    },
+    "aws:opensearch/serverlessAccessPolicy:ServerlessAccessPolicy": lambda m, rid, name, i: {
+        "policyVersion": f"MTY{_digest(name, length=17)}Xzk=",
+    },
     "aws:sns/topic:Topic": lambda m, rid, name, i: {
-        "arn": f"arn:aws:sns:{m.region}:{m.account_id}:{name}"
+        "arn": f"arn:aws:sns:{i.get('region') or m.region}:{m.account_id}:{name}"
     },
     "aws:sqs/queue:Queue": _queue,
     "aws:kinesis/stream:Stream": lambda m, rid, name, i: {
@@ -445,7 +464,7 @@ _OUTPUTS: dict[str, Computed] = {
         "homeRegion": m.region,
     },
     "aws:cloudwatch/metricAlarm:MetricAlarm": lambda m, rid, name, i: {
-        "arn": f"arn:aws:cloudwatch:{m.region}:{m.account_id}:alarm:{name}"
+        "arn": f"arn:aws:cloudwatch:{i.get('region') or m.region}:{m.account_id}:alarm:{name}"
     },
     "aws:cloudwatch/dashboard:Dashboard": lambda m, rid, name, i: {
         "dashboardArn": f"arn:aws:cloudwatch::{m.account_id}:dashboard/{name}"

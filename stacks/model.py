@@ -83,22 +83,18 @@ class CacheConfig(Section):
 
 
 class SearchConfig(Section):
+    """Catalog search: an OpenSearch domain, or an OpenSearch Serverless collection.
+
+    `serverless: true` builds a collection; the instance, node and volume keys then do not apply,
+    and `zone_awareness` decides the collection's standby replicas in another AZ. Prod keeps the
+    domain (see PROD_RULES)."""
+
     serverless: bool = False
     instance_type: str = "r7g.large.search"
     instance_count: int = Field(3, ge=1, le=80)
     dedicated_master: bool = True
     zone_awareness: bool = True
     volume_size_gb: int = Field(100, ge=10, le=16384)
-
-    @field_validator("serverless")
-    @classmethod
-    def _serverless(cls, value: bool) -> bool:
-        if value:
-            raise ValueError(
-                "OpenSearch Serverless is not offered by components/search.py yet; set "
-                "search.serverless: false (a one-node domain, as in dev, is the cheap option)"
-            )
-        return value
 
 
 class NodeGroupConfig(Section):

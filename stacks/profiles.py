@@ -38,6 +38,9 @@ PROFILES: dict[str, dict[str, Any]] = {
             "snapshot_retention_days": 1,
         },
         "search": {
+            # A one-node domain: OpenSearch Serverless never drops below 1 OCU (~$190/month
+            # with its VPC endpoint, against ~$29 for this node), so a dev stack picks it only
+            # with `search.serverless: true`.
             "instance_type": "t3.small.search",
             "instance_count": 1,
             "dedicated_master": False,
@@ -76,6 +79,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "thresholds": {
                 "errors": 25,
                 "5xx": 25,
+                "cdn_5xx_rate": 15,
                 "latency": 5000,
                 "duration": 20000,
                 "cpu": 90,
@@ -152,6 +156,10 @@ PROD_RULES: tuple[ProdRule, ...] = (
              "automatic failover needs a replica", "cache.replicas_per_shard: 1"),
     ProdRule("cache.snapshot_retention_days", lambda v: v >= 7,
              "prod keeps ≥ 7 days of snapshots", "cache.snapshot_retention_days: 7"),
+    ProdRule("search.serverless", lambda v: v is False,
+             "prod search is a domain: only a domain publishes audit and error logs "
+             "(Opensearch.4/.5, PCI 10.2.1) and runs the zone-aware nodes and masters below",
+             "search.serverless: false"),
     ProdRule("search.zone_awareness", lambda v: v is True,
              "search must survive an AZ outage", "search.zone_awareness: true"),
     ProdRule("search.dedicated_master", lambda v: v is True,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
 
 from components.base import StackContext
-from soundstack.synth import Synthesis, synthesize, synthesize_stack
+from soundstack.synth import Synthesis, stack_values, synthesize, synthesize_stack
 
 _CACHE: dict[str, Synthesis] = {}
 
@@ -17,6 +18,20 @@ def stack_synthesis(stack: str) -> Synthesis:
     if stack not in _CACHE:
         _CACHE[stack] = synthesize_stack(stack)
     return _CACHE[stack]
+
+
+def stack_variant(stack: str, section: str, overrides: dict[str, object]) -> Synthesis:
+    """A stack file's run with `soundstack:<section>` keys overridden (merged over the file's)."""
+    config, secret = stack_values(stack)
+    key = f"soundstack:{section}"
+    config[key] = json.dumps({**json.loads(config.get(key, "{}")), **overrides})
+    return synthesize(stack, config, secret)
+
+
+@pytest.fixture(scope="session")
+def dev_serverless_search() -> Synthesis:
+    """Dev with `search.serverless: true`: the OpenSearch Serverless path on a whole stack."""
+    return stack_variant("dev", "search", {"serverless": True})
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,13 @@
 """The cloud search path: OpenSearch index definition, query body and a SigV4-signed client.
 
 The query builders are pure functions; `OpenSearchEngine` sends them through the shared outbound
-seam (`app_services.core.outbound`), signed for the `es` service with the function's role.
+seam (`app_services.core.outbound`), signed with the function's role for the `es` service (a
+domain) or `aoss` (an OpenSearch Serverless collection, which also wants the payload hash header).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -90,22 +92,34 @@ def document(track: dict[str, Any]) -> dict[str, Any]:
 
 
 class OpenSearchEngine:
-    """The SearchEngine of the domain on an Amazon OpenSearch Service domain (SigV4, TLS)."""
+    """The SearchEngine of the domain on Amazon OpenSearch Service (SigV4, TLS): a domain
+    (`service="es"`) or a serverless collection (`service="aoss"`)."""
 
-    def __init__(self, endpoint: str, index: str, region: str, credentials: Any, send: Send):
+    def __init__(
+        self,
+        endpoint: str,
+        index: str,
+        region: str,
+        credentials: Any,
+        send: Send,
+        service: str = "es",
+    ):
+        if service not in ("es", "aoss"):
+            raise ValueError(f"OpenSearch signing service {service!r}: use 'es' or 'aoss'")
         self.base = f"https://{endpoint.removeprefix('https://').rstrip('/')}/{index}"
         self.region = region
         self.credentials = credentials
         self.send = send
+        self.service = service
 
     def _call(self, method: str, path: str, body: dict[str, Any]) -> Any:
-        call = HttpCall(
-            method,
-            self.base + path,
-            {"content-type": "application/json"},
-            json.dumps(body).encode(),
-        )
-        reply = self.send(sigv4_sign(call, "es", self.region, self.credentials))
+        payload = json.dumps(body).encode()
+        headers = {"content-type": "application/json"}
+        if self.service == "aoss":
+            # OpenSearch Serverless checks the signed payload hash header.
+            headers["x-amz-content-sha256"] = hashlib.sha256(payload).hexdigest()
+        call = HttpCall(method, self.base + path, headers, payload)
+        reply = self.send(sigv4_sign(call, self.service, self.region, self.credentials))
         if reply.status >= 300:
             raise UpstreamError(f"OpenSearch {method} {path} answered {reply.status}")
         return reply.json()

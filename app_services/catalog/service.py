@@ -25,6 +25,9 @@ class CatalogSettings(ServiceSettings):
     search_engine: str = Field("postgres", pattern="^(postgres|opensearch)$")
     opensearch_endpoint: str | None = Field(None, description="VPC endpoint of the domain")
     opensearch_index: str = "tracks"
+    opensearch_service: str = Field(
+        "es", pattern="^(es|aoss)$", description="SigV4 service: es (domain), aoss (serverless)"
+    )
     cdn_domain: str = Field("media.localhost", description="CloudFront domain serving media")
     cloudfront_signing_secret_id: str | None = Field(
         None, description="Secrets Manager secret with the active signing key (media component)"
@@ -99,6 +102,7 @@ def _engine(settings: CatalogSettings, store: CatalogRepository) -> SearchEngine
         settings.aws_region,
         credentials,
         send_urllib,
+        service=settings.opensearch_service,
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
+import pytest
 from botocore.credentials import Credentials
 
 from app_services.catalog.domain import search_terms
@@ -13,6 +15,7 @@ from app_services.catalog.opensearch import (
     index_definition,
     search_body,
 )
+from app_services.catalog.service import CatalogSettings
 from app_services.core.errors import UpstreamError
 from app_services.core.outbound import HttpCall, HttpReply
 
@@ -80,3 +83,47 @@ def test_engine_failure_is_an_upstream_error():
         assert "503" in exc.message
     else:
         raise AssertionError("expected UpstreamError")
+
+
+def test_engine_on_a_serverless_collection_signs_for_aoss_with_the_payload_hash():
+    calls: list[HttpCall] = []
+
+    def send(call: HttpCall) -> HttpReply:
+        calls.append(call)
+        return HttpReply(200, b"{}")
+
+    creds = Credentials("AKIDEXAMPLE", "secret", "session-token")
+    engine = OpenSearchEngine(
+        "64e402dcc67f51e95a2f.eu-west-1.aoss.amazonaws.com",
+        "tracks",
+        "eu-west-1",
+        creds,
+        send,
+        service="aoss",
+    )
+    engine.index({"track_id": "t1", "title": "Jóga"})
+    (call,) = calls
+    assert (call.method, call.url) == (
+        "PUT",
+        "https://64e402dcc67f51e95a2f.eu-west-1.aoss.amazonaws.com/tracks/_doc/t1",
+    )
+    auth = call.headers["Authorization"]
+    scope = auth.split("Credential=")[1].split(",")[0]
+    assert scope.startswith("AKIDEXAMPLE/") and scope.endswith("/eu-west-1/aoss/aws4_request")
+    signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";")
+    assert "x-amz-content-sha256" in signed
+    assert call.headers["x-amz-content-sha256"] == hashlib.sha256(call.body).hexdigest()
+
+
+def test_engine_refuses_an_unknown_signing_service():
+    with pytest.raises(ValueError, match="'es' or 'aoss'"):
+        OpenSearchEngine(
+            "h", "tracks", "eu-west-1", Credentials("a", "b"), lambda c: HttpReply(200, b""), "s3"
+        )
+
+
+def test_catalog_settings_read_the_signing_service(monkeypatch):
+    monkeypatch.setenv("OPENSEARCH_SERVICE", "aoss")
+    assert CatalogSettings().opensearch_service == "aoss"
+    monkeypatch.delenv("OPENSEARCH_SERVICE")
+    assert CatalogSettings().opensearch_service == "es"

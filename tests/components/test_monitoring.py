@@ -221,11 +221,24 @@ def test_trail_delivery_role_writes_only_to_its_log_group(prod):
     ]
 
 
+def _region(resource, default="eu-west-1"):
+    return resource.inputs.get("region", default)
+
+
+def _alerts_topics(synth):
+    """Alerts topic ARN → region, for the monitoring component's topics."""
+    return {
+        f"arn:aws:sns:{_region(t)}:{ACCOUNT_ID}:{t.inputs['name']}": _region(t)
+        for t in synth.by_type("aws:sns/topic:Topic")
+        if t.name.startswith("monitoring-alerts")
+    }
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_every_stack_alarm_targets_the_alerts_topic(request, stack):
+def test_every_stack_alarm_targets_an_alerts_topic_in_its_own_region(request, stack):
     synth = request.getfixturevalue(stack)
-    (topic,) = [t for t in synth.by_type("aws:sns/topic:Topic") if t.name == "monitoring-alerts"]
-    topic_arn = f"arn:aws:sns:eu-west-1:123456789012:{topic.inputs['name']}"
+    topics = _alerts_topics(synth)
+    assert sorted(topics.values()) == ["eu-west-1", "us-east-1"]
     alarms = [
         a
         for a in synth.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
@@ -233,8 +246,96 @@ def test_every_stack_alarm_targets_the_alerts_topic(request, stack):
     ]
     assert alarms, "the stack's components offer signals, so monitoring makes alarms"
     for alarm in alarms:
-        assert alarm.inputs["alarmActions"] == [topic_arn], alarm.name
-        assert alarm.inputs["okActions"] == [topic_arn], alarm.name
+        (target,) = alarm.inputs["alarmActions"]
+        assert alarm.inputs["okActions"] == [target], alarm.name
+        assert topics.get(target) == _region(alarm), alarm.name
+    # each topic is encrypted with a key of its own region and mails the same on-call address
+    keys = {k.name: _region(k) for k in synth.by_type("aws:kms/key:Key")}
+    subscriptions = {
+        s.inputs["topic"]: s.inputs["endpoint"]
+        for s in synth.by_type("aws:sns/topicSubscription:TopicSubscription")
+        if s.name.startswith("monitoring-alerts")
+    }
+    for topic in synth.by_type("aws:sns/topic:Topic"):
+        if topic.name.startswith("monitoring-alerts"):
+            region = _region(topic)
+            assert topic.inputs["kmsMasterKeyId"].startswith(f"arn:aws:kms:{region}:")
+            assert keys[f"{topic.name}-key-key"] == region
+    assert len(subscriptions) == 2 and set(subscriptions) == set(topics)
+    assert len(set(subscriptions.values())) == 1
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_cloudfront_5xx_rate_alarms_watch_every_distribution_from_us_east_1(request, stack):
+    synth = request.getfixturevalue(stack)
+    distributions = {d.urn: d for d in synth.by_type("aws:cloudfront/distribution:Distribution")}
+    assert {d.name for d in distributions.values()} == {"media-distribution", "web-distribution"}
+    alarms = [a for a in synth.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+              if a.inputs["namespace"] == "AWS/CloudFront"]  # fmt: skip
+    watched = set()
+    for alarm in alarms:
+        a = alarm.inputs
+        assert (a["metricName"], a["statistic"]) == ("5xxErrorRate", "Average")
+        assert a["region"] == "us-east-1"
+        assert a["threshold"] == load_stack(stack).monitoring.thresholds["cdn_5xx_rate"]
+        (urn,) = alarm.property_dependencies["dimensions"]
+        # the mocks give a distribution its logical name as id
+        assert a["dimensions"] == {"DistributionId": distributions[urn].name, "Region": "Global"}
+        watched.add(urn)
+    assert watched == set(distributions)
+
+    cdn_widgets = [w["properties"] for w in _widgets(synth) if w["type"] == "metric"
+                   and w["properties"]["metrics"][0][0] == "AWS/CloudFront"]  # fmt: skip
+    assert {p["region"] for p in cdn_widgets} == {"us-east-1"}
+    assert _dimension_values([{"properties": p} for p in cdn_widgets]) == {
+        d.name for d in distributions.values()
+    } | {"Global"}
+    other = {w["properties"]["region"] for w in _widgets(synth) if w["type"] == "metric"
+             and w["properties"]["metrics"][0][0] != "AWS/CloudFront"}  # fmt: skip
+    assert other == {"eu-west-1"}
+
+
+def test_signals_of_another_region_get_their_alarm_and_alerts_topic_there():
+    def program():
+        ctx = make_ctx(stack="test")
+        _Queue("plays", ctx, keys=("queue_age",))
+        edge = _Queue("edge", ctx, keys=())
+        edge.add_signal("cdn_5xx_rate", "edge 5xx rate", "AWS/CloudFront", "5xxErrorRate",
+                        {"DistributionId": "E123", "Region": "Global"}, statistic="Average",
+                        region="us-east-1")  # fmt: skip
+        Monitoring("monitoring", MonitoringArgs(alarm_email="oncall@example.com", trail=None), ctx)
+
+    synth = run_program(program)
+    topics = {t.name: t for t in synth.by_type("aws:sns/topic:Topic")}
+    assert set(topics) == {"monitoring-alerts", "monitoring-alerts-us-east-1"}
+    assert "region" not in topics["monitoring-alerts"].inputs
+    assert topics["monitoring-alerts-us-east-1"].inputs["region"] == "us-east-1"
+    alarms = {a.inputs["name"]: a.inputs for a in synth.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}  # fmt: skip
+    regional = alarms["soundstack-test-monitoring-plays-queue-age"]
+    edge = alarms["soundstack-test-monitoring-edge-cdn-5xx-rate"]
+    assert "region" not in regional and edge["region"] == "us-east-1"
+    assert regional["alarmActions"] == [
+        f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:{topics['monitoring-alerts'].inputs['name']}"
+    ]
+    east_topic = topics["monitoring-alerts-us-east-1"].inputs["name"]
+    east_topic_arn = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:{east_topic}"
+    assert edge["alarmActions"] == edge["okActions"] == [east_topic_arn]
+    assert edge["threshold"] == DEFAULT_THRESHOLDS["cdn_5xx_rate"]
+    keys = {k.name: k.inputs for k in synth.by_type("aws:kms/key:Key")}
+    east = keys["monitoring-alerts-us-east-1-key-key"]
+    assert east["region"] == "us-east-1" and east["enableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in json.loads(east["policy"])["Statement"]}
+    publish = statements["CloudWatchAlarmsPublish"]
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    (alias,) = [a for a in synth.by_type("aws:kms/alias:Alias")
+                if a.name == "monitoring-alerts-us-east-1-key-alias"]  # fmt: skip
+    assert alias.inputs["region"] == "us-east-1"
+    subscriptions = {s.name: s.inputs for s in synth.by_type("aws:sns/topicSubscription:TopicSubscription")}  # fmt: skip
+    assert subscriptions["monitoring-alerts-us-east-1-email"]["region"] == "us-east-1"
+    assert subscriptions["monitoring-alerts-us-east-1-email"]["endpoint"] == "oncall@example.com"
+    regions = {w["properties"]["title"]: w["properties"]["region"]
+               for w in _widgets(synth) if w["type"] == "metric"}  # fmt: skip
+    assert regions == {"plays queue_age": "eu-west-1", "edge 5xx rate": "us-east-1"}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -243,7 +344,8 @@ def test_stack_dashboard_references_only_resources_of_that_stack(request, stack)
     widgets = _widgets(synth)
     values = _dimension_values(widgets)
     assert values
-    known: set[str] = {ACCOUNT_ID, "eu-west-1"}  # e.g. OpenSearch's ClientId, WAF's Region
+    # e.g. OpenSearch's ClientId, WAF's Region, CloudFront's Region
+    known: set[str] = {ACCOUNT_ID, "eu-west-1", "Global"}
 
     def collect(value):
         if isinstance(value, str):
@@ -263,7 +365,9 @@ def test_stack_dashboard_references_only_resources_of_that_stack(request, stack)
             collect(resource.inputs)
             collect(resource.name)
     # the mocks give resources their physical name (or logical name) as id; ElastiCache names
-    # its member nodes `<replication group>-001`, `-002` …
+    # its member nodes `<replication group>-001`, `-002` …; an OpenSearch Serverless collection
+    # id is the first label of its endpoint (which the catalog's settings carry)
+    known |= {k.split(".", 1)[0] for k in known if k.endswith(".aoss.amazonaws.com")}
     unknown = {v for v in values if v not in known and re.sub(r"-\d{3}$", "", v) not in known}
     assert not unknown
     other = "prod" if stack == "dev" else "dev"

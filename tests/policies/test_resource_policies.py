@@ -358,6 +358,41 @@ CASES = [
         {"type": "network", "policy": json.dumps([{"AllowFromPublic": True}])},
     ),
     (
+        "opensearch-serverless-kms",
+        "aws:opensearch/serverlessSecurityPolicy:ServerlessSecurityPolicy",
+        {
+            "type": "encryption",
+            "policy": json.dumps({"AWSOwnedKey": False, "KmsARN": "arn:aws:kms:r:1:key/k"}),
+        },
+        {"type": "encryption", "policy": json.dumps({"AWSOwnedKey": True})},
+    ),
+    (
+        "opensearch-serverless-named-access",
+        "aws:opensearch/serverlessAccessPolicy:ServerlessAccessPolicy",
+        {
+            "type": "data",
+            "policy": json.dumps(
+                [
+                    {
+                        "Rules": [{"ResourceType": "index", "Permission": ["aoss:ReadDocument"]}],
+                        "Principal": ["arn:aws:iam::1:role/reader"],
+                    }
+                ]
+            ),
+        },
+        {
+            "type": "data",
+            "policy": json.dumps(
+                [
+                    {
+                        "Rules": [{"ResourceType": "index", "Permission": ["aoss:*"]}],
+                        "Principal": ["arn:aws:iam::1:role/reader"],
+                    }
+                ]
+            ),
+        },
+    ),
+    (
         "redshift-not-public",
         "aws:redshiftserverless/workgroup:Workgroup",
         {"publiclyAccessible": False},

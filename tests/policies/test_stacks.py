@@ -240,3 +240,10 @@ def test_policies_read_the_sdk_property_names_of_types_outside_the_stacks():
 def test_stack_config_files_load():
     assert load_config("prod")["cloudfront-custom-certificate"] == "mandatory"
     assert load_config("no-such-stack") == {}
+
+
+@pytest.mark.slow
+def test_dev_with_opensearch_serverless_passes_every_mandatory_policy(dev_serverless_search):
+    mandatory = [v for v in evaluate(dev_serverless_search) if v.level == "mandatory"]
+    assert mandatory == []
+    assert dev_serverless_search.by_type("aws:opensearch/serverlessCollection:ServerlessCollection")
