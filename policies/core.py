@@ -11,7 +11,7 @@ import fnmatch
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -122,6 +122,30 @@ class Spec:
         )
 
 
+Check = TypeVar("Check", ResourceCheck, StackCheck)
+
+
+def _declare(
+    kind: str,
+    registry: list[Spec],
+    name: str,
+    summary: str,
+    controls: Sequence[str],
+    types: Sequence[str],
+    level: EnforcementLevel,
+    config: Mapping[str, Mapping[str, Any]] | None,
+) -> Callable[[Check], Check]:
+    def wrap(check: Check) -> Check:
+        registry.append(
+            Spec(
+                name, summary, tuple(controls), check, kind, tuple(types), level, dict(config or {})
+            )
+        )
+        return check
+
+    return wrap
+
+
 def resource_policy(
     registry: list[Spec],
     name: str,
@@ -132,23 +156,7 @@ def resource_policy(
     config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[ResourceCheck], ResourceCheck]:
     """Declare a resource policy checking `types`; the decorated function reports violations."""
-
-    def wrap(check: ResourceCheck) -> ResourceCheck:
-        registry.append(
-            Spec(
-                name,
-                summary,
-                tuple(controls),
-                check,
-                "resource",
-                tuple(types),
-                level,
-                dict(config or {}),
-            )
-        )
-        return check
-
-    return wrap
+    return _declare("resource", registry, name, summary, controls, types, level, config)
 
 
 def stack_policy(
@@ -161,23 +169,7 @@ def stack_policy(
     config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[StackCheck], StackCheck]:
     """Declare a stack policy (it sees every resource; `types` documents what it looks at)."""
-
-    def wrap(check: StackCheck) -> StackCheck:
-        registry.append(
-            Spec(
-                name,
-                summary,
-                tuple(controls),
-                check,
-                "stack",
-                tuple(types),
-                level,
-                dict(config or {}),
-            )
-        )
-        return check
-
-    return wrap
+    return _declare("stack", registry, name, summary, controls, types, level, config)
 
 
 # -- reading properties ------------------------------------------------------------------------
