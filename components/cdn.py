@@ -14,7 +14,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components import buckets
 from components.base import Component
+from components.kms import EncryptionKey, EncryptionKeyArgs
 
 #: Where CloudFront looks for certificates and CLOUDFRONT-scope web ACLs.
 CLOUDFRONT_REGION = "us-east-1"
@@ -181,3 +183,22 @@ def offer_error_rate(
         statistic="Average",
         region=CLOUDFRONT_REGION,
     )
+
+
+def origin_key_and_logs(
+    owner: Component, contents: str, log_retention_days: int
+) -> tuple[EncryptionKey, buckets.Bucket]:
+    """For a private S3 origin behind CloudFront: the KMS key its objects are encrypted with
+    (which OAC reads as `cloudfront.amazonaws.com`) and the bucket that takes both the origin's
+    server access logs and the distribution's standard logs."""
+    ctx = owner.ctx
+    key = EncryptionKey(
+        owner.child_name("key"),
+        EncryptionKeyArgs(
+            description=f"{contents} of {ctx.project}-{ctx.stack}",
+            service_principals=["cloudfront.amazonaws.com"],
+        ),
+        ctx,
+        opts=owner.child_opts(),
+    )
+    return key, buckets.log_bucket(owner, "access-logs", log_retention_days)

@@ -26,7 +26,6 @@ import pulumi_aws as aws
 from components import buckets, cdn
 from components.base import Component, StackContext
 from components.iam import Grantee
-from components.kms import EncryptionKey, EncryptionKeyArgs
 
 _PEM = re.compile(
     r"^-----BEGIN PUBLIC KEY-----\s+[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*$", re.S
@@ -84,17 +83,9 @@ class MediaDelivery(Component):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, ctx, opts)
-        self.key = EncryptionKey(
-            self.child_name("key"),
-            EncryptionKeyArgs(
-                description=f"music files and URL-signing key of {ctx.project}-{ctx.stack}",
-                # OAC reads SSE-KMS objects as cloudfront.amazonaws.com.
-                service_principals=["cloudfront.amazonaws.com"],
-            ),
-            ctx,
-            opts=self.child_opts(),
+        self.key, self.logs = cdn.origin_key_and_logs(
+            self, "music files and URL-signing key", args.log_retention_days
         )
-        self.logs = buckets.log_bucket(self, "access-logs", args.log_retention_days)
         self.music = buckets.private_bucket(
             self, "music", self.key.arn, self.logs, args.noncurrent_version_days
         )

@@ -26,7 +26,6 @@ import pulumi_aws as aws
 from components import buckets, cdn
 from components.base import Component, StackContext
 from components.iam import Grantee
-from components.kms import EncryptionKey, EncryptionKeyArgs
 
 #: Viewer-request function of the default behaviour: client-side routes load the app.
 SPA_REWRITE = """\
@@ -103,16 +102,9 @@ class WebApp(Component):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, ctx, opts)
-        self.key = EncryptionKey(
-            self.child_name("key"),
-            EncryptionKeyArgs(
-                description=f"web app assets of {ctx.project}-{ctx.stack}",
-                service_principals=["cloudfront.amazonaws.com"],
-            ),
-            ctx,
-            opts=self.child_opts(),
+        self.key, self.logs = cdn.origin_key_and_logs(
+            self, "web app assets", args.log_retention_days
         )
-        self.logs = buckets.log_bucket(self, "access-logs", args.log_retention_days)
         self.site = buckets.private_bucket(
             self,
             "site",
