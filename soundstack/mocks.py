@@ -36,6 +36,14 @@ _ID_PREFIX = {
     "aws:opensearch/serverlessCollection:ServerlessCollection": "",  # bare id, e.g. 1a2b3c…
 }
 
+# Type token → id AWS generates for it from (region, a stable hex digest), where it is no name.
+_ID_FORMATS: dict[str, Callable[[str, str], str]] = {
+    "aws:cloudfront/distribution:Distribution": lambda region, h: f"E{h[:13].upper()}",
+    "aws:cloudfront/publicKey:PublicKey": lambda region, h: f"K{h[:13].upper()}",
+    "aws:cognito/userPool:UserPool": lambda region, h: f"{region}_{h[:4].upper()}{h[4:9]}",
+    "aws:cognito/userPoolClient:UserPoolClient": lambda region, h: h[:26],
+}
+
 # Input property that holds a resource's physical name, per type (first present wins).
 _NAME_KEYS = ("name", "bucket", "functionName", "clusterIdentifier", "identifier",
               "replicationGroupId", "domainName", "topicName", "streamName", "namespaceName",
@@ -86,8 +94,10 @@ class EstateMocks(pulumi.runtime.Mocks):
         name = next((str(inputs[k]) for k in _NAME_KEYS if isinstance(inputs.get(k), str)),
                     args.name)  # fmt: skip
         prefix = _ID_PREFIX.get(args.typ)
+        id_format = _ID_FORMATS.get(args.typ)
         resource_id = (
-            name if prefix is None
+            id_format(self.region, _digest(args.typ, args.name, length=32)) if id_format
+            else name if prefix is None
             else f"{prefix}-0{_digest(args.typ, args.name)}" if prefix
             else _digest(args.typ, args.name, length=20)
         )  # fmt: skip

@@ -44,6 +44,7 @@ class Resource:
     property_dependencies: dict[str, list[str]]
     provider: str | None
     protect: bool
+    id: str | None = None  # what the mocks answered as the physical id (None for components)
 
 
 @dataclass
@@ -114,6 +115,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 },
                 provider=request.provider or None,
                 protect=bool(request.protect),
+                id=response.id or None,
             )
         )
         return response

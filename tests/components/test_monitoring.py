@@ -279,8 +279,7 @@ def test_cloudfront_5xx_rate_alarms_watch_every_distribution_from_us_east_1(requ
         assert a["region"] == "us-east-1"
         assert a["threshold"] == load_stack(stack).monitoring.thresholds["cdn_5xx_rate"]
         (urn,) = alarm.property_dependencies["dimensions"]
-        # the mocks give a distribution its logical name as id
-        assert a["dimensions"] == {"DistributionId": distributions[urn].name, "Region": "Global"}
+        assert a["dimensions"] == {"DistributionId": distributions[urn].id, "Region": "Global"}
         watched.add(urn)
     assert watched == set(distributions)
 
@@ -288,7 +287,7 @@ def test_cloudfront_5xx_rate_alarms_watch_every_distribution_from_us_east_1(requ
                    and w["properties"]["metrics"][0][0] == "AWS/CloudFront"]  # fmt: skip
     assert {p["region"] for p in cdn_widgets} == {"us-east-1"}
     assert _dimension_values([{"properties": p} for p in cdn_widgets]) == {
-        d.name for d in distributions.values()
+        d.id for d in distributions.values()
     } | {"Global"}
     other = {w["properties"]["region"] for w in _widgets(synth) if w["type"] == "metric"
              and w["properties"]["metrics"][0][0] != "AWS/CloudFront"}  # fmt: skip
@@ -364,7 +363,8 @@ def test_stack_dashboard_references_only_resources_of_that_stack(request, stack)
         ):
             collect(resource.inputs)
             collect(resource.name)
-    # the mocks give resources their physical name (or logical name) as id; ElastiCache names
+            collect(resource.id)
+    # every resource's id (what the mocks answered) counts as known; ElastiCache names
     # its member nodes `<replication group>-001`, `-002` …; an OpenSearch Serverless collection
     # id is the first label of its endpoint (which the catalog's settings carry)
     known |= {k.split(".", 1)[0] for k in known if k.endswith(".aoss.amazonaws.com")}

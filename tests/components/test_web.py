@@ -30,7 +30,8 @@ def test_site_bucket_is_private_and_read_only_by_the_distribution(request, stack
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert allow["Action"] == ["s3:GetObject", "s3:ListBucket"]
-    assert allow["Condition"]["StringEquals"]["AWS:SourceArn"].endswith("/web-distribution")
+    distribution_id = one(synth, "web-distribution").id
+    assert allow["Condition"]["StringEquals"]["AWS:SourceArn"].endswith(f"/{distribution_id}")
     site, api = sorted(one(synth, "web-distribution").inputs["origins"],
                        key=lambda o: "originAccessControlId" not in o)  # fmt: skip
     assert site["originAccessControlId"]
