@@ -202,3 +202,31 @@ def origin_key_and_logs(
         opts=owner.child_opts(),
     )
     return key, buckets.log_bucket(owner, "access-logs", log_retention_days)
+
+
+def serve_bucket(
+    owner: Component,
+    role: str,
+    bucket: buckets.Bucket,
+    distribution: aws.cloudfront.Distribution,
+    domain: CustomDomain | None,
+    actions: Sequence[str],
+    sid: str,
+    label: str,
+) -> pulumi.Output[str]:
+    """Finish a private-bucket distribution: alias records for the custom domain, its 5xx
+    signal, and the bucket policy admitting only this distribution (through OAC) to `actions`.
+    Returns the host name viewers use (the custom domain when there is one)."""
+    alias_records(owner, domain, distribution)
+    offer_error_rate(owner, label, distribution)
+    buckets.bucket_policy(
+        owner,
+        role,
+        bucket,
+        pulumi.Output.all(bucket.arn, distribution.arn).apply(
+            lambda a: [oac_statement(a[0], a[1], actions, sid)]
+        ),
+    )
+    if domain is not None:
+        return pulumi.Output.from_input(domain.name)
+    return distribution.domain_name

@@ -172,26 +172,15 @@ class MediaDelivery(Component):
             tags=self.tags(),
             opts=self.child_opts(depends_on=list(self.logs.settled)),
         )
-        cdn.alias_records(self, args.domain, self.distribution)
-        cdn.offer_error_rate(self, "music 5xx error rate", self.distribution)
-        buckets.bucket_policy(
-            self,
-            "music",
-            self.music,
-            pulumi.Output.all(self.music.arn, self.distribution.arn).apply(
-                lambda a: [cdn.oac_statement(a[0], a[1], ["s3:GetObject"], "CloudFrontReadsAudio")]
-            ),
-        )
+        #: Host name stream URLs use (custom domain when configured).
+        self.domain_name: pulumi.Output[str] = cdn.serve_bucket(
+            self, "music", self.music, self.distribution, args.domain,
+            ["s3:GetObject"], "CloudFrontReadsAudio", "music 5xx error rate",
+        )  # fmt: skip
         self.bucket_name: pulumi.Output[str] = self.music.name
         self.bucket_arn: pulumi.Output[str] = self.music.arn
         self.distribution_arn: pulumi.Output[str] = self.distribution.arn
         self.distribution_id: pulumi.Output[str] = self.distribution.id
-        #: Host name stream URLs use (custom domain when configured).
-        self.domain_name: pulumi.Output[str] = (
-            pulumi.Output.from_input(args.domain.name)
-            if args.domain
-            else self.distribution.domain_name
-        )
         self.signing_key_ids: list[pulumi.Output[str]] = [k.id for k in self.public_keys]
         self.signing_secret_arn: pulumi.Output[str] = self.signing_secret.arn
         self.register_outputs(

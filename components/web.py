@@ -173,30 +173,15 @@ class WebApp(Component):
             tags=self.tags(),
             opts=self.child_opts(depends_on=list(self.logs.settled)),
         )
-        cdn.alias_records(self, args.domain, self.distribution)
-        cdn.offer_error_rate(self, "web 5xx error rate", self.distribution)
-        buckets.bucket_policy(
-            self,
-            "site",
-            self.site,
-            pulumi.Output.all(self.site.arn, self.distribution.arn).apply(
-                lambda a: [
-                    cdn.oac_statement(
-                        a[0], a[1], ["s3:GetObject", "s3:ListBucket"], "CloudFrontReadsSite"
-                    )
-                ]
-            ),
-        )
+        #: Host name of the app (custom domain when configured).
+        self.domain_name: pulumi.Output[str] = cdn.serve_bucket(
+            self, "site", self.site, self.distribution, args.domain,
+            ["s3:GetObject", "s3:ListBucket"], "CloudFrontReadsSite", "web 5xx error rate",
+        )  # fmt: skip
 
         self.bucket_name: pulumi.Output[str] = self.site.name
         self.distribution_arn: pulumi.Output[str] = self.distribution.arn
         self.distribution_id: pulumi.Output[str] = self.distribution.id
-        #: Host name of the app (custom domain when configured).
-        self.domain_name: pulumi.Output[str] = (
-            pulumi.Output.from_input(args.domain.name)
-            if args.domain
-            else self.distribution.domain_name
-        )
         self.url: pulumi.Output[str] = pulumi.Output.concat("https://", self.domain_name)
         self.register_outputs(
             {
