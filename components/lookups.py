@@ -1,18 +1,40 @@
-"""The only place components ask AWS about the account they deploy into (mocks answer these)."""
+"""The only place components ask AWS about the account they deploy into (mocks answer these).
+
+Account id and partition are asked once per run, not once per component: each synchronous
+invoke is a provider round trip in `pulumi up`, and it waits for every registration still in
+flight, so 50 of them dominated a prod preview (issue 16). A run is one Pulumi monitor (one
+`pulumi up`, or one mocked synthesis), so the answers are remembered per monitor.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi_aws as aws
+from pulumi.runtime import settings
+
+_ANSWERS: dict[tuple[int, str], Any] = {}
+
+
+def _once(key: str, ask: Any) -> Any:
+    """`ask()` the first time `key` is needed in this run; the same answer after that."""
+    monitor = settings.get_monitor()
+    slot = (id(monitor), key)
+    if slot not in _ANSWERS:
+        if len(_ANSWERS) > 64:  # runs follow each other in one test process: forget old ones
+            _ANSWERS.clear()
+        _ANSWERS[slot] = (monitor, ask())  # the monitor is kept alive so its id stays unique
+    return _ANSWERS[slot][1]
 
 
 def account_id() -> str:
     """The AWS account id of the credentials in use."""
-    return aws.get_caller_identity().account_id
+    return str(_once("account", lambda: aws.get_caller_identity().account_id))
 
 
 def partition() -> str:
     """`aws`, `aws-cn` or `aws-us-gov`."""
-    return aws.get_partition().partition
+    return str(_once("partition", lambda: aws.get_partition().partition))
 
 
 def availability_zones(count: int) -> list[str]:

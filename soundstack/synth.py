@@ -56,6 +56,7 @@ class Synthesis:
     outputs: dict[str, Any]  # secret outputs replaced by MASK
     secret_outputs: list[str]
     errors: list[str] = field(default_factory=list)
+    invokes: dict[str, int] = field(default_factory=dict)  # data-source token → calls made
 
     def by_type(self, type_token: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_token]
@@ -94,6 +95,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Resource] = []
+        self.invokes: dict[str, int] = {}
+
+    def Invoke(self, request: Any) -> Any:
+        self.invokes[request.tok] = self.invokes.get(request.tok, 0) + 1
+        return super().Invoke(request)
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -191,7 +197,9 @@ def synthesize(
         settings.ROOT.set(None)
         loop.close()
         asyncio.set_event_loop(None)
-    return Synthesis(stack, monitor.registrations, outputs, secret_outputs, errors.messages)
+    return Synthesis(
+        stack, monitor.registrations, outputs, secret_outputs, errors.messages, monitor.invokes
+    )
 
 
 def synthesize_stack(stack: str, project_dir: Path = PROJECT_DIR) -> Synthesis:
