@@ -360,14 +360,15 @@ def _web_acl(r: Resource, p: Pricing) -> list[tuple[float, str]]:
 
 
 def _tiered(gb: float, tiers: list[list[Any]]) -> float:
-    total, floor = 0.0, 0.0
-    for ceiling, price in tiers:
-        top = gb if ceiling is None else min(gb, ceiling)
-        if top > floor:
-            total += (top - floor) * price
-        if ceiling is None or gb <= ceiling:
+    """`gb` priced through consecutive tiers given as [width in GB, price per GB], as AWS
+    publishes them ("first 10 TB, next 40 TB, …"); a width of None is the open last tier."""
+    total, left = 0.0, gb
+    for width, price in tiers:
+        used = left if width is None else min(left, width)
+        total += used * price
+        left -= used
+        if left <= 0:
             break
-        floor = ceiling
     return total
 
 
@@ -379,7 +380,7 @@ def _distribution(r: Resource, p: Pricing) -> list[tuple[float, str]]:
     requests = p.t["monthly_streams"] * p.t["edge_requests_per_stream"] / len(media)
     cdn = p.table["cloudfront"]
     return [
-        (_tiered(gb, cdn["gb_out_tiers"]), f"{gb:,.0f} GB to viewers (assumed traffic)"),
+        (_tiered(gb, cdn["gb_out_tier_widths"]), f"{gb:,.0f} GB to viewers (assumed traffic)"),
         (requests / 1e4 * cdn["https_per_10k"], f"{requests / 1e6:,.0f} M HTTPS requests"),
     ]
 
@@ -425,6 +426,19 @@ def _bucket(r: Resource, p: Pricing) -> list[tuple[float, str]]:
         return [(0.0, "storage not modelled (small next to the audio)")]
     gb = p.t["media_storage_gb"] / len(origins)
     return [(gb * p.table["s3_standard_gb_month"], f"{gb:,.0f} GB of audio (assumed)")]
+
+
+def _log_group(r: Resource, p: Pricing) -> list[tuple[float, str]]:
+    """The assumed monthly log volume shared out between the stack's log groups; stored for
+    the group's retention (steady state), uncompressed: an upper bound on storage."""
+    groups = p.count(r.type)
+    gb = p.t["log_gb"] / max(groups, 1)
+    cw = p.table["cloudwatch"]
+    months = (r.inputs.get("retentionInDays") or 3653) / 30
+    return [
+        (gb * cw["logs_ingested_gb"], f"{gb:,.1f} GB ingested (assumed)"),
+        (gb * months * cw["logs_stored_gb_month"], f"{gb * months:,.0f} GB kept"),
+    ]
 
 
 def _fixed(key: str, why: str) -> Rule:
@@ -496,6 +510,7 @@ RULES: dict[str, Rule] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketV2:BucketV2": _bucket,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _fixed("cloudwatch.alarm_month", "alarm"),
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/dashboard:Dashboard": _fixed("cloudwatch.dashboard_month", "dashboard"),
     "aws:ecr/repository:Repository": _repository,
     "aws:quicksight/accountSubscription:AccountSubscription": _quicksight,

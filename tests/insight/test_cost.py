@@ -75,3 +75,31 @@ def test_prod_drivers_are_sorted_and_explain_the_total(prod):
     assert sum(usd for _, usd in report.by_component()) == pytest.approx(report.total, abs=0.05)
     text = cost.render(report)
     assert "Estimated" in text and TABLE["date"] in text and drivers[0].resource in text
+
+
+def test_cloudfront_tiers_are_widths_priced_one_after_the_other():
+    tiers = TABLE["cloudfront"]["gb_out_tier_widths"]
+    # by hand: first 10 TB at 0.085, next 40 TB at 0.080, the remaining 26,925 GB at 0.060
+    assert cost._tiered(78_125, tiers) == pytest.approx(
+        10_240 * 0.085 + 40_960 * 0.080 + 26_925 * 0.060, abs=0.001
+    )
+    assert cost._tiered(78_125, tiers) == pytest.approx(5762.70, abs=0.001)
+    assert cost._tiered(5_000, tiers) == pytest.approx(5_000 * 0.085)
+    # past 5 PB (10 + 40 + 100 + 350 + 524 TB + 4 PB) every GB costs the open tier's price
+    five_pb = sum(w for w, _ in tiers[:-1])
+    assert cost._tiered(five_pb + 1_000, tiers) - cost._tiered(five_pb, tiers) == pytest.approx(
+        1_000 * 0.020
+    )
+
+
+def test_log_groups_are_priced_for_ingestion_and_retention(prod):
+    report = cost.estimate(prod)
+    groups = prod.by_type("aws:cloudwatch/logGroup:LogGroup")
+    logs = [i for i in report.items if i.type == "aws:cloudwatch/logGroup:LogGroup"]
+    assert len(logs) == 2 * len(groups) > 0
+    share = report.assumptions["log_gb"] / len(groups)
+    ingested = sum(i.monthly for i in logs if i.basis.endswith("ingested (assumed)"))
+    assert ingested == pytest.approx(report.assumptions["log_gb"] * 0.57, abs=0.01 * len(groups))
+    year = next(g for g in groups if g.inputs.get("retentionInDays") == 365)
+    kept = next(i for i in logs if i.resource == year.name and i.basis.endswith("kept"))
+    assert kept.monthly == pytest.approx(share * 365 / 30 * 0.03, abs=0.011)
