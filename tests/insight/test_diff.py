@@ -30,3 +30,27 @@ def test_settings_differ_by_value_not_by_stack_name(dev, prod):
 def test_a_stack_does_not_differ_from_itself(staging):
     d = diff.compare(staging, staging)
     assert not (d.only_a or d.only_b or d.settings or d.counts)
+
+
+def test_ids_the_mocks_made_compare_as_the_resources_they_name(staging, prod):
+    d = diff.compare(staging, prod)
+    made = [s for s in d.settings if any(
+        isinstance(v, str) and any(p in v for p in ("subnet-", "rtb-", "vpc-0", "sg-0"))
+        for v in (s.a, s.b))]  # fmt: skip
+    assert made == []
+    raw = diff.compare(staging, prod, normalise=False)
+    assert any(isinstance(s.a, str) and s.a.startswith("sg-0") for s in raw.settings)
+    # the cluster's security group (an output of the EKS cluster) compares as that reference
+    paths = {(s.name, s.path) for s in d.settings}
+    assert ("database-from-cluster-catalog-5432-ingress", "referencedSecurityGroupId") not in paths
+
+
+def test_the_differing_part_of_a_long_value_is_never_cut():
+    a = "x" * 80 + "AAA" + "y" * 80
+    b = "x" * 80 + "BBBB" + "y" * 80
+    shown_a, shown_b = diff._shorten(a, b)
+    assert "AAA" in shown_a and "BBBB" in shown_b
+    assert shown_a != shown_b
+    assert shown_a.startswith("…") and shown_a.endswith("…")
+    assert len(shown_a) < len(a)
+    assert diff._shorten("short", "other") == ("short", "other")
