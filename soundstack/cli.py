@@ -75,7 +75,8 @@ def _check(args: argparse.Namespace) -> int:
     if args.report:
         render = report.to_html if args.report.endswith((".html", ".htm")) else report.markdown
         with open(args.report, "w", encoding="utf-8") as out:
-            out.write(render(args.stack, specs(), violations, levels(config)))
+            types = {r.type for r in synth.resources}
+            out.write(render(args.stack, specs(), violations, levels(config), types))
         print(f"report written to {args.report}")
     if synth.errors:
         print("\n".join(["errors during the mocked run:", *synth.errors]), file=sys.stderr)

@@ -104,3 +104,37 @@ def test_analyzer_serves_the_pack_metadata_without_starting_grpc():
     routes = served["apigw-route-authorization"].configSchema.properties["publicRoutes"]
     assert list(routes["default"]) == DECLARED_PUBLIC_ROUTES
     assert "FSBP APIGateway.8" in served["apigw-route-authorization"].description
+
+
+def test_report_opens_with_a_summary_and_marks_unmatched_policies_not_applicable(dev):
+    import datetime
+
+    violations = evaluate(dev)
+    types = {r.type for r in dev.resources}
+    text = report.markdown(
+        "dev", specs(), violations, levels({}), types, datetime.date(2026, 12, 1)
+    )
+    head = text.split("## ", 1)[0]
+    assert "Stack `dev`, checked 2026-12-01." in head
+    assert "| level | policies | failing | violations | pass | not applicable |" in head
+    # dev runs no EKS cluster: the cluster policies did not run, so they did not pass either
+    eks = [
+        s
+        for s in specs()
+        if s.types and not set(s.types) - {"eks:index:Cluster", "aws:eks/cluster:Cluster"}
+    ]
+    assert eks
+    for spec in eks:
+        assert (
+            f"`{spec.name}` | {levels({}).get(spec.name, 'mandatory')} | not applicable |" in text
+        )
+    applicable = [s for s in specs() if not s.types or set(s.types) & types]
+    total = sum(
+        int(row.split("|")[2])
+        for row in head.splitlines()
+        if row.startswith("| m") or row.startswith("| a")
+    )
+    assert total == len(specs())
+    assert len(applicable) < len(specs())
+    html = report.to_html("dev", specs(), violations, levels({}), types)
+    assert "not applicable" in html and "<td>level</td>" in html
