@@ -1,7 +1,8 @@
 """First-deploy plan: the dependency graph's critical path under typical AWS create times.
 
-Each resource waits for its dependencies (and for its parent component's dependencies, which
-gate everything built under it); a component finishes when all its children have. Create times
+Each resource waits for its dependencies, for its explicit provider (a Kubernetes provider
+exists only once its cluster does) and for its parent component's dependencies, which gate
+everything built under it; a component finishes when all its children have. Create times
 come from the dated table `data/create_times.json` (unknown types take its small default).
 Assumes unlimited `pulumi up` parallelism and no API throttling, so the estimate is a floor.
 """
@@ -54,8 +55,8 @@ def create_minutes(r: Resource, table: dict[str, Any]) -> float:
     return float(entry["minutes"])
 
 
-def build(synth: Synthesis) -> Plan:
-    """The critical path of a first `pulumi up` of `synth`."""
+def schedule(synth: Synthesis) -> tuple[dict[str, Step], dict[str, str | None]]:
+    """Every resource's step by URN, and the predecessor that finished last before each."""
     estate = Estate(synth)
     table = load_table(TABLE)
     children: dict[str, list[str]] = defaultdict(list)
@@ -87,7 +88,8 @@ def build(synth: Synthesis) -> Plan:
         if r.urn in gates:
             return gates[r.urn]
         start, last = 0.0, None
-        for dep in r.dependencies:
+        provider = (r.provider or "").rpartition("::")[0]  # `<urn>::<id>`
+        for dep in [*r.dependencies, provider]:
             if dep in estate.by_urn and dep != r.parent and done(dep) > start:
                 start, last = finish[dep], dep
         parent = estate.by_urn.get(r.parent or "")
@@ -104,6 +106,13 @@ def build(synth: Synthesis) -> Plan:
         r.urn: Step(r, estate.owner(r), create_minutes(r, table), finish[r.urn])
         for r in synth.resources
     }
+    return steps, cause
+
+
+def build(synth: Synthesis) -> Plan:
+    """The critical path of a first `pulumi up` of `synth`."""
+    table = load_table(TABLE)
+    steps, cause = schedule(synth)
     custom = [s for s in steps.values() if not is_component(s.resource)]
     if not custom:
         return Plan(synth.stack, 0.0, [], [], table)

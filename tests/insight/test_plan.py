@@ -55,3 +55,13 @@ def test_prod_critical_path_contains_the_cluster_or_a_database(prod):
     p = plan.build(prod)
     assert slow & {s.resource.type for s in p.critical_path}
     assert "min" in plan.render(p)
+
+
+def test_kubernetes_objects_start_after_the_cluster_their_provider_talks_to(prod):
+    steps, _ = plan.schedule(prod)
+    (eks,) = prod.by_type("eks:index:Cluster")
+    k8s = [r for r in prod.resources if r.type.startswith("kubernetes:")]
+    assert k8s
+    for r in k8s:
+        step = steps[r.urn]
+        assert step.finish - step.minutes >= steps[eks.urn].finish - 1e-9, r.name
