@@ -1,4 +1,4 @@
-"""The insight subcommands of the `soundstack` CLI: diagram, cost, diff, plan and docs."""
+"""The insight subcommands of the `soundstack` CLI: diagram, cost, diff, plan, capacity, docs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from soundstack.insight import cost, diagram, diff, docs, plan
+from soundstack.insight import capacity, cost, diagram, diff, docs, plan
 from soundstack.synth import PROJECT_DIR, Synthesis, synthesize_stack
 
 _STACK_HELP = "stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)"
@@ -79,9 +79,37 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capacity(args: argparse.Namespace) -> int:
+    overrides: dict[str, float] = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"--set {item}: use key=value, e.g. --set pod_rps=200", file=sys.stderr)
+            return 2
+        overrides[key] = float(value)
+    try:
+        m = capacity.model(overrides, args.peak_factor)
+    except (KeyError, ValueError) as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    synth = _synth(args.stack)
+    listeners = args.listeners
+    if args.find_limit:
+        first = capacity.analyse(synth, 1, m).first
+        if first is not None and first.saturates_at is not None:
+            listeners = first.saturates_at
+    result = capacity.analyse(synth, listeners, m)
+    if args.json:
+        json.dump(capacity.as_json(result), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(capacity.render(result))
+    return 0
+
+
 def _docs(args: argparse.Namespace) -> int:
     readme = PROJECT_DIR / "README.md"
-    current = docs.update(readme, _synth(docs.STACK), check=args.check)
+    current = docs.update(readme, {s: _synth(s) for s in docs.STACKS}, check=args.check)
     if args.check and not current:
         print(f"{readme} is stale: run `soundstack docs`", file=sys.stderr)
         return 1
@@ -118,6 +146,34 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("stack", help=_STACK_HELP)
     p.set_defaults(run=_plan)
 
-    p = sub.add_parser("docs", help="regenerate README's prod diagram and cost sections")
+    p = sub.add_parser("capacity", help="which limit saturates first as listeners grow")
+    p.add_argument("stack", help=_STACK_HELP)
+    p.add_argument(
+        "--listeners",
+        type=float,
+        default=10_000,
+        help="concurrent listeners in the busy hour (default 10,000)",
+    )
+    p.add_argument(
+        "--peak-factor",
+        type=float,
+        default=1.5,
+        help="short peaks over the busy hour's average rates (default 1.5)",
+    )
+    p.add_argument(
+        "--find-limit",
+        action="store_true",
+        help="bisect the listener count at which the first limit saturates",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a per-listener load assumption (data/capacity_model.json)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable table")
+    p.set_defaults(run=_capacity)
+
+    p = sub.add_parser("docs", help="regenerate README's generated sections (diagram, costs)")
     p.add_argument("--check", action="store_true", help="only check; exit 1 when stale")
     p.set_defaults(run=_docs)

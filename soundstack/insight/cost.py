@@ -551,7 +551,7 @@ def estimate(synth: Synthesis, overrides: Mapping[str, float] | None = None) -> 
     return CostReport(synth.stack, estate.environment, items, traffic, table, unpriced)
 
 
-def _usd(value: float) -> str:
+def usd(value: float) -> str:
     return f"${value:,.2f}"
 
 
@@ -560,22 +560,22 @@ def render(report: CostReport, drivers: int = 8) -> str:
     t = report.table
     total = report.total
     lines = [
-        f"**Estimated** monthly cost of stack `{report.stack}`: **{_usd(total)}** "
+        f"**Estimated** monthly cost of stack `{report.stack}`: **{usd(total)}** "
         f"({t['region']}, {t['currency']}, on-demand list prices of {t['date']}; "
         "an estimate, not a quote).",
         "",
         "| component | USD / month | share |",
         "|---|---:|---:|",
     ]
-    for component, usd in report.by_component():
-        if usd > 0:
-            share = f"{usd / total:.0%}" if total else "-"
-            lines.append(f"| {component} | {_usd(usd)} | {share} |")
-    lines += [f"| **total** | **{_usd(total)}** | |", "", "Top cost drivers:", "",
+    for component, amount in report.by_component():
+        if amount > 0:
+            share = f"{amount / total:.0%}" if total else "-"
+            lines.append(f"| {component} | {usd(amount)} | {share} |")
+    lines += [f"| **total** | **{usd(total)}** | |", "", "Top cost drivers:", "",
               "| resource | component | USD / month | basis |", "|---|---|---:|---|"]  # fmt: skip
     for item in report.drivers(drivers):
         if item.monthly > 0:
-            lines.append(f"| {item.resource} | {item.component} | {_usd(item.monthly)} | "
+            lines.append(f"| {item.resource} | {item.component} | {usd(item.monthly)} | "
                          f"{item.basis} |")  # fmt: skip
     a = report.assumptions
     lines += [

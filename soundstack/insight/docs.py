@@ -1,4 +1,5 @@
-"""Generated README sections (prod diagram and cost table), kept between marker comments.
+"""Generated README sections, kept between marker comments: the prod diagram and cost table,
+and dev, staging and prod side by side (monthly cost, capacity and the cost at that capacity).
 
 `soundstack docs` rewrites them; `soundstack docs --check` (and tests/insight/test_docs.py)
 fails when they are stale.
@@ -7,18 +8,51 @@ fails when they are stale.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from soundstack.insight import cost, diagram
+from soundstack.insight import capacity, cost, diagram
 from soundstack.synth import Synthesis
 
 STACK = "prod"
+STACKS = ("dev", "staging", "prod")
 
-#: Section name → how to render it from the prod synthesis.
-SECTIONS: dict[str, Callable[[Synthesis], str]] = {
-    "diagram": lambda s: f"```mermaid\n{diagram.build(s).mermaid()}```",
-    "cost": lambda s: cost.render(cost.estimate(s)),
+
+def _stacks(synths: Mapping[str, Synthesis]) -> str:
+    """Each stack's estimated cost, the listeners at which its first limit saturates, what
+    that limit is, and the estimated cost when it carries that many listeners."""
+    lines = [
+        "| stack | cost/month (assumed traffic) | concurrent listeners at the first limit | "
+        "first limit (knob) | cost/month at that load |",
+        "|---|---|---|---|---|",
+    ]
+    m = capacity.model()
+    for name in STACKS:
+        synth = synths[name]
+        first = capacity.analyse(synth, 1, m).first
+        if first is None or first.saturates_at is None:
+            lines.append(f"| {name} | {cost.usd(cost.estimate(synth).total)} | no limit | | |")
+            continue
+        at = first.saturates_at
+        busy = cost.estimate(synth, {"monthly_streams": capacity.monthly_streams(at, m)})
+        lines.append(
+            f"| {name} | {cost.usd(cost.estimate(synth).total)} | {at:,} | "
+            f"{first.limit.component}: {first.limit.what} ({first.limit.knob}) | "
+            f"{cost.usd(busy.total)} |"
+        )
+    lines += [
+        "",
+        f"Load model: `soundstack/insight/data/{capacity.TABLE}` (peak factor "
+        f"{m.peak_factor:g}); `soundstack capacity <stack> --find-limit` for the table.",
+    ]
+    return "\n".join(lines)
+
+
+#: Section name → how to render it from the stacks' syntheses (the single-stack ones from prod).
+SECTIONS: dict[str, Callable[[Mapping[str, Synthesis]], str]] = {
+    "diagram": lambda s: f"```mermaid\n{diagram.build(s[STACK]).mermaid()}```",
+    "cost": lambda s: cost.render(cost.estimate(s[STACK])),
+    "stacks": _stacks,
 }
 
 
@@ -27,21 +61,21 @@ def _markers(name: str) -> tuple[str, str]:
             f"<!-- soundstack:{name}:end -->")  # fmt: skip
 
 
-def regenerate(text: str, synth: Synthesis) -> str:
-    """`text` with every generated section present in it rendered afresh from `synth`."""
+def regenerate(text: str, synths: Mapping[str, Synthesis]) -> str:
+    """`text` with every generated section rendered afresh from the stacks' `synths`."""
     for name, render in SECTIONS.items():
         begin, end = _markers(name)
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
         if not pattern.search(text):
             raise ValueError(f"README has no {name} section; add the lines:\n{begin}\n{end}")
-        text = pattern.sub(lambda _: f"{begin}\n{render(synth)}\n{end}", text)  # noqa: B023
+        text = pattern.sub(lambda _: f"{begin}\n{render(synths)}\n{end}", text)  # noqa: B023
     return text
 
 
-def update(readme: Path, synth: Synthesis, check: bool = False) -> bool:
+def update(readme: Path, synths: Mapping[str, Synthesis], check: bool = False) -> bool:
     """Rewrite `readme`'s generated sections (or only compare when `check`); True if current."""
     old = readme.read_text()
-    new = regenerate(old, synth)
+    new = regenerate(old, synths)
     if not check and new != old:
         readme.write_text(new)
     return new == old
