@@ -92,7 +92,9 @@ def test_lbc_policy_grants_exactly_upstreams_actions_never_more_broadly():
     wanted = {a for a, _, _ in reference if not a.startswith("waf-regional:")}
     assert {a for a, _, _ in ours} == wanted
     for action, resource, condition in ours:
-        assert resource == "*" or resource.startswith(f"arn:aws:{action.split(':')[0]}:eu-west-1:1:")
+        assert resource == "*" or resource.startswith(
+            f"arn:aws:{action.split(':')[0]}:eu-west-1:1:"
+        )
         assert any(
             a == action and fnmatchcase(resource, r) and condition_within(c, condition)
             for a, r, c in reference
@@ -133,7 +135,9 @@ def test_lbc_role_fits_the_inline_policy_quota(synth):
 
 # -- the autoscaler's policy and version ---------------------------------------------------------
 def test_autoscaler_policy_is_upstreams_with_writes_limited_to_this_clusters_groups(synth):
-    reference = {a for a, _, _ in grants(upstream(AUTOSCALER_CHART, "iam_policy.json")["Statement"])}
+    reference = {
+        a for a, _, _ in grants(upstream(AUTOSCALER_CHART, "iam_policy.json")["Statement"])
+    }
     ours = statements(synth, "cluster-autoscaler-role")
     assert {a for s in ours.values() for a in s["Action"]} == reference
     scale = ours["ScaleOwnNodeGroups"]
@@ -153,7 +157,10 @@ def test_autoscaler_is_the_one_built_for_the_cluster_version():
 
 # -- Helm values: only keys the pinned chart has, typed parts valid Kubernetes ------------------
 def unknown_keys(
-    ours: dict[str, Any], defaults: dict[str, Any], typed: frozenset[str] = frozenset(), path: str = ""
+    ours: dict[str, Any],
+    defaults: dict[str, Any],
+    typed: frozenset[str] = frozenset(),
+    path: str = "",
 ) -> list[str]:
     """Keys of `ours` the chart's values.yaml does not declare. Maps the chart leaves empty
     (`{}`, null: annotations, extraArgs, nodeSelector) take any key; `typed` values are
@@ -208,7 +215,9 @@ def test_helm_value_checks_catch_typos_and_invalid_kubernetes_fields():
         "serviceAccount.annotation", "enableWafV2"]  # fmt: skip
     assert unknown_keys({"serviceAccount": {"annotations": {"a": "b"}}}, defaults) == []
     with pytest.raises(Exception, match="unexpected"):
-        validate_definition({"readOnlyRootFS": True}, TYPED_VALUES["metrics-server"]["securityContext"])
+        validate_definition(
+            {"readOnlyRootFS": True}, TYPED_VALUES["metrics-server"]["securityContext"]
+        )
 
 
 # -- item 8: metrics-server --------------------------------------------------------------------
