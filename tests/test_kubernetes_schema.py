@@ -38,7 +38,7 @@ def test_every_kubernetes_object_is_valid_in_the_clusters_version(request, stack
 
 
 def test_the_schema_check_is_strict():
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"},
+    deployment: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"},
                   "spec": {"selector": {"matchLabels": {"a": "b"}},
                            "template": {"metadata": {"labels": {"a": "b"}},
                                         "spec": {"containers": [{"name": "a", "image": "i"}]}}}}  # fmt: skip

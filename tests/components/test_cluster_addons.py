@@ -103,7 +103,7 @@ def test_lbc_policy_grants_exactly_upstreams_actions_never_more_broadly():
 
 def test_lbc_can_attach_the_web_acl_and_set_listener_attributes():
     ours = grants(ours_as_statements(load_balancer_controller_statements("aws", "eu-west-1", "1")))
-    resources = {}
+    resources: dict[str, set[str]] = {}
     for action, resource, _ in ours:
         resources.setdefault(action, set()).add(resource)
     # SetWebAcl has no resource type: a scoped grant never matches and the ALB stays unprotected.
