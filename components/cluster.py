@@ -3,13 +3,15 @@
 `Cluster` builds a pulumi-eks cluster in the private subnets (private API endpoint, secrets
 encrypted with its own KMS key, all control-plane logs, access entries, an OIDC provider for
 IAM roles for service accounts), managed node groups (an on-demand system group and an optional
-Spot group for workers), the cluster autoscaler and the AWS Load Balancer Controller by Helm,
-each with an IRSA role that holds only what it needs, and one `Workload` per containerised
-service (ECR repository, Deployment, Service, HPA, PDB, service account with its own role,
-Ingress on a shared, WAF-protected HTTPS ALB).
+Spot group for workers), the cluster autoscaler, the AWS Load Balancer Controller and
+metrics-server by Helm on the system nodes (the first two with IRSA roles holding their
+upstream policy, scoped to this account, region and cluster), and one `Workload` per
+containerised service (ECR repository, Deployment, Service, HPA, PDB, service account with its
+own role, Ingress on a shared, WAF-protected HTTPS ALB).
 
 Kubernetes resources are created through a provider built from the cluster's kubeconfig, so the
-program deploys the cluster and its workloads in one `pulumi up`.
+program deploys the cluster and its workloads in one `pulumi up`, in this order: node groups,
+add-ons (each Helm release waits for its pods), then the workloads.
 """
 
 from __future__ import annotations
