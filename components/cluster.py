@@ -136,6 +136,9 @@ class ClusterArgs:
     log_kms_key_arn: pulumi.Input[str] | None = None
     #: Regional WAF web ACL the ALB is associated with (the edge component's).
     web_acl_arn: pulumi.Input[str] | None = None
+    #: The account's Shield Advanced subscription (the edge component's, None without one):
+    #: when set, the controller puts the ingress ALB under Shield Advanced protection.
+    shield_subscription: pulumi.Resource | None = None
     #: Route 53 zone of `domain` (validates the ingress certificate, points `apps.<domain>`).
     hosted_zone_id: pulumi.Input[str] | None = None
     workloads: Sequence[WorkloadSpec] = ()
@@ -445,8 +448,9 @@ class Cluster(Component):
     def _load_balancer_controller(self, args: ClusterArgs) -> k8s.helm.v3.Release:
         sa = "aws-load-balancer-controller"
         role = self.irsa_role(self, "lbc-role", SYSTEM_NAMESPACE, sa)
+        shield = args.shield_subscription is not None
         for sid, actions, resources, conditions in load_balancer_controller_statements(
-            lookups.partition(), self.ctx.region, lookups.account_id()
+            lookups.partition(), self.ctx.region, lookups.account_id(), shield=shield
         ):
             role.grant(sid, actions, resources, conditions)
         return self._helm(
@@ -462,7 +466,7 @@ class Cluster(Component):
                     "name": sa,
                     "annotations": {"eks.amazonaws.com/role-arn": role.role_arn},
                 },
-                "enableShield": False,
+                "enableShield": shield,
                 "enableWaf": False,
                 "enableWafv2": True,
                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
@@ -676,6 +680,13 @@ class Workload(RoleGrantee, Component):
         }
         if args.web_acl_arn is not None:
             annotations["alb.ingress.kubernetes.io/wafv2-acl-arn"] = args.web_acl_arn
+        ingress_opts = opts
+        if args.shield_subscription is not None:
+            annotations["alb.ingress.kubernetes.io/shield-advanced-protection"] = "true"
+            # The controller protects the ALB in the reconcile that publishes its address.
+            ingress_opts = pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[args.shield_subscription])
+            )
         self.ingress = k8s.networking.v1.Ingress(
             self.child_name("ingress"),
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -705,7 +716,7 @@ class Workload(RoleGrantee, Component):
                     )
                 ],
             ),
-            opts=opts,
+            opts=ingress_opts,
         )
         self.register_outputs(
             {"repository_url": self.repository.repository_url, "role_arn": self.role.role_arn}
@@ -806,7 +817,9 @@ ECR_LIFECYCLE = {
 Statement = tuple[str, list[str], list[str], dict[str, Any] | None]
 
 
-def load_balancer_controller_statements(part: str, region: str, account: str) -> list[Statement]:
+def load_balancer_controller_statements(
+    part: str, region: str, account: str, shield: bool = True
+) -> list[Statement]:
     """The AWS Load Balancer Controller's policy: upstream's `docs/install/iam_policy.json` at
     the installed version (LBC_CHART), statement for statement, with two differences.
 
@@ -817,7 +830,8 @@ def load_balancer_controller_statements(part: str, region: str, account: str) ->
       tagged). Actions that have no resource type (`elasticloadbalancing:SetWebAcl`, the
       Describe/List calls, `shield:CreateProtection`) are granted on `*`, as only `*` grants them.
     - No `waf-regional:*` (WAF Classic): the chart runs with `enableWaf: false` and attaches the
-      WAFv2 web ACL (`enableWafv2: true`).
+      WAFv2 web ACL (`enableWafv2: true`); the `shield:*` statement only with `shield=True`
+      (the chart's `enableShield`, on when the account has Shield Advanced).
     """
     elb = f"arn:{part}:elasticloadbalancing:{region}:{account}"
     sg = f"arn:{part}:ec2:{region}:{account}:security-group/*"
@@ -833,7 +847,21 @@ def load_balancer_controller_statements(part: str, region: str, account: str) ->
     target_groups = [f"{elb}:targetgroup/*/*"]
     listeners = [f"{elb}:listener/net/*/*/*", f"{elb}:listener/app/*/*/*"]
     rules = [f"{elb}:listener-rule/net/*/*/*", f"{elb}:listener-rule/app/*/*/*"]
+    shield_protections: list[Statement] = [
+        (
+            "ManageShieldProtections",
+            [
+                "shield:GetSubscriptionState",
+                "shield:DescribeProtection",
+                "shield:CreateProtection",
+                "shield:DeleteProtection",
+            ],
+            ["*"],
+            None,
+        )
+    ]
     return [
+        *(shield_protections if shield else []),
         (
             "CreateElbServiceLinkedRole",
             ["iam:CreateServiceLinkedRole"],
@@ -897,17 +925,6 @@ def load_balancer_controller_statements(part: str, region: str, account: str) ->
                 "wafv2:AssociateWebACL",
                 "wafv2:DisassociateWebACL",
                 "elasticloadbalancing:SetWebAcl",
-            ],
-            ["*"],
-            None,
-        ),
-        (
-            "ManageShieldProtections",
-            [
-                "shield:GetSubscriptionState",
-                "shield:DescribeProtection",
-                "shield:CreateProtection",
-                "shield:DeleteProtection",
             ],
             ["*"],
             None,

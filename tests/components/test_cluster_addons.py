@@ -277,3 +277,26 @@ def test_workloads_wait_for_the_controller_their_nodes_and_metrics(request, synt
 def test_without_spot_workers_pods_wait_for_the_system_nodes():
     found = build(worker_nodes=None, system_nodes=NodeGroupSpec(("t4g.large",), 1, 3, 1))
     check_ordering(found, "cluster-system-nodes")
+
+
+# -- Shield Advanced on the ingress ALB where the account subscribes -----------------------------
+def test_prod_alb_is_shield_protected_by_the_controller_and_staging_grants_no_shield(staging, prod):
+    def lbc(found):
+        return next(r for r in found.by_type("kubernetes:helm.sh/v3:Release")
+                    if r.inputs["chart"] == "aws-load-balancer-controller")  # fmt: skip
+
+    assert lbc(prod).inputs["values"]["enableShield"] is True
+    assert "ManageShieldProtections" in statements(prod, "cluster-lbc-role")
+    (subscription,) = prod.by_type("aws:shield/subscription:Subscription")
+    for ingress in prod.by_type("kubernetes:networking.k8s.io/v1:Ingress"):
+        notes = ingress.inputs["metadata"]["annotations"]
+        assert notes["alb.ingress.kubernetes.io/shield-advanced-protection"] == "true"
+        assert subscription.urn in ingress.dependencies
+    assert not staging.by_type("aws:shield/subscription:Subscription")
+    assert lbc(staging).inputs["values"]["enableShield"] is False
+    assert "ManageShieldProtections" not in statements(staging, "cluster-lbc-role")
+    for ingress in staging.by_type("kubernetes:networking.k8s.io/v1:Ingress"):
+        assert "alb.ingress.kubernetes.io/shield-advanced-protection" not in ingress.inputs[
+            "metadata"]["annotations"]  # fmt: skip
+    shield_free = load_balancer_controller_statements("aws", "eu-west-1", "1", shield=False)
+    assert not [a for _, actions, _, _ in shield_free for a in actions if a.startswith("shield:")]
