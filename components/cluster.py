@@ -3,13 +3,15 @@
 `Cluster` builds a pulumi-eks cluster in the private subnets (private API endpoint, secrets
 encrypted with its own KMS key, all control-plane logs, access entries, an OIDC provider for
 IAM roles for service accounts), managed node groups (an on-demand system group and an optional
-Spot group for workers), the cluster autoscaler and the AWS Load Balancer Controller by Helm,
-each with an IRSA role that holds only what it needs, and one `Workload` per containerised
-service (ECR repository, Deployment, Service, HPA, PDB, service account with its own role,
-Ingress on a shared, WAF-protected HTTPS ALB).
+Spot group for workers), the cluster autoscaler, the AWS Load Balancer Controller and
+metrics-server by Helm on the system nodes (the first two with IRSA roles holding their
+upstream policy, scoped to this account, region and cluster), and one `Workload` per
+containerised service (ECR repository, Deployment, Service, HPA, PDB, service account with its
+own role, Ingress on a shared, WAF-protected HTTPS ALB).
 
 Kubernetes resources are created through a provider built from the cluster's kubeconfig, so the
-program deploys the cluster and its workloads in one `pulumi up`.
+program deploys the cluster and its workloads in one `pulumi up`, in this order: node groups,
+add-ons (each Helm release waits for its pods), then the workloads.
 """
 
 from __future__ import annotations
@@ -35,11 +37,32 @@ from components.network import Network
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 NAMESPACE = "soundstack"
 SYSTEM_NAMESPACE = "kube-system"
-AUTOSCALER_CHART = ("cluster-autoscaler", "9.46.6", "https://kubernetes.github.io/autoscaler")
+#: Cluster autoscaler 1.33.0: "We recommend using Cluster Autoscaler with the Kubernetes control
+#: plane version for which it was meant" (its README), so `ClusterArgs.version` must match.
+AUTOSCALER_CHART = ("cluster-autoscaler", "9.51.0", "https://kubernetes.github.io/autoscaler")
+AUTOSCALER_KUBERNETES_VERSION = "1.33"
+#: Controller v2.13.3: its IAM policy is `load_balancer_controller_statements`.
 LBC_CHART = ("aws-load-balancer-controller", "1.13.3", "https://aws.github.io/eks-charts")
+#: metrics-server 0.8.1: the resource metrics API the HPAs read CPU utilisation from.
+METRICS_SERVER_CHART = (
+    "metrics-server",
+    "3.13.1",
+    "https://kubernetes-sigs.github.io/metrics-server/",
+)
+#: Node label of the managed node groups (`system`, `workers`).
+NODE_ROLE_LABEL = "soundstack/node-role"
 #: The UID the service images run as (app_services Dockerfiles create this user).
 APP_UID = 10001
 _ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+_RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
+#: Container security context of the add-ons (Pod Security Standard `restricted`).
+_RESTRICTED_CONTAINER: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "readOnlyRootFilesystem": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": _RUNTIME_DEFAULT,
+}
 
 
 @dataclass
@@ -113,11 +136,21 @@ class ClusterArgs:
     log_kms_key_arn: pulumi.Input[str] | None = None
     #: Regional WAF web ACL the ALB is associated with (the edge component's).
     web_acl_arn: pulumi.Input[str] | None = None
+    #: The account's Shield Advanced subscription (the edge component's, None without one):
+    #: when set, the controller puts the ingress ALB under Shield Advanced protection.
+    shield_subscription: pulumi.Resource | None = None
     #: Route 53 zone of `domain` (validates the ingress certificate, points `apps.<domain>`).
     hosted_zone_id: pulumi.Input[str] | None = None
     workloads: Sequence[WorkloadSpec] = ()
 
     def __post_init__(self) -> None:
+        if self.version != AUTOSCALER_KUBERNETES_VERSION:
+            raise ValueError(
+                f"cluster version {self.version!r}: the pinned cluster autoscaler is built for "
+                f"Kubernetes {AUTOSCALER_KUBERNETES_VERSION} (it should match the control "
+                f"plane): set cluster.version: '{AUTOSCALER_KUBERNETES_VERSION}' or pin the "
+                "autoscaler chart of your version in AUTOSCALER_CHART"
+            )
         if self.public_endpoint and not self.public_access_cidrs:
             raise ValueError("public_endpoint needs public_access_cidrs (your VPN ranges)")
         if any(c in ("0.0.0.0/0", "::/0") for c in self.public_access_cidrs):
@@ -194,14 +227,20 @@ class Cluster(Component):
         self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(self.cluster.kubeconfig_json)
 
         self.node_groups = self._node_groups(args)
+        #: The group the service pods schedule on (their `nodeSelector`).
+        self.workload_nodes = self.node_groups[
+            "workers" if args.worker_nodes is not None else "system"
+        ]
         self.provider = k8s.Provider(
             self.child_name("k8s"),
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
             opts=self.child_opts(),
         )
+        # Add-ons run on the system nodes, after both groups exist; workloads wait for them.
         self.autoscaler = self._autoscaler()
         self.load_balancer_controller = self._load_balancer_controller(args)
+        self.metrics_server = self._metrics_server()
         self.namespace = k8s.core.v1.Namespace(
             self.child_name("ns"),
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -304,7 +343,7 @@ class Cluster(Component):
                     min_size=spec.min_size, max_size=spec.max_size, desired_size=spec.desired_size
                 ),
                 update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-                labels={"soundstack/node-role": role},
+                labels={NODE_ROLE_LABEL: role},
                 tags=self.tags(),
                 # The autoscaler owns the desired size once the group exists.
                 opts=self.child_opts(
@@ -316,9 +355,17 @@ class Cluster(Component):
 
     # -- add-ons ---------------------------------------------------------------------------
     def _helm(
-        self, role: str, chart: tuple[str, str, str], values: Mapping[str, Any]
+        self,
+        role: str,
+        chart: tuple[str, str, str],
+        values: Mapping[str, Any],
+        irsa: ServiceRole | None = None,
     ) -> k8s.helm.v3.Release:
+        """A chart in kube-system on the system nodes, once every node group exists (and the
+        IRSA role with all its grants, so the pods start with their permissions). `atomic`
+        waits until its pods are ready, so dependents find webhooks and APIs serving."""
         name, version, repo = chart
+        after: list[pulumi.Resource] = [*self.node_groups.values(), *([irsa] if irsa else [])]
         return k8s.helm.v3.Release(
             self.child_name(role),
             name=self.physical_name(role, "helm_release"),
@@ -326,10 +373,10 @@ class Cluster(Component):
             version=version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
             namespace=SYSTEM_NAMESPACE,
-            values=values,
+            values={**values, "nodeSelector": {NODE_ROLE_LABEL: "system"}},
             atomic=True,
             cleanup_on_fail=True,
-            opts=self.k8s_opts(depends_on=list(self.node_groups.values())),
+            opts=self.k8s_opts(depends_on=after),
         )
 
     def _autoscaler(self) -> k8s.helm.v3.Release:
@@ -338,6 +385,8 @@ class Cluster(Component):
         region = self.ctx.region
         sa = "cluster-autoscaler"
         role = self.irsa_role(self, "autoscaler-role", SYSTEM_NAMESPACE, sa)
+        # The "Full Cluster Autoscaler Features Policy" of its AWS README (auto-discovery),
+        # with the writes restricted by the tag EKS puts on the node groups' ASGs, as advised.
         role.grant(
             "DescribeScalingGroups",
             [
@@ -345,7 +394,6 @@ class Cluster(Component):
                 "autoscaling:DescribeAutoScalingInstances",
                 "autoscaling:DescribeLaunchConfigurations",
                 "autoscaling:DescribeScalingActivities",
-                "autoscaling:DescribeTags",
                 "ec2:DescribeImages",
                 "ec2:DescribeInstanceTypes",
                 "ec2:DescribeLaunchTemplateVersions",
@@ -388,15 +436,21 @@ class Cluster(Component):
                     "expander": "least-waste",
                     "skip-nodes-with-system-pods": False,
                 },
-                "securityContext": {"runAsNonRoot": True, "runAsUser": 65534},
+                "resources": {"requests": {"cpu": "100m", "memory": "300Mi"},
+                              "limits": {"memory": "600Mi"}},
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 65534,
+                                    "runAsGroup": 65534, "seccompProfile": _RUNTIME_DEFAULT},
+                "containerSecurityContext": _RESTRICTED_CONTAINER,
             },
-        )
+            irsa=role,
+        )  # fmt: skip
 
     def _load_balancer_controller(self, args: ClusterArgs) -> k8s.helm.v3.Release:
         sa = "aws-load-balancer-controller"
         role = self.irsa_role(self, "lbc-role", SYSTEM_NAMESPACE, sa)
+        shield = args.shield_subscription is not None
         for sid, actions, resources, conditions in load_balancer_controller_statements(
-            lookups.partition(), self.ctx.region, lookups.account_id()
+            lookups.partition(), self.ctx.region, lookups.account_id(), shield=shield
         ):
             role.grant(sid, actions, resources, conditions)
         return self._helm(
@@ -412,11 +466,46 @@ class Cluster(Component):
                     "name": sa,
                     "annotations": {"eks.amazonaws.com/role-arn": role.role_arn},
                 },
-                "enableShield": False,
+                "enableShield": shield,
                 "enableWaf": False,
                 "enableWafv2": True,
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                              "limits": {"memory": "512Mi"}},
+                "podDisruptionBudget": {"maxUnavailable": 1},
+                "podSecurityContext": {"fsGroup": 65534, "seccompProfile": _RUNTIME_DEFAULT},
+                "securityContext": _RESTRICTED_CONTAINER,
             },
-        )
+            irsa=role,
+        )  # fmt: skip
+
+    def _metrics_server(self) -> k8s.helm.v3.Release:
+        """metrics-server for the HPAs' CPU metrics: two replicas on different system nodes,
+        restricted pods, and an APIService the API server reaches over verified TLS (a
+        certificate Helm generates, its CA in `caBundle`) instead of `insecureSkipTLSVerify`."""
+        return self._helm(
+            "metrics-server",
+            METRICS_SERVER_CHART,
+            {
+                "replicas": 2,
+                "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+                "topologySpreadConstraints": [
+                    {
+                        "maxSkew": 1,
+                        "topologyKey": "kubernetes.io/hostname",
+                        "whenUnsatisfiable": "DoNotSchedule",
+                        "labelSelector": {
+                            "matchLabels": {"app.kubernetes.io/name": "metrics-server"}
+                        },
+                    }
+                ],
+                "resources": {"requests": {"cpu": "100m", "memory": "200Mi"},
+                              "limits": {"memory": "400Mi"}},
+                "podSecurityContext": {"seccompProfile": _RUNTIME_DEFAULT},
+                "securityContext": {**_RESTRICTED_CONTAINER, "runAsUser": 1000},
+                "tls": {"type": "helm"},
+                "apiService": {"insecureSkipTLSVerify": False},
+            },
+        )  # fmt: skip
 
     def _certificate(self, args: ClusterArgs) -> pulumi.Output[str]:
         cert = aws.acm.Certificate(
@@ -486,7 +575,16 @@ class Workload(RoleGrantee, Component):
         self.role = cluster.irsa_role(self, "role", NAMESPACE, sa_name)
         labels = {"app.kubernetes.io/name": spec.service, "app.kubernetes.io/part-of": "soundstack"}
         metadata = k8s.meta.v1.ObjectMetaArgs(name=spec.service, namespace=NAMESPACE, labels=labels)
-        opts = self.child_opts(provider=cluster.provider, depends_on=[cluster.namespace])
+        # Everything after the namespace, the nodes the pods schedule on and the Load Balancer
+        # Controller, whose webhooks (Services, Ingresses) refuse objects until it serves.
+        opts = self.child_opts(
+            provider=cluster.provider,
+            depends_on=[
+                cluster.namespace,
+                cluster.workload_nodes,
+                cluster.load_balancer_controller,
+            ],
+        )
 
         self.service_account = k8s.core.v1.ServiceAccount(
             self.child_name("sa"),
@@ -554,7 +652,7 @@ class Workload(RoleGrantee, Component):
                 ],
             ),
             opts=pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(depends_on=[self.deployment])
+                opts, pulumi.ResourceOptions(depends_on=[self.deployment, cluster.metrics_server])
             ),
         )
         self.pdb = k8s.policy.v1.PodDisruptionBudget(
@@ -582,6 +680,13 @@ class Workload(RoleGrantee, Component):
         }
         if args.web_acl_arn is not None:
             annotations["alb.ingress.kubernetes.io/wafv2-acl-arn"] = args.web_acl_arn
+        ingress_opts = opts
+        if args.shield_subscription is not None:
+            annotations["alb.ingress.kubernetes.io/shield-advanced-protection"] = "true"
+            # The controller protects the ALB in the reconcile that publishes its address.
+            ingress_opts = pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[args.shield_subscription])
+            )
         self.ingress = k8s.networking.v1.Ingress(
             self.child_name("ingress"),
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -611,9 +716,7 @@ class Workload(RoleGrantee, Component):
                     )
                 ],
             ),
-            opts=pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(depends_on=[cluster.load_balancer_controller])
-            ),
+            opts=ingress_opts,
         )
         self.register_outputs(
             {"repository_url": self.repository.repository_url, "role_arn": self.role.role_arn}
@@ -645,9 +748,7 @@ class Workload(RoleGrantee, Component):
                     label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)),
                 )
             ],
-            node_selector=(
-                {"soundstack/node-role": "workers"} if args.worker_nodes is not None else None
-            ),
+            node_selector=({NODE_ROLE_LABEL: "workers"} if args.worker_nodes is not None else None),
             containers=[
                 k8s.core.v1.ContainerArgs(
                     name=spec.service,
@@ -716,22 +817,51 @@ ECR_LIFECYCLE = {
 Statement = tuple[str, list[str], list[str], dict[str, Any] | None]
 
 
-def load_balancer_controller_statements(part: str, region: str, account: str) -> list[Statement]:
-    """The AWS Load Balancer Controller's policy (its published iam_policy.json), with ARNs
-    scoped to this region and account and writes limited to resources the controller tagged
-    (`elbv2.k8s.aws/cluster`). Describe/list calls and WAF/Shield lookups take no ARNs."""
+def load_balancer_controller_statements(
+    part: str, region: str, account: str, shield: bool = True
+) -> list[Statement]:
+    """The AWS Load Balancer Controller's policy: upstream's `docs/install/iam_policy.json` at
+    the installed version (LBC_CHART), statement for statement, with two differences.
+
+    - ARNs are this region's and account's, and every statement names only resource types its
+      actions have (Service Authorization Reference): listener actions on listeners, rule
+      actions on rules, target-group actions on target groups. Writes keep upstream's tag
+      conditions (`elbv2.k8s.aws/cluster` on the request or on the resource the controller
+      tagged). Actions that have no resource type (`elasticloadbalancing:SetWebAcl`, the
+      Describe/List calls, `shield:CreateProtection`) are granted on `*`, as only `*` grants them.
+    - No `waf-regional:*` (WAF Classic): the chart runs with `enableWaf: false` and attaches the
+      WAFv2 web ACL (`enableWafv2: true`); the `shield:*` statement only with `shield=True`
+      (the chart's `enableShield`, on when the account has Shield Advanced).
+    """
     elb = f"arn:{part}:elasticloadbalancing:{region}:{account}"
     sg = f"arn:{part}:ec2:{region}:{account}:security-group/*"
     tagged = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
+    request_tagged = {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}}
     untagged_request = {
         "Null": {
             "aws:RequestTag/elbv2.k8s.aws/cluster": "true",
             "aws:ResourceTag/elbv2.k8s.aws/cluster": "false",
         }
     }
-    lb_arns = [f"{elb}:targetgroup/*/*", f"{elb}:loadbalancer/net/*/*",
-               f"{elb}:loadbalancer/app/*/*"]  # fmt: skip
+    balancers = [f"{elb}:loadbalancer/net/*/*", f"{elb}:loadbalancer/app/*/*"]
+    target_groups = [f"{elb}:targetgroup/*/*"]
+    listeners = [f"{elb}:listener/net/*/*/*", f"{elb}:listener/app/*/*/*"]
+    rules = [f"{elb}:listener-rule/net/*/*/*", f"{elb}:listener-rule/app/*/*/*"]
+    shield_protections: list[Statement] = [
+        (
+            "ManageShieldProtections",
+            [
+                "shield:GetSubscriptionState",
+                "shield:DescribeProtection",
+                "shield:CreateProtection",
+                "shield:DeleteProtection",
+            ],
+            ["*"],
+            None,
+        )
+    ]
     return [
+        *(shield_protections if shield else []),
         (
             "CreateElbServiceLinkedRole",
             ["iam:CreateServiceLinkedRole"],
@@ -752,11 +882,11 @@ def load_balancer_controller_statements(part: str, region: str, account: str) ->
                 "ec2:DescribeInstances",
                 "ec2:DescribeNetworkInterfaces",
                 "ec2:DescribeTags",
-                "ec2:DescribeRouteTables",
                 "ec2:GetCoipPoolUsage",
                 "ec2:DescribeCoipPools",
                 "ec2:GetSecurityGroupsForVpc",
                 "ec2:DescribeIpamPools",
+                "ec2:DescribeRouteTables",
                 "elasticloadbalancing:DescribeLoadBalancers",
                 "elasticloadbalancing:DescribeLoadBalancerAttributes",
                 "elasticloadbalancing:DescribeListeners",
@@ -775,19 +905,26 @@ def load_balancer_controller_statements(part: str, region: str, account: str) ->
             None,
         ),
         (
-            "ReadCertificatesAndWebAcls",
+            "ReadCertificates",
             [
                 "cognito-idp:DescribeUserPoolClient",
                 "acm:ListCertificates",
                 "acm:DescribeCertificate",
                 "iam:ListServerCertificates",
                 "iam:GetServerCertificate",
+            ],
+            ["*"],
+            None,
+        ),
+        (
+            # SetWebAcl has no resource type: the load balancer's side of a WAFv2 association.
+            "AttachWebAcls",
+            [
                 "wafv2:GetWebACL",
                 "wafv2:GetWebACLForResource",
                 "wafv2:AssociateWebACL",
                 "wafv2:DisassociateWebACL",
-                "shield:GetSubscriptionState",
-                "shield:DescribeProtection",
+                "elasticloadbalancing:SetWebAcl",
             ],
             ["*"],
             None,
@@ -802,58 +939,45 @@ def load_balancer_controller_statements(part: str, region: str, account: str) ->
             "TagNewSecurityGroups",
             ["ec2:CreateTags"],
             [sg],
-            {
-                "StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"},
-                "Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"},
-            },
+            {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}, **request_tagged},
         ),
         ("RetagOwnSecurityGroups", ["ec2:CreateTags", "ec2:DeleteTags"], [sg], untagged_request),
         ("DeleteOwnSecurityGroups", ["ec2:DeleteSecurityGroup"], [sg], tagged),
         (
-            "OpenNodeSecurityGroupsToAlbs",
+            # Also the nodes' group, which the controller did not tag: it opens it to its ALBs.
+            "OpenSecurityGroupsToAlbs",
             ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
             [sg],
             None,
         ),
         (
             "CreateTaggedLoadBalancers",
-            ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"],
-            [*lb_arns[1:], lb_arns[0]],
-            {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}},
+            ["elasticloadbalancing:CreateLoadBalancer"],
+            balancers,
+            request_tagged,
         ),
         (
-            "ManageListenersAndRules",
-            [
-                "elasticloadbalancing:CreateListener",
-                "elasticloadbalancing:DeleteListener",
-                "elasticloadbalancing:CreateRule",
-                "elasticloadbalancing:DeleteRule",
-            ],
-            [
-                *lb_arns[1:],
-                f"{elb}:listener/net/*/*/*",
-                f"{elb}:listener/app/*/*/*",
-                f"{elb}:listener-rule/net/*/*/*",
-                f"{elb}:listener-rule/app/*/*/*",
-            ],
-            None,
+            "CreateTaggedTargetGroups",
+            ["elasticloadbalancing:CreateTargetGroup"],
+            target_groups,
+            request_tagged,
+        ),
+        (
+            "TagOnCreate",
+            ["elasticloadbalancing:AddTags"],
+            [*target_groups, *balancers],
+            {
+                "StringEquals": {
+                    "elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"]
+                },
+                **request_tagged,
+            },
         ),
         (
             "RetagOwnLoadBalancers",
             ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
-            lb_arns,
+            [*target_groups, *balancers],
             untagged_request,
-        ),
-        (
-            "TagListenersAndRules",
-            ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
-            [
-                f"{elb}:listener/net/*/*/*",
-                f"{elb}:listener/app/*/*/*",
-                f"{elb}:listener-rule/net/*/*/*",
-                f"{elb}:listener-rule/app/*/*/*",
-            ],
-            None,
         ),
         (
             "ModifyOwnLoadBalancers",
@@ -863,50 +987,65 @@ def load_balancer_controller_statements(part: str, region: str, account: str) ->
                 "elasticloadbalancing:SetSecurityGroups",
                 "elasticloadbalancing:SetSubnets",
                 "elasticloadbalancing:DeleteLoadBalancer",
-                "elasticloadbalancing:ModifyTargetGroup",
-                "elasticloadbalancing:ModifyTargetGroupAttributes",
-                "elasticloadbalancing:DeleteTargetGroup",
-                "elasticloadbalancing:ModifyListenerAttributes",
                 "elasticloadbalancing:ModifyCapacityReservation",
-                "elasticloadbalancing:ModifyIpPools",
             ],
-            lb_arns,
+            balancers,
             tagged,
         ),
         (
-            "TagOnCreate",
-            ["elasticloadbalancing:AddTags"],
-            lb_arns,
-            {
-                "StringEquals": {
-                    "elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"]
-                },
-                "Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"},
-            },
+            # IP pools exist for application load balancers only.
+            "ModifyOwnAlbIpPools",
+            ["elasticloadbalancing:ModifyIpPools"],
+            [f"{elb}:loadbalancer/app/*/*"],
+            tagged,
+        ),
+        (
+            "ModifyOwnTargetGroups",
+            [
+                "elasticloadbalancing:ModifyTargetGroup",
+                "elasticloadbalancing:ModifyTargetGroupAttributes",
+                "elasticloadbalancing:DeleteTargetGroup",
+            ],
+            target_groups,
+            tagged,
+        ),
+        (
+            "ModifyOwnListenerAttributes",
+            ["elasticloadbalancing:ModifyListenerAttributes"],
+            listeners,
+            tagged,
         ),
         (
             "RegisterTargets",
             ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
-            [f"{elb}:targetgroup/*/*"],
+            target_groups,
             None,
         ),
+        ("CreateListeners", ["elasticloadbalancing:CreateListener"], balancers, None),
         (
-            "ConfigureListeners",
+            "ManageListeners",
             [
-                "elasticloadbalancing:SetWebAcl",
+                "elasticloadbalancing:DeleteListener",
                 "elasticloadbalancing:ModifyListener",
                 "elasticloadbalancing:AddListenerCertificates",
                 "elasticloadbalancing:RemoveListenerCertificates",
+                "elasticloadbalancing:CreateRule",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags",
+            ],
+            listeners,
+            None,
+        ),
+        (
+            "ManageRules",
+            [
+                "elasticloadbalancing:DeleteRule",
                 "elasticloadbalancing:ModifyRule",
                 "elasticloadbalancing:SetRulePriorities",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags",
             ],
-            [
-                *lb_arns[1:],
-                f"{elb}:listener/app/*/*/*",
-                f"{elb}:listener-rule/app/*/*/*",
-                f"{elb}:listener/net/*/*/*",
-                f"{elb}:listener-rule/net/*/*/*",
-            ],
+            rules,
             None,
         ),
     ]

@@ -447,6 +447,7 @@ if config.cluster.enabled and config.domain is not None:
             log_retention_days=config.monitoring.log_retention_days,
             log_kms_key_arn=logs_key.arn,
             web_acl_arn=edge.regional_web_acl_arn,
+            shield_subscription=edge.subscription,
             hosted_zone_id=config.edge.hosted_zone_id,
             workloads=[
                 WorkloadSpec(

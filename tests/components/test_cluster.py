@@ -142,7 +142,7 @@ def test_prod_cluster_endpoint_is_private(prod):
 
 def test_add_ons_are_installed_by_helm_with_their_own_roles(synth):
     releases = {r.inputs["chart"]: r for r in synth.by_type("kubernetes:helm.sh/v3:Release")}
-    assert set(releases) == {"cluster-autoscaler", "aws-load-balancer-controller"}
+    assert set(releases) == {"cluster-autoscaler", "aws-load-balancer-controller", "metrics-server"}
     lbc = releases["aws-load-balancer-controller"].inputs["values"]
     assert lbc["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
         "cluster-lbc-role"
