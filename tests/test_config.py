@@ -164,9 +164,9 @@ def test_bad_payment_plans_name_the_plan(plans, expected):
 @pytest.mark.parametrize(
     ("environment", "functions", "reservable"),
     [
-        ("prod", {"account_concurrency_quota": 10}, 0),  # a new account: 7 × 50 > 10 - 100
-        ("staging", {"account_concurrency_quota": 200}, 100),  # 7 × 20 = 140 > 200 - 100
-        ("prod", {"account_concurrency_quota": 449}, 349),  # one short of 7 × 50 + 100
+        ("prod", {"account_concurrency_quota": 10}, 0),  # a new account: 7 x 50 > 10 - 100
+        ("staging", {"account_concurrency_quota": 200}, 100),  # 7 x 20 = 140 > 200 - 100
+        ("prod", {"account_concurrency_quota": 449}, 349),  # one short of 7 x 50 + 100
     ],
 )
 def test_reservations_beyond_the_account_quota_name_the_quota_and_the_key(
