@@ -378,6 +378,14 @@ class ServiceFunction(RoleGrantee, Component):
         ctx: StackContext,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        # Sizes first, so a package Lambda would refuse registers nothing.
+        code = code_archive(args.source_dir)
+        layer_bytes = (
+            args.layer.unzipped_bytes
+            if args.layer is not None
+            else layer_size(Path(args.layer_dir))
+        )
+        check_code_size(args.source_dir, code, layer_bytes or 0)
         super().__init__(name, ctx, opts)
         self.service = args.service
         function_name = self.physical_name("", "lambda")
@@ -415,8 +423,6 @@ class ServiceFunction(RoleGrantee, Component):
             ctx,
             opts=self.child_opts(),
         )
-        code = code_archive(args.source_dir)
-        check_code_size(args.source_dir, code, layer.unzipped_bytes or 0)
         environment = {
             **settings_environment(args.settings),
             **args.extra_environment,
