@@ -151,12 +151,13 @@ def log_bucket(owner: Component, role: str, retention_days: int) -> Bucket:
 def private_bucket(
     owner: Component,
     role: str,
-    kms_key_arn: pulumi.Input[str],
+    kms_key_arn: pulumi.Input[str] | None,
     logs: Bucket,
     noncurrent_version_days: int = 30,
     intelligent_tiering: bool = True,
 ) -> Bucket:
-    """A versioned, SSE-KMS bucket with server access logs to `logs`.
+    """A versioned, SSE-KMS bucket with server access logs to `logs` (`kms_key_arn` None: the
+    AWS managed key `aws/s3`).
 
     Finish it with `bucket_policy(...)` (TLS-only plus your statements, e.g. a CloudFront OAC
     grant naming a distribution that needs the bucket's domain first)."""
@@ -168,7 +169,7 @@ def private_bucket(
             {
                 "apply_server_side_encryption_by_default": {
                     "sse_algorithm": "aws:kms",
-                    "kms_master_key_id": kms_key_arn,
+                    **({"kms_master_key_id": kms_key_arn} if kms_key_arn is not None else {}),
                 },
                 "bucket_key_enabled": True,
             }

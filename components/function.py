@@ -5,12 +5,19 @@ with its third-party dependencies (built by `make layer` for Lambda's arm64 Pyth
 the function its own IAM role, log group, dead-letter queue and, when it talks to VPC-only
 stores, a security group in the private subnets. It is a `Grantee`: stores grant it access with
 their verbs (`bucket.grant_read(fn)`, `database.allow_from(fn)` …), which land on its role.
+
+`DependencyLayer` uploads the layer through an encrypted, private assets bucket (Lambda caps a
+directly uploaded zip at 50 MB) and, like `ServiceFunction`, checks the sizes Lambda enforces
+when the stack is built, so an oversized package fails with its directory and limit named
+instead of half-way through `pulumi up`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +26,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components import buckets
 from components.base import Component, StackContext
 from components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
 from components.logs import log_group
@@ -36,6 +44,100 @@ _EXCLUDED_DIRS = frozenset({"tests", "__pycache__", ".pytest_cache", ".mypy_cach
 _EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 _EXCLUDED_FILES = frozenset({"Dockerfile", ".dockerignore", "requirements.txt"})
 _TWO_WEEKS = 14 * 24 * 3600
+
+# Lambda quotas (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), "Deployment
+# package (.zip file archive) size": "50 MB (zipped, when uploaded through the Lambda API or
+# SDKs). Upload larger files with Amazon S3." and "250 MB: The maximum size of the contents of a
+# deployment package, including layers and custom runtimes. (unzipped)". Lambda's MB is 1024 KB
+# (CreateLayerVersion: "Unzipped size must be smaller than 262144000 bytes").
+#: A zip uploaded directly (the function's code archive; layers go through S3).
+DIRECT_UPLOAD_ZIPPED_LIMIT = 50 * 1024 * 1024
+#: A function's code plus all its layers, unzipped.
+UNZIPPED_LIMIT = 250 * 1024 * 1024
+_QUOTAS_PAGE = "Lambda quotas, deployment package (.zip file archive) size"
+
+# Configuring reserved concurrency (docs.aws.amazon.com/lambda/latest/dg/
+# configuration-concurrency.html): "You can reserve up to the Unreserved account concurrency
+# value that is shown, minus 100 for functions that don't have reserved concurrency."
+#: Executions Lambda keeps unreserved in every account and Region.
+UNRESERVED_MINIMUM = 100
+#: Lambda's default "Concurrent executions" quota per Region (new accounts often start at 10).
+DEFAULT_ACCOUNT_CONCURRENCY = 1000
+#: Service Quotas code of Lambda's "Concurrent executions" (service code `lambda`).
+CONCURRENCY_QUOTA_CODE = "L-B99A9384"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def tree_size(root: Path) -> int:
+    """Bytes of every file under `root`: what an archive of it unpacks to."""
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+
+
+def layer_size(layer_dir: Path) -> int | None:
+    """Unzipped bytes of the directory `make layer` fills; None while it is not built (the
+    offline preview does not need it; `pulumi preview`/`up` cannot read a missing archive).
+
+    Raises when Lambda would refuse it: no `python/` (what Lambda puts on the path from a
+    layer) or more than the 250 MB a function and its layers may unpack to."""
+    if not layer_dir.exists():
+        return None
+    if not (layer_dir / "python").is_dir():
+        raise ValueError(
+            f"layer directory {layer_dir} has no python/ subdirectory, the only place Lambda "
+            "looks for Python packages in a layer; build it with `make layer`"
+        )
+    size = tree_size(layer_dir)
+    if size > UNZIPPED_LIMIT:
+        raise ValueError(
+            f"layer directory {layer_dir} unpacks to {_mb(size)}, over Lambda's "
+            f"{_mb(UNZIPPED_LIMIT)} for a function and all its layers ({_QUOTAS_PAGE}: "
+            '"250 MB (unzipped, including layers)"); drop dependencies from '
+            "app_services/requirements.txt or prune the directory (`make layer` does)"
+        )
+    return size
+
+
+def archive_size(archive: pulumi.AssetArchive) -> int:
+    """Unzipped bytes of the files in a code archive (`code_archive`)."""
+    return sum(
+        Path(asset.path).stat().st_size
+        for asset in archive.assets.values()
+        if isinstance(asset, pulumi.FileAsset)
+    )
+
+
+def zipped_size(archive: pulumi.AssetArchive) -> int:
+    """Bytes of `archive` as the deflated zip Pulumi uploads."""
+    with tempfile.TemporaryFile() as out:
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for name, asset in archive.assets.items():
+                if isinstance(asset, pulumi.FileAsset):
+                    zipped.write(asset.path, name)
+        return out.tell()
+
+
+def check_code_size(source_dir: Path, archive: pulumi.AssetArchive, layer_bytes: int) -> None:
+    """Refuse a code archive Lambda would refuse: over 50 MB zipped for a direct upload, or
+    with its layers over 250 MB unzipped."""
+    size = archive_size(archive)
+    # A zip is at most its contents plus its headers (~100 bytes and the name per file).
+    bound = size + sum(128 + len(name) for name in archive.assets)
+    if bound > DIRECT_UPLOAD_ZIPPED_LIMIT and zipped_size(archive) > DIRECT_UPLOAD_ZIPPED_LIMIT:
+        raise ValueError(
+            f"code archive of {source_dir} zips to more than Lambda's "
+            f"{_mb(DIRECT_UPLOAD_ZIPPED_LIMIT)} for a direct upload ({_QUOTAS_PAGE}: "
+            '"50 MB (zipped, when uploaded through the Lambda API or SDKs)"); move '
+            "dependencies into the layer (app_services/requirements.txt) or data out of the package"
+        )
+    if size + layer_bytes > UNZIPPED_LIMIT:
+        raise ValueError(
+            f"code archive of {source_dir} ({_mb(size)}) and its layer ({_mb(layer_bytes)}) "
+            f"unpack to more than Lambda's {_mb(UNZIPPED_LIMIT)} ({_QUOTAS_PAGE}: "
+            '"250 MB (unzipped, including layers)"); trim the package or its dependencies'
+        )
 
 
 def code_archive(source_dir: Path = APP_SERVICES_DIR) -> pulumi.AssetArchive:
@@ -138,11 +240,14 @@ class ServiceFunctionArgs:
     settings: Any
     #: Directory `make layer` filled with the services' dependencies (holds `python/`).
     layer_dir: str | Path = DEFAULT_LAYER_DIR
-    #: A shared `DependencyLayer`'s ARN; None builds a layer of its own from `layer_dir`.
-    layer_arn: pulumi.Input[str] | None = None
+    #: The stack's shared `DependencyLayer` (its size counts toward Lambda's 250 MB); None
+    #: builds a layer of its own from `layer_dir`.
+    layer: DependencyLayer | None = None
     memory_mb: int = 512
     timeout_seconds: int = 15
     #: Executions reserved for (and capping) this function; None shares the account pool.
+    #: Lambda keeps 100 of the account's quota unreserved: see `stacks.model.FunctionsConfig`
+    #: and the `deploy-lambda-reserved-concurrency` policy for the sum over a stack.
     reserved_concurrency: int | None = 50
     log_retention_days: int = 365
     #: KMS key of the log group (a key whose policy admits CloudWatch Logs).
@@ -167,42 +272,98 @@ class ServiceFunctionArgs:
             raise ValueError(f"memory_mb={self.memory_mb}: Lambda allows 128 to 10240")
         if not 0 <= self.async_retries <= 2:
             raise ValueError(f"async_retries={self.async_retries}: Lambda allows 0 to 2")
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
+            raise ValueError(
+                f"reserved_concurrency={self.reserved_concurrency}: Lambda throttles every "
+                "invocation of a function reserving 0; reserve at least 1 or set None"
+            )
 
     @property
     def handler(self) -> str:
         return f"app_services.{self.service}.handler.handler"
 
 
-def dependency_layer(owner: Component, layer_dir: str | Path) -> aws.lambda_.LayerVersion:
-    """The services' third-party dependencies (`make layer`) as a Lambda layer under `owner`."""
-    return aws.lambda_.LayerVersion(
-        owner.child_name("deps"),
-        layer_name=owner.physical_name("deps", "lambda"),
-        description=f"Third-party dependencies of app_services ({RUNTIME}, {ARCHITECTURE})",
-        code=pulumi.FileArchive(str(layer_dir)),
-        compatible_runtimes=[RUNTIME],
-        compatible_architectures=[ARCHITECTURE],
-        opts=owner.child_opts(),
-    )
+@dataclass
+class DependencyLayerArgs:
+    """A layer from a directory `make layer` filled, uploaded through an assets bucket of its
+    own: SSE-KMS, private, TLS-only, versioned, old versions expiring, access logged."""
+
+    #: Directory holding `python/` (`make layer`); checked against Lambda's size limits.
+    layer_dir: str | Path = DEFAULT_LAYER_DIR
+    #: KMS key of the assets bucket; None uses the AWS managed key `aws/s3`. Whoever runs
+    #: `pulumi up` needs kms:GenerateDataKey and kms:Decrypt on it (Lambda reads the object
+    #: with the caller's permissions).
+    kms_key_arn: pulumi.Input[str] | None = None
+    #: Bucket for the assets bucket's server access logs; None creates one.
+    access_logs: buckets.Bucket | None = None
+    access_log_retention_days: int = 365
+    #: Days an uploaded layer zip is kept once a newer one replaces it.
+    noncurrent_version_days: int = 30
 
 
 class DependencyLayer(Component):
     """One dependency layer shared by every service function of a stack (they all run the same
-    `app_services/requirements.txt`), instead of one identical layer per function."""
+    `app_services/requirements.txt`), instead of one identical layer per function.
+
+    The zip goes to S3 first and Lambda reads it from there: a direct upload is capped at 50 MB
+    zipped, which the services' dependencies are close to. `unzipped_bytes` is its measured size
+    (None while `make layer` has not run, as in the offline preview)."""
 
     TYPE = "soundstack:function:DependencyLayer"
 
     def __init__(
         self,
         name: str,
-        layer_dir: str | Path,
+        args: DependencyLayerArgs,
         ctx: StackContext,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        layer_dir = Path(args.layer_dir)
+        self.unzipped_bytes = layer_size(layer_dir)
         super().__init__(name, ctx, opts)
-        self.layer = dependency_layer(self, layer_dir)
+        if self.unzipped_bytes is None:
+            pulumi.log.warn(
+                f"layer directory {layer_dir} does not exist: run `make layer` before "
+                "`pulumi preview`/`pulumi up` (only the offline preview works without it)",
+                self,
+            )
+        logs = args.access_logs or buckets.log_bucket(
+            self, "access-logs", args.access_log_retention_days
+        )
+        self.assets = buckets.private_bucket(
+            self,
+            "assets",
+            args.kms_key_arn,
+            logs,
+            noncurrent_version_days=args.noncurrent_version_days,
+            intelligent_tiering=False,
+        )
+        buckets.bucket_policy(self, "assets", self.assets)
+        layer_name = self.physical_name("", "lambda")
+        self.archive = aws.s3.BucketObject(
+            self.child_name("zip"),
+            bucket=self.assets.name,
+            key=f"lambda-layers/{layer_name}.zip",
+            source=pulumi.FileArchive(str(layer_dir)),
+            content_type="application/zip",
+            server_side_encryption="aws:kms",
+            kms_key_id=args.kms_key_arn,
+            tags=self.tags({"purpose": "lambda-layer"}),
+            opts=self.child_opts(depends_on=list(self.assets.settled)),
+        )
+        self.layer = aws.lambda_.LayerVersion(
+            self.child_name("layer"),
+            layer_name=layer_name,
+            description=f"Third-party dependencies of app_services ({RUNTIME}, {ARCHITECTURE})",
+            s3_bucket=self.archive.bucket,
+            s3_key=self.archive.key,
+            s3_object_version=self.archive.version_id,
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            opts=self.child_opts(),
+        )
         self.arn: pulumi.Output[str] = self.layer.arn
-        self.register_outputs({"arn": self.arn})
+        self.register_outputs({"arn": self.arn, "bucket": self.assets.name})
 
 
 class ServiceFunction(RoleGrantee, Component):
@@ -217,6 +378,14 @@ class ServiceFunction(RoleGrantee, Component):
         ctx: StackContext,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        # Sizes first, so a package Lambda would refuse registers nothing.
+        code = code_archive(args.source_dir)
+        layer_bytes = (
+            args.layer.unzipped_bytes
+            if args.layer is not None
+            else layer_size(Path(args.layer_dir))
+        )
+        check_code_size(args.source_dir, code, layer_bytes or 0)
         super().__init__(name, ctx, opts)
         self.service = args.service
         function_name = self.physical_name("", "lambda")
@@ -248,7 +417,12 @@ class ServiceFunction(RoleGrantee, Component):
         )
         self._base_grants(args)
 
-        layer_arn = args.layer_arn or dependency_layer(self, args.layer_dir).arn
+        layer = args.layer or DependencyLayer(
+            self.child_name("deps"),
+            DependencyLayerArgs(layer_dir=args.layer_dir, kms_key_arn=args.kms_key_arn),
+            ctx,
+            opts=self.child_opts(),
+        )
         environment = {
             **settings_environment(args.settings),
             **args.extra_environment,
@@ -267,8 +441,8 @@ class ServiceFunction(RoleGrantee, Component):
             runtime=RUNTIME,
             architectures=[ARCHITECTURE],
             handler=args.handler,
-            code=code_archive(args.source_dir),
-            layers=[layer_arn],
+            code=code,
+            layers=[layer.arn],
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
             reserved_concurrent_executions=args.reserved_concurrency,

@@ -28,6 +28,7 @@ from components.function import (
     ActivitySettings,
     CatalogSettings,
     DependencyLayer,
+    DependencyLayerArgs,
     FeedSettings,
     PaymentSettings,
     RecommendationSettings,
@@ -231,7 +232,12 @@ notifications = messaging.queue(
 # and recommendation also run as containers on EKS (README: "Where each service runs").
 # Every function runs in the private subnets (Lambda.3): most use VPC-only stores, and auth and
 # payment reach AWS through the endpoints and the providers through NAT.
-deps_layer = DependencyLayer("deps", DEFAULT_LAYER_DIR, ctx)  # `make layer` fills the directory
+# `make layer` fills the directory; the zip reaches Lambda through the layer's assets bucket.
+deps_layer = DependencyLayer(
+    "deps",
+    DependencyLayerArgs(DEFAULT_LAYER_DIR, kms_key_arn=data_key.arn, access_logs=media.logs),
+    ctx,
+)
 
 
 def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> ServiceFunctionArgs:
@@ -246,7 +252,7 @@ def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> Serv
         log_kms_key_arn=logs_key.arn,
         kms_key_arn=data_key.arn,
         network=network if in_vpc else None,
-        layer_arn=deps_layer.arn,
+        layer=deps_layer,
     )
 
 

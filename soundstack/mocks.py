@@ -370,6 +370,10 @@ _OUTPUTS: dict[str, Computed] = {
     "aws:iam/user:User": _iam("user"),
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketV2:BucketV2": _bucket,
+    # A versioned bucket answers every PutObject with a new version id.
+    "aws:s3/bucketObject:BucketObject": lambda m, rid, name, i: {
+        "versionId": _digest(rid, "version", length=32)
+    },
     "aws:ec2/vpc:Vpc": lambda m, rid, name, i: {
         "arn": f"arn:aws:ec2:{m.region}:{m.account_id}:vpc/{rid}",
         "defaultSecurityGroupId": f"sg-0{_digest(rid, 'default')}",

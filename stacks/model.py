@@ -12,6 +12,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from components.function import (
+    CONCURRENCY_QUOTA_CODE,
+    DEFAULT_ACCOUNT_CONCURRENCY,
+    UNRESERVED_MINIMUM,
+)
 from components.logs import VALID_RETENTION_DAYS
 from components.monitoring import DEFAULT_THRESHOLDS
 
@@ -145,13 +150,43 @@ class ClusterConfig(Section):
         return self
 
 
+#: The service functions platform/__main__.py runs, each reserving `reserved_concurrency`.
+SERVICE_FUNCTIONS = ("auth", "catalog", "playlist", "activity", "recommendation", "payment", "feed")
+
+
 class FunctionsConfig(Section):
     memory_mb: int = Field(512, ge=128, le=10240)
     timeout_seconds: int = Field(15, ge=1, le=900)
-    reserved_concurrency: int = Field(50, ge=1, le=1000)
+    #: Executions reserved for (and capping) each service function; null reserves none.
+    reserved_concurrency: int | None = Field(50, ge=1, le=1000)
+    #: The account's Lambda "Concurrent executions" quota in the stack's Region (Service Quotas
+    #: code L-B99A9384; 1,000 by default, new accounts often start at 10): what the stack's
+    #: reservations are checked against. Lower it by what other stacks in the account reserve.
+    account_concurrency_quota: int = Field(DEFAULT_ACCOUNT_CONCURRENCY, ge=1)
     log_retention_days: int = 365
 
     _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
+
+    @model_validator(mode="after")
+    def _reservations_fit_the_quota(self) -> FunctionsConfig:
+        # Lambda: "You can reserve up to the Unreserved account concurrency value that is shown,
+        # minus 100 for functions that don't have reserved concurrency."
+        count = len(SERVICE_FUNCTIONS)
+        reserved = count * (self.reserved_concurrency or 0)
+        reservable = max(self.account_concurrency_quota - UNRESERVED_MINIMUM, 0)
+        if reserved > reservable:
+            each = reservable // count
+            lower = f"lower it to {each}" if each else "set it to null (reserve none)"
+            raise ValueError(
+                f"functions.reserved_concurrency={self.reserved_concurrency} for {count} "
+                f"functions reserves {reserved} executions, but functions."
+                f"account_concurrency_quota={self.account_concurrency_quota} lets the stack "
+                f"reserve {reservable} (Lambda "
+                f"keeps {UNRESERVED_MINIMUM} unreserved); {lower}, or raise the Lambda quota "
+                f'"Concurrent executions" (Service Quotas code {CONCURRENCY_QUOTA_CODE}) to '
+                f"{reserved + UNRESERVED_MINIMUM} and set functions.account_concurrency_quota"
+            )
+        return self
 
 
 class MessagingConfig(Section):

@@ -62,7 +62,8 @@ PROFILES: dict[str, dict[str, Any]] = {
                 "desired_size": 0,
             },
         },
-        "functions": {"memory_mb": 256, "reserved_concurrency": 5, "log_retention_days": 14},
+        # No reservations: a new account's concurrency quota (often 10) leaves none to reserve.
+        "functions": {"memory_mb": 256, "reserved_concurrency": None, "log_retention_days": 14},
         "messaging": {"max_receive_count": 3, "kinesis_retention_hours": 24},
         "edge": {
             "shield_advanced": False,

@@ -159,3 +159,34 @@ def test_bad_payment_plans_name_the_plan(plans, expected):
     with pytest.raises(ConfigError) as err:
         load_config("dev", config(payments={"plans": plans}))
     assert expected in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("environment", "functions", "reservable"),
+    [
+        ("prod", {"account_concurrency_quota": 10}, 0),  # a new account: 7 x 50 > 10 - 100
+        ("staging", {"account_concurrency_quota": 200}, 100),  # 7 x 20 = 140 > 200 - 100
+        ("prod", {"account_concurrency_quota": 449}, 349),  # one short of 7 x 50 + 100
+    ],
+)
+def test_reservations_beyond_the_account_quota_name_the_quota_and_the_key(
+    environment, functions, reservable
+):
+    with pytest.raises(ConfigError) as err:
+        load_config(environment, config(functions=functions))
+    message = str(err.value)
+    assert f"lets the stack reserve {reservable}" in message
+    assert '"Concurrent executions" (Service Quotas code L-B99A9384)' in message
+    assert "functions.reserved_concurrency=" in message
+    assert "set functions.account_concurrency_quota" in message
+
+
+def test_reservations_within_the_quota_and_dev_on_a_new_account_are_accepted():
+    assert load_config("prod", config()).functions.account_concurrency_quota == 1000
+    assert load_config("prod", config(functions={"account_concurrency_quota": 450}))
+    # dev reserves nothing, so it deploys on an account whose quota is still 10
+    dev = load_config("dev", config(functions={"account_concurrency_quota": 10}))
+    assert dev.functions.reserved_concurrency is None
+    staging = load_config("staging", config(functions={"reserved_concurrency": None,
+                                                       "account_concurrency_quota": 10}))  # fmt: skip
+    assert staging.functions.reserved_concurrency is None
