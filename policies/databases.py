@@ -26,6 +26,7 @@ from policies.core import (
     as_strings,
     get,
     items,
+    judging,
     linked,
     of_type,
     resource_policy,
@@ -130,16 +131,18 @@ def _rds_tls(args: StackValidationArgs, report: ReportViolation, _: Settings) ->
         for db in of_type(args.resources, RDS_CLUSTER)
     ]
     for db, prop, types in targets:
-        params = _parameters(args.resources, db, prop, types)
-        if not any(params.get(k) == v for k, v in TLS_PARAMETERS.items()):
-            report(
-                f"{db.name} accepts plain-text connections; set rds.force_ssl=1 in its "
-                "parameter group",
-                db.urn,
-            )
+        with judging(db, report):
+            params = _parameters(args.resources, db, prop, types)
+            if not any(params.get(k) == v for k, v in TLS_PARAMETERS.items()):
+                report(
+                    f"{db.name} accepts plain-text connections; set rds.force_ssl=1 in its "
+                    "parameter group",
+                    db.urn,
+                )
     for proxy in of_type(args.resources, RDS_PROXY):
-        if not truthy(get(proxy.props, "requireTls")):
-            report(f"proxy {proxy.name} does not require TLS; set require_tls", proxy.urn)
+        with judging(proxy, report):
+            if not truthy(get(proxy.props, "requireTls")):
+                report(f"proxy {proxy.name} does not require TLS; set require_tls", proxy.urn)
 
 
 @resource_policy(
