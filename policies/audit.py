@@ -10,8 +10,10 @@ from policies.core import (
     Settings,
     Spec,
     get,
+    known,
     linked,
     of_type,
+    present,
     resource_policy,
     stack_policy,
     truthy,
@@ -126,3 +128,20 @@ def _secret_rotation(args: StackValidationArgs, report: ReportViolation, _: Sett
     for secret in of_type(args.resources, SECRET):
         if not any(linked(r, "secretId", secret, "arn", "name") for r in rotations):
             report(f"secret {secret.name} has no SecretRotation", secret.urn)
+
+
+@resource_policy(
+    POLICIES,
+    "secrets-cmk",
+    "Secrets Manager secrets are encrypted with a customer-managed KMS key, not the AWS managed "
+    "aws/secretsmanager key (custom: key policy and rotation under our control).",
+    ["custom", "PCI 3.6"],
+    [SECRET],
+)
+def _secret_cmk(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    if not present(args.props, "kmsKeyId"):
+        report("kms_key_id is not set (AWS managed key); encrypt with a customer-managed key", None)
+        return
+    key = known(args.props, "kmsKeyId")
+    if isinstance(key, str) and (key == "alias/aws/secretsmanager" or ":alias/aws/" in key):
+        report(f"kms_key_id {key!r} is an AWS managed key; use a customer-managed key", None)

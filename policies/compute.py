@@ -1,4 +1,5 @@
-"""Lambda functions, EKS clusters and the Kubernetes workloads deployed on them."""
+"""Lambda functions, EKS clusters, the Kubernetes workloads deployed on them and the ECR
+repositories their images come from."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from policies.core import (
     as_strings,
     get,
     items,
+    judging,
+    known,
     linked,
     matches_any,
     of_type,
@@ -28,6 +31,9 @@ FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
 FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
 INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+ECR_REPOSITORY = "aws:ecr/repository:Repository"
+ECR_SCANNING = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"
+IMMUTABLE_TAGS = ("IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION")
 EKS_COMPONENT = "eks:index:Cluster"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 WORKLOADS = {
@@ -356,3 +362,52 @@ def _k8s_resources(args: ResourceValidationArgs, report: ReportViolation, _: Set
             missing.append("limits.memory")
         if missing:
             report(f"container {get(container, 'name')} lacks {', '.join(missing)}", None)
+
+
+# -- ECR -----------------------------------------------------------------------------------------
+
+
+@resource_policy(
+    POLICIES,
+    "ecr-tag-immutability",
+    "ECR repositories make image tags immutable (a pushed tag cannot be overwritten by another "
+    "image).",
+    ["FSBP ECR.2"],
+    [ECR_REPOSITORY],
+)
+def _ecr_immutable(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    mutability = get(args.props, "imageTagMutability", default="MUTABLE")
+    if mutability not in IMMUTABLE_TAGS:
+        report(f"image_tag_mutability is {mutability!r}; set IMMUTABLE", None)
+
+
+def _registry_scans(scanning: list, name: str) -> bool:
+    """A registry scanning configuration has a rule whose wildcard filter matches `name`."""
+    for config in scanning:
+        for rule in items(get(config.props, "rules")):
+            filters = items(get(rule, "repositoryFilters"))
+            if any(matches_any(name, [str(get(f, "filter", default=""))]) for f in filters):
+                return True
+    return False
+
+
+@stack_policy(
+    POLICIES,
+    "ecr-image-scanning",
+    "ECR repositories scan images on push (or a registry scanning configuration covers them).",
+    ["FSBP ECR.1"],
+    [ECR_REPOSITORY, ECR_SCANNING],
+)
+def _ecr_scanning(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    scanning = list(of_type(args.resources, ECR_SCANNING))
+    for repo in of_type(args.resources, ECR_REPOSITORY):
+        with judging(repo, report):
+            if truthy(get(repo.props, "imageScanningConfiguration", "scanOnPush")):
+                continue
+            if _registry_scans(scanning, str(known(repo.props, "name") or repo.name)):
+                continue
+            report(
+                f"repository {repo.name} does not scan images on push; set "
+                "image_scanning_configuration.scan_on_push (or add a registry scanning rule)",
+                repo.urn,
+            )

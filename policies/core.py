@@ -327,6 +327,17 @@ def known(props: Any, key: str) -> Any:
         return None
 
 
+def present(props: Any, key: str) -> bool:
+    """`props[key]` is set, even if its value is not known yet (an unknown value always comes
+    from another resource's output, e.g. a KMS key created in the same stack)."""
+    if not isinstance(props, Mapping) or key not in props:
+        return False
+    try:
+        return props[key] not in (None, "")
+    except UnknownValueError:
+        return True
+
+
 def linked(resource: PolicyResource, prop: str, target: PolicyResource, *target_keys: str) -> bool:
     """`resource.<prop>` refers to `target`: by property dependency, or because its known value
     equals one of `target`'s known identifying properties (name, ARN) as a plain string. An

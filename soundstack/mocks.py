@@ -71,8 +71,8 @@ def _digest(*parts: str, length: int = 17) -> str:
 
 
 def _name_property(typ: str) -> str | None:
-    """The property Pulumi auto-names for `typ` (`name`, or `bucket` for S3 buckets): the one
-    the SDK class pairs with a `<prop>_prefix` input; None when the type is not auto-named."""
+    """The property Pulumi auto-names for `typ` (`name`, or `bucket` for S3 buckets): the input
+    the SDK's args class pairs with a `<prop>_prefix` input; None when the type has none."""
     package, module, kind = typ.split(":")
     if package != "aws":
         return None
@@ -84,9 +84,9 @@ def _name_property(typ: str) -> str | None:
             sdk = importlib.import_module(f"pulumi_aws.{service}_")
         except ImportError:
             return None
-    cls = getattr(sdk, kind, None)
+    args = getattr(sdk, f"{kind}Args", None)
     for prop, prefix in (("name", "name_prefix"), ("bucket", "bucket_prefix")):
-        if cls is not None and hasattr(cls, prop) and hasattr(cls, prefix):
+        if args is not None and hasattr(args, prop) and hasattr(args, prefix):
             return prop
     return None
 

@@ -111,8 +111,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         inputs = rpc.deserialize_properties(request.object)
-        if isinstance(self.mocks, EstateMocks):
-            inputs.update(self.mocks.autonamed(request.type, request.name, inputs))
         outputs = rpc.deserialize_properties(response.object) if request.custom else {}
         self.registrations.append(
             Resource(

@@ -3,6 +3,8 @@ and an auto-named parameter group hide no other verdict."""
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_aws as aws
 import pytest
@@ -83,7 +85,9 @@ def _dict_documents() -> None:
 
 def test_iam_documents_given_as_dicts_synthesize_and_are_judged():
     synth = run_program(_dict_documents)
-    assert synth.by_type("aws:iam/role:Role")[0].inputs["assumeRolePolicy"] == TRUST
+    (role,) = synth.by_type("aws:iam/role:Role")
+    assert role.inputs["assumeRolePolicy"] == TRUST
+    assert json.loads(role.outputs["assumeRolePolicy"]) == TRUST  # the output type is str
     found = _found(synth)
     assert ("iam-no-full-admin", "app-admin") in found
     assert ("iam-no-full-admin", "managed-admin") in found
@@ -118,16 +122,17 @@ def test_auto_named_resources_get_a_generated_name_and_keep_their_dependents():
     synth = run_program(_auto_named_parameter_group)
     (group,) = synth.by_type("aws:rds/parameterGroup:ParameterGroup")
     (db,) = synth.by_type("aws:rds/instance:Instance")
-    assert group.inputs["name"].startswith("pg-") and len(group.inputs["name"]) == len("pg-") + 7
-    assert group.inputs["name"] == group.inputs["name"].lower()
-    assert db.inputs["parameterGroupName"] == group.inputs["name"]
+    name = group.outputs["name"]
+    assert "name" not in group.inputs  # what the program gave; the name is Pulumi's
+    assert name.startswith("pg-") and len(name) == len("pg-") + 7 and name == name.lower()
+    assert db.inputs["parameterGroupName"] == name
     assert db.property_dependencies["parameterGroupName"] == [group.urn]
     assert ("rds-tls-in-transit", "db") not in _found(synth)
 
 
 def test_a_given_name_prefix_is_kept():
     synth = run_program(lambda: aws.iam.Role("r", name_prefix="app-", assume_role_policy=TRUST))
-    name = synth.resources[0].inputs["name"]
+    name = synth.resources[0].outputs["name"]
     assert name.startswith("app-") and len(name) == len("app-") + 26
 
 
