@@ -52,7 +52,7 @@ def _trail(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -
     [TRAIL],
 )
 def _trail_kms(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not get(args.props, "kmsKeyId"):
+    if not present(args.props, "kmsKeyId"):
         report("no kms_key_id", None)
 
 
@@ -95,7 +95,7 @@ def _retention(args: ResourceValidationArgs, report: ReportViolation, cfg: Setti
     [LOG_GROUP],
 )
 def _log_kms(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not get(args.props, "kmsKeyId"):
+    if not present(args.props, "kmsKeyId"):
         report("no kms_key_id; pass the stack's logs key (components.logs.log_group)", None)
 
 

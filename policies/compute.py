@@ -91,10 +91,14 @@ SECRET_VALUE = re.compile(
 )
 def _public_invoke(args: ResourceValidationArgs, report: ReportViolation, cfg: Settings) -> None:
     props = args.props
-    function = str(get(props, "function", default=get(props, "functionName", default="")))
-    declared = matches_any(function, cfg["publicFunctionUrls"])
+    function = str(known(props, "function") or known(props, "functionName") or "(unknown)")
+
+    def declared() -> bool:  # reads the function only when it matters (it may be unknown)
+        name = get(props, "function", default=get(props, "functionName", default=""))
+        return matches_any(str(name), cfg["publicFunctionUrls"])
+
     if args.resource_type == FUNCTION_URL:
-        if get(props, "authorizationType") == "NONE" and not declared:
+        if get(props, "authorizationType") == "NONE" and not declared():
             report(
                 f"function URL of {function} has authorization_type NONE; use AWS_IAM or "
                 "declare the webhook in publicFunctionUrls",
@@ -103,7 +107,7 @@ def _public_invoke(args: ResourceValidationArgs, report: ReportViolation, cfg: S
         return
     principal = str(get(props, "principal", default=""))
     if principal == "*" and not get(props, "principalOrgId"):
-        if get(props, "functionUrlAuthType") == "NONE" and declared:
+        if get(props, "functionUrlAuthType") == "NONE" and declared():
             return
         report(f"permission {args.name} lets principal * invoke {function}", None)
     elif principal.endswith(".amazonaws.com") and not (

@@ -146,10 +146,12 @@ def evaluate(
     synth: Synthesis,
     config: Mapping[str, Any] | None = None,
     policies: Sequence[Policy] | None = None,
-    first_preview: bool = False,
+    first_preview: bool | None = None,
 ) -> list[Violation]:
     """Violations of the pack (or of `policies`) in `synth`, with `config` (default: the
-    stack's `config/<stack>.json`); see the module docstring for `first_preview`."""
+    stack's `config/<stack>.json`); `first_preview` (default: how `synth` was recorded) is
+    described in the module docstring."""
+    first_preview = synth.first_preview if first_preview is None else first_preview
     config = load_config(synth.stack) if config is None else config
     policies = registry.policies() if policies is None else policies
     violations: list[Violation] = []

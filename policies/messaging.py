@@ -14,6 +14,7 @@ from policies.core import (
     Spec,
     get,
     of_type,
+    present,
     references,
     resource_policy,
     stack_policy,
@@ -38,7 +39,7 @@ FAILURE_TARGET_PROPS = ("redrivePolicy", "deadLetterConfig", "destinationConfig"
     [TOPIC],
 )
 def _sns(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not get(args.props, "kmsMasterKeyId"):
+    if not present(args.props, "kmsMasterKeyId"):
         report("no kms_master_key_id; use the messaging KMS key", None)
 
 
@@ -50,7 +51,9 @@ def _sns(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> 
     [QUEUE],
 )
 def _sqs(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not (get(args.props, "kmsMasterKeyId") or truthy(get(args.props, "sqsManagedSseEnabled"))):
+    if not (
+        present(args.props, "kmsMasterKeyId") or truthy(get(args.props, "sqsManagedSseEnabled"))
+    ):
         report("neither kms_master_key_id nor sqs_managed_sse_enabled is set", None)
 
 
@@ -88,5 +91,5 @@ def _dlq(args: StackValidationArgs, report: ReportViolation, _: Settings) -> Non
     [STREAM],
 )
 def _kinesis(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if get(args.props, "encryptionType") != "KMS" or not get(args.props, "kmsKeyId"):
+    if get(args.props, "encryptionType") != "KMS" or not present(args.props, "kmsKeyId"):
         report("encryption_type is not KMS with a kms_key_id", None)

@@ -65,6 +65,7 @@ class Synthesis:
     outputs: dict[str, Any]  # secret outputs replaced by MASK
     secret_outputs: list[str]
     errors: list[str] = field(default_factory=list)
+    first_preview: bool = False  # recorded as the first preview of a new stack
 
     def by_type(self, type_token: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_token]
@@ -210,7 +211,9 @@ def synthesize(
                 outputs[key] = _unwrap(_sync_await(out.future()), mask=True)
     finally:
         _close(loop)
-    return Synthesis(stack, monitor.registrations, outputs, secret_outputs, errors.messages)
+    return Synthesis(
+        stack, monitor.registrations, outputs, secret_outputs, errors.messages, first_preview
+    )
 
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:

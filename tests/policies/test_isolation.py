@@ -8,7 +8,12 @@ import json
 import pulumi
 import pulumi_aws as aws
 import pytest
-from pulumi_policy import ReportViolation, ResourceValidationPolicy, StackValidationArgs
+from pulumi_policy import (
+    ReportViolation,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from policies.core import Settings, Spec, judging, stack_policy
 from policies.engine import evaluate
@@ -46,7 +51,7 @@ def _seven() -> None:
         engine="postgres",
         instance_class="db.t4g.micro",
         allocated_storage=20,
-        backup_retention_period="seven",  # type: ignore[arg-type]
+        backup_retention_period="seven",
         storage_encrypted=False,
     )
     aws.sqs.Queue("plain", sqs_managed_sse_enabled=False)
@@ -150,9 +155,15 @@ def test_judging_keeps_a_stack_policy_crash_on_one_resource_to_that_resource():
     stack.add("t:m:R", "bad", {"days": "seven"})
     stack.add("t:m:R", "short", {"days": 1})
     found: list[tuple[str, str]] = []
-    specs[0].build().validate(
+
+    def collect(message: str, urn: str | None = None) -> None:
+        found.append(((urn or "").split("::")[-1], message))
+
+    policy = specs[0].build()
+    assert isinstance(policy, StackValidationPolicy)
+    policy.validate(
         StackValidationArgs(stack.resources, {}),
-        lambda message, urn=None: found.append(((urn or "").split("::")[-1], message)),
+        collect,
     )
     assert [name for name, _ in found] == ["bad", "short"]
     assert "could not judge bad: ValueError" in found[0][1]
