@@ -10,6 +10,7 @@ from policies.core import (
     Settings,
     Spec,
     get,
+    judging,
     known,
     linked,
     of_type,
@@ -64,7 +65,10 @@ def _trail_kms(args: ResourceValidationArgs, report: ReportViolation, _: Setting
     [TRAIL],
 )
 def _trail_logs(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not (get(args.props, "cloudWatchLogsGroupArn") and get(args.props, "cloudWatchLogsRoleArn")):
+    if not (
+        present(args.props, "cloudWatchLogsGroupArn")
+        and present(args.props, "cloudWatchLogsRoleArn")
+    ):
         report("no cloud_watch_logs_group_arn and role", None)
 
 
@@ -126,8 +130,9 @@ def _rotation(args: ResourceValidationArgs, report: ReportViolation, _: Settings
 def _secret_rotation(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     rotations = list(of_type(args.resources, SECRET_ROTATION))
     for secret in of_type(args.resources, SECRET):
-        if not any(linked(r, "secretId", secret, "arn", "name") for r in rotations):
-            report(f"secret {secret.name} has no SecretRotation", secret.urn)
+        with judging(secret, report):
+            if not any(linked(r, "secretId", secret, "arn", "name") for r in rotations):
+                report(f"secret {secret.name} has no SecretRotation", secret.urn)
 
 
 @resource_policy(

@@ -20,6 +20,7 @@ from policies.core import (
     linked,
     matches_any,
     of_type,
+    present,
     resource_policy,
     stack_policy,
     truthy,
@@ -111,7 +112,7 @@ def _public_invoke(args: ResourceValidationArgs, report: ReportViolation, cfg: S
             return
         report(f"permission {args.name} lets principal * invoke {function}", None)
     elif principal.endswith(".amazonaws.com") and not (
-        get(props, "sourceArn") or get(props, "sourceAccount")
+        present(props, "sourceArn") or present(props, "sourceAccount")
     ):
         report(
             f"permission {args.name} for {principal} has no source_arn or source_account "
@@ -167,17 +168,18 @@ def _failures(args: StackValidationArgs, report: ReportViolation, _: Settings) -
     configs = [
         c
         for c in of_type(args.resources, INVOKE_CONFIG)
-        if get(c.props, "destinationConfig", "onFailure", "destination")
+        if present(c.props, "destinationConfig", "onFailure", "destination")
     ]
     for fn in of_type(args.resources, FUNCTION):
-        if get(fn.props, "deadLetterConfig", "targetArn"):
-            continue
-        if not any(linked(c, "functionName", fn, "name", "arn") for c in configs):
-            report(
-                f"function {fn.name} drops failed async events; add an on-failure "
-                "destination or dead_letter_config",
-                fn.urn,
-            )
+        with judging(fn, report):
+            if present(fn.props, "deadLetterConfig", "targetArn"):
+                continue
+            if not any(linked(c, "functionName", fn, "name", "arn") for c in configs):
+                report(
+                    f"function {fn.name} drops failed async events; add an on-failure "
+                    "destination or dead_letter_config",
+                    fn.urn,
+                )
 
 
 @resource_policy(
@@ -206,7 +208,12 @@ def _in_vpc(args: ResourceValidationArgs, report: ReportViolation, _: Settings) 
 )
 def _env_secrets(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
     variables = get(args.props, "environment", "variables", default={})
+    unknown: list[str] = []  # values computed from outputs: judged last, only if secret-named
     for key in variables if isinstance(variables, Mapping) else {}:
+        if known(variables, key) is None and present(variables, key):
+            if SECRET_NAME.search(key):
+                unknown.append(key)
+            continue
         value = str(variables[key])
         looks_secret = SECRET_VALUE.search(value) or (
             SECRET_NAME.search(key) and value and not value.startswith("arn:")
@@ -217,6 +224,8 @@ def _env_secrets(args: ResourceValidationArgs, report: ReportViolation, _: Setti
                 f"Manager and pass {key}_ARN",
                 None,
             )
+    for key in unknown:
+        variables[key]  # raises UnknownValueError: a secret-named value unknown until deploy
 
 
 # -- EKS ---------------------------------------------------------------------------------------

@@ -322,20 +322,26 @@ def known(props: Any, key: str) -> Any:
     if not isinstance(props, Mapping):
         return None
     try:
-        return props.get(key)
-    except UnknownValueError:
+        return props[key]
+    except (KeyError, UnknownValueError):
         return None
 
 
-def present(props: Any, key: str) -> bool:
-    """`props[key]` is set, even if its value is not known yet (an unknown value always comes
-    from another resource's output, e.g. a KMS key created in the same stack)."""
-    if not isinstance(props, Mapping) or key not in props:
-        return False
-    try:
-        return props[key] not in (None, "")
-    except UnknownValueError:
-        return True
+def present(props: Any, *path: str) -> bool:
+    """`props[path[0]][path[1]]…` is set, even if its value (or an object on the way) is not
+    known yet: an unknown value always comes from another resource's output, e.g. a KMS key
+    or a queue created in the same stack."""
+    node = props
+    for key in path:
+        if not isinstance(node, Mapping):
+            return False
+        try:
+            node = node[key]
+        except KeyError:
+            return False
+        except UnknownValueError:
+            return True
+    return node not in (None, "") and not (is_list(node) and len(node) == 0)
 
 
 def linked(resource: PolicyResource, prop: str, target: PolicyResource, *target_keys: str) -> bool:

@@ -13,6 +13,7 @@ from policies.core import (
     Settings,
     Spec,
     get,
+    judging,
     of_type,
     present,
     references,
@@ -67,20 +68,22 @@ def _sqs(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> 
 def _dlq(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     queues = list(of_type(args.resources, QUEUE))
     for queue in queues:
-        if get(queue.props, "redrivePolicy"):
-            continue
-        if tags_of(queue.props).get("purpose") == "dead-letter":
-            continue
-        targeted = any(
-            references(other, prop, queue)
-            for other in args.resources
-            if other is not queue
-            for prop in FAILURE_TARGET_PROPS
-        )
-        if not targeted:
-            report(
-                f"queue {queue.name} has no redrive_policy; give it a dead-letter queue", queue.urn
+        with judging(queue, report):
+            if present(queue.props, "redrivePolicy"):
+                continue
+            if tags_of(queue.props).get("purpose") == "dead-letter":
+                continue
+            targeted = any(
+                references(other, prop, queue)
+                for other in args.resources
+                if other is not queue
+                for prop in FAILURE_TARGET_PROPS
             )
+            if not targeted:
+                report(
+                    f"queue {queue.name} has no redrive_policy; give it a dead-letter queue",
+                    queue.urn,
+                )
 
 
 @resource_policy(

@@ -14,8 +14,9 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policies.core import Settings, Spec, judging, stack_policy
+from policies.core import SKIPPED, Settings, Spec, judging, stack_policy
 from policies.engine import evaluate
 from soundstack.synth import Synthesis
 from tests.conftest import run_program
@@ -167,3 +168,34 @@ def test_judging_keeps_a_stack_policy_crash_on_one_resource_to_that_resource():
     )
     assert [name for name, _ in found] == ["bad", "short"]
     assert "could not judge bad: ValueError" in found[0][1]
+
+
+def test_one_unknown_companion_hides_no_other_bucket_or_rule():
+    stack = Stack()
+    known_bucket = stack.add("aws:s3/bucket:Bucket", "a", {"bucket": "a"})
+    stack.add("aws:s3/bucket:Bucket", "b", {"bucket": "b"})
+    stack.add(
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "a-policy",
+        {"bucket": UNKNOWN_STRING_VALUE, "policy": UNKNOWN_STRING_VALUE},
+        {"bucket": [known_bucket]},
+    )
+    lb = stack.add(
+        "aws:ec2/securityGroup:SecurityGroup", "lb", {"tags": {"purpose": "load-balancer"}}
+    )
+    world = {"ipProtocol": "tcp", "cidrIpv4": "0.0.0.0/0"}
+    rule = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+    stack.add(rule, "https", {"securityGroupId": UNKNOWN_STRING_VALUE, "fromPort": 443,
+                              "toPort": 443, **world}, {"securityGroupId": [lb]})  # fmt: skip
+    stack.add(rule, "rdp", {"securityGroupId": UNKNOWN_STRING_VALUE, "fromPort": 3389,
+                            "toPort": 3389, **world})  # fmt: skip
+    stack.add(rule, "unknown-cidr", {"securityGroupId": "sg-1", "fromPort": 22, "toPort": 22,
+                                     "ipProtocol": "tcp", "cidrIpv4": UNKNOWN_STRING_VALUE})  # fmt: skip
+    skipped: list[str] = []
+    token = SKIPPED.set(lambda urn, message: skipped.append(urn.split("::")[-1]))
+    try:
+        assert [name for name, _ in stack.check("s3-tls-only")] == ["b"]
+        assert [name for name, _ in stack.check("sg-no-world-ingress")] == ["rdp"]
+    finally:
+        SKIPPED.reset(token)
+    assert skipped == ["a", "unknown-cidr"]
