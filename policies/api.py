@@ -15,8 +15,10 @@ from policies.core import (
     Settings,
     Spec,
     get,
+    judging,
     linked,
     of_type,
+    present,
     resource_policy,
     stack_policy,
 )
@@ -73,7 +75,7 @@ def _route_auth(args: ResourceValidationArgs, report: ReportViolation, cfg: Sett
 )
 def _access_logs(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
     settings = get(args.props, "accessLogSettings", default={})
-    if not (get(settings, "destinationArn") and get(settings, "format")):
+    if not (present(settings, "destinationArn") and get(settings, "format")):
         report("no access_log_settings (destination and format); log to a CloudWatch group", None)
 
 
@@ -118,19 +120,21 @@ def _throttling(args: ResourceValidationArgs, report: ReportViolation, _: Settin
 def _waf(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     associations = list(of_type(args.resources, WEB_ACL_ASSOCIATION))
     for stage in of_type(args.resources, REST_STAGE):
-        if not any(linked(a, "resourceArn", stage, "arn") for a in associations):
-            report(f"REST stage {stage.name} has no WebAclAssociation", stage.urn)
+        with judging(stage, report):
+            if not any(linked(a, "resourceArn", stage, "arn") for a in associations):
+                report(f"REST stage {stage.name} has no WebAclAssociation", stage.urn)
     protected = [
         d
         for d in of_type(args.resources, "aws:cloudfront/distribution:Distribution")
-        if get(d.props, "webAclId")
+        if present(d.props, "webAclId")
     ]
     for api in of_type(args.resources, API):
-        if get(api.props, "protocolType") != "HTTP":
-            continue
-        if not any(linked(d, "origins", api) for d in protected):
-            report(
-                f"HTTP API {api.name} is not behind a WAF-protected CloudFront "
-                "distribution; add it as the web distribution's /api/* origin",
-                api.urn,
-            )
+        with judging(api, report):
+            if get(api.props, "protocolType") != "HTTP":
+                continue
+            if not any(linked(d, "origins", api) for d in protected):
+                report(
+                    f"HTTP API {api.name} is not behind a WAF-protected CloudFront "
+                    "distribution; add it as the web distribution's /api/* origin",
+                    api.urn,
+                )

@@ -10,8 +10,11 @@ from policies.core import (
     Settings,
     Spec,
     get,
+    judging,
+    known,
     linked,
     of_type,
+    present,
     resource_policy,
     stack_policy,
     truthy,
@@ -50,7 +53,7 @@ def _trail(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -
     [TRAIL],
 )
 def _trail_kms(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not get(args.props, "kmsKeyId"):
+    if not present(args.props, "kmsKeyId"):
         report("no kms_key_id", None)
 
 
@@ -62,7 +65,10 @@ def _trail_kms(args: ResourceValidationArgs, report: ReportViolation, _: Setting
     [TRAIL],
 )
 def _trail_logs(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not (get(args.props, "cloudWatchLogsGroupArn") and get(args.props, "cloudWatchLogsRoleArn")):
+    if not (
+        present(args.props, "cloudWatchLogsGroupArn")
+        and present(args.props, "cloudWatchLogsRoleArn")
+    ):
         report("no cloud_watch_logs_group_arn and role", None)
 
 
@@ -93,7 +99,7 @@ def _retention(args: ResourceValidationArgs, report: ReportViolation, cfg: Setti
     [LOG_GROUP],
 )
 def _log_kms(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not get(args.props, "kmsKeyId"):
+    if not present(args.props, "kmsKeyId"):
         report("no kms_key_id; pass the stack's logs key (components.logs.log_group)", None)
 
 
@@ -124,5 +130,23 @@ def _rotation(args: ResourceValidationArgs, report: ReportViolation, _: Settings
 def _secret_rotation(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     rotations = list(of_type(args.resources, SECRET_ROTATION))
     for secret in of_type(args.resources, SECRET):
-        if not any(linked(r, "secretId", secret, "arn", "name") for r in rotations):
-            report(f"secret {secret.name} has no SecretRotation", secret.urn)
+        with judging(secret, report):
+            if not any(linked(r, "secretId", secret, "arn", "name") for r in rotations):
+                report(f"secret {secret.name} has no SecretRotation", secret.urn)
+
+
+@resource_policy(
+    POLICIES,
+    "secrets-cmk",
+    "Secrets Manager secrets are encrypted with a customer-managed KMS key, not the AWS managed "
+    "aws/secretsmanager key (custom: key policy and rotation under our control).",
+    ["custom", "PCI 3.6"],
+    [SECRET],
+)
+def _secret_cmk(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    if not present(args.props, "kmsKeyId"):
+        report("kms_key_id is not set (AWS managed key); encrypt with a customer-managed key", None)
+        return
+    key = known(args.props, "kmsKeyId")
+    if isinstance(key, str) and (key == "alias/aws/secretsmanager" or ":alias/aws/" in key):
+        report(f"kms_key_id {key!r} is an AWS managed key; use a customer-managed key", None)

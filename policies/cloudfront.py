@@ -13,8 +13,10 @@ from policies.core import (
     as_strings,
     get,
     items,
+    judging,
     linked,
     of_type,
+    present,
     resource_policy,
     stack_policy,
     truthy,
@@ -152,7 +154,7 @@ def _origin_tls(args: ResourceValidationArgs, report: ReportViolation, _: Settin
     [DISTRIBUTION],
 )
 def _waf(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not get(args.props, "webAclId"):
+    if not present(args.props, "webAclId"):
         report("no web_acl_id; attach the edge component's CLOUDFRONT-scope web ACL", None)
 
 
@@ -164,7 +166,7 @@ def _waf(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> 
     [DISTRIBUTION],
 )
 def _logging(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not get(args.props, "loggingConfig", "bucket"):
+    if not present(args.props, "loggingConfig", "bucket"):
         report("no logging_config; log to the owner's log bucket", None)
 
 
@@ -218,5 +220,6 @@ def _waf_metrics(args: ResourceValidationArgs, report: ReportViolation, _: Setti
 def _waf_logging(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     configs = list(of_type(args.resources, WEB_ACL_LOGGING))
     for acl in of_type(args.resources, WEB_ACL):
-        if not any(linked(c, "resourceArn", acl, "arn") for c in configs):
-            report(f"web ACL {acl.name} has no WebAclLoggingConfiguration", acl.urn)
+        with judging(acl, report):
+            if not any(linked(c, "resourceArn", acl, "arn") for c in configs):
+                report(f"web ACL {acl.name} has no WebAclLoggingConfiguration", acl.urn)

@@ -1,4 +1,5 @@
-"""Lambda functions, EKS clusters and the Kubernetes workloads deployed on them."""
+"""Lambda functions, EKS clusters, the Kubernetes workloads deployed on them and the ECR
+repositories their images come from."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from policies.core import (
     as_strings,
     get,
     items,
+    judging,
+    known,
     linked,
     matches_any,
     of_type,
+    present,
     resource_policy,
     stack_policy,
     truthy,
@@ -28,6 +32,9 @@ FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
 FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
 INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+ECR_REPOSITORY = "aws:ecr/repository:Repository"
+ECR_SCANNING = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"
+IMMUTABLE_TAGS = ("IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION")
 EKS_COMPONENT = "eks:index:Cluster"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 WORKLOADS = {
@@ -85,10 +92,14 @@ SECRET_VALUE = re.compile(
 )
 def _public_invoke(args: ResourceValidationArgs, report: ReportViolation, cfg: Settings) -> None:
     props = args.props
-    function = str(get(props, "function", default=get(props, "functionName", default="")))
-    declared = matches_any(function, cfg["publicFunctionUrls"])
+    function = str(known(props, "function") or known(props, "functionName") or "(unknown)")
+
+    def declared() -> bool:  # reads the function only when it matters (it may be unknown)
+        name = get(props, "function", default=get(props, "functionName", default=""))
+        return matches_any(str(name), cfg["publicFunctionUrls"])
+
     if args.resource_type == FUNCTION_URL:
-        if get(props, "authorizationType") == "NONE" and not declared:
+        if get(props, "authorizationType") == "NONE" and not declared():
             report(
                 f"function URL of {function} has authorization_type NONE; use AWS_IAM or "
                 "declare the webhook in publicFunctionUrls",
@@ -97,11 +108,11 @@ def _public_invoke(args: ResourceValidationArgs, report: ReportViolation, cfg: S
         return
     principal = str(get(props, "principal", default=""))
     if principal == "*" and not get(props, "principalOrgId"):
-        if get(props, "functionUrlAuthType") == "NONE" and declared:
+        if get(props, "functionUrlAuthType") == "NONE" and declared():
             return
         report(f"permission {args.name} lets principal * invoke {function}", None)
     elif principal.endswith(".amazonaws.com") and not (
-        get(props, "sourceArn") or get(props, "sourceAccount")
+        present(props, "sourceArn") or present(props, "sourceAccount")
     ):
         report(
             f"permission {args.name} for {principal} has no source_arn or source_account "
@@ -157,17 +168,18 @@ def _failures(args: StackValidationArgs, report: ReportViolation, _: Settings) -
     configs = [
         c
         for c in of_type(args.resources, INVOKE_CONFIG)
-        if get(c.props, "destinationConfig", "onFailure", "destination")
+        if present(c.props, "destinationConfig", "onFailure", "destination")
     ]
     for fn in of_type(args.resources, FUNCTION):
-        if get(fn.props, "deadLetterConfig", "targetArn"):
-            continue
-        if not any(linked(c, "functionName", fn, "name", "arn") for c in configs):
-            report(
-                f"function {fn.name} drops failed async events; add an on-failure "
-                "destination or dead_letter_config",
-                fn.urn,
-            )
+        with judging(fn, report):
+            if present(fn.props, "deadLetterConfig", "targetArn"):
+                continue
+            if not any(linked(c, "functionName", fn, "name", "arn") for c in configs):
+                report(
+                    f"function {fn.name} drops failed async events; add an on-failure "
+                    "destination or dead_letter_config",
+                    fn.urn,
+                )
 
 
 @resource_policy(
@@ -196,7 +208,12 @@ def _in_vpc(args: ResourceValidationArgs, report: ReportViolation, _: Settings) 
 )
 def _env_secrets(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
     variables = get(args.props, "environment", "variables", default={})
+    unknown: list[str] = []  # values computed from outputs: judged last, only if secret-named
     for key in variables if isinstance(variables, Mapping) else {}:
+        if known(variables, key) is None and present(variables, key):
+            if SECRET_NAME.search(key):
+                unknown.append(key)
+            continue
         value = str(variables[key])
         looks_secret = SECRET_VALUE.search(value) or (
             SECRET_NAME.search(key) and value and not value.startswith("arn:")
@@ -207,6 +224,8 @@ def _env_secrets(args: ResourceValidationArgs, report: ReportViolation, _: Setti
                 f"Manager and pass {key}_ARN",
                 None,
             )
+    for key in unknown:
+        variables[key]  # raises UnknownValueError: a secret-named value unknown until deploy
 
 
 # -- EKS ---------------------------------------------------------------------------------------
@@ -356,3 +375,52 @@ def _k8s_resources(args: ResourceValidationArgs, report: ReportViolation, _: Set
             missing.append("limits.memory")
         if missing:
             report(f"container {get(container, 'name')} lacks {', '.join(missing)}", None)
+
+
+# -- ECR -----------------------------------------------------------------------------------------
+
+
+@resource_policy(
+    POLICIES,
+    "ecr-tag-immutability",
+    "ECR repositories make image tags immutable (a pushed tag cannot be overwritten by another "
+    "image).",
+    ["FSBP ECR.2"],
+    [ECR_REPOSITORY],
+)
+def _ecr_immutable(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    mutability = get(args.props, "imageTagMutability", default="MUTABLE")
+    if mutability not in IMMUTABLE_TAGS:
+        report(f"image_tag_mutability is {mutability!r}; set IMMUTABLE", None)
+
+
+def _registry_scans(scanning: list, name: str) -> bool:
+    """A registry scanning configuration has a rule whose wildcard filter matches `name`."""
+    for config in scanning:
+        for rule in items(get(config.props, "rules")):
+            filters = items(get(rule, "repositoryFilters"))
+            if any(matches_any(name, [str(get(f, "filter", default=""))]) for f in filters):
+                return True
+    return False
+
+
+@stack_policy(
+    POLICIES,
+    "ecr-image-scanning",
+    "ECR repositories scan images on push (or a registry scanning configuration covers them).",
+    ["FSBP ECR.1"],
+    [ECR_REPOSITORY, ECR_SCANNING],
+)
+def _ecr_scanning(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    scanning = list(of_type(args.resources, ECR_SCANNING))
+    for repo in of_type(args.resources, ECR_REPOSITORY):
+        with judging(repo, report):
+            if truthy(get(repo.props, "imageScanningConfiguration", "scanOnPush")):
+                continue
+            if _registry_scans(scanning, str(known(repo.props, "name") or repo.name)):
+                continue
+            report(
+                f"repository {repo.name} does not scan images on push; set "
+                "image_scanning_configuration.scan_on_push (or add a registry scanning rule)",
+                repo.urn,
+            )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -24,6 +26,8 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.policy import _NotApplicableError
+from pulumi_policy.proxy import UnknownValueError
 
 MANDATORY = EnforcementLevel.MANDATORY
 ADVISORY = EnforcementLevel.ADVISORY
@@ -43,6 +47,11 @@ ENVIRONMENTS_PROPERTY = {
     "default": ["prod"],
     "description": "environments (the resource's `environment` tag) the rule applies to",
 }
+
+#: Where a stack policy's per-resource skip (an unknown value during preview) is noted: the
+#: offline engine sets a callback `(urn, message)`; under the real analyzer nothing listens, and a
+#: skipped resource is simply not judged (the others still are).
+SKIPPED: ContextVar[Callable[[str, str], None] | None] = ContextVar("skipped", default=None)
 
 ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation, "Settings"], None]
 StackCheck = Callable[[StackValidationArgs, ReportViolation, "Settings"], None]
@@ -95,7 +104,12 @@ class Spec:
             stack_check: StackCheck = self.check  # type: ignore[assignment]
 
             def validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
-                stack_check(args, report, Settings(args.get_config(), self.config))
+                try:
+                    stack_check(args, report, Settings(args.get_config(), self.config))
+                except (UnknownValueError, _NotApplicableError):
+                    raise  # the analyzer's own handling: an advisory "can't run during preview"
+                except Exception as exc:
+                    report(crash_message("the stack", exc), None)
 
             return StackValidationPolicy(
                 name=self.name,
@@ -109,8 +123,14 @@ class Spec:
         types = frozenset(self.types)
 
         def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-            if not types or args.resource_type in types:
+            if types and args.resource_type not in types:
+                return
+            try:
                 resource_check(args, report, Settings(args.get_config(), self.config))
+            except (UnknownValueError, _NotApplicableError):
+                raise  # the analyzer's own handling: an advisory "can't run during preview"
+            except Exception as exc:
+                report(crash_message(args.name, exc), None)
 
         return ResourceValidationPolicy(
             name=self.name,
@@ -170,6 +190,31 @@ def stack_policy(
 ) -> Callable[[StackCheck], StackCheck]:
     """Declare a stack policy (it sees every resource; `types` documents what it looks at)."""
     return _declare("stack", registry, name, summary, controls, types, level, config)
+
+
+def crash_message(subject: str, exc: BaseException) -> str:
+    """The violation a policy reports when its check raised on `subject` (fail closed)."""
+    return (
+        f"the policy could not judge {subject}: {type(exc).__name__}: {exc}; fix the value "
+        "(or the policy) so it can be checked"
+    )
+
+
+@contextmanager
+def judging(resource: PolicyResource, report: ReportViolation) -> Iterator[None]:
+    """Judge one resource inside a stack policy: an unknown value (first preview) skips only
+    this resource, and a crash becomes a violation naming it, so neither hides another
+    resource's verdict."""
+    try:
+        yield
+    except UnknownValueError as exc:
+        note = SKIPPED.get()
+        if note is not None:
+            note(resource.urn, exc.message)
+    except _NotApplicableError:
+        raise
+    except Exception as exc:
+        report(crash_message(resource.name, exc), resource.urn)
 
 
 # -- reading properties ------------------------------------------------------------------------
@@ -272,15 +317,44 @@ def references(resource: PolicyResource, prop: str, target: PolicyResource) -> b
     return any(d.urn == target.urn for d in deps)
 
 
+def known(props: Any, key: str) -> Any:
+    """`props[key]` when present and known, else None: never raises on an unknown value."""
+    if not isinstance(props, Mapping):
+        return None
+    try:
+        return props[key]
+    except (KeyError, UnknownValueError):
+        return None
+
+
+def present(props: Any, *path: str) -> bool:
+    """`props[path[0]][path[1]]…` is set, even if its value (or an object on the way) is not
+    known yet: an unknown value always comes from another resource's output, e.g. a KMS key
+    or a queue created in the same stack."""
+    node = props
+    for key in path:
+        if not isinstance(node, Mapping):
+            return False
+        try:
+            node = node[key]
+        except KeyError:
+            return False
+        except UnknownValueError:
+            return True
+    return node not in (None, "") and not (is_list(node) and len(node) == 0)
+
+
 def linked(resource: PolicyResource, prop: str, target: PolicyResource, *target_keys: str) -> bool:
-    """`resource.<prop>` refers to `target`: by property dependency, or because its value
-    equals one of `target`'s identifying properties (name, ARN) as a plain string."""
+    """`resource.<prop>` refers to `target`: by property dependency, or because its known value
+    equals one of `target`'s known identifying properties (name, ARN) as a plain string. An
+    unknown value never links (it came from some other resource's output, which the property
+    dependencies already name)."""
     if references(resource, prop, target):
         return True
-    value = get(resource.props, prop)
+    value = known(resource.props, prop)
     if not isinstance(value, str) or not value:
         return False
-    return any(get(target.props, key) == value for key in target_keys)
+    return any(known(target.props, key) == value for key in target_keys)
 
 
 def stack_environment(resources: Sequence[PolicyResource]) -> str | None:

@@ -26,8 +26,10 @@ from policies.core import (
     as_strings,
     get,
     items,
+    judging,
     linked,
     of_type,
+    present,
     resource_policy,
     stack_policy,
     truthy,
@@ -130,16 +132,18 @@ def _rds_tls(args: StackValidationArgs, report: ReportViolation, _: Settings) ->
         for db in of_type(args.resources, RDS_CLUSTER)
     ]
     for db, prop, types in targets:
-        params = _parameters(args.resources, db, prop, types)
-        if not any(params.get(k) == v for k, v in TLS_PARAMETERS.items()):
-            report(
-                f"{db.name} accepts plain-text connections; set rds.force_ssl=1 in its "
-                "parameter group",
-                db.urn,
-            )
+        with judging(db, report):
+            params = _parameters(args.resources, db, prop, types)
+            if not any(params.get(k) == v for k, v in TLS_PARAMETERS.items()):
+                report(
+                    f"{db.name} accepts plain-text connections; set rds.force_ssl=1 in its "
+                    "parameter group",
+                    db.urn,
+                )
     for proxy in of_type(args.resources, RDS_PROXY):
-        if not truthy(get(proxy.props, "requireTls")):
-            report(f"proxy {proxy.name} does not require TLS; set require_tls", proxy.urn)
+        with judging(proxy, report):
+            if not truthy(get(proxy.props, "requireTls")):
+                report(f"proxy {proxy.name} does not require TLS; set require_tls", proxy.urn)
 
 
 @resource_policy(
@@ -181,8 +185,9 @@ def _rds_deletion(args: ResourceValidationArgs, report: ReportViolation, cfg: Se
 )
 def _multi_az(args: StackValidationArgs, report: ReportViolation, cfg: Settings) -> None:
     for db in of_type(args.resources, RDS_INSTANCE):
-        if cfg.applies_to(db.props) and not truthy(get(db.props, "multiAz")):
-            report(f"{db.name} is single-AZ; set multi_az", db.urn)
+        with judging(db, report):
+            if cfg.applies_to(db.props) and not truthy(get(db.props, "multiAz")):
+                report(f"{db.name} is single-AZ; set multi_az", db.urn)
     for cluster_type, instance_type in (
         (RDS_CLUSTER, RDS_CLUSTER_INSTANCE),
         (NEPTUNE_CLUSTER, NEPTUNE_INSTANCE),
@@ -281,14 +286,15 @@ def _neptune_encrypted(args: ResourceValidationArgs, report: ReportViolation, _:
 )
 def _neptune_audit(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     for cluster in of_type(args.resources, NEPTUNE_CLUSTER):
-        if "audit" not in as_strings(get(cluster.props, "enableCloudwatchLogsExports")):
-            report(f"{cluster.name}: enable_cloudwatch_logs_exports lacks 'audit'", cluster.urn)
-        params = _parameters(
-            args.resources, cluster, "neptuneClusterParameterGroupName", (NEPTUNE_PARAMS,)
-        )
-        for key in ("neptune_enable_audit_log", "neptune_enforce_ssl"):
-            if params.get(key) != "1":
-                report(f"{cluster.name}: parameter group does not set {key}=1", cluster.urn)
+        with judging(cluster, report):
+            if "audit" not in as_strings(get(cluster.props, "enableCloudwatchLogsExports")):
+                report(f"{cluster.name}: enable_cloudwatch_logs_exports lacks 'audit'", cluster.urn)
+            params = _parameters(
+                args.resources, cluster, "neptuneClusterParameterGroupName", (NEPTUNE_PARAMS,)
+            )
+            for key in ("neptune_enable_audit_log", "neptune_enforce_ssl"):
+                if params.get(key) != "1":
+                    report(f"{cluster.name}: parameter group does not set {key}=1", cluster.urn)
 
 
 @resource_policy(
@@ -445,7 +451,7 @@ def _search_encryption(args: ResourceValidationArgs, report: ReportViolation, _:
     [OPENSEARCH],
 )
 def _search_private(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not items(get(args.props, "vpcOptions", "subnetIds")):
+    if not present(args.props, "vpcOptions", "subnetIds"):
         report("no vpc_options.subnet_ids: the domain would have a public endpoint", None)
     if not truthy(get(args.props, "advancedSecurityOptions", "enabled")):
         report("advanced_security_options (fine-grained access control) is off", None)
@@ -462,7 +468,7 @@ def _search_logs(args: ResourceValidationArgs, report: ReportViolation, _: Setti
     enabled = {
         get(o, "logType")
         for o in items(get(args.props, "logPublishingOptions"))
-        if get(o, "enabled") is not False and get(o, "cloudwatchLogGroupArn")
+        if get(o, "enabled") is not False and present(o, "cloudwatchLogGroupArn")
     }
     for needed in ("ES_APPLICATION_LOGS", "AUDIT_LOGS"):
         if needed not in enabled:
@@ -576,7 +582,7 @@ def _redshift_public(args: ResourceValidationArgs, report: ReportViolation, _: S
 def _redshift_kms(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
     if args.resource_type == REDSHIFT and not truthy(get(args.props, "encrypted")):
         report("encrypted is off", None)
-    if not get(args.props, "kmsKeyId"):
+    if not present(args.props, "kmsKeyId"):
         report("no kms_key_id; use the analytics KMS key", None)
 
 
@@ -590,18 +596,22 @@ def _redshift_kms(args: ResourceValidationArgs, report: ReportViolation, _: Sett
 )
 def _redshift_tls(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     for cluster in of_type(args.resources, REDSHIFT):
-        params = _parameters(
-            args.resources, cluster, "clusterParameterGroupName", (REDSHIFT_PARAMS,)
-        )
-        if params.get("require_ssl") != "true":
-            report(f"{cluster.name}: parameter group does not set require_ssl=true", cluster.urn)
+        with judging(cluster, report):
+            params = _parameters(
+                args.resources, cluster, "clusterParameterGroupName", (REDSHIFT_PARAMS,)
+            )
+            if params.get("require_ssl") != "true":
+                report(
+                    f"{cluster.name}: parameter group does not set require_ssl=true", cluster.urn
+                )
     for group in of_type(args.resources, REDSHIFT_WORKGROUP):
-        values = {
-            get(p, "parameterKey"): str(get(p, "parameterValue")).lower()
-            for p in items(get(group.props, "configParameters"))
-        }
-        if values.get("require_ssl") != "true":
-            report(f"{group.name}: config_parameters do not set require_ssl=true", group.urn)
+        with judging(group, report):
+            values = {
+                get(p, "parameterKey"): str(get(p, "parameterValue")).lower()
+                for p in items(get(group.props, "configParameters"))
+            }
+            if values.get("require_ssl") != "true":
+                report(f"{group.name}: config_parameters do not set require_ssl=true", group.urn)
 
 
 @stack_policy(
@@ -615,16 +625,21 @@ def _redshift_tls(args: StackValidationArgs, report: ReportViolation, _: Setting
 def _redshift_audit(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     logging = list(of_type(args.resources, REDSHIFT_LOGGING))
     for cluster in of_type(args.resources, REDSHIFT):
-        if not any(
-            linked(lg, "clusterIdentifier", cluster, "clusterIdentifier", "id") for lg in logging
-        ):
-            report(f"{cluster.name} has no aws.redshift.Logging", cluster.urn)
+        with judging(cluster, report):
+            if not any(
+                linked(lg, "clusterIdentifier", cluster, "clusterIdentifier", "id")
+                for lg in logging
+            ):
+                report(f"{cluster.name} has no aws.redshift.Logging", cluster.urn)
     for namespace in of_type(args.resources, REDSHIFT_NAMESPACE):
-        missing = {"userlog", "connectionlog", "useractivitylog"} - set(
-            as_strings(get(namespace.props, "logExports"))
-        )
-        if missing:
-            report(f"namespace {namespace.name} does not export {sorted(missing)}", namespace.urn)
+        with judging(namespace, report):
+            missing = {"userlog", "connectionlog", "useractivitylog"} - set(
+                as_strings(get(namespace.props, "logExports"))
+            )
+            if missing:
+                report(
+                    f"namespace {namespace.name} does not export {sorted(missing)}", namespace.urn
+                )
 
 
 @resource_policy(

@@ -5,6 +5,16 @@ its unknown-checking proxy, URN, name, options, per-policy config, stack tags); 
 becomes `StackValidationArgs` of `PolicyResource`s with parents, dependencies and property
 dependencies resolved, plus the `pulumi:pulumi:Stack` resource whose props are the outputs.
 
+Failures stay local: a policy that raises on one resource reports a violation of itself naming
+that resource and the error, and every other resource and policy is still judged. A value that
+is unknown (first preview) skips only what reads it, noted as an advisory "can't run during
+preview" entry as the analyzer does.
+
+`first_preview=True` evaluates a synthesis recorded with `synthesize(..., first_preview=True)`
+as `pulumi preview` of a new stack would: properties decoded as pulumi-policy's analyzer decodes
+them (through a protobuf Struct, so every number is a float), unknowns as its sentinels, and
+stack policies seeing each resource's planned outputs (computed ones unknown).
+
 Config uses Pulumi's `--policy-pack-config` format, read from `policies/config/<stack>.json`:
 `{"all": "advisory", "<policy>": "disabled" | {"enforcementLevel": "...", "<prop>": value}}`.
 """
@@ -18,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import json_format, struct_pb2
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -29,10 +40,12 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
-from pulumi_policy.proxy import unknown_checking_proxy
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from policies import registry
+from policies.core import SKIPPED, crash_message
 from soundstack.preview import Violation
 from soundstack.synth import Resource, Synthesis
 
@@ -85,17 +98,22 @@ def _options(resource: Resource) -> PolicyResourceOptions:
     )
 
 
-def _props(values: Mapping[str, Any]) -> Any:
-    return unknown_checking_proxy(copy.deepcopy(dict(values)))
+def _props(values: Mapping[str, Any], first_preview: bool = False) -> Any:
+    if not first_preview:
+        return unknown_checking_proxy(copy.deepcopy(dict(values)))
+    struct = struct_pb2.Struct()
+    struct.update(dict(values))
+    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
 
 
-def stack_resources(synth: Synthesis) -> list[PolicyResource]:
-    """The stack as `AnalyzeStack` sees it, the root `pulumi:pulumi:Stack` (outputs) included."""
+def stack_resources(synth: Synthesis, first_preview: bool = False) -> list[PolicyResource]:
+    """The stack as `AnalyzeStack` sees it, the root `pulumi:pulumi:Stack` (outputs) included;
+    in a first preview each resource's props are its planned outputs (computed ones unknown)."""
     project = synth.resources[0].urn.split("::")[1] if synth.resources else "soundstack"
     root_urn = f"urn:pulumi:{synth.stack}::{project}::pulumi:pulumi:Stack::{project}-{synth.stack}"
     root = PolicyResource(
         "pulumi:pulumi:Stack",
-        _props(synth.outputs),
+        _props(synth.outputs, first_preview),
         root_urn,
         f"{project}-{synth.stack}",
         PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), []),
@@ -107,8 +125,9 @@ def stack_resources(synth: Synthesis) -> list[PolicyResource]:
     resources = [root]
     by_urn = {root_urn: root}
     for r in synth.resources:
+        values = {**r.inputs, **r.outputs} if first_preview else r.inputs
         policy_resource = PolicyResource(
-            r.type, _props(r.inputs), r.urn, r.name, _options(r), None, None, [], {}
+            r.type, _props(values, first_preview), r.urn, r.name, _options(r), None, None, [], {}
         )
         resources.append(policy_resource)
         by_urn[r.urn] = policy_resource
@@ -127,14 +146,17 @@ def evaluate(
     synth: Synthesis,
     config: Mapping[str, Any] | None = None,
     policies: Sequence[Policy] | None = None,
+    first_preview: bool | None = None,
 ) -> list[Violation]:
     """Violations of the pack (or of `policies`) in `synth`, with `config` (default: the
-    stack's `config/<stack>.json`)."""
+    stack's `config/<stack>.json`); `first_preview` (default: how `synth` was recorded) is
+    described in the module docstring."""
+    first_preview = synth.first_preview if first_preview is None else first_preview
     config = load_config(synth.stack) if config is None else config
     policies = registry.policies() if policies is None else policies
     violations: list[Violation] = []
     stack_tags: dict[str, str] = {}
-    props = {r.urn: _props(r.inputs) for r in synth.resources}
+    props = {r.urn: _props(r.inputs, first_preview) for r in synth.resources}
     resources: list[PolicyResource] | None = None
     for policy in policies:
         setting = settings_for(policy, config)
@@ -142,12 +164,18 @@ def evaluate(
             continue
         level = "advisory" if setting.level == EnforcementLevel.ADVISORY else "mandatory"
 
-        def reporter(default_urn: str, name: str = policy.name, lvl: str = level) -> Any:
-            def report(message: str, urn: str | None = None) -> None:
-                violations.append(Violation(name, urn or default_urn, lvl, message))
+        def report_at(urn: str, name: str = policy.name, lvl: str = level) -> Any:
+            def report(message: str, at: str | None = None) -> None:
+                violations.append(Violation(name, at or urn, lvl, message))
 
             return report
 
+        def skipped(urn: str, message: str, name: str = policy.name) -> None:
+            violations.append(
+                Violation(name, urn, "advisory", f"can't run policy during preview: {message}")
+            )
+
+        token = SKIPPED.set(skipped)
         try:
             if isinstance(policy, ResourceValidationPolicy):
                 for r in synth.resources:
@@ -161,19 +189,33 @@ def evaluate(
                         dict(setting.properties),
                         stack_tags,
                     )
-                    try:
-                        policy.validate(args, reporter(r.urn))
-                    except _NotApplicableError:
-                        continue
+                    _run(policy, args, report_at(r.urn), r.name, r.urn, skipped)
             elif isinstance(policy, StackValidationPolicy):
-                resources = resources or stack_resources(synth)
-                policy.validate(
-                    StackValidationArgs(resources, dict(setting.properties), stack_tags),
-                    reporter(""),
-                )
-        except _NotApplicableError:
-            continue
+                resources = resources or stack_resources(synth, first_preview)
+                args_stack = StackValidationArgs(resources, dict(setting.properties), stack_tags)
+                _run(policy, args_stack, report_at(""), "the stack", "", skipped)
+        finally:
+            SKIPPED.reset(token)
     return violations
+
+
+def _run(
+    policy: Any,
+    args: ResourceValidationArgs | StackValidationArgs,
+    report: Any,
+    subject: str,
+    urn: str,
+    skipped: Any,
+) -> None:
+    """Run one policy on one resource (or the stack), keeping any failure local to it."""
+    try:
+        policy.validate(args, report)
+    except _NotApplicableError:
+        return
+    except UnknownValueError as exc:
+        skipped(urn, exc.message)
+    except Exception as exc:
+        report(crash_message(subject, exc))
 
 
 def levels(config: Mapping[str, Any], policies: Sequence[Policy] | None = None) -> dict[str, str]:

@@ -138,6 +138,51 @@ def _cognito(args: ResourceValidationArgs, report: ReportViolation, cfg: Setting
 
 @resource_policy(
     POLICIES,
+    "cognito-mfa",
+    "In prod, user pools require multi-factor authentication (mfa_configuration ON) with a "
+    "second factor configured (no published FSBP control in CONTROLS.md: custom).",
+    ["custom"],
+    [USER_POOL],
+    config={"environments": ENVIRONMENTS_PROPERTY},
+)
+def _cognito_mfa(args: ResourceValidationArgs, report: ReportViolation, cfg: Settings) -> None:
+    if not cfg.applies_to(args.props):
+        return
+    mfa = get(args.props, "mfaConfiguration", default="OFF")
+    if mfa != "ON":
+        report(f"mfa_configuration is {mfa!r}; set ON (identity.mfa: required)", None)
+    factors = truthy(get(args.props, "softwareTokenMfaConfiguration", "enabled")) or bool(
+        get(args.props, "smsConfiguration")
+    )
+    if mfa == "ON" and not factors:
+        report("MFA is on without a factor; enable software_token_mfa_configuration", None)
+
+
+@resource_policy(
+    POLICIES,
+    "cognito-password-policy",
+    "User pool password policies need `minimumLength` (12) characters of all four classes and "
+    "temporary passwords valid at most 7 days (custom; PCI DSS 8.3.6 asks for 12 characters).",
+    ["custom"],
+    [USER_POOL],
+    config={"minimumLength": {"type": "integer", "default": 12, "description": "least length"}},
+)
+def _cognito_password(args: ResourceValidationArgs, report: ReportViolation, cfg: Settings) -> None:
+    policy = get(args.props, "passwordPolicy", default={})
+    length = get(policy, "minimumLength", default=8)  # Cognito's default policy
+    if length < cfg["minimumLength"]:
+        report(f"password minimum_length is {length}; require ≥ {cfg['minimumLength']}", None)
+    classes = ("requireLowercase", "requireUppercase", "requireNumbers", "requireSymbols")
+    off = [c for c in classes if get(policy, c) is False]
+    if off:
+        report(f"password policy turns off {', '.join(off)}; require all four classes", None)
+    days = get(policy, "temporaryPasswordValidityDays", default=7)
+    if days > 7:
+        report(f"temporary passwords stay valid {days} days; allow ≤ 7", None)
+
+
+@resource_policy(
+    POLICIES,
     "codebuild-no-credentials",
     "CodeBuild projects keep credentials out of source URLs and plain-text environment "
     "variables (use SECRETS_MANAGER or PARAMETER_STORE variables).",

@@ -13,7 +13,9 @@ from policies.core import (
     Settings,
     Spec,
     get,
+    judging,
     of_type,
+    present,
     references,
     resource_policy,
     stack_policy,
@@ -38,7 +40,7 @@ FAILURE_TARGET_PROPS = ("redrivePolicy", "deadLetterConfig", "destinationConfig"
     [TOPIC],
 )
 def _sns(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not get(args.props, "kmsMasterKeyId"):
+    if not present(args.props, "kmsMasterKeyId"):
         report("no kms_master_key_id; use the messaging KMS key", None)
 
 
@@ -50,7 +52,9 @@ def _sns(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> 
     [QUEUE],
 )
 def _sqs(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not (get(args.props, "kmsMasterKeyId") or truthy(get(args.props, "sqsManagedSseEnabled"))):
+    if not (
+        present(args.props, "kmsMasterKeyId") or truthy(get(args.props, "sqsManagedSseEnabled"))
+    ):
         report("neither kms_master_key_id nor sqs_managed_sse_enabled is set", None)
 
 
@@ -64,20 +68,22 @@ def _sqs(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> 
 def _dlq(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     queues = list(of_type(args.resources, QUEUE))
     for queue in queues:
-        if get(queue.props, "redrivePolicy"):
-            continue
-        if tags_of(queue.props).get("purpose") == "dead-letter":
-            continue
-        targeted = any(
-            references(other, prop, queue)
-            for other in args.resources
-            if other is not queue
-            for prop in FAILURE_TARGET_PROPS
-        )
-        if not targeted:
-            report(
-                f"queue {queue.name} has no redrive_policy; give it a dead-letter queue", queue.urn
+        with judging(queue, report):
+            if present(queue.props, "redrivePolicy"):
+                continue
+            if tags_of(queue.props).get("purpose") == "dead-letter":
+                continue
+            targeted = any(
+                references(other, prop, queue)
+                for other in args.resources
+                if other is not queue
+                for prop in FAILURE_TARGET_PROPS
             )
+            if not targeted:
+                report(
+                    f"queue {queue.name} has no redrive_policy; give it a dead-letter queue",
+                    queue.urn,
+                )
 
 
 @resource_policy(
@@ -88,5 +94,5 @@ def _dlq(args: StackValidationArgs, report: ReportViolation, _: Settings) -> Non
     [STREAM],
 )
 def _kinesis(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if get(args.props, "encryptionType") != "KMS" or not get(args.props, "kmsKeyId"):
+    if get(args.props, "encryptionType") != "KMS" or not present(args.props, "kmsKeyId"):
         report("encryption_type is not KMS with a kms_key_id", None)

@@ -4,7 +4,8 @@ A load balancer's security group is recognised by the tag `purpose: load-balance
 `aws:ec2/securityGroup:SecurityGroup` itself; only such a group may admit 0.0.0.0/0 (or ::/0),
 and only on TCP 80 and 443. Rules may be inline (`ingress`) or split
 (`SecurityGroupRule` of type ingress, `vpc.SecurityGroupIngressRule`), whose group is found
-through their `securityGroupId`.
+through their `securityGroupId` (by property dependency on a first preview, where the group's
+id is unknown). Each group and rule is judged on its own, so an unknown value hides nothing else.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from policies.core import (
     as_strings,
     get,
     items,
+    judging,
+    known,
     linked,
     of_type,
     resource_policy,
@@ -74,29 +77,30 @@ def _world_rule_problem(rule: Mapping, sources: Sequence[str], lb: bool) -> str 
 def _world(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     groups = list(of_type(args.resources, SECURITY_GROUP))
     for group in groups:
-        for rule in items(get(group.props, "ingress")):
-            sources = as_strings(get(rule, "cidrBlocks")) + as_strings(get(rule, "ipv6CidrBlocks"))
-            problem = _world_rule_problem(rule, sources, _is_load_balancer(group))
-            if problem:
-                report(f"{group.name}: {problem}", group.urn)
+        with judging(group, report):
+            for rule in items(get(group.props, "ingress")):
+                sources = as_strings(get(rule, "cidrBlocks")) + as_strings(
+                    get(rule, "ipv6CidrBlocks")
+                )
+                problem = _world_rule_problem(rule, sources, _is_load_balancer(group))
+                if problem:
+                    report(f"{group.name}: {problem}", group.urn)
 
     def owner(rule: PolicyResource) -> PolicyResource | None:
         return next((g for g in groups if linked(rule, "securityGroupId", g, "id")), None)
 
-    for rule in of_type(args.resources, SG_RULE):
-        if get(rule.props, "type") != "ingress":
-            continue
-        sources = as_strings(get(rule.props, "cidrBlocks")) + as_strings(
-            get(rule.props, "ipv6CidrBlocks")
-        )
-        problem = _world_rule_problem(rule.props, sources, _is_load_balancer(owner(rule)))
-        if problem:
-            report(f"{rule.name}: {problem}", rule.urn)
-    for rule in of_type(args.resources, INGRESS_RULE):
-        sources = as_strings(get(rule.props, "cidrIpv4")) + as_strings(get(rule.props, "cidrIpv6"))
-        problem = _world_rule_problem(rule.props, sources, _is_load_balancer(owner(rule)))
-        if problem:
-            report(f"{rule.name}: {problem}", rule.urn)
+    split = [
+        (rule, ("cidrBlocks", "ipv6CidrBlocks"))
+        for rule in of_type(args.resources, SG_RULE)
+        if known(rule.props, "type") == "ingress"
+    ]
+    split += [(rule, ("cidrIpv4", "cidrIpv6")) for rule in of_type(args.resources, INGRESS_RULE)]
+    for rule, keys in split:
+        with judging(rule, report):
+            sources = [s for key in keys for s in as_strings(get(rule.props, key))]
+            problem = _world_rule_problem(rule.props, sources, _is_load_balancer(owner(rule)))
+            if problem:
+                report(f"{rule.name}: {problem}", rule.urn)
 
 
 @resource_policy(

@@ -8,6 +8,11 @@ Log-delivery buckets (the target of another bucket's access logging or of a Clou
 distribution's standard logging, or whose policy lets `logging.s3.amazonaws.com` write) may use
 SSE-S3 and ACLs and need no access logging of their own: S3 server access logging cannot write to
 SSE-KMS buckets and CloudFront standard logging delivers through an ACL grant.
+
+On a first preview a companion's `bucket` (from `bucket.id`) and a policy built from
+`bucket.arn` are unknown: companions are found through property dependencies, and each bucket is
+judged on its own (`judging`), so an unknown document skips only the bucket it belongs to, and
+only when what is known does not already settle the verdict.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ from policies.core import (
     as_strings,
     get,
     items,
+    judging,
+    known,
     linked,
     of_type,
     policy_statements,
     principal_is_public,
+    references,
     resource_policy,
     stack_policy,
     truthy,
@@ -77,36 +85,34 @@ def companions(
 
 
 def bucket_policies(resources: Sequence[PolicyResource], bucket: PolicyResource) -> list:
-    """Policy documents applying to `bucket`: its inline `policy` and its BucketPolicy."""
+    """Policy documents applying to `bucket`: its inline `policy` and its BucketPolicy (raises
+    UnknownValueError when one of them is unknown)."""
     documents = [get(bucket.props, "policy")]
     documents += [get(p.props, "policy") for p in companions(resources, bucket, [BUCKET_POLICY])]
     return [d for d in documents if d]
 
 
-def log_delivery_buckets(resources: Sequence[PolicyResource]) -> set[str]:
-    """URNs of buckets that receive S3 access logs or CloudFront standard logs."""
-    found: set[str] = set()
-    buckets = list(of_type(resources, *BUCKETS))
-    for bucket in buckets:
-        name = _name(bucket)
-        for other in buckets:
-            if other is not bucket and get(other.props, "logging", "targetBucket") == name:
-                found.add(bucket.urn)
-        for logging in of_type(resources, *LOGGING):
-            if linked(logging, "targetBucket", bucket, "bucket", "id"):
-                found.add(bucket.urn)
-        for dist in of_type(resources, DISTRIBUTION):
-            target = str(get(dist.props, "loggingConfig", "bucket", default=""))
-            if linked(dist, "loggingConfig", bucket) or target.startswith(f"{name}.s3"):
-                found.add(bucket.urn)
-        for document in bucket_policies(resources, bucket):
-            for statement in policy_statements(document):
-                services = as_strings(get(statement, "Principal", "Service"))
-                if statement.get("Effect") == "Allow" and set(services) & set(
-                    LOG_DELIVERY_SERVICES
-                ):
-                    found.add(bucket.urn)
-    return found
+def is_log_delivery(resources: Sequence[PolicyResource], bucket: PolicyResource) -> bool:
+    """`bucket` receives S3 access logs or CloudFront standard logs (it is named as a logging
+    target, or its policy lets a log-delivery service write)."""
+    name = known(bucket.props, "bucket") or bucket.name
+    for other in of_type(resources, *BUCKETS):
+        target = known(known(other.props, "logging"), "targetBucket")
+        if other is not bucket and (references(other, "logging", bucket) or target == name):
+            return True
+    for logging in of_type(resources, *LOGGING):
+        if linked(logging, "targetBucket", bucket, "bucket", "id"):
+            return True
+    for dist in of_type(resources, DISTRIBUTION):
+        target = str(known(known(dist.props, "loggingConfig"), "bucket") or "")
+        if linked(dist, "loggingConfig", bucket) or target.startswith(f"{name}.s3"):
+            return True
+    for document in bucket_policies(resources, bucket):
+        for statement in policy_statements(document):
+            services = as_strings(get(statement, "Principal", "Service"))
+            if statement.get("Effect") == "Allow" and set(services) & set(LOG_DELIVERY_SERVICES):
+                return True
+    return False
 
 
 @resource_policy(
@@ -132,7 +138,9 @@ def _block_settings(args: ResourceValidationArgs, report: ReportViolation, _: Se
 )
 def _has_block(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     for bucket in of_type(args.resources, *BUCKETS):
-        if not companions(args.resources, bucket, [PUBLIC_ACCESS_BLOCK]):
+        with judging(bucket, report):
+            if companions(args.resources, bucket, [PUBLIC_ACCESS_BLOCK]):
+                continue
             report(
                 f"bucket {bucket.name} has no aws.s3.BucketPublicAccessBlock; add one with "
                 "all four settings true",
@@ -206,7 +214,9 @@ def _tls_only(documents: list) -> bool:
 )
 def _tls(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     for bucket in of_type(args.resources, *BUCKETS):
-        if not _tls_only(bucket_policies(args.resources, bucket)):
+        with judging(bucket, report):
+            if _tls_only(bucket_policies(args.resources, bucket)):
+                continue
             report(
                 f"bucket {bucket.name} does not deny non-TLS requests; add a Deny statement on "
                 "s3:* with Condition Bool aws:SecureTransport=false (components.buckets does)",
@@ -233,13 +243,18 @@ def _algorithms(resources: Sequence[PolicyResource], bucket: PolicyResource) -> 
     [*BUCKETS, *ENCRYPTION],
 )
 def _kms(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
-    log_buckets = log_delivery_buckets(args.resources)
     for bucket in of_type(args.resources, *BUCKETS):
-        algorithms = _algorithms(args.resources, bucket)
-        allowed = {"aws:kms", "aws:kms:dsse"}
-        if bucket.urn in log_buckets:
-            allowed.add("AES256")
-        if not algorithms or not set(algorithms) <= allowed:
+        with judging(bucket, report):
+            algorithms = _algorithms(args.resources, bucket)
+            allowed = {"aws:kms", "aws:kms:dsse"}
+            if algorithms and set(algorithms) <= allowed:
+                continue
+            if (
+                algorithms
+                and set(algorithms) <= {*allowed, "AES256"}
+                and is_log_delivery(args.resources, bucket)
+            ):
+                continue
             report(
                 f"bucket {bucket.name} default encryption is {algorithms or 'not configured'}; "
                 "set sse_algorithm aws:kms with a customer-managed key",
@@ -256,11 +271,13 @@ def _kms(args: StackValidationArgs, report: ReportViolation, _: Settings) -> Non
 )
 def _versioning(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     for bucket in of_type(args.resources, *BUCKETS):
-        enabled = truthy(get(bucket.props, "versioning", "enabled")) or any(
-            get(v.props, "versioningConfiguration", "status") == "Enabled"
-            for v in companions(args.resources, bucket, VERSIONING)
-        )
-        if not enabled:
+        with judging(bucket, report):
+            enabled = truthy(get(bucket.props, "versioning", "enabled")) or any(
+                get(v.props, "versioningConfiguration", "status") == "Enabled"
+                for v in companions(args.resources, bucket, VERSIONING)
+            )
+            if enabled:
+                continue
             report(
                 f"bucket {bucket.name} is not versioned; add BucketVersioning status Enabled",
                 bucket.urn,
@@ -276,14 +293,13 @@ def _versioning(args: StackValidationArgs, report: ReportViolation, _: Settings)
     [*BUCKETS, *LOGGING],
 )
 def _logging(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
-    log_buckets = log_delivery_buckets(args.resources)
     for bucket in of_type(args.resources, *BUCKETS):
-        if bucket.urn in log_buckets:
-            continue
-        logged = bool(get(bucket.props, "logging", "targetBucket")) or any(
-            get(c.props, "targetBucket") for c in companions(args.resources, bucket, LOGGING)
-        )
-        if not logged:
+        with judging(bucket, report):
+            logged = bool(get(bucket.props, "logging", "targetBucket")) or any(
+                get(c.props, "targetBucket") for c in companions(args.resources, bucket, LOGGING)
+            )
+            if logged or is_log_delivery(args.resources, bucket):
+                continue
             report(
                 f"bucket {bucket.name} has no server access logging; add BucketLogging "
                 "to a log bucket",
@@ -300,15 +316,14 @@ def _logging(args: StackValidationArgs, report: ReportViolation, _: Settings) ->
     level=ADVISORY,
 )
 def _acls_disabled(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
-    log_buckets = log_delivery_buckets(args.resources)
     for bucket in of_type(args.resources, *BUCKETS):
-        if bucket.urn in log_buckets:
-            continue
-        owners = [
-            get(c.props, "rule", "objectOwnership")
-            for c in companions(args.resources, bucket, [OWNERSHIP])
-        ]
-        if "BucketOwnerEnforced" not in owners:
+        with judging(bucket, report):
+            owners = [
+                get(c.props, "rule", "objectOwnership")
+                for c in companions(args.resources, bucket, [OWNERSHIP])
+            ]
+            if "BucketOwnerEnforced" in owners or is_log_delivery(args.resources, bucket):
+                continue
             report(
                 f"bucket {bucket.name} still honours ACLs; add BucketOwnershipControls "
                 "object_ownership BucketOwnerEnforced",

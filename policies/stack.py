@@ -19,8 +19,10 @@ from policies.core import (
     Spec,
     get,
     is_list,
+    judging,
     linked,
     of_type,
+    present,
     stack_environment,
     stack_policy,
     truthy,
@@ -75,19 +77,23 @@ def _edge(args: StackValidationArgs, report: ReportViolation, cfg: Settings) -> 
     protections = list(of_type(args.resources, PROTECTION))
     associations = list(of_type(args.resources, WEB_ACL_ASSOCIATION))
     for dist in of_type(args.resources, DISTRIBUTION):
-        if not get(dist.props, "webAclId"):
-            report(f"distribution {dist.name} has no web ACL", dist.urn)
-        if not _protected(dist, protections):
-            report(f"distribution {dist.name} has no Shield Advanced protection", dist.urn)
+        with judging(dist, report):
+            if not present(dist.props, "webAclId"):
+                report(f"distribution {dist.name} has no web ACL", dist.urn)
+            if not _protected(dist, protections):
+                report(f"distribution {dist.name} has no Shield Advanced protection", dist.urn)
     for lb in of_type(args.resources, *LOAD_BALANCERS):
-        if truthy(get(lb.props, "internal")):
-            continue
-        if get(lb.props, "loadBalancerType", default="application") == "application" and not any(
-            linked(a, "resourceArn", lb, "arn") for a in associations
-        ):
-            report(f"load balancer {lb.name} has no WebAclAssociation", lb.urn)
-        if not _protected(lb, protections):
-            report(f"load balancer {lb.name} has no Shield Advanced protection", lb.urn)
+        with judging(lb, report):
+            if truthy(get(lb.props, "internal")):
+                continue
+            if get(
+                lb.props, "loadBalancerType", default="application"
+            ) == "application" and not any(
+                linked(a, "resourceArn", lb, "arn") for a in associations
+            ):
+                report(f"load balancer {lb.name} has no WebAclAssociation", lb.urn)
+            if not _protected(lb, protections):
+                report(f"load balancer {lb.name} has no Shield Advanced protection", lb.urn)
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:

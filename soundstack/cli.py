@@ -12,11 +12,16 @@ from soundstack.preview import document, render
 from soundstack.synth import PROJECT_DIR, synthesize_stack
 from stacks.loader import ConfigError
 
+FIRST_PREVIEW_HELP = (
+    "run as the first `pulumi preview` of a new stack: ids and computed outputs unknown, "
+    "policies that cannot judge a value skip only that resource (noted as advisory)"
+)
+
 
 def _preview(args: argparse.Namespace) -> int:
     from policies.engine import evaluate
 
-    synth = synthesize_stack(args.stack, PROJECT_DIR)
+    synth = synthesize_stack(args.stack, PROJECT_DIR, first_preview=args.first_preview)
     violations = evaluate(synth)
     if args.json:
         json.dump(document(synth, violations), sys.stdout, indent=2, sort_keys=False)
@@ -64,7 +69,7 @@ def _check(args: argparse.Namespace) -> int:
     from policies.engine import evaluate, levels, load_config
     from policies.registry import specs
 
-    synth = synthesize_stack(args.stack, PROJECT_DIR)
+    synth = synthesize_stack(args.stack, PROJECT_DIR, first_preview=args.first_preview)
     config = load_config(args.stack)
     violations = evaluate(synth, config)
     for v in violations:
@@ -94,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
         "stack", help="stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)"
     )
     preview.add_argument("--json", action="store_true", help="print one JSON document (README)")
+    preview.add_argument("--first-preview", action="store_true", help=FIRST_PREVIEW_HELP)
     preview.set_defaults(run=_preview)
     check = sub.add_parser(
         "check",
@@ -104,6 +110,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--report", metavar="FILE", help="write an audit report by control (.md, or .html)"
     )
+    check.add_argument("--first-preview", action="store_true", help=FIRST_PREVIEW_HELP)
     check.set_defaults(run=_check)
     mig = sub.add_parser(
         "migrate", help="apply app_services/migrations/*.sql to PostgreSQL (DATABASE_URL or DB_*)"

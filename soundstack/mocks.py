@@ -3,16 +3,24 @@
 `EstateMocks.new_resource` echoes a resource's inputs and adds the outputs AWS would compute
 (`id`, `arn`, endpoints …), so a mocked run's stack outputs look like a real deployment's.
 `EstateMocks.call` answers the data sources components use (see components/lookups.py).
+
+Like the provider, the mocks accept every input form the SDK accepts (an IAM document given as a
+dict comes back as the JSON string the output type declares) and give a resource created without
+its name the name Pulumi would generate (logical name + random suffix), so what depends on that
+name keeps the value and the dependency. With `first_preview=True` they answer as a preview of a
+new stack: no id, computed outputs unknown.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
+from pulumi.runtime import rpc
 
 ACCOUNT_ID = "123456789012"
 
@@ -50,16 +58,48 @@ _NAME_KEYS = ("name", "bucket", "functionName", "clusterIdentifier", "identifier
               "workgroupName", "roleName", "userPoolName")  # fmt: skip
 
 
+#: Inputs the SDK types `str | PolicyDocument` (or a lifecycle document) whose output is the
+#: JSON string: every such input of pulumi-aws (`Union[str, ...DocumentArgs]`) is named so.
+_DOCUMENT_KEYS = ("policy", "assumeRolePolicy", "accessPolicies", "policyDocument")
+
+#: Services whose generated names AWS wants in lower case (pulumi-aws lower-cases them too).
+_LOWERCASE_NAMES = ("s3", "rds", "neptune", "elasticache", "redshift", "docdb", "memorydb")
+
+
 def _digest(*parts: str, length: int = 17) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def _name_property(typ: str) -> str | None:
+    """The property Pulumi auto-names for `typ` (`name`, or `bucket` for S3 buckets): the input
+    the SDK's args class pairs with a `<prop>_prefix` input; None when the type has none."""
+    package, module, kind = typ.split(":")
+    if package != "aws":
+        return None
+    service = module.split("/", maxsplit=1)[0]
+    try:
+        sdk = importlib.import_module(f"pulumi_aws.{service}")
+    except ImportError:
+        try:
+            sdk = importlib.import_module(f"pulumi_aws.{service}_")
+        except ImportError:
+            return None
+    args = getattr(sdk, f"{kind}Args", None)
+    for prop, prefix in (("name", "name_prefix"), ("bucket", "bucket_prefix")):
+        if args is not None and hasattr(args, prop) and hasattr(args, prefix):
+            return prop
+    return None
 
 
 class EstateMocks(pulumi.runtime.Mocks):
     """Mocks for one region and account."""
 
-    def __init__(self, region: str, account_id: str = ACCOUNT_ID) -> None:
+    def __init__(
+        self, region: str, account_id: str = ACCOUNT_ID, first_preview: bool = False
+    ) -> None:
         self.region = region
         self.account_id = account_id
+        self.first_preview = first_preview
         self._calls: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "aws:index/getCallerIdentity:getCallerIdentity": lambda _: {
                 "accountId": account_id,
@@ -89,8 +129,27 @@ class EstateMocks(pulumi.runtime.Mocks):
         }
 
     # -- resources -------------------------------------------------------------------------
+    def autonamed(self, typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The name Pulumi generates when `inputs` give none: `<logical name>-<7 hex>` (or the
+        given `<prop>Prefix` + 26 characters, as the provider does); {} when named or unnamed."""
+        prop = _name_property(typ)
+        if prop is None or inputs.get(prop):
+            return {}
+        prefix = inputs.get(f"{prop}Prefix")
+        generated = (
+            f"{prefix}{_digest(typ, name, length=26)}"
+            if isinstance(prefix, str)
+            else f"{name}-{_digest(typ, name, length=7)}"
+        )
+        lower = typ.split(":")[1].split("/", maxsplit=1)[0] in _LOWERCASE_NAMES
+        return {prop: generated.lower() if lower else generated}
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        inputs = dict(args.inputs)
+        inputs = {
+            k: json.dumps(v) if k in _DOCUMENT_KEYS and isinstance(v, Mapping) else v
+            for k, v in args.inputs.items()
+        }
+        inputs.update(self.autonamed(args.typ, args.name, inputs))
         name = next((str(inputs[k]) for k in _NAME_KEYS if isinstance(inputs.get(k), str)),
                     args.name)  # fmt: skip
         prefix = _ID_PREFIX.get(args.typ)
@@ -101,8 +160,11 @@ class EstateMocks(pulumi.runtime.Mocks):
             else f"{prefix}-0{_digest(args.typ, args.name)}" if prefix
             else _digest(args.typ, args.name, length=20)
         )  # fmt: skip
-        outputs = {**inputs, **self._computed(args.typ, resource_id, name, inputs)}
-        return resource_id, outputs
+        computed = self._computed(args.typ, resource_id, name, inputs)
+        if self.first_preview:  # a new resource: only what the program gave is known
+            unknown = {k: rpc.UNKNOWN for k in computed if k not in inputs}
+            return "", {**inputs, **unknown, "id": rpc.UNKNOWN}
+        return resource_id, {**inputs, **computed}
 
     def _computed(self, typ: str, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         package, module, kind = typ.split(":")

@@ -1,8 +1,13 @@
 """Run the real `platform/` program under Pulumi mocks and record everything it registers.
 
 This is the offline engine behind `soundstack preview`: no AWS credentials, no Pulumi CLI.
-Each run gets a fresh event loop, fresh mocks and a fresh root stack, so runs can follow each
-other in one process (tests run dev and prod back to back).
+Each run gets a fresh event loop, fresh mocks, a fresh root stack and a cleared RPC/output
+tracker, and cancels whatever it left pending before closing its loop, so runs can follow each
+other in one process (tests run dev and prod back to back) even after one of them failed.
+
+`first_preview=True` runs the program as `pulumi preview` of a stack that does not exist yet:
+ids and computed outputs are unknown (what depends on them is recorded as pulumi-policy's
+unknown sentinel), names Pulumi generates are known.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
@@ -27,6 +33,8 @@ from stacks.loader import NAMESPACE, SECRET_KEYS, SECRET_PLACEHOLDER, read_stack
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MASK = "[secret]"
+UNKNOWN = rpc.UNKNOWN  # the engine's unknown string, which pulumi-policy also uses
+UNKNOWN_SHOWN = "[unknown]"  # how an unknown value is printed
 
 
 @dataclass
@@ -45,6 +53,7 @@ class Resource:
     provider: str | None
     protect: bool
     id: str | None = None  # what the mocks answered as the physical id (None for components)
+    outputs: dict[str, Any] = field(default_factory=dict)  # planned outputs (unknowns kept)
 
 
 @dataclass
@@ -56,6 +65,7 @@ class Synthesis:
     outputs: dict[str, Any]  # secret outputs replaced by MASK
     secret_outputs: list[str]
     errors: list[str] = field(default_factory=list)
+    first_preview: bool = False  # recorded as the first preview of a new stack
     invokes: dict[str, int] = field(default_factory=dict)  # data-source token → calls made
 
     def by_type(self, type_token: str) -> list[Resource]:
@@ -74,6 +84,8 @@ class Synthesis:
 
 
 def _unwrap(value: Any, mask: bool) -> Any:
+    if isinstance(value, Unknown) or value == UNKNOWN:
+        return UNKNOWN_SHOWN if mask else UNKNOWN
     if rpc.is_rpc_secret(value):
         return MASK if mask else _unwrap(value["value"], mask)
     if isinstance(value, dict):
@@ -106,6 +118,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         inputs = rpc.deserialize_properties(request.object)
+        outputs = rpc.deserialize_properties(response.object) if request.custom else {}
         self.registrations.append(
             Resource(
                 urn=response.urn,
@@ -122,6 +135,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 provider=request.provider or None,
                 protect=bool(request.protect),
                 id=response.id or None,
+                outputs=_unwrap(outputs, mask=False),
             )
         )
         return response
@@ -156,10 +170,11 @@ def synthesize(
     secret_keys: list[str],
     program: Callable[[], None] | None = None,
     project_dir: Path = PROJECT_DIR,
+    first_preview: bool = False,
 ) -> Synthesis:
     """Run `program` (default: `platform/__main__.py`) under mocks with `config` for `stack`."""
     region = config.get("aws:region", "eu-west-1")
-    mocks = EstateMocks(region)
+    mocks = EstateMocks(region, first_preview=first_preview)
     monitor = RecordingMonitor(mocks)
     errors = _ErrorLog()
     logger = logging.getLogger(f"soundstack.synth.{stack}")
@@ -170,9 +185,16 @@ def synthesize(
     asyncio.set_event_loop(loop)
     try:
         settings.ROOT.set(None)
+        settings.SETTINGS.rpc_manager.clear()
+        settings.SETTINGS.outputs.clear()
         pulumi.runtime.set_all_config(dict(config), secret_keys)
         pulumi.runtime.set_mocks(
-            mocks, project=NAMESPACE, stack=stack, preview=False, logger=logger, monitor=monitor
+            mocks,
+            project=NAMESPACE,
+            stack=stack,
+            preview=first_preview,
+            logger=logger,
+            monitor=monitor,
         )
         main = project_dir / "platform" / "__main__.py"
 
@@ -194,15 +216,36 @@ def synthesize(
             else:
                 outputs[key] = _unwrap(_sync_await(out.future()), mask=True)
     finally:
-        settings.ROOT.set(None)
-        loop.close()
-        asyncio.set_event_loop(None)
+        _close(loop)
     return Synthesis(
-        stack, monitor.registrations, outputs, secret_outputs, errors.messages, monitor.invokes
+        stack,
+        monitor.registrations,
+        outputs,
+        secret_outputs,
+        errors.messages,
+        first_preview,
+        monitor.invokes,
     )
 
 
-def synthesize_stack(stack: str, project_dir: Path = PROJECT_DIR) -> Synthesis:
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what a (possibly failed) run left pending, then forget it: nothing of this run's
+    loop may be awaited by the next one ("Event loop is closed")."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    settings.ROOT.set(None)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def synthesize_stack(
+    stack: str, project_dir: Path = PROJECT_DIR, first_preview: bool = False
+) -> Synthesis:
     """Run the platform program for `stacks/Pulumi.<stack>.yaml`."""
     config, secret = stack_values(stack, project_dir)
-    return synthesize(stack, config, secret, project_dir=project_dir)
+    return synthesize(stack, config, secret, project_dir=project_dir, first_preview=first_preview)

@@ -13,11 +13,13 @@ from soundstack.synth import Synthesis, stack_values, synthesize, synthesize_sta
 _CACHE: dict[str, Synthesis] = {}
 
 
-def stack_synthesis(stack: str) -> Synthesis:
-    """The platform program's registrations for a stack file (computed once per session)."""
-    if stack not in _CACHE:
-        _CACHE[stack] = synthesize_stack(stack)
-    return _CACHE[stack]
+def stack_synthesis(stack: str, first_preview: bool = False) -> Synthesis:
+    """The platform program's registrations for a stack file (computed once per session), as
+    an offline run or as the first preview of a new stack."""
+    key = f"{stack}:first-preview" if first_preview else stack
+    if key not in _CACHE:
+        _CACHE[key] = synthesize_stack(stack, first_preview=first_preview)
+    return _CACHE[key]
 
 
 def stack_variant(stack: str, section: str, overrides: dict[str, object]) -> Synthesis:
@@ -60,6 +62,9 @@ def make_ctx(environment: str = "dev", stack: str | None = None) -> StackContext
     )
 
 
-def run_program(program: Callable[[], None], stack: str = "test") -> Synthesis:
+def run_program(
+    program: Callable[[], None], stack: str = "test", first_preview: bool = False
+) -> Synthesis:
     """Run a small program (building one or two components) under the estate mocks."""
-    return synthesize(stack, {"aws:region": "eu-west-1"}, [], program=program)
+    config = {"aws:region": "eu-west-1"}
+    return synthesize(stack, config, [], program=program, first_preview=first_preview)

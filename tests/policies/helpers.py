@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
@@ -78,3 +79,20 @@ class Stack:
 
         POLICIES[policy].validate(StackValidationArgs(self.resources, dict(config or {})), report)
         return found
+
+
+LEVELS_FILE = Path(__file__).resolve().parents[2] / "policies" / "levels.txt"
+
+
+def pinned_levels() -> dict[str, dict[str, str]]:
+    """`policies/levels.txt` as {stack: {policy: level}} (the pinned contract)."""
+    lines = [line.split() for line in LEVELS_FILE.read_text().splitlines() if line.strip()]
+    header = next(line for line in lines if line[:2] == ["#", "policy"])[2:]
+    table: dict[str, dict[str, str]] = {stack: {} for stack in header}
+    for row in lines:
+        if row[0].startswith("#"):
+            continue
+        assert len(row) == len(header) + 1, f"levels.txt row {row}: one level per stack {header}"
+        for stack, level in zip(header, row[1:], strict=True):
+            table[stack][row[0]] = level
+    return table

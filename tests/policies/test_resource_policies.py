@@ -29,6 +29,15 @@ FN = "aws:lambda/function:Function"
 EKS = "eks:index:Cluster"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+POOL = "aws:cognito/userPool:UserPool"
+STRONG_PASSWORDS = {
+    "minimumLength": 12,
+    "requireLowercase": True,
+    "requireUppercase": True,
+    "requireNumbers": True,
+    "requireSymbols": True,
+    "temporaryPasswordValidityDays": 3,
+}
 
 
 def _doc(*statements: dict) -> str:
@@ -692,6 +701,34 @@ CASES = [
         {"userPoolAddOns": {"advancedSecurityMode": "AUDIT"}, **PROD},
     ),
     (
+        "cognito-mfa",
+        "aws:cognito/userPool:UserPool",
+        {"mfaConfiguration": "ON", "softwareTokenMfaConfiguration": {"enabled": True}, **PROD},
+        {
+            "mfaConfiguration": "OPTIONAL",
+            "softwareTokenMfaConfiguration": {"enabled": True},
+            **PROD,
+        },
+    ),
+    (
+        "cognito-password-policy",
+        "aws:cognito/userPool:UserPool",
+        {"passwordPolicy": STRONG_PASSWORDS},
+        {"passwordPolicy": {**STRONG_PASSWORDS, "minimumLength": 8}},
+    ),
+    (
+        "ecr-tag-immutability",
+        "aws:ecr/repository:Repository",
+        {"name": "api", "imageTagMutability": "IMMUTABLE"},
+        {"name": "api"},
+    ),
+    (
+        "secrets-cmk",
+        "aws:secretsmanager/secret:Secret",
+        {"kmsKeyId": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+        {"kmsKeyId": "alias/aws/secretsmanager"},
+    ),
+    (
         "codebuild-no-credentials",
         "aws:codebuild/project:Project",
         {
@@ -793,3 +830,31 @@ def test_declared_public_function_url_is_allowed_by_config():
 
 def test_untaggable_types_need_no_tags():
     assert check_resource("required-cost-tags", "aws:ec2/route:Route", {}) == []
+
+
+def test_cognito_mfa_is_a_prod_rule_and_needs_a_factor():
+    assert check_resource("cognito-mfa", POOL, {"mfaConfiguration": "OFF", **DEV}) == []
+    assert check_resource("cognito-mfa", POOL, {**PROD}) != []  # Cognito's default is OFF
+    (message,) = check_resource("cognito-mfa", POOL, {"mfaConfiguration": "ON", **PROD})
+    assert "without a factor" in message
+
+
+def test_weak_password_policies_name_every_weakness():
+    assert len(check_resource("cognito-password-policy", POOL, {})) == 1  # default: 8 chars
+    weak = {**STRONG_PASSWORDS, "requireSymbols": False, "temporaryPasswordValidityDays": 30}
+    found = check_resource("cognito-password-policy", POOL, {"passwordPolicy": weak})
+    assert len(found) == 2 and "requireSymbols" in found[0] and "30 days" in found[1]
+
+
+def test_secrets_without_a_key_use_the_aws_managed_one():
+    secret = "aws:secretsmanager/secret:Secret"
+    assert check_resource("secrets-cmk", secret, {"name": "s"}) != []
+    arn = "arn:aws:kms:eu-west-1:123456789012:alias/aws/secretsmanager"
+    assert check_resource("secrets-cmk", secret, {"kmsKeyId": arn}) != []
+
+
+def test_ecr_mutable_with_exclusions_is_mutable():
+    repo = "aws:ecr/repository:Repository"
+    assert check_resource("ecr-tag-immutability", repo, {"imageTagMutability": "MUTABLE"})
+    mixed = {"imageTagMutability": "MUTABLE_WITH_EXCLUSION"}
+    assert check_resource("ecr-tag-immutability", repo, mixed)

@@ -498,3 +498,28 @@ def test_every_stack_policy_is_tested():
     source = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     untested = [s.name for s in specs() if s.kind == "stack" and f'"{s.name}"' not in source]
     assert untested == []
+
+
+def test_ecr_image_scanning_on_push_or_by_a_registry_rule():
+    repo_type = "aws:ecr/repository:Repository"
+    stack = Stack()
+    stack.add(
+        repo_type, "scanned", {"name": "api", "imageScanningConfiguration": {"scanOnPush": True}}
+    )
+    stack.add(repo_type, "unscanned", {"name": "worker"})
+    stack.add(repo_type, "default", {"name": "web", "imageScanningConfiguration": {}})
+    assert [name for name, _ in stack.check("ecr-image-scanning")] == ["unscanned", "default"]
+    stack.add(
+        "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration",
+        "registry",
+        {
+            "scanType": "ENHANCED",
+            "rules": [
+                {
+                    "scanFrequency": "CONTINUOUS_SCAN",
+                    "repositoryFilters": [{"filter": "w*", "filterType": "WILDCARD"}],
+                }
+            ],
+        },
+    )
+    assert stack.check("ecr-image-scanning") == []
