@@ -30,6 +30,10 @@ from components.logs import log_group
 from components.network import Network
 
 REDSHIFT_PORT = 5439
+#: Redshift Serverless (Considerations when using Amazon Redshift Serverless): "You must have at
+#: least three subnets, and they must span across three Availability Zones." The current page
+#: keeps that for workgroups with enhanced VPC routing, which ours use (Redshift.7).
+SERVERLESS_MIN_AZS = 3
 DATABASE = "analytics"
 #: Schema in Redshift over the Glue database (Spectrum).
 EXTERNAL_SCHEMA = "activity"
@@ -164,6 +168,15 @@ class AnalyticsArgs:
             raise ValueError(
                 f"analytics.redshift_base_capacity_rpu={self.base_capacity_rpu}: use a multiple "
                 "of 8 between 8 and 1024"
+            )
+        zones = len(self.network.extended_private_subnet_ids)
+        if self.redshift_mode == "serverless" and zones < SERVERLESS_MIN_AZS:
+            raise ValueError(
+                f"analytics.redshift_mode=serverless: the network's private subnets span {zones} "
+                f'zones, and Redshift Serverless needs {SERVERLESS_MIN_AZS} ("You must have at '
+                'least three subnets, and they must span across three Availability Zones"); set '
+                "network.min_private_azs: 3 (one more private subnet, no NAT or endpoints) or "
+                "network.az_count: 3, or analytics.redshift_mode: provisioned"
             )
 
 
@@ -444,7 +457,7 @@ class Analytics(Component):
             namespace_name=namespace.namespace_name,
             workgroup_name=self.physical_name("", "redshift"),
             base_capacity=args.base_capacity_rpu,
-            subnet_ids=args.network.private_subnet_ids,
+            subnet_ids=args.network.extended_private_subnet_ids,  # three AZs: SERVERLESS_MIN_AZS
             security_group_ids=[self.security_group.id],
             publicly_accessible=False,  # Redshift.1
             enhanced_vpc_routing=True,  # Redshift.7: COPY/Spectrum traffic stays in the VPC

@@ -69,6 +69,7 @@ network = Network(
         nat_gateways=config.network.nat_gateways,
         flow_log_retention_days=config.network.flow_log_retention_days,
         kms_key_arn=logs_key.arn,
+        min_private_azs=config.network.min_private_azs,
     ),
     ctx,
 )

@@ -34,6 +34,9 @@ class NetworkConfig(Section):
     az_count: int = Field(3, ge=2, le=3)
     nat_gateways: Literal["single", "per_az"] = "per_az"
     flow_log_retention_days: int = 365
+    #: Zones the private tier spans at least: a zone beyond az_count gets one private subnet
+    #: and nothing else (free), for Redshift Serverless, which needs three AZs.
+    min_private_azs: int = Field(0, ge=0, le=3)
 
     @field_validator("cidr")
     @classmethod
