@@ -176,6 +176,93 @@ def test_firehose_writes_date_partitioned_parquet_with_the_glue_schema():
     assert "read-event-schema" in statements
 
 
+def _firehose_path(prefix: str, at: datetime) -> str:
+    """Firehose's `!{timestamp:…}` rendering (Java DateTimeFormatter, UTC) of `prefix`."""
+    for java, python in (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d")):
+        prefix = prefix.replace(f"!{{timestamp:{java}}}", at.strftime(python))
+    return prefix
+
+
+def _projected_path(template: str, params: dict, at: datetime) -> str:
+    """Athena's projection of an integer partition value into `storage.location.template`."""
+    for column, value in (("year", at.year), ("month", at.month), ("day", at.day)):
+        low, high = (int(v) for v in params[f"projection.{column}.range"].split(","))
+        assert params[f"projection.{column}.type"] == "integer" and low <= value <= high
+        digits = int(params.get(f"projection.{column}.digits", 1))
+        template = template.replace(f"${{{column}}}", str(value).zfill(digits))
+    return template
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_partition_projection_matches_the_firehose_prefix(fmt):
+    synth = _analytics(delivery_format=fmt)
+    (stream,) = synth.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    (table,) = synth.by_type("aws:glue/catalogTable:CatalogTable")
+    params = table.inputs["parameters"]
+    assert params["projection.enabled"] == "true"
+    location = table.inputs["storageDescriptor"]["location"]
+    prefix = stream.inputs["extendedS3Configuration"]["prefix"]
+    for at in (
+        datetime(2026, 3, 7, 0, 0, 1, tzinfo=UTC),
+        datetime(2099, 12, 31, 23, 59, tzinfo=UTC),
+    ):
+        written = f"s3://soundstack-test-analytics-events/{_firehose_path(prefix, at)}"
+        assert _projected_path(params["storage.location.template"], params, at) == written
+        assert written.startswith(location)
+
+
+def test_spectrum_gets_registered_partitions_of_today_and_tomorrow():
+    """Projection is Athena-only; Spectrum reads the Glue partitions a scheduled state machine
+    registers. Its JSONata is evaluated here and must yield Firehose's prefixes."""
+    import jsonata
+
+    synth = _analytics()
+    (machine,) = synth.by_type("aws:sfn/stateMachine:StateMachine")
+    (schedule,) = synth.by_type("aws:scheduler/schedule:Schedule")
+    (stream,) = synth.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    (table,) = synth.by_type("aws:glue/catalogTable:CatalogTable")
+    assert schedule.inputs["scheduleExpression"] == "rate(1 hour)"
+    assert schedule.inputs["flexibleTimeWindow"] == {"mode": "OFF"}
+    assert machine.urn in schedule.property_dependencies["target"]
+    definition = json.loads(machine.inputs["definition"])
+    assert definition["QueryLanguage"] == "JSONata"
+    read, register = definition["States"]["ReadTable"], definition["States"]["RegisterPartitions"]
+    assert read["Resource"] == "arn:aws:states:::aws-sdk:glue:getTable"
+    assert register["Resource"] == "arn:aws:states:::aws-sdk:glue:batchCreatePartition"
+    assert register["Arguments"]["DatabaseName"] == table.inputs["databaseName"]
+    assert register["Arguments"]["TableName"] == read["Arguments"]["Name"] == "listening_events"
+
+    def jsonata_of(value):
+        assert value.startswith("{%") and value.endswith("%}")
+        return jsonata.Jsonata(value[2:-2])
+
+    descriptor = dict(
+        table.inputs["storageDescriptor"], Location=table.inputs["storageDescriptor"]["location"]
+    )
+    sd = jsonata_of(read["Assign"]["sd"]).evaluate(
+        None, {"states": {"result": {"Table": {"StorageDescriptor": descriptor}}}}
+    )
+    started = "2026-12-31T23:40:00.000Z"
+    partitions = jsonata_of(register["Arguments"]["PartitionInputList"]).evaluate(
+        None, {"states": {"context": {"Execution": {"StartTime": started}}}, "sd": sd}
+    )
+    prefix = stream.inputs["extendedS3Configuration"]["prefix"]
+    days = [datetime(2026, 12, 31, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)]
+    assert [p["Values"] for p in partitions] == [["2026", "12", "31"], ["2027", "01", "01"]]
+    for partition, day in zip(partitions, days, strict=True):
+        assert partition["StorageDescriptor"]["Location"] == (
+            f"s3://soundstack-test-analytics-events/{_firehose_path(prefix, day)}")  # fmt: skip
+        assert partition["StorageDescriptor"]["serDeInfo"] == descriptor["serDeInfo"]
+    statements = _statements(synth, "analytics-partitions-")
+    assert set(statements["register-partitions"]["Action"]) == {
+        "glue:GetTable",
+        "glue:BatchCreatePartition",
+    }
+    assert all(":glue:eu-west-1:" in r for r in statements["register-partitions"]["Resource"])
+    start = _statements(synth, "analytics-partitions-schedule-")["start-registration"]
+    assert start["Action"] == ["states:StartExecution"] and len(start["Resource"]) == 1
+
+
 def test_json_delivery_is_gzip_without_conversion_and_a_json_table():
     synth = _analytics(delivery_format="json")
     (stream,) = synth.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
