@@ -191,10 +191,11 @@ def test_proactive_engagement_config_needs_a_phone_and_shield():
 
     base = {"aws:region": "eu-west-1", "soundstack:owner": "t", "soundstack:cost_centre": "c",
             "soundstack:monitoring": {"alarm_email": "oncall@example.com"}}  # fmt: skip
-    on = {"enabled": True, "contacts": [{"email": "oncall@example.com"}]}
+    contact: dict[str, str] = {"email": "oncall@example.com"}
+    on = {"enabled": True, "contacts": [contact]}
     with pytest.raises(ConfigError, match="at least one phone number"):
         load_config("prod", {**base, "soundstack:edge": {"proactive_engagement": on}})
-    on["contacts"][0]["phone"] = "+353155501234"
+    contact["phone"] = "+353155501234"
     cfg = load_config("prod", {**base, "soundstack:edge": {"proactive_engagement": on}})
     assert cfg.edge.proactive_engagement.contacts[0].phone == "+353155501234"
     with pytest.raises(ConfigError, match=r"proactive_engagement\.enabled needs shield_advanced"):
