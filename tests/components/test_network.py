@@ -142,7 +142,8 @@ def test_min_private_azs_adds_a_private_subnet_and_nothing_billed():
     by_tier = tiers(synth)
     assert [len(by_tier[t]) for t in ("public", "private", "isolated")] == [2, 3, 2]
     assert len({s.inputs["availabilityZone"] for s in by_tier["private"]}) == 3
-    assert by_tier["private"][2].inputs["cidrBlock"] == subnet_cidrs("10.0.0.0/16", 3)["private"][2]
+    cidrs = {s.inputs["cidrBlock"] for s in by_tier["private"]}
+    assert cidrs == set(subnet_cidrs("10.0.0.0/16", 3)["private"])
     assert len(synth.by_type("aws:ec2/natGateway:NatGateway")) == 1
     assert len(synth.outputs["private"]) == 2 and len(synth.outputs["extended"]) == 3
     for endpoint in synth.by_type("aws:ec2/vpcEndpoint:VpcEndpoint"):
