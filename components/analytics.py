@@ -30,6 +30,10 @@ from components.logs import log_group
 from components.network import Network
 
 REDSHIFT_PORT = 5439
+#: Redshift Serverless (Considerations when using Amazon Redshift Serverless): "You must have at
+#: least three subnets, and they must span across three Availability Zones." The current page
+#: keeps that for workgroups with enhanced VPC routing, which ours use (Redshift.7).
+SERVERLESS_MIN_AZS = 3
 DATABASE = "analytics"
 #: Schema in Redshift over the Glue database (Spectrum).
 EXTERNAL_SCHEMA = "activity"
@@ -51,7 +55,41 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("occurred_at", "string"),
     ("country", "string"),
 )
-PARTITION_KEYS = ("year", "month", "day")
+#: Date partitions of the listening events: (column, Firehose timestamp format, digits).
+#: Firehose writes `year=2026/month=03/day=07/` (its `!{timestamp:…}` namespace formats the
+#: arrival time in UTC with Java's DateTimeFormatter, zero-padded).
+PARTITIONS: tuple[tuple[str, str, int], ...] = (
+    ("year", "yyyy", 4),
+    ("month", "MM", 2),
+    ("day", "dd", 2),
+)
+PARTITION_KEYS = tuple(column for column, _, _ in PARTITIONS)
+#: The Firehose S3 prefix below EVENTS_PREFIX, and the same path with `${column}` placeholders
+#: (Athena's `storage.location.template`).
+FIREHOSE_PARTITIONS = "".join(f"{c}=!{{timestamp:{fmt}}}/" for c, fmt, _ in PARTITIONS)
+PROJECTED_PARTITIONS = "".join(f"{c}=${{{c}}}/" for c, _, _ in PARTITIONS)
+#: First year partition projection enumerates (no event predates the platform).
+FIRST_YEAR = 2025
+#: Athena partition projection. Athena only: "Partition projection is usable only when the
+#: table is queried through Athena. If the same table is read through another service such as
+#: Amazon Redshift Spectrum or Amazon EMR, the standard partition metadata is used." Spectrum
+#: (and the QuickSight dataset over it) therefore read partitions `register_partitions` adds.
+PROJECTION = {
+    "projection.enabled": "true",
+    "projection.year.type": "integer",
+    "projection.year.range": f"{FIRST_YEAR},2099",
+    "projection.year.digits": "4",
+    "projection.month.type": "integer",
+    "projection.month.range": "1,12",
+    "projection.month.digits": "2",
+    "projection.day.type": "integer",
+    "projection.day.range": "1,31",
+    "projection.day.digits": "2",
+}
+#: How often the partitions of today and tomorrow are registered (idempotent: Glue reports
+#: the existing ones as errors of the batch and creates the missing ones).
+REGISTRATION_SCHEDULE = "rate(1 hour)"
+DAY_MS = 86_400_000
 
 #: The QuickSight dataset: one row per play, typed for the dashboard's visuals.
 DATASET_SQL = f"""SELECT event_id, user_id, target_id AS track_id, artist_id, country, ms_played,
@@ -125,6 +163,55 @@ def dashboard_document(
     return json.dumps(json.loads(rendered), separators=(",", ":"))
 
 
+def partition_values(day_offset: int) -> str:
+    """JSONata: the partition values (`["2026", "03", "07"]`) of the UTC day `day_offset` days
+    after the execution started, zero-padded like Firehose's prefix."""
+    pictures = {"yyyy": "[Y0001]", "MM": "[M01]", "dd": "[D01]"}
+    at = f"$toMillis($states.context.Execution.StartTime) + {day_offset} * {DAY_MS}"
+    return (
+        "[" + ", ".join(f"$fromMillis({at}, '{pictures[fmt]}')" for _, fmt, _ in PARTITIONS) + "]"
+    )
+
+
+def partition_registration_definition(database: str) -> str:
+    """Amazon States Language (JSONata) registering today's and tomorrow's partitions of the
+    listening-events table: read the table, then `BatchCreatePartition` with its storage
+    descriptor pointed at each day's prefix."""
+    partition = (
+        "{'Values': $v, 'StorageDescriptor': $merge([$sd, {'Location': $sd.Location & "
+        + " & ".join(f"'{c}=' & $v[{i}] & '/'" for i, (c, _, _) in enumerate(PARTITIONS))
+        + "}])}"
+    )
+    days = ", ".join(f"($v := {partition_values(offset)}; {partition})" for offset in (0, 1))
+    return json.dumps(
+        {
+            "Comment": "Register listening-events partitions for Redshift Spectrum",
+            "QueryLanguage": "JSONata",
+            "StartAt": "ReadTable",
+            "States": {
+                "ReadTable": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:glue:getTable",
+                    "Arguments": {"DatabaseName": database, "Name": EVENTS_TABLE},
+                    "Assign": {"sd": "{% $states.result.Table.StorageDescriptor %}"},
+                    "Next": "RegisterPartitions",
+                },
+                "RegisterPartitions": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:glue:batchCreatePartition",
+                    "Arguments": {
+                        "DatabaseName": database,
+                        "TableName": EVENTS_TABLE,
+                        "PartitionInputList": f"{{% [{days}] %}}",
+                    },
+                    "End": True,
+                },
+            },
+        },
+        indent=2,
+    )
+
+
 @dataclass
 class AnalyticsArgs:
     """The analytics tier. Defaults are production-grade: Parquet, Serverless, no QuickSight
@@ -165,6 +252,15 @@ class AnalyticsArgs:
                 f"analytics.redshift_base_capacity_rpu={self.base_capacity_rpu}: use a multiple "
                 "of 8 between 8 and 1024"
             )
+        zones = len(self.network.extended_private_subnet_ids)
+        if self.redshift_mode == "serverless" and zones < SERVERLESS_MIN_AZS:
+            raise ValueError(
+                f"analytics.redshift_mode=serverless: the network's private subnets span {zones} "
+                f'zones, and Redshift Serverless needs {SERVERLESS_MIN_AZS} ("You must have at '
+                'least three subnets, and they must span across three Availability Zones"); set '
+                "network.min_private_azs: 3 (one more private subnet, no NAT or endpoints) or "
+                "network.az_count: 3, or analytics.redshift_mode: provisioned"
+            )
 
 
 class Analytics(Component):
@@ -195,6 +291,7 @@ class Analytics(Component):
         bucket_policy(self, "events", self.bucket)
         self._catalog(args)
         self._firehose(args)
+        self._register_partitions()
         self.security_group = args.network.security_group(
             self, "redshift", "Redshift: admits only the clients granted `allow_from`"
         )
@@ -262,7 +359,12 @@ class Analytics(Component):
             name=EVENTS_TABLE,
             database_name=self.glue_database.name,
             table_type="EXTERNAL_TABLE",
-            parameters={"EXTERNAL": "TRUE", **classification},
+            parameters={
+                "EXTERNAL": "TRUE",
+                **classification,
+                **PROJECTION,
+                "storage.location.template": pulumi.Output.concat(location, PROJECTED_PARTITIONS),
+            },
             partition_keys=[{"name": k, "type": "string"} for k in PARTITION_KEYS],
             storage_descriptor={
                 "location": location,
@@ -344,7 +446,7 @@ class Analytics(Component):
             ["logs:PutLogEvents"],
             [pulumi.Output.concat(group.arn, ":log-stream:*")],
         )
-        partitions = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+        partitions = FIREHOSE_PARTITIONS
         s3: dict[str, Any] = {
             "bucket_arn": self.bucket.arn,
             "role_arn": role.role_arn,
@@ -393,6 +495,60 @@ class Analytics(Component):
                         "ThrottledGetRecords", dims)  # fmt: skip
         self.add_signal("errors", "Firehose Parquet conversion failures", "AWS/Firehose",
                         "FailedConversion.Records", dims)  # fmt: skip
+
+    def _register_partitions(self) -> None:
+        """Spectrum reads registered partitions only: a state machine, started every hour by
+        EventBridge Scheduler, registers today's and tomorrow's (UTC) with the table's storage
+        descriptor, so a day's partition exists before Firehose writes its first file."""
+        role = ServiceRole(
+            self.child_name("partitions"),
+            ServiceRoleArgs(services=["states.amazonaws.com"]),
+            self.ctx,
+            opts=self.child_opts(),
+        )
+        role.grant("RegisterPartitions", ["glue:GetTable", "glue:BatchCreatePartition"],
+                   self._glue_arns)  # fmt: skip
+        self.partition_registrar = aws.sfn.StateMachine(
+            self.child_name("partitions"),
+            name=self.physical_name("partitions", "sfn"),
+            role_arn=role.role_arn,
+            definition=self.glue_database.name.apply(partition_registration_definition),
+            tags=self.tags(),
+            opts=self.child_opts(depends_on=[role]),
+        )
+        scheduler = ServiceRole(
+            self.child_name("partitions-schedule"),
+            ServiceRoleArgs(
+                assume_role_policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "scheduler.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                                "Condition": {"StringEquals": {"aws:SourceAccount": self.account}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            self.ctx,
+            opts=self.child_opts(),
+        )
+        scheduler.grant("StartRegistration", ["states:StartExecution"],
+                        [self.partition_registrar.arn])  # fmt: skip
+        aws.scheduler.Schedule(
+            self.child_name("partitions-schedule"),
+            name=self.physical_name("partitions", "scheduler"),
+            schedule_expression=REGISTRATION_SCHEDULE,
+            flexible_time_window={"mode": "OFF"},
+            target={"arn": self.partition_registrar.arn, "role_arn": scheduler.role_arn},
+            opts=self.child_opts(depends_on=[scheduler]),
+        )
+        dims = {"StateMachineArn": self.partition_registrar.arn}
+        self.add_signal("failures", "Partition registration failures", "AWS/States",
+                        "ExecutionsFailed", dims)  # fmt: skip
 
     # -- warehouse ---------------------------------------------------------------------------
     def _redshift_role(self) -> ServiceRole:
@@ -444,7 +600,7 @@ class Analytics(Component):
             namespace_name=namespace.namespace_name,
             workgroup_name=self.physical_name("", "redshift"),
             base_capacity=args.base_capacity_rpu,
-            subnet_ids=args.network.private_subnet_ids,
+            subnet_ids=args.network.extended_private_subnet_ids,  # three AZs: SERVERLESS_MIN_AZS
             security_group_ids=[self.security_group.id],
             publicly_accessible=False,  # Redshift.1
             enhanced_vpc_routing=True,  # Redshift.7: COPY/Spectrum traffic stays in the VPC

@@ -1,27 +1,32 @@
 """Edge protection: WAFv2 web ACLs (CloudFront and regional) and Shield Advanced.
 
-- `cloudfront_web_acl_arn` (scope CLOUDFRONT, in us-east-1): set as `web_acl_id` on every
-  distribution (media, web). The public API is an API Gateway HTTP API, which WAF cannot be
-  associated with and Shield Advanced cannot protect: it is reached through the web
-  distribution's `/api/*` behaviour, so this ACL and the distribution's Shield protection
-  cover it.
+- `cloudfront_web_acl_arn` (scope CLOUDFRONT, in us-east-1): the web app's distribution. The
+  public API is an API Gateway HTTP API, which WAF cannot be associated with and Shield Advanced
+  cannot protect: it is reached through the web distribution's `/api/*` behaviour, so this ACL
+  and the distribution's Shield protection cover it.
+- `media_web_acl_arn` (scope CLOUDFRONT): the music distribution. Audio arrives as many range
+  requests per track, and listeners behind one carrier NAT share an address, so its per-IP
+  limit is sized for audio (`media_rate_limit`), not for page views.
 - `regional_web_acl_arn` (scope REGIONAL): for the EKS load balancer and the Cognito user pool,
   attached with `associate(owner, role, resource_arn)`.
 - Shield Advanced (USD 3,000/month, one-year commitment) is switched by `shield_advanced`:
   `protect(owner, role, resource_arn)` then adds a protection, a Route 53 health check for
   health-based detection and, on CloudFront, automatic application-layer mitigation; without
-  Shield it adds nothing.
+  Shield it adds nothing. Proactive engagement (the Shield Response Team calls you) is opt-in.
 
-Both ACLs run the AWS managed rule groups (IP reputation, anonymous IPs, common rule set, known
-bad inputs) and a per-IP rate rule, send CloudWatch metrics for every rule (WAF.12) and log to
-KMS-encrypted CloudWatch log groups with retention (WAF.11), with credentials redacted.
+Every ACL runs the AWS managed rule groups (IP reputation, anonymous IPs, common rule set, known
+bad inputs) and per-IP rate rules sized for what it fronts: the web ACL a stricter one on
+`/api/`, the regional ACL a stricter one on Cognito's sign-in, sign-up and password-reset calls.
+All send CloudWatch metrics for every rule (WAF.12) and log to KMS-encrypted CloudWatch log
+groups with retention (WAF.11), with credentials redacted.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
@@ -40,31 +45,146 @@ MANAGED_RULE_GROUPS = (
 )
 #: Headers that carry credentials; WAF logs never record them.
 REDACTED_HEADERS = ("authorization", "cookie")
+#: Shield's EmergencyContact shapes (API reference, botocore's shield-2016-06-02 model).
+E164_PHONE = re.compile(r"^\+[1-9]\d{1,14}$")
+CONTACT_EMAIL = re.compile(r"^\S+@\S+\.\S+$")
+CONTACT_NOTES = re.compile(r"^[\w\s\.\-,:/()+@]{1,1024}$")
+MAX_EMERGENCY_CONTACTS = 10
 
 Scope = Literal["CLOUDFRONT", "REGIONAL"]
+#: WAF `RateBasedStatement.Limit`: 10 to 2,000,000,000 requests per evaluation window.
+RATE_LIMIT_RANGE = (10, 2_000_000_000)
+#: Paths of the web distribution that reach the HTTP API (components.web.API_PATH).
+API_PREFIX = "/api/"
+#: Cognito calls that sign in, sign up or reset a password: user pool API operations (by their
+#: `X-Amz-Target`) and the managed login pages and token endpoint.
+SIGN_IN_TARGETS = (
+    r"^AWSCognitoIdentityProviderService\.(InitiateAuth|RespondToAuthChallenge|SignUp|"
+    r"ConfirmSignUp|ForgotPassword|ConfirmForgotPassword)$"
+)
+SIGN_IN_PATHS = r"^/(login|signup|forgotPassword|confirmForgotPassword|oauth2/token)"
+
+
+@dataclass(frozen=True)
+class RateRule:
+    """A per-IP limit over 5 minutes, on every request or only on those `scope_down` matches."""
+
+    name: str
+    limit: int
+    scope_down: dict[str, Any] | None = None
+
+
+def _match(field: dict[str, Any], regex: str) -> dict[str, Any]:
+    return {
+        "regex_match_statement": {
+            "field_to_match": field,
+            "regex_string": regex,
+            "text_transformations": [{"priority": 0, "type": "NONE"}],
+        }
+    }
+
+
+API_SCOPE: dict[str, Any] = {
+    "byte_match_statement": {
+        "field_to_match": {"uri_path": {}},
+        "positional_constraint": "STARTS_WITH",
+        "search_string": API_PREFIX,
+        "text_transformations": [{"priority": 0, "type": "NONE"}],
+    }
+}
+SIGN_IN_SCOPE: dict[str, Any] = {
+    "or_statement": {
+        "statements": [
+            _match({"single_header": {"name": "x-amz-target"}}, SIGN_IN_TARGETS),
+            _match({"uri_path": {}}, SIGN_IN_PATHS),
+        ]
+    }
+}
+
+
+@dataclass(frozen=True)
+class EmergencyContact:
+    """Who the Shield Response Team calls during an attack: an e-mail address, a phone number
+    in E.164 form (`+353155501234`) and optional notes (e.g. hours, language)."""
+
+    email: str
+    phone: str | None = None
+    notes: str | None = None
+
+
+def contact_problems(contacts: Sequence[EmergencyContact], key: str) -> list[str]:
+    """What `AssociateProactiveEngagementDetails` would refuse in `contacts` (under `key`)."""
+    problems = []
+    if len(contacts) > MAX_EMERGENCY_CONTACTS:
+        problems.append(f"{key}: {len(contacts)} contacts; Shield takes at most 10")
+    for i, c in enumerate(contacts):
+        if not CONTACT_EMAIL.fullmatch(c.email) or len(c.email) > 150:
+            problems.append(f"{key}[{i}].email={c.email!r} is not an e-mail address")
+        if c.phone is not None and not E164_PHONE.fullmatch(c.phone):
+            problems.append(
+                f"{key}[{i}].phone={c.phone!r} is not an E.164 number; write it as + country "
+                "code and number, digits only, e.g. +353155501234"
+            )
+        if c.notes is not None and not CONTACT_NOTES.fullmatch(c.notes):
+            problems.append(
+                f"{key}[{i}].notes: 1 to 1024 letters, digits, spaces and . - , : / ( ) + @"
+            )
+    if not any(c.phone for c in contacts):
+        problems.append(
+            f'{key} has no phone number; Shield: "You must provide at least one phone number '
+            'in the emergency contact list." Add phone: +<country><number> to a contact'
+        )
+    return problems
 
 
 @dataclass
 class EdgeArgs:
-    """Edge settings. Defaults: 2000 requests per 5 minutes per IP, Shield Advanced on, a year
+    """Edge settings. Defaults, per IP and 5 minutes: 2000 requests to the web app, 1000 of them
+    to its API, 20,000 to the music distribution, 300 sign-in calls; Shield Advanced on, a year
     of WAF logs, matched requests blocked automatically during an application-layer attack."""
 
+    #: Every request to the web app (pages, assets and API) and to the regional resources.
     rate_limit: int = 2000
+    #: Requests to the web app's `/api/` paths (stricter than `rate_limit`).
+    api_rate_limit: int = 1000
+    #: Requests to the music distribution: a track is several range requests, and a carrier
+    #: NAT puts many listeners behind one address.
+    media_rate_limit: int = 20_000
+    #: Cognito sign-in, sign-up, password-reset and token calls (the regional ACL).
+    sign_in_rate_limit: int = 300
     shield_advanced: bool = True
     log_retention_days: int = 365
     #: KMS key for the regional WAF log group (the CloudFront one gets a key in us-east-1).
     kms_key_arn: pulumi.Input[str] | None = None
-    #: Who the Shield Response Team calls during an attack (proactive engagement).
-    emergency_contacts: Sequence[str] = field(default_factory=list)
+    #: Shield proactive engagement: the Shield Response Team calls `emergency_contacts` when a
+    #: protected resource's health check fails during an attack. Off unless asked: it needs
+    #: Shield Advanced, a Business or Enterprise support plan, and a phone number.
+    proactive_engagement: bool = False
+    emergency_contacts: Sequence[EmergencyContact] = ()
     managed_rule_groups: Sequence[str] = MANAGED_RULE_GROUPS
     automatic_mitigation: Literal["BLOCK", "COUNT"] = "BLOCK"
 
     def __post_init__(self) -> None:
-        if not 10 <= self.rate_limit <= 2_000_000_000:
-            raise ValueError(
-                f"edge.waf_rate_limit={self.rate_limit}: WAF accepts 10 to 2,000,000,000 "
-                "requests per 5 minutes; set e.g. edge.waf_rate_limit: 2000"
-            )
+        low, high = RATE_LIMIT_RANGE
+        for key, value in (("waf_rate_limit", self.rate_limit),
+                           ("api_rate_limit", self.api_rate_limit),
+                           ("media_rate_limit", self.media_rate_limit),
+                           ("sign_in_rate_limit", self.sign_in_rate_limit)):  # fmt: skip
+            if not low <= value <= high:
+                raise ValueError(
+                    f"edge.{key}={value}: WAF accepts 10 to 2,000,000,000 requests per 5 "
+                    f"minutes; set e.g. edge.{key}: {getattr(EdgeArgs, key.replace('waf_', ''))}"
+                )
+        if self.proactive_engagement:
+            if not self.shield_advanced:
+                raise ValueError(
+                    "edge.proactive_engagement.enabled needs edge.shield_advanced: true (the "
+                    "Shield Response Team engages for Shield Advanced subscribers only)"
+                )
+            key = "edge.proactive_engagement.contacts"
+            problems = contact_problems(self.emergency_contacts, key)
+            if problems:
+                raise ValueError("; ".join(problems))
 
 
 class EdgeProtection(Component):
@@ -100,9 +220,21 @@ class EdgeProtection(Component):
             args.kms_key_arn,
             name=f"aws-waf-logs-{self.physical_name('regional')}",
         )
-        self.cloudfront_web_acl = self._web_acl("CLOUDFRONT", global_logs)
-        self.regional_web_acl = self._web_acl("REGIONAL", regional_logs)
+        everything = RateRule("rate-limit-per-ip", args.rate_limit)
+        self.cloudfront_web_acl = self._web_acl(
+            "cloudfront", "CLOUDFRONT", global_logs,
+            [RateRule("rate-limit-api", args.api_rate_limit, API_SCOPE), everything],
+        )  # fmt: skip
+        self.media_web_acl = self._web_acl(
+            "media", "CLOUDFRONT", global_logs,
+            [RateRule("rate-limit-per-ip", args.media_rate_limit)],
+        )  # fmt: skip
+        self.regional_web_acl = self._web_acl(
+            "regional", "REGIONAL", regional_logs,
+            [RateRule("rate-limit-sign-in", args.sign_in_rate_limit, SIGN_IN_SCOPE), everything],
+        )  # fmt: skip
         self.cloudfront_web_acl_arn: pulumi.Output[str] = self.cloudfront_web_acl.arn
+        self.media_web_acl_arn: pulumi.Output[str] = self.media_web_acl.arn
         self.regional_web_acl_arn: pulumi.Output[str] = self.regional_web_acl.arn
 
         self.subscription: aws.shield.Subscription | None = None
@@ -114,16 +246,24 @@ class EdgeProtection(Component):
                 skip_destroy=True,
                 opts=self.child_opts(protect=ctx.is_prod),
             )
-            if args.emergency_contacts:
+            if args.proactive_engagement:
                 aws.shield.ProactiveEngagement(
                     self.child_name("proactive-engagement"),
                     enabled=True,
-                    emergency_contacts=[{"email_address": e} for e in args.emergency_contacts],
+                    emergency_contacts=[
+                        {
+                            "email_address": c.email,
+                            "phone_number": c.phone,
+                            "contact_notes": c.notes,
+                        }
+                        for c in args.emergency_contacts
+                    ],
                     opts=self.child_opts(depends_on=[self.subscription]),
                 )
         self.register_outputs(
             {
                 "cloudfront_web_acl_arn": self.cloudfront_web_acl_arn,
+                "media_web_acl_arn": self.media_web_acl_arn,
                 "regional_web_acl_arn": self.regional_web_acl_arn,
             }
         )
@@ -184,8 +324,13 @@ class EdgeProtection(Component):
         )
         return key
 
-    def _web_acl(self, scope: Scope, logs: aws.cloudwatch.LogGroup) -> aws.wafv2.WebAcl:
-        role = "cloudfront" if scope == "CLOUDFRONT" else "regional"
+    def _web_acl(
+        self,
+        role: str,
+        scope: Scope,
+        logs: aws.cloudwatch.LogGroup,
+        rate_rules: Sequence[RateRule],
+    ) -> aws.wafv2.WebAcl:
         region = cdn.CLOUDFRONT_REGION if scope == "CLOUDFRONT" else None
         metric_prefix = self.physical_name(role, "waf")
         rules: list[dict[str, Any]] = [
@@ -200,21 +345,23 @@ class EdgeProtection(Component):
             }
             for priority, group in enumerate(self.args.managed_rule_groups, start=10)
         ]
-        rules.append(
-            {
-                "name": "rate-limit-per-ip",
-                "priority": 100,
-                "action": {"block": {}},
-                "statement": {
-                    "rate_based_statement": {
-                        "limit": self.args.rate_limit,
-                        "aggregate_key_type": "IP",
-                        "evaluation_window_sec": 300,
-                    }
-                },
-                "visibility_config": _visibility(f"{metric_prefix}-rate-limit"),
+        for priority, rule in enumerate(rate_rules, start=100):
+            statement: dict[str, Any] = {
+                "limit": rule.limit,
+                "aggregate_key_type": "IP",
+                "evaluation_window_sec": 300,
             }
-        )
+            if rule.scope_down is not None:
+                statement["scope_down_statement"] = rule.scope_down
+            rules.append(
+                {
+                    "name": rule.name,
+                    "priority": priority,
+                    "action": {"block": {}},
+                    "statement": {"rate_based_statement": statement},
+                    "visibility_config": _visibility(f"{metric_prefix}-{rule.name}"),
+                }
+            )
         acl = aws.wafv2.WebAcl(
             self.child_name(f"{role}-acl"),
             name=self.physical_name(role, "waf"),

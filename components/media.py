@@ -45,7 +45,7 @@ class MediaArgs:
 
     #: PEM public keys (1 or 2) whose private halves sign stream URLs; see the module docstring.
     signing_public_keys: Sequence[str]
-    #: ARN of the CLOUDFRONT-scope WAF web ACL (components.edge.Edge.cloudfront_web_acl_arn).
+    #: ARN of the CLOUDFRONT-scope WAF web ACL (components.edge.EdgeProtection.media_web_acl_arn).
     web_acl_arn: pulumi.Input[str] | None = None
     price_class: str = "PriceClass_All"
     log_retention_days: int = 365

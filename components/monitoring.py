@@ -44,6 +44,7 @@ DEFAULT_THRESHOLDS: Mapping[str, float] = {
     "queue_age": 300,  # seconds the oldest message waited
     "dlq_depth": 0,  # any message in a dead-letter queue
     "iterator_age": 60_000,  # ms a stream consumer lags behind
+    "failures": 0,  # failed runs of a scheduled job
 }
 
 #: Statistics CloudWatch spells as percentiles (`p99`, `tm90` …) go in `extended_statistic`.

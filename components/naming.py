@@ -45,6 +45,8 @@ LIMITS: dict[str, int] = {
     "dashboard": 255,
     "glue": 255,
     "quicksight": 512,
+    "sfn": 80,  # Step Functions state machine
+    "scheduler": 64,  # EventBridge Scheduler schedule
 }
 
 _HASH_LEN = 8

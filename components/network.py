@@ -48,6 +48,11 @@ class NetworkArgs:
     interface_endpoints: Sequence[str] = field(default_factory=lambda: DEFAULT_INTERFACE_ENDPOINTS)
     #: KMS key for the flow-log group; None uses CloudWatch's own encryption.
     kms_key_arn: pulumi.Input[str] | None = None
+    #: Zones the private tier spans at least. Zones beyond `az_count` get a private subnet only
+    #: (routed through the existing NAT, no NAT, endpoints or other tiers: it costs nothing),
+    #: for services that demand three AZs, such as Redshift Serverless, while the stack runs
+    #: in two. Their ids are `extended_private_subnet_ids`.
+    min_private_azs: int = 0
 
     def __post_init__(self) -> None:
         net = ipaddress.ip_network(self.cidr)
@@ -55,14 +60,30 @@ class NetworkArgs:
             raise ValueError(f"network.cidr={self.cidr}: use a /16 to /24 block, e.g. 10.0.0.0/16")
         if not 2 <= self.az_count <= 3:
             raise ValueError(f"network.az_count={self.az_count}: use 2 or 3 zones")
+        if not 0 <= self.min_private_azs <= 3:
+            raise ValueError(
+                f"network.min_private_azs={self.min_private_azs}: use 0 to 3 (the subnet plan "
+                "has room for three zones per tier)"
+            )
+
+    @property
+    def private_azs(self) -> int:
+        """Zones the private tier spans: `az_count`, or more for `min_private_azs`."""
+        return max(self.az_count, self.min_private_azs)
 
 
-def subnet_cidrs(cidr: str, az_count: int) -> dict[str, list[str]]:
-    """Carve the VPC into 16 equal blocks: public 0-2, private 4-6, isolated 8-10."""
+#: Each tier's first block of the 16 the VPC is carved into (one block per zone).
+TIER_OFFSETS = {"public": 0, "private": 4, "isolated": 8}
+
+
+def subnet_cidrs(cidr: str, az_count: int, private_azs: int = 0) -> dict[str, list[str]]:
+    """Carve the VPC into 16 equal blocks: public 0-2, private 4-6, isolated 8-10; the private
+    tier spans `max(az_count, private_azs)` zones."""
     blocks = list(ipaddress.ip_network(cidr).subnets(prefixlen_diff=4))
+    zones = {"public": az_count, "private": max(az_count, private_azs), "isolated": az_count}
     return {
-        tier: [str(blocks[offset + i]) for i in range(az_count)]
-        for tier, offset in (("public", 0), ("private", 4), ("isolated", 8))
+        tier: [str(blocks[offset + i]) for i in range(zones[tier])]
+        for tier, offset in TIER_OFFSETS.items()
     }
 
 
@@ -80,8 +101,9 @@ class Network(Component):
     ) -> None:
         super().__init__(name, ctx, opts)
         self.cidr = args.cidr
-        self.availability_zones = lookups.availability_zones(args.az_count)
-        cidrs = subnet_cidrs(args.cidr, args.az_count)
+        zones = lookups.availability_zones(args.private_azs)
+        self.availability_zones = zones[: args.az_count]
+        cidrs = subnet_cidrs(args.cidr, args.az_count, args.private_azs)
 
         self.vpc = aws.ec2.Vpc(
             self.child_name("vpc"),
@@ -108,11 +130,15 @@ class Network(Component):
             opts=self.child_opts(),
         )
 
-        self.public_subnets = self._subnets("public", cidrs["public"])
-        self.private_subnets = self._subnets("private", cidrs["private"])
-        self.isolated_subnets = self._subnets("isolated", cidrs["isolated"])
+        self.public_subnets = self._subnets("public", cidrs["public"], zones)
+        self.private_subnets = self._subnets("private", cidrs["private"], zones)
+        self.isolated_subnets = self._subnets("isolated", cidrs["isolated"], zones)
         self.public_subnet_ids = [s.id for s in self.public_subnets]
-        self.private_subnet_ids = [s.id for s in self.private_subnets]
+        #: Private subnets in the stack's `az_count` zones: functions, pods, endpoints.
+        self.private_subnet_ids = [s.id for s in self.private_subnets[: args.az_count]]
+        #: Private subnets across `max(az_count, min_private_azs)` zones, for services that
+        #: need more zones than the stack runs in (see `NetworkArgs.min_private_azs`).
+        self.extended_private_subnet_ids = [s.id for s in self.private_subnets]
         self.isolated_subnet_ids = [s.id for s in self.isolated_subnets]
 
         public_rt = self._route_table("public")
@@ -208,11 +234,12 @@ class Network(Component):
                 "vpc_id": self.vpc_id,
                 "public_subnet_ids": self.public_subnet_ids,
                 "private_subnet_ids": self.private_subnet_ids,
+                "extended_private_subnet_ids": self.extended_private_subnet_ids,
                 "isolated_subnet_ids": self.isolated_subnet_ids,
             }
         )
 
-    def _subnets(self, tier: str, cidrs: list[str]) -> list[aws.ec2.Subnet]:
+    def _subnets(self, tier: str, cidrs: list[str], zones: list[str]) -> list[aws.ec2.Subnet]:
         elb_role = {
             "public": "kubernetes.io/role/elb",
             "private": "kubernetes.io/role/internal-elb",
@@ -228,7 +255,7 @@ class Network(Component):
                 tags=self.tags({"Name": self.physical_name(f"{tier}-{az}"), "tier": tier, **extra}),
                 opts=self.child_opts(),
             )
-            for i, (cidr, az) in enumerate(zip(cidrs, self.availability_zones, strict=True))
+            for i, (cidr, az) in enumerate(zip(cidrs, zones[: len(cidrs)], strict=True))
         ]
 
     def _route_table(self, role: str) -> aws.ec2.RouteTable:

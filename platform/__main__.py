@@ -22,7 +22,7 @@ from components.cache import Cache, CacheArgs
 from components.cdn import CustomDomain
 from components.cluster import Cluster, ClusterArgs, NodeGroupSpec, WorkloadSpec
 from components.database import Database, DatabaseArgs
-from components.edge import EdgeArgs, EdgeProtection
+from components.edge import EdgeArgs, EdgeProtection, EmergencyContact
 from components.function import (
     DEFAULT_LAYER_DIR,
     ActivitySettings,
@@ -70,6 +70,7 @@ network = Network(
         nat_gateways=config.network.nat_gateways,
         flow_log_retention_days=config.network.flow_log_retention_days,
         kms_key_arn=logs_key.arn,
+        min_private_azs=config.network.min_private_azs,
     ),
     ctx,
 )
@@ -81,10 +82,16 @@ edge = EdgeProtection(
     "edge",
     EdgeArgs(
         rate_limit=config.edge.waf_rate_limit,
+        api_rate_limit=config.edge.api_rate_limit,
+        media_rate_limit=config.edge.media_rate_limit,
+        sign_in_rate_limit=config.edge.sign_in_rate_limit,
         shield_advanced=config.edge.shield_advanced,
         log_retention_days=config.edge.log_retention_days,
         kms_key_arn=logs_key.arn,
-        emergency_contacts=[config.monitoring.alarm_email] if config.monitoring.alarm_email else [],
+        proactive_engagement=config.edge.proactive_engagement.enabled,
+        emergency_contacts=[
+            EmergencyContact(**c.model_dump()) for c in config.edge.proactive_engagement.contacts
+        ],
     ),
     ctx,
 )
@@ -101,7 +108,7 @@ media = MediaDelivery(
     "media",
     MediaArgs(
         signing_public_keys=config.edge.signing_public_keys,
-        web_acl_arn=edge.cloudfront_web_acl_arn,
+        web_acl_arn=edge.media_web_acl_arn,
         price_class=config.edge.price_class,
         log_retention_days=config.edge.log_retention_days,
         domain=custom_domain("media."),

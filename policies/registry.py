@@ -11,6 +11,7 @@ from policies import (
     compute,
     databases,
     deploy_lambda,
+    deploy_limits,
     governance,
     iam,
     messaging,
@@ -34,6 +35,7 @@ MODULES = (
     governance,
     stack,
     deploy_lambda,
+    deploy_limits,
 )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from stacks.limits import aws_limit_problems
 from stacks.model import PlatformConfig
 from stacks.profiles import PROD_RULES, PROFILES
 
@@ -139,6 +140,8 @@ def load_config(
                     f"{NAMESPACE}:{rule.key}={json.dumps(value)} is not allowed in prod: "
                     f"{rule.why}; set {rule.fix} (or remove the key to take the prod profile)"
                 )
+    # AWS limits spanning sections: Redshift's three AZs, each subnet's address budget.
+    problems.extend(f"{NAMESPACE}:{p}" for p in aws_limit_problems(config))
     if problems:
         raise ConfigError(source, problems)
     return config

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from components.edge import EmergencyContact, contact_problems
 from components.function import (
     CONCURRENCY_QUOTA_CODE,
     DEFAULT_ACCOUNT_CONCURRENCY,
@@ -39,6 +40,9 @@ class NetworkConfig(Section):
     az_count: int = Field(3, ge=2, le=3)
     nat_gateways: Literal["single", "per_az"] = "per_az"
     flow_log_retention_days: int = 365
+    #: Zones the private tier spans at least: a zone beyond az_count gets one private subnet
+    #: and nothing else (free), for Redshift Serverless, which needs three AZs.
+    min_private_azs: int = Field(0, ge=0, le=3)
 
     @field_validator("cidr")
     @classmethod
@@ -196,8 +200,40 @@ class MessagingConfig(Section):
     kinesis_retention_hours: int = Field(168, ge=24, le=8760)
 
 
+class EmergencyContactConfig(Section):
+    email: str
+    #: E.164: + country code and number, digits only, e.g. +353155501234.
+    phone: str | None = None
+    notes: str | None = None
+
+
+class ProactiveEngagementConfig(Section):
+    """Shield proactive engagement: needs Shield Advanced, a Business or Enterprise support plan
+    and at least one contact with a phone number."""
+
+    enabled: bool = False
+    contacts: list[EmergencyContactConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _contacts(self) -> ProactiveEngagementConfig:
+        found = contact_problems(
+            [EmergencyContact(**c.model_dump()) for c in self.contacts], "contacts"
+        )
+        # Malformed contacts are refused even when off; a phone is needed only when on.
+        if not self.enabled:
+            found = [p for p in found if "has no phone number" not in p]
+        if found:
+            raise ValueError("; ".join(found))
+        return self
+
+
 class EdgeConfig(Section):
+    """WAF limits are per IP address over 5 minutes (components.edge.EdgeArgs)."""
+
     waf_rate_limit: int = Field(2000, ge=10, le=2_000_000_000)
+    api_rate_limit: int = Field(1000, ge=10, le=2_000_000_000)
+    media_rate_limit: int = Field(20_000, ge=10, le=2_000_000_000)
+    sign_in_rate_limit: int = Field(300, ge=10, le=2_000_000_000)
     shield_advanced: bool = True
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_All"
     log_retention_days: int = 365
@@ -207,8 +243,18 @@ class EdgeConfig(Section):
     #: Route 53 zone of `domain`: with both set, the web app is served on `domain` and music on
     #: `media.<domain>` with ACM certificates (TLS 1.2_2021); otherwise on *.cloudfront.net.
     hosted_zone_id: str | None = None
+    proactive_engagement: ProactiveEngagementConfig = ProactiveEngagementConfig()
 
     _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
+
+    @model_validator(mode="after")
+    def _engagement(self) -> EdgeConfig:
+        if self.proactive_engagement.enabled and not self.shield_advanced:
+            raise ValueError(
+                "proactive_engagement.enabled needs shield_advanced: true; set both or "
+                "proactive_engagement.enabled: false"
+            )
+        return self
 
     @field_validator("signing_public_keys")
     @classmethod

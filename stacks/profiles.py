@@ -12,7 +12,13 @@ from typing import Any
 
 PROFILES: dict[str, dict[str, Any]] = {
     "dev": {
-        "network": {"az_count": 2, "nat_gateways": "single", "flow_log_retention_days": 30},
+        # min_private_azs: a third private subnet (free) for Redshift Serverless's three AZs.
+        "network": {
+            "az_count": 2,
+            "nat_gateways": "single",
+            "flow_log_retention_days": 30,
+            "min_private_azs": 3,
+        },
         "database": {
             "engine": "aurora-serverless",
             "instance_class": "db.t4g.medium",
@@ -90,7 +96,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
     },
     "staging": {
-        "network": {"az_count": 2, "flow_log_retention_days": 90},
+        "network": {"az_count": 2, "flow_log_retention_days": 90, "min_private_azs": 3},
         "database": {"instance_class": "db.t4g.large", "backup_retention_days": 7},
         "graph": {"serverless": True, "reader_count": 0, "backup_retention_days": 7},
         "cache": {"node_type": "cache.t4g.medium", "snapshot_retention_days": 3},

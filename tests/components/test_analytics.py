@@ -27,7 +27,7 @@ QUICKSIGHT_TYPES = ("aws:quicksight/vpcConnection:VpcConnection", "aws:quicksigh
 def _analytics(**kwargs):
     def program():
         ctx = make_ctx(stack="test")
-        net = Network("net", NetworkArgs(az_count=2, nat_gateways="single"), ctx)
+        net = Network("net", NetworkArgs(az_count=2, nat_gateways="single", min_private_azs=3), ctx)
         Analytics("analytics", AnalyticsArgs(network=net, activity_stream_arn=STREAM,
                                              activity_stream_kms_key_arn=STREAM_KEY, **kwargs), ctx)  # fmt: skip
 
@@ -64,6 +64,27 @@ def test_redshift_serverless_is_private_encrypted_and_audited(request, stack):
     assert set(workgroup.property_dependencies["subnetIds"]) == _private_subnets(synth)
 
 
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_redshift_serverless_gets_three_subnets_in_three_zones(request, stack):
+    """AWS: "You must have at least three subnets, and they must span across three
+    Availability Zones" (dev and staging run in two: network.min_private_azs adds the third)."""
+    synth = request.getfixturevalue(stack)
+    (workgroup,) = synth.by_type("aws:redshiftserverless/workgroup:Workgroup")
+    zone = {s.urn: s.inputs["availabilityZone"] for s in synth.by_type("aws:ec2/subnet:Subnet")}
+    subnets = workgroup.property_dependencies["subnetIds"]
+    assert len(subnets) == 3 and len({zone[u] for u in subnets}) == 3
+
+
+def test_serverless_refuses_a_network_in_two_zones():
+    def program():
+        ctx = make_ctx(stack="test")
+        net = Network("net", NetworkArgs(az_count=2, nat_gateways="single"), ctx)
+        AnalyticsArgs(network=net, activity_stream_arn=STREAM)
+
+    with pytest.raises(Exception, match=r"network\.min_private_azs: 3"):
+        run_program(program)
+
+
 def test_provisioned_redshift_is_private_encrypted_and_audited():
     synth = _analytics(redshift_mode="provisioned", nodes=2)
     assert not synth.by_type("aws:redshiftserverless/workgroup:Workgroup")
@@ -79,7 +100,7 @@ def test_provisioned_redshift_is_private_encrypted_and_audited():
     (logging,) = synth.by_type("aws:redshift/logging:Logging")
     assert logging.inputs["logDestinationType"] == "cloudwatch"
     (subnets,) = synth.by_type("aws:redshift/subnetGroup:SubnetGroup")
-    assert set(subnets.property_dependencies["subnetIds"]) == _private_subnets(synth)
+    assert set(subnets.property_dependencies["subnetIds"]) < _private_subnets(synth)
     (statement,) = synth.by_type("aws:redshiftdata/statement:Statement")
     assert statement.inputs["clusterIdentifier"] == c["clusterIdentifier"]
     assert (
@@ -153,6 +174,93 @@ def test_firehose_writes_date_partitioned_parquet_with_the_glue_schema():
     assert statements["decrypt-activity-stream"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "kinesis.eu-west-1.amazonaws.com"}}  # fmt: skip
     assert "read-event-schema" in statements
+
+
+def _firehose_path(prefix: str, at: datetime) -> str:
+    """Firehose's `!{timestamp:…}` rendering (Java DateTimeFormatter, UTC) of `prefix`."""
+    for java, python in (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d")):
+        prefix = prefix.replace(f"!{{timestamp:{java}}}", at.strftime(python))
+    return prefix
+
+
+def _projected_path(template: str, params: dict, at: datetime) -> str:
+    """Athena's projection of an integer partition value into `storage.location.template`."""
+    for column, value in (("year", at.year), ("month", at.month), ("day", at.day)):
+        low, high = (int(v) for v in params[f"projection.{column}.range"].split(","))
+        assert params[f"projection.{column}.type"] == "integer" and low <= value <= high
+        digits = int(params.get(f"projection.{column}.digits", 1))
+        template = template.replace(f"${{{column}}}", str(value).zfill(digits))
+    return template
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_partition_projection_matches_the_firehose_prefix(fmt):
+    synth = _analytics(delivery_format=fmt)
+    (stream,) = synth.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    (table,) = synth.by_type("aws:glue/catalogTable:CatalogTable")
+    params = table.inputs["parameters"]
+    assert params["projection.enabled"] == "true"
+    location = table.inputs["storageDescriptor"]["location"]
+    prefix = stream.inputs["extendedS3Configuration"]["prefix"]
+    for at in (
+        datetime(2026, 3, 7, 0, 0, 1, tzinfo=UTC),
+        datetime(2099, 12, 31, 23, 59, tzinfo=UTC),
+    ):
+        written = f"s3://soundstack-test-analytics-events/{_firehose_path(prefix, at)}"
+        assert _projected_path(params["storage.location.template"], params, at) == written
+        assert written.startswith(location)
+
+
+def test_spectrum_gets_registered_partitions_of_today_and_tomorrow():
+    """Projection is Athena-only; Spectrum reads the Glue partitions a scheduled state machine
+    registers. Its JSONata is evaluated here and must yield Firehose's prefixes."""
+    import jsonata
+
+    synth = _analytics()
+    (machine,) = synth.by_type("aws:sfn/stateMachine:StateMachine")
+    (schedule,) = synth.by_type("aws:scheduler/schedule:Schedule")
+    (stream,) = synth.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    (table,) = synth.by_type("aws:glue/catalogTable:CatalogTable")
+    assert schedule.inputs["scheduleExpression"] == "rate(1 hour)"
+    assert schedule.inputs["flexibleTimeWindow"] == {"mode": "OFF"}
+    assert machine.urn in schedule.property_dependencies["target"]
+    definition = json.loads(machine.inputs["definition"])
+    assert definition["QueryLanguage"] == "JSONata"
+    read, register = definition["States"]["ReadTable"], definition["States"]["RegisterPartitions"]
+    assert read["Resource"] == "arn:aws:states:::aws-sdk:glue:getTable"
+    assert register["Resource"] == "arn:aws:states:::aws-sdk:glue:batchCreatePartition"
+    assert register["Arguments"]["DatabaseName"] == table.inputs["databaseName"]
+    assert register["Arguments"]["TableName"] == read["Arguments"]["Name"] == "listening_events"
+
+    def jsonata_of(value):
+        assert value.startswith("{%") and value.endswith("%}")
+        return jsonata.Jsonata(value[2:-2])
+
+    descriptor = dict(
+        table.inputs["storageDescriptor"], Location=table.inputs["storageDescriptor"]["location"]
+    )
+    sd = jsonata_of(read["Assign"]["sd"]).evaluate(
+        None, {"states": {"result": {"Table": {"StorageDescriptor": descriptor}}}}
+    )
+    started = "2026-12-31T23:40:00.000Z"
+    partitions = jsonata_of(register["Arguments"]["PartitionInputList"]).evaluate(
+        None, {"states": {"context": {"Execution": {"StartTime": started}}}, "sd": sd}
+    )
+    prefix = stream.inputs["extendedS3Configuration"]["prefix"]
+    days = [datetime(2026, 12, 31, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)]
+    assert [p["Values"] for p in partitions] == [["2026", "12", "31"], ["2027", "01", "01"]]
+    for partition, day in zip(partitions, days, strict=True):
+        assert partition["StorageDescriptor"]["Location"] == (
+            f"s3://soundstack-test-analytics-events/{_firehose_path(prefix, day)}")  # fmt: skip
+        assert partition["StorageDescriptor"]["serDeInfo"] == descriptor["serDeInfo"]
+    statements = _statements(synth, "analytics-partitions-")
+    assert set(statements["register-partitions"]["Action"]) == {
+        "glue:GetTable",
+        "glue:BatchCreatePartition",
+    }
+    assert all(":glue:eu-west-1:" in r for r in statements["register-partitions"]["Resource"])
+    start = _statements(synth, "analytics-partitions-schedule-")["start-registration"]
+    assert start["Action"] == ["states:StartExecution"] and len(start["Resource"]) == 1
 
 
 def test_json_delivery_is_gzip_without_conversion_and_a_json_table():

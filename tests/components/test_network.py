@@ -24,9 +24,11 @@ def tiers(synth):
 def test_subnets_per_tier_and_az_and_nat_count(request, stack, azs, nats):
     synth = request.getfixturevalue(stack)
     by_tier = tiers(synth)
-    for subnets in by_tier.values():
-        assert len(subnets) == azs
-        assert len({s.inputs["availabilityZone"] for s in subnets}) == azs
+    for tier, subnets in by_tier.items():
+        # dev and staging add a third private subnet (network.min_private_azs: 3).
+        zones = 3 if tier == "private" else azs
+        assert len(subnets) == zones
+        assert len({s.inputs["availabilityZone"] for s in subnets}) == zones
         assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
     nat_gateways = synth.by_type("aws:ec2/natGateway:NatGateway")
     assert len(nat_gateways) == nats
@@ -96,8 +98,10 @@ def test_endpoints_keep_aws_traffic_inside_the_vpc(request, stack):
                              "ecr.dkr"}  # fmt: skip
     s3 = services.pop("s3")
     assert s3.inputs["vpcEndpointType"] == "Gateway"
-    azs = len(tiers(synth)["private"])
-    assert len(s3.inputs["routeTableIds"]) == azs + 1  # each private table + the isolated one
+    private = len(tiers(synth)["private"])
+    assert len(s3.inputs["routeTableIds"]) == private + 1  # each private table + the isolated one
+    # Interface endpoints (billed per AZ) stay in the stack's az_count zones.
+    azs = len(tiers(synth)["public"])
     for endpoint in services.values():
         assert endpoint.inputs["vpcEndpointType"] == "Interface"
         assert endpoint.inputs["privateDnsEnabled"] is True
@@ -122,6 +126,33 @@ def test_bad_network_args_fail_clearly():
         NetworkArgs(az_count=4)
     with pytest.raises(ValueError, match="use a /16 to /24 block"):
         NetworkArgs(cidr="10.0.0.0/8")
+
+
+def test_min_private_azs_adds_a_private_subnet_and_nothing_billed():
+    """A third private subnet for services that need three AZs: routed through the one NAT,
+    no NAT, public or isolated subnet and no interface endpoint of its own."""
+
+    def program():
+        ctx = make_ctx(stack="test")
+        net = Network("net", NetworkArgs(az_count=2, nat_gateways="single", min_private_azs=3), ctx)
+        pulumi.export("private", net.private_subnet_ids)
+        pulumi.export("extended", net.extended_private_subnet_ids)
+
+    synth = run_program(program)
+    by_tier = tiers(synth)
+    assert [len(by_tier[t]) for t in ("public", "private", "isolated")] == [2, 3, 2]
+    assert len({s.inputs["availabilityZone"] for s in by_tier["private"]}) == 3
+    cidrs = {s.inputs["cidrBlock"] for s in by_tier["private"]}
+    assert cidrs == set(subnet_cidrs("10.0.0.0/16", 3)["private"])
+    assert len(synth.by_type("aws:ec2/natGateway:NatGateway")) == 1
+    assert len(synth.outputs["private"]) == 2 and len(synth.outputs["extended"]) == 3
+    for endpoint in synth.by_type("aws:ec2/vpcEndpoint:VpcEndpoint"):
+        if endpoint.inputs["vpcEndpointType"] == "Interface":
+            assert len(endpoint.inputs["subnetIds"]) == 2
+    _, routes = _routes_by_table(synth)
+    assert sum("natGatewayId" in r for rs in routes.values() for r in rs) == 3
+    with pytest.raises(ValueError, match=r"network\.min_private_azs=4"):
+        NetworkArgs(min_private_azs=4)
 
 
 class _Store(Component):

@@ -784,6 +784,12 @@ CASES = [
             "vpcConnectionProperties": {"vpcConnectionArn": "arn:v"},
         },
     ),
+    (
+        "deploy-shield-proactive-engagement-phone",
+        "aws:shield/proactiveEngagement:ProactiveEngagement",
+        {"emergencyContacts": [{"emailAddress": "a@example.com", "phoneNumber": "+3531555012"}]},
+        {"emergencyContacts": [{"emailAddress": "a@example.com"}]},
+    ),
 ]
 
 

@@ -493,6 +493,16 @@ def test_stack_no_secret_outputs():
     assert build({"config": {"key": "sk_live_123"}}).check("stack-no-secret-outputs") != []
 
 
+def test_redshift_workgroup_needs_three_zones():
+    """More cases in test_deploy_limits.py."""
+    stack = Stack()
+    subnets = [stack.add("aws:ec2/subnet:Subnet", f"s{i}", {"availabilityZone": f"eu-west-1{z}"})
+               for i, z in enumerate("ab")]  # fmt: skip
+    stack.add("aws:redshiftserverless/workgroup:Workgroup", "wg", {"subnetIds": ["a", "b"]},
+              {"subnetIds": subnets})  # fmt: skip
+    assert stack.check("deploy-redshift-serverless-three-azs") != []
+
+
 def test_every_stack_policy_is_tested():
     # here or in another test module of the pack (e.g. test_deploy_policies.py)
     source = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
