@@ -53,9 +53,9 @@ def check_command(command: str, installed: str, where: str) -> list[str]:
         if tool == "make":
             problems += [f"{where}: no Makefile target {t!r}" for t in words[1:]
                          if not t.startswith("-") and "=" not in t and t not in targets]  # fmt: skip
-        if tool in ("bash", "sh") and len(words) > 1 and not words[1].startswith("-"):
-            if not (ROOT / words[1]).is_file():
-                problems.append(f"{where}: script {words[1]} is not in the repository")
+        script = words[1] if tool in ("bash", "sh") and len(words) > 1 else "-"
+        if not script.startswith("-") and not (ROOT / script).is_file():
+            problems.append(f"{where}: script {words[1]} is not in the repository")
         for flag, check in (("--file", lambda p: (ROOT / p).is_file()),
                             ("--policy-pack", lambda p: (ROOT / p / "PulumiPolicy.yaml").is_file()),
                             ("--stack", lambda s: (ROOT / "stacks" / f"Pulumi.{s}.yaml").is_file())):  # fmt: skip
