@@ -59,9 +59,14 @@ def no_creator_admin(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTrans
     """
     if args.type_ != "aws:eks/cluster:Cluster":
         return None
-    access = dict(args.props.get("accessConfig") or {})
-    access["bootstrapClusterCreatorAdminPermissions"] = False
-    return pulumi.ResourceTransformResult({**args.props, "accessConfig": access}, args.opts)
+    key = "bootstrapClusterCreatorAdminPermissions"
+    access = args.props.get("accessConfig")
+    patched: pulumi.Input[dict[str, Any]] = (
+        {**access, key: False}
+        if isinstance(access, dict)
+        else pulumi.Output.from_input(access).apply(lambda a: {**(a or {}), key: False})
+    )
+    return pulumi.ResourceTransformResult({**args.props, "accessConfig": patched}, args.opts)
 
 
 def _admin_entry(principal_arn: str, partition: str) -> eks.AccessEntryArgs:

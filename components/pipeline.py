@@ -108,6 +108,8 @@ def deploy_commands(stack: str, repositories: Sequence[str], release_parameter: 
     `describe-images` fails the build when an image is missing, so the release is never recorded
     (and no Deployment refers to it) before every image exists.
     """
+    # The stack's own pack settings (policies/config/<stack>.json), as in a local preview.
+    pack = f"--policy-pack policies --policy-pack-config policies/config/{stack}.json"
     commands = ["make layer"]
     if repositories:
         commands.append('TAG="$CODEBUILD_RESOLVED_SOURCE_VERSION"')
@@ -123,8 +125,8 @@ def deploy_commands(stack: str, repositories: Sequence[str], release_parameter: 
     return [
         *commands,
         f"pulumi stack select {stack}",
-        f"pulumi preview --stack {stack} --policy-pack policies --diff",
-        f"pulumi up --stack {stack} --policy-pack policies --yes --skip-preview",
+        f"pulumi preview --stack {stack} {pack} --diff",
+        f"pulumi up --stack {stack} {pack} --yes --skip-preview",
     ]
 
 

@@ -58,6 +58,7 @@ def check_command(command: str, installed: str, where: str) -> list[str]:
             problems.append(f"{where}: script {words[1]} is not in the repository")
         for flag, check in (("--file", lambda p: (ROOT / p).is_file()),
                             ("--policy-pack", lambda p: (ROOT / p / "PulumiPolicy.yaml").is_file()),
+                            ("--policy-pack-config", lambda p: (ROOT / p).is_file()),
                             ("--stack", lambda s: (ROOT / "stacks" / f"Pulumi.{s}.yaml").is_file())):  # fmt: skip
             if flag in words:
                 value = words[words.index(flag) + 1]
@@ -110,11 +111,13 @@ def test_jenkinsfile_steps_run_only_what_exists():
 def test_the_checker_finds_what_is_missing():
     bad = yaml.safe_dump({"version": 0.2, "phases": {"build": {"commands": [
         "make nope", "bash .ci/absent", "pulumi up --stack nowhere", "kubectl apply -f x",
+        "pulumi preview --policy-pack policies --policy-pack-config policies/config/qa.json",
         "docker build --file app_services/none/Dockerfile ."]}}})  # fmt: skip
     problems = "\n".join(buildspec_problems("bad", bad))
     for expected in ("no Makefile target 'nope'", "script .ci/absent", "pulumi is used but not "
                      "installed", "--stack nowhere", "'kubectl' is not on the build image",
-                     "--file app_services/none/Dockerfile"):  # fmt: skip
+                     "--file app_services/none/Dockerfile",
+                     "--policy-pack-config policies/config/qa.json does not exist"):  # fmt: skip
         assert expected in problems
     good = yaml.safe_dump({"version": 0.2, "phases": {
         "install": {"commands": ["curl -fsSL https://get.pulumi.com | sh"]},

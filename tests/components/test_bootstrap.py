@@ -27,10 +27,11 @@ def bootstrap():
     """The bootstrap program (bootstrap/__main__.py) with its example stack file, under mocks."""
     config = yaml.safe_load((ROOT / "bootstrap" / "Pulumi.account.yaml").read_text())["config"]
     values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
-    return synthesize(
-        "account", values, [],
-        program=lambda: runpy.run_path(str(ROOT / "bootstrap" / "__main__.py"), run_name="__main__"),
-    )  # fmt: skip
+
+    def program() -> None:
+        runpy.run_path(str(ROOT / "bootstrap" / "__main__.py"), run_name="__main__")
+
+    return synthesize("account", values, [], program=program)
 
 
 def test_bootstrap_program_creates_one_bounded_deploy_role_per_stack(bootstrap):

@@ -161,7 +161,11 @@ def test_runner_builds_the_layer_records_the_release_once_images_exist_then_depl
     assert all('imageTag="$TAG"' in commands[i] for i in checks)
     assert "--name /soundstack/prod/release/image-tag" in commands[record]
     assert commands[at('TAG="$CODEBUILD_RESOLVED_SOURCE_VERSION"')[0]]
-    assert "--policy-pack policies" in commands[preview] and "--stack prod" in commands[preview]
+    for i in (preview, up):
+        assert (
+            "--stack prod --policy-pack policies --policy-pack-config policies/config/prod.json"
+            in commands[i]
+        )
     assert "--yes" in commands[up]
 
 
