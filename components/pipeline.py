@@ -336,7 +336,9 @@ class Pipeline(Component):
             for stack in args.environments:
                 repo = image_repository_name(self.ctx.project, stack, service)
                 repositories.append(repo)
-                # Tags are immutable: a retried execution finds its image and skips the push.
+                # Tags are immutable ("ImageTagAlreadyExistsException: The specified image is
+                # tagged with a tag that already exists. The repository is configured for tag
+                # immutability."): a retried execution finds its image and skips the push.
                 commands.append(
                     f'aws ecr describe-images --repository-name {repo} --image-ids imageTag="$TAG" '
                     f'>/dev/null 2>&1 || {{ docker tag "{local}" "{registry}/{repo}:$TAG" && '
