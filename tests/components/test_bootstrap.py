@@ -125,3 +125,16 @@ def test_the_deploy_role_cannot_make_itself_or_anything_an_administrator():
     # IAM quotas: "Managed policy size: 6,144 characters" (whitespace not counted).
     for document in (policy, boundary):
         assert len(json.dumps(document, separators=(",", ":"))) < 6144
+
+
+def test_the_bootstrap_project_runs_with_the_repositorys_virtualenv():
+    project = yaml.safe_load((ROOT / "bootstrap" / "Pulumi.yaml").read_text())
+    platform = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == f"{platform['name']}-bootstrap"
+    assert project["runtime"]["name"] == "python"
+    venv = (ROOT / "bootstrap" / project["runtime"]["options"]["virtualenv"]).resolve()
+    assert venv == (ROOT / platform["runtime"]["options"]["virtualenv"]).resolve()
+    stack = yaml.safe_load((ROOT / "bootstrap" / "Pulumi.account.yaml").read_text())["config"]
+    assert stack["soundstack-bootstrap:project"] == platform["name"]
+    assert set(stack["soundstack-bootstrap:stacks"]) == {
+        p.name.split(".")[1] for p in (ROOT / "stacks").glob("Pulumi.*.yaml")}  # fmt: skip
