@@ -9,14 +9,21 @@ upstream policy, scoped to this account, region and cluster), and one `Workload`
 containerised service (ECR repository, Deployment, Service, HPA, PDB, service account with its
 own role, Ingress on a shared, WAF-protected HTTPS ALB).
 
-Kubernetes resources are created through a provider built from the cluster's kubeconfig, so the
-program deploys the cluster and its workloads in one `pulumi up`, in this order: node groups,
-add-ons (each Helm release waits for its pods), then the workloads.
+Kubernetes resources are created through a provider built from the cluster's kubeconfig. The
+endpoint is private, so only a deploy inside the VPC reaches them: the stack's deploy runner
+(components/pipeline.py `DeployRunner`, admitted with `allow_api_from`) runs as the deploy role,
+which has a cluster-admin access entry. The in-cluster part (add-ons, namespace, workloads)
+exists once a release is recorded (`ClusterArgs.image_tag`, read from the account by
+`lookups.release_image_tag`); until then a `pulumi up` from a workstation deploys the AWS side
+alone (cluster, node groups, image repositories, roles) and completes. Once it exists, the
+in-cluster part is created in this order: node groups, add-ons (each Helm release waits for its
+pods), then the workloads.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +38,7 @@ from components.base import Component, StackContext
 from components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
 from components.kms import EncryptionKey, EncryptionKeyArgs
 from components.logs import log_group
+from components.naming import physical_name
 from components.network import Network
 
 #: Every control-plane log type EKS offers (EKS.8 asks for audit at least).
@@ -65,6 +73,38 @@ _RESTRICTED_CONTAINER: dict[str, Any] = {
 }
 
 
+def no_creator_admin(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """Transform for pulumi-eks: do not make whoever runs the first `pulumi up` cluster admin.
+
+    pulumi-eks sets `bootstrapClusterCreatorAdminPermissions: true`; EKS then adds an access
+    entry for the creating principal, and "You can't specify the same ARN in more than one
+    access entry", so a first deploy run as the deploy role (or a listed admin) would fail on the
+    explicit entry below. Cluster access comes from the explicit entries only.
+    """
+    if args.type_ != "aws:eks/cluster:Cluster":
+        return None
+    key = "bootstrapClusterCreatorAdminPermissions"
+    access = args.props.get("accessConfig")
+    patched: pulumi.Input[dict[str, Any]] = (
+        {**access, key: False}
+        if isinstance(access, dict)
+        else pulumi.Output.from_input(access).apply(lambda a: {**(a or {}), key: False})
+    )
+    return pulumi.ResourceTransformResult({**args.props, "accessConfig": patched}, args.opts)
+
+
+def _admin_entry(principal_arn: str, partition: str) -> eks.AccessEntryArgs:
+    return eks.AccessEntryArgs(
+        principal_arn=principal_arn,
+        access_policies={
+            "cluster-admin": eks.AccessPolicyAssociationArgs(
+                policy_arn=_ADMIN_POLICY.replace("arn:aws:", f"arn:{partition}:"),
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+            )
+        },
+    )
+
+
 @dataclass
 class NodeGroupSpec:
     """Size and shape of one managed node group."""
@@ -88,8 +128,6 @@ class WorkloadSpec:
 
     #: Package under `app_services/` whose Dockerfile builds the image.
     service: str
-    #: Image tag CI/CD pushed to the service's ECR repository (tags are immutable).
-    image_tag: str
     #: Path prefix on the ingress, e.g. `/catalog`.
     path: str
     port: int = 8080
@@ -132,6 +170,12 @@ class ClusterArgs:
     )
     #: IAM roles (e.g. the platform team's SSO role) given cluster-admin access entries.
     admin_role_arns: Sequence[str] = ()
+    #: The stack's `<project>-<stack>-deploy` role (components/bootstrap.py): a cluster-admin
+    #: access entry, since every deploy of the in-cluster resources runs as it.
+    deploy_role_arn: str | None = None
+    #: Image tag the deploy runner recorded after the Images stage pushed it (every workload
+    #: runs it). None before the first release: nothing is deployed inside the cluster yet.
+    image_tag: str | None = None
     log_retention_days: int = 365
     log_kms_key_arn: pulumi.Input[str] | None = None
     #: Regional WAF web ACL the ALB is associated with (the edge component's).
@@ -155,6 +199,19 @@ class ClusterArgs:
             raise ValueError("public_endpoint needs public_access_cidrs (your VPN ranges)")
         if any(c in ("0.0.0.0/0", "::/0") for c in self.public_access_cidrs):
             raise ValueError("public_access_cidrs must not contain 0.0.0.0/0 or ::/0")
+        # CreateAccessEntry: "You can't specify the same ARN in more than one access entry."
+        if self.deploy_role_arn is not None and self.deploy_role_arn in self.admin_role_arns:
+            raise ValueError(
+                f"admin_role_arns lists the deploy role {self.deploy_role_arn}, which already has "
+                "its own access entry: EKS refuses a second entry for one ARN; remove it there"
+            )
+        if self.image_tag is not None and not re.fullmatch(
+            r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", self.image_tag
+        ):
+            raise ValueError(
+                f"image_tag={self.image_tag!r} is not a Docker tag (letters, digits, _ . -; at "
+                "most 128): record the commit id the Images stage pushed"
+            )
 
 
 class Cluster(Component):
@@ -196,18 +253,15 @@ class Cluster(Component):
             enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
             authentication_mode=eks.AuthenticationMode.API,
             access_entries={
-                f"admin-{i}": eks.AccessEntryArgs(
-                    principal_arn=arn,
-                    access_policies={
-                        "cluster-admin": eks.AccessPolicyAssociationArgs(
-                            policy_arn=_ADMIN_POLICY.replace("arn:aws:", f"arn:{partition}:"),
-                            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
-                                type="cluster"
-                            ),
-                        )
-                    },
-                )
-                for i, arn in enumerate(args.admin_role_arns)
+                **{
+                    f"admin-{i}": _admin_entry(arn, partition)
+                    for i, arn in enumerate(args.admin_role_arns)
+                },
+                **(
+                    {"deploy": _admin_entry(args.deploy_role_arn, partition)}
+                    if args.deploy_role_arn
+                    else {}
+                ),
             }
             or None,
             create_oidc_provider=True,
@@ -218,7 +272,9 @@ class Cluster(Component):
             deletion_protection=ctx.is_prod,
             tags=self.tags(),
             cluster_tags=self.tags(),
-            opts=self.child_opts(depends_on=[self.control_plane_logs]),
+            opts=self.child_opts(
+                depends_on=[self.control_plane_logs], transforms=[no_creator_admin]
+            ),
         )
         #: Security group of the nodes (and so of every pod): stores `allow_from` it.
         self.security_group_id: pulumi.Output[str] = self.cluster.cluster_security_group_id
@@ -231,6 +287,14 @@ class Cluster(Component):
         self.workload_nodes = self.node_groups[
             "workers" if args.worker_nodes is not None else "system"
         ]
+        self.ingress_host = f"apps.{args.domain}"
+        self.certificate_arn = self._certificate(args)
+        self.image_tag = args.image_tag
+        if args.image_tag is None:
+            # No release yet: the cluster's AWS side and the image repositories only.
+            self.workloads = {spec.service: Workload(self, spec, args) for spec in args.workloads}
+            self._register()
+            return
         self.provider = k8s.Provider(
             self.child_name("k8s"),
             kubeconfig=self.kubeconfig,
@@ -253,17 +317,37 @@ class Cluster(Component):
             ),
             opts=self.k8s_opts(),
         )
-        self.ingress_host = f"apps.{args.domain}"
-        self.certificate_arn = self._certificate(args)
-        self.workloads: dict[str, Workload] = {
-            spec.service: Workload(self, spec, args) for spec in args.workloads
-        }
+        self.workloads = {spec.service: Workload(self, spec, args) for spec in args.workloads}
+        self._register()
+
+    def _register(self) -> None:
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
                 "oidc_provider_arn": self.oidc_provider_arn,
                 "security_group_id": self.security_group_id,
             }
+        )
+
+    def allow_api_from(
+        self, owner: Component, role: str, security_group_id: pulumi.Input[str]
+    ) -> None:
+        """Admit `security_group_id` (e.g. the deploy runner's) to the private API endpoint.
+
+        EKS: "If you disable public access, your cluster's Kubernetes API server can only
+        receive requests from within the cluster VPC", and the endpoint's network interfaces
+        carry the cluster security group, whose only default inbound rule is from itself.
+        """
+        aws.vpc.SecurityGroupIngressRule(
+            owner.child_name(f"{role}-eks-api"),
+            security_group_id=self.security_group_id,
+            referenced_security_group_id=security_group_id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description=f"Kubernetes API from {owner.logical_name} {role}",
+            tags=self.tags(),
+            opts=owner.child_opts(),
         )
 
     # -- helpers used by workloads ---------------------------------------------------------
@@ -550,9 +634,10 @@ class Workload(RoleGrantee, Component):
             cluster.child_name(spec.service), cluster.ctx, pulumi.ResourceOptions(parent=cluster)
         )
         self.service = spec.service
+        self.repository_name = image_repository_name(self.ctx.project, self.ctx.stack, spec.service)
         self.repository = aws.ecr.Repository(
             self.child_name("repo"),
-            name=self.physical_name("", "ecr"),
+            name=self.repository_name,
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
                 scan_on_push=True
@@ -573,6 +658,9 @@ class Workload(RoleGrantee, Component):
         )
         sa_name = spec.service
         self.role = cluster.irsa_role(self, "role", NAMESPACE, sa_name)
+        if cluster.image_tag is None:  # no release recorded: no pods without an image
+            self.register_outputs({"repository_url": self.repository.repository_url})
+            return
         labels = {"app.kubernetes.io/name": spec.service, "app.kubernetes.io/part-of": "soundstack"}
         metadata = k8s.meta.v1.ObjectMetaArgs(name=spec.service, namespace=NAMESPACE, labels=labels)
         # Everything after the namespace, the nodes the pods schedule on and the Load Balancer
@@ -597,7 +685,7 @@ class Workload(RoleGrantee, Component):
             automount_service_account_token=False,
             opts=opts,
         )
-        self.image = pulumi.Output.concat(self.repository.repository_url, ":", spec.image_tag)
+        self.image = pulumi.Output.concat(self.repository.repository_url, ":", cluster.image_tag)
         self.deployment = k8s.apps.v1.Deployment(
             self.child_name("deployment"),
             metadata=metadata,
@@ -789,6 +877,11 @@ class Workload(RoleGrantee, Component):
                 )
             ],
         )
+
+
+def image_repository_name(project: str, stack: str, service: str) -> str:
+    """ECR repository of a service's image in a stack (the pipeline pushes to it by name)."""
+    return physical_name(project, stack, f"cluster-{service}", "ecr")
 
 
 #: Keep the last 30 release images; drop untagged layers after a week.

@@ -49,3 +49,20 @@ def availability_zones(count: int) -> list[str]:
             f"({', '.join(zones)}); set network.az_count: {len(zones)}"
         )
     return sorted(zones)[:count]
+
+
+def release_parameter(project: str, stack: str) -> str:
+    """SSM parameter holding the image tag a stack's workloads run (its deploy runner writes it
+    after checking the images exist, before `pulumi up`; see components/pipeline.py)."""
+    return f"/{project}/{stack}/release/image-tag"
+
+
+def release_image_tag(project: str, stack: str) -> str | None:
+    """The image tag recorded for the stack, or None before its first release.
+
+    Read by path, because SSM's GetParameter fails on a missing name ("ParameterNotFound") while
+    GetParametersByPath answers an empty list, which is the normal state of a new account.
+    """
+    name = release_parameter(project, stack)
+    found = aws.ssm.get_parameters_by_path(path=name.rsplit("/", 1)[0])
+    return dict(zip(found.names, found.values, strict=True)).get(name)

@@ -1,21 +1,23 @@
 """Delivery: a CodePipeline (V2) from the repository to every stack, prod behind an approval.
 
-Stages: Source (CodeConnections) → Test (`make check` in CodeBuild, or handed to Jenkins through
-a CodePipeline custom action when a Jenkins URL is configured) → Images (build and push the
-service images to ECR) → one Deploy stage per stack (`pulumi preview --policy-pack policies`,
-then `pulumi up --yes`), with a manual approval before prod. `Jenkinsfile` at the repository
-root runs the same stages on Jenkins.
+Stages: Source (CodeConnections) → Test (lint, types and tests in CodeBuild against a PostgreSQL
+and Redis the stage installs, or handed to Jenkins through a CodePipeline custom action when a
+Jenkins URL is configured) → Images (build each service image once, push it tagged with the
+commit id to the ECR repository of every stack) → one Deploy stage per stack, with a manual
+approval before prod. `Jenkinsfile` at the repository root runs the same stages on Jenkins.
 
-Each CodeBuild project runs in the VPC's private subnets under its own role holding only what
-its stage needs; deploy projects hold no AWS permissions beyond assuming their stack's
-deployment role. The Pulumi access token lives in Secrets Manager (the secret is created
-empty: `aws secretsmanager put-secret-value --secret-id <name> --secret-string <token>`).
+A Deploy stage starts that stack's `DeployRunner`: a CodeBuild project the stack itself owns, in
+its own private subnets, running as its `<project>-<stack>-deploy` role (components/bootstrap.py).
+Only from inside that VPC is the private EKS endpoint reachable; a project in the pipeline's VPC
+could not reach another stack's. The runner builds the Lambda layer (`make layer`), checks that
+every image of the commit exists, records the commit as the stack's release (SSM, read back by
+`lookups.release_image_tag`), then runs `pulumi preview --policy-pack policies` and `pulumi up`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -24,14 +26,21 @@ import yaml
 
 from components import lookups
 from components.base import Component, StackContext
+from components.bootstrap import deploy_role_name
 from components.buckets import Bucket, bucket_policy, log_bucket, private_bucket
+from components.cluster import image_repository_name
 from components.iam import ServiceRole, ServiceRoleArgs
 from components.kms import EncryptionKey, EncryptionKeyArgs
 from components.logs import log_group
 from components.network import Network
 
-#: CodeBuild image for every project: Graviton, like the EKS nodes and Lambda functions.
+#: CodeBuild image for every project: Graviton, like the EKS nodes and Lambda functions. It is
+#: Amazon Linux 2023 (CodeBuild's curated images: "Amazon Linux 2023 |
+#: aws/codebuild/amazonlinux-aarch64-standard:3.0"), so no build may assume Debian tools
+#: (`.ci/codebuild-services` installs the test stage's PostgreSQL and Redis with dnf).
 BUILD_IMAGE = "aws/codebuild/amazonlinux-aarch64-standard:3.0"
+#: Python of every build (`runtime-versions`); the project's floor (pyproject `requires-python`).
+BUILD_PYTHON = "3.11"
 JENKINS_PROVIDER = "SoundStackJenkins"
 SOURCE = "source"
 
@@ -48,13 +57,12 @@ class PipelineArgs:
     branch: str = "main"
     #: Stacks deployed in order; the stage of `prod` is preceded by a manual approval.
     environments: Sequence[str] = ("staging", "prod")
-    #: Command of the test stage (the same as CI's).
-    test_command: str = "make check"
-    #: Service name → ECR repository its image is pushed to (built from
-    #: `app_services/<service>/Dockerfile`, tagged with the commit id).
-    images: Mapping[str, aws.ecr.Repository] = field(default_factory=dict)
-    #: Stack → IAM role `pulumi up` assumes; default `<project>-<stack>-deploy` in this account.
-    deploy_role_arns: Mapping[str, str] = field(default_factory=dict)
+    #: Commands of the test stage: `make check` without its `services` step, which is
+    #: Debian's; `.ci/codebuild-services` provides PostgreSQL and Redis on the build image.
+    test_commands: Sequence[str] = ("make install lint test",)
+    #: Services whose images the Images stage builds (`app_services/<service>/Dockerfile`) and
+    #: pushes, tagged with the commit id, to `image_repository_name` of every environment.
+    services: Sequence[str] = ()
     #: Jenkins server taking over the test stage through a custom action; None: CodeBuild.
     jenkins_url: str | None = None
     jenkins_project: str = "soundstack"
@@ -76,32 +84,49 @@ def buildspec(
     secrets: Mapping[str, str] | None = None,
     install: Sequence[str] = (),
 ) -> str:
-    """A CodeBuild buildspec (version 0.2) running `commands` after `install`."""
-    spec: dict[str, Any] = {"version": 0.2}
-    if env or secrets:
-        spec["env"] = {"shell": "bash"}
-        if env:
-            spec["env"]["variables"] = dict(env)
-        if secrets:
-            spec["env"]["secrets-manager"] = dict(secrets)
-    spec["phases"] = {}
-    if install:
-        spec["phases"]["install"] = {"commands": list(install)}
+    """A CodeBuild buildspec (version 0.2, bash) running `commands` after `install` with
+    `BUILD_PYTHON` selected."""
+    spec: dict[str, Any] = {"version": 0.2, "env": {"shell": "bash"}}
+    if env:
+        spec["env"]["variables"] = dict(env)
+    if secrets:
+        spec["env"]["secrets-manager"] = dict(secrets)
+    spec["phases"] = {
+        "install": {"runtime-versions": {"python": BUILD_PYTHON}, "commands": list(install)}
+    }
+    if not install:
+        del spec["phases"]["install"]["commands"]
     spec["phases"]["build"] = {"commands": list(commands)}
     return yaml.safe_dump(spec, sort_keys=False, width=1000)
 
 
-def deploy_commands(stack: str) -> list[str]:
-    """Assume the stack's deployment role, then preview under the policy pack and deploy."""
+def deploy_commands(stack: str, repositories: Sequence[str], release_parameter: str) -> list[str]:
+    """The deploy runner's build: layer, release record (only once its images exist), deploy.
+
+    CodeBuild sets CODEBUILD_RESOLVED_SOURCE_VERSION to "the source revision provided by
+    CodePipeline", the commit id the Images stage of the same execution tagged its pushes with.
+    `describe-images` fails the build when an image is missing, so the release is never recorded
+    (and no Deployment refers to it) before every image exists.
+    """
+    # The stack's own pack settings (policies/config/<stack>.json), as in a local preview.
+    pack = f"--policy-pack policies --policy-pack-config policies/config/{stack}.json"
+    commands = ["make layer"]
+    if repositories:
+        commands.append('TAG="$CODEBUILD_RESOLVED_SOURCE_VERSION"')
+        commands += [
+            f'aws ecr describe-images --repository-name {repo} --image-ids imageTag="$TAG" '
+            "--query 'imageDetails[0].imageDigest' --output text"
+            for repo in repositories
+        ]
+        commands.append(
+            f'aws ssm put-parameter --name {release_parameter} --type String --value "$TAG" '
+            "--overwrite"
+        )
     return [
-        'creds=$(aws sts assume-role --role-arn "$DEPLOY_ROLE_ARN" '
-        '--role-session-name "codebuild-$STACK" --query Credentials --output json)',
-        'export AWS_ACCESS_KEY_ID=$(jq -r .AccessKeyId <<<"$creds")',
-        'export AWS_SECRET_ACCESS_KEY=$(jq -r .SecretAccessKey <<<"$creds")',
-        'export AWS_SESSION_TOKEN=$(jq -r .SessionToken <<<"$creds")',
+        *commands,
         f"pulumi stack select {stack}",
-        f"pulumi preview --stack {stack} --policy-pack policies --diff",
-        f"pulumi up --stack {stack} --policy-pack policies --yes --skip-preview",
+        f"pulumi preview --stack {stack} {pack} --diff",
+        f"pulumi up --stack {stack} {pack} --yes --skip-preview",
     ]
 
 
@@ -140,24 +165,14 @@ class Pipeline(Component):
         self.security_group = args.network.security_group(
             self, "build", "CodeBuild projects of the delivery pipeline"
         )
-        self.pulumi_token = aws.secretsmanager.Secret(
-            self.child_name("pulumi-token"),
-            name=self.physical_name("pulumi-access-token", "secret"),
-            description="Pulumi access token for CodeBuild deploys; set its value out of band. "
-            "Pulumi tokens cannot be rotated by Lambda: replace it when Pulumi expires it.",
-            kms_key_id=self.key.arn,
-            tags=self.tags(),
-            opts=self.child_opts(),
-        )
-
         self.projects: dict[str, aws.codebuild.Project] = {}
         if args.jenkins_url is None:
             self._project(
-                "test", buildspec([args.test_command], install=["pip install --upgrade pip"])
+                "test", buildspec(args.test_commands, install=["bash .ci/codebuild-services"])
             )
         self._images_project(args)
-        for stack in args.environments:
-            self._deploy_project(stack, args)
+        #: Stack → name of the deploy runner its Deploy stage starts (owned by that stack).
+        self.runners = {stack: deploy_role_name(ctx.project, stack) for stack in args.environments}
 
         self.jenkins_action: aws.codepipeline.CustomActionType | None = None
         if args.jenkins_url is not None:
@@ -226,7 +241,6 @@ class Pipeline(Component):
         role_name: str,
         spec: pulumi.Input[str],
         privileged: bool = False,
-        env: Sequence[Mapping[str, Any]] = (),
         timeout_minutes: int = 60,
     ) -> ServiceRole:
         """A CodeBuild project in the private subnets, under a role of its own."""
@@ -290,7 +304,6 @@ class Pipeline(Component):
                 "image": BUILD_IMAGE,
                 "image_pull_credentials_type": "CODEBUILD",
                 "privileged_mode": privileged,
-                "environment_variables": list(env),
             },
             vpc_config={
                 "vpc_id": args.network.vpc_id,
@@ -314,48 +327,40 @@ class Pipeline(Component):
             f"aws ecr get-login-password | docker login --username AWS --password-stdin {registry}",
             'TAG="$CODEBUILD_RESOLVED_SOURCE_VERSION"',
         ]
-        env = []
-        for service in sorted(args.images):
-            var = f"{service.upper().replace('-', '_')}_REPOSITORY"
-            env.append(
-                {"name": var, "value": args.images[service].repository_url, "type": "PLAINTEXT"}
+        repositories = []
+        for service in sorted(args.services):
+            local = f"{service}:$TAG"
+            commands.append(
+                f'docker build --file app_services/{service}/Dockerfile --tag "{local}" .'
             )
-            commands += [
-                f'docker build --file app_services/{service}/Dockerfile --tag "${var}:$TAG" .',
-                f'docker push "${var}:$TAG"',
-            ]
-        if not args.images:
+            for stack in args.environments:
+                repo = image_repository_name(self.ctx.project, stack, service)
+                repositories.append(repo)
+                # Tags are immutable ("ImageTagAlreadyExistsException: The specified image is
+                # tagged with a tag that already exists. The repository is configured for tag
+                # immutability."): a retried execution finds its image and skips the push.
+                commands.append(
+                    f'aws ecr describe-images --repository-name {repo} --image-ids imageTag="$TAG" '
+                    f'>/dev/null 2>&1 || {{ docker tag "{local}" "{registry}/{repo}:$TAG" && '
+                    f'docker push "{registry}/{repo}:$TAG"; }}'
+                )
+        if not args.services:
             commands.append('echo "no service images configured for this pipeline"')
         # Privileged mode is needed here only: `docker build` talks to a Docker daemon inside
         # the build container, which cannot start unprivileged. No other project gets it.
-        role = self._project("images", buildspec(commands), privileged=True, env=env)
+        role = self._project("images", buildspec(commands), privileged=True)
         role.grant(
             "LogInToRegistry", ["ecr:GetAuthorizationToken"], ["*"]
         )  # the token call has no resource
-        if args.images:
+        if repositories:
+            prefix = f"arn:{self.partition}:ecr:{self.ctx.region}:{self.account}:repository/"
             role.grant(
                 "PushServiceImages",
                 ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                 "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage",
-                 "ecr:UploadLayerPart"],
-                [args.images[s].arn for s in sorted(args.images)],
+                 "ecr:CompleteLayerUpload", "ecr:DescribeImages", "ecr:InitiateLayerUpload",
+                 "ecr:PutImage", "ecr:UploadLayerPart"],
+                [prefix + repo for repo in repositories],
             )  # fmt: skip
-
-    def _deploy_project(self, stack: str, args: PipelineArgs) -> None:
-        role_arn = args.deploy_role_arns.get(stack) or (
-            f"arn:{self.partition}:iam::{self.account}:role/{self.ctx.project}-{stack}-deploy"
-        )
-        spec = self.pulumi_token.arn.apply(
-            lambda token: buildspec(
-                deploy_commands(stack),
-                env={"STACK": stack, "DEPLOY_ROLE_ARN": role_arn},
-                secrets={"PULUMI_ACCESS_TOKEN": token},
-                install=PULUMI_INSTALL,
-            )
-        )
-        role = self._project(f"deploy-{stack}", spec, timeout_minutes=120)
-        role.grant("ReadPulumiToken", ["secretsmanager:GetSecretValue"], [self.pulumi_token.arn])
-        role.grant("AssumeDeployRole", ["sts:AssumeRole"], [role_arn])
 
     # -- CodePipeline ------------------------------------------------------------------------
     def _pipeline_role(self, args: PipelineArgs) -> ServiceRole:
@@ -376,14 +381,20 @@ class Pipeline(Component):
             ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
             [args.connection_arn],
         )
+        runner = f"arn:{self.partition}:codebuild:{self.ctx.region}:{self.account}:project/"
         role.grant(
             "RunBuilds",
             ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
-            [p.arn for p in self.projects.values()],
+            [
+                *(p.arn for p in self.projects.values()),
+                *(runner + name for name in self.runners.values()),
+            ],
         )
         return role
 
-    def _build_action(self, name: str, project: str, run_order: int = 1) -> dict[str, Any]:
+    def _build_action(
+        self, name: str, project: pulumi.Input[str], run_order: int = 1
+    ) -> dict[str, Any]:
         return {
             "name": name,
             "category": "Build",
@@ -391,7 +402,7 @@ class Pipeline(Component):
             "provider": "CodeBuild",
             "version": "1",
             "input_artifacts": [SOURCE],
-            "configuration": {"ProjectName": self.projects[project].name},
+            "configuration": {"ProjectName": project},
             "run_order": run_order,
         }
 
@@ -426,14 +437,17 @@ class Pipeline(Component):
                 "configuration": {"ProjectName": args.jenkins_project},
             }
         else:
-            test_action = self._build_action("Test", "test")
+            test_action = self._build_action("Test", self.projects["test"].name)
         stages = [
             source,
             {"name": "Test", "actions": [test_action]},
-            {"name": "Images", "actions": [self._build_action("Images", "images")]},
+            {
+                "name": "Images",
+                "actions": [self._build_action("Images", self.projects["images"].name)],
+            },
         ]
         for stack in args.environments:
-            actions = [self._build_action("Deploy", f"deploy-{stack}", run_order=2)]
+            actions = [self._build_action("Deploy", self.runners[stack], run_order=2)]
             if stack == "prod":
                 actions.insert(
                     0,
@@ -452,3 +466,107 @@ class Pipeline(Component):
                 )
             stages.append({"name": f"Deploy-{stack}", "actions": actions})
         return stages
+
+
+@dataclass
+class DeployRunnerArgs:
+    """Where the stack's deploys run and what they check before recording a release."""
+
+    network: Network
+    #: The stack's deploy role (components/bootstrap.py), the runner's service role.
+    role_arn: pulumi.Input[str]
+    #: ECR repositories (names) whose image of the commit must exist before it is released.
+    repositories: Sequence[str] = ()
+    #: Key of the Pulumi access token secret.
+    kms_key_arn: pulumi.Input[str] | None = None
+    log_retention_days: int = 365
+    logs_kms_key_arn: pulumi.Input[str] | None = None
+    #: A first deploy of a cluster with its add-ons takes about an hour; CodeBuild allows 5-2160.
+    timeout_minutes: int = 120
+
+    def __post_init__(self) -> None:
+        if not 5 <= self.timeout_minutes <= 2160:
+            raise ValueError(
+                f"timeout_minutes={self.timeout_minutes}: CodeBuild's build timeout is 5 to "
+                "2160 minutes"
+            )
+
+
+class DeployRunner(Component):
+    """The stack's deploy runner: `pulumi up` from inside its VPC, as its deploy role.
+
+    A CodeBuild project named `<project>-<stack>-deploy` (the deploy role trusts CodeBuild only
+    for that project) in the private subnets, whose security group the cluster admits on 443
+    (`Cluster.allow_api_from`). The pipeline's Deploy stage of this stack starts it with the
+    source of the execution; the Pulumi access token comes from the secret `pulumi_token`,
+    created empty (`aws secretsmanager put-secret-value --secret-id <arn> --secret-string …`).
+    """
+
+    TYPE = "soundstack:pipeline:DeployRunner"
+
+    def __init__(
+        self,
+        name: str,
+        args: DeployRunnerArgs,
+        ctx: StackContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, ctx, opts)
+        self.project_name = deploy_role_name(ctx.project, ctx.stack)
+        self.security_group = args.network.security_group(
+            self, "build", f"Deploy runner of {ctx.project}-{ctx.stack}"
+        )
+        self.security_group_id: pulumi.Output[str] = self.security_group.id
+        self.pulumi_token = aws.secretsmanager.Secret(
+            self.child_name("pulumi-token"),
+            name=self.physical_name("pulumi-access-token", "secret"),
+            description="Pulumi access token of the deploy runner; set its value out of band. "
+            "Pulumi tokens cannot be rotated by Lambda: replace it when Pulumi expires it.",
+            kms_key_id=args.kms_key_arn,
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        group = log_group(self, "build", args.log_retention_days, args.logs_kms_key_arn)
+        spec = self.pulumi_token.arn.apply(
+            lambda token: buildspec(
+                deploy_commands(
+                    ctx.stack,
+                    args.repositories,
+                    lookups.release_parameter(ctx.project, ctx.stack),
+                ),
+                env={"STACK": ctx.stack},
+                secrets={"PULUMI_ACCESS_TOKEN": token},
+                install=PULUMI_INSTALL,
+            )
+        )
+        self.project = aws.codebuild.Project(
+            self.child_name("project"),
+            name=self.project_name,
+            description=f"pulumi up of {ctx.project}-{ctx.stack} from inside its VPC",
+            service_role=args.role_arn,
+            source={"type": "CODEPIPELINE", "buildspec": spec},
+            artifacts={"type": "CODEPIPELINE"},
+            environment={
+                "type": "ARM_CONTAINER",
+                "compute_type": "BUILD_GENERAL1_MEDIUM",
+                "image": BUILD_IMAGE,
+                "image_pull_credentials_type": "CODEBUILD",
+                "privileged_mode": False,
+            },
+            vpc_config={
+                "vpc_id": args.network.vpc_id,
+                "subnets": args.network.private_subnet_ids,
+                "security_group_ids": [self.security_group.id],
+            },
+            logs_config={
+                "cloudwatch_logs": {"status": "ENABLED", "group_name": group.name},
+                "s3_logs": {"status": "DISABLED"},
+            },
+            encryption_key=args.kms_key_arn,
+            build_timeout=args.timeout_minutes,
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        self.register_outputs(
+            {"project_name": self.project_name, "security_group_id": self.security_group_id}
+        )

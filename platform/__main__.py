@@ -10,6 +10,7 @@ import json
 
 import pulumi
 
+from components import lookups
 from components.analytics import Analytics, AnalyticsArgs
 from components.api import (
     DEFAULT_ROUTES,
@@ -18,6 +19,7 @@ from components.api import (
     WebSocketApi,
     WebSocketApiArgs,
 )
+from components.bootstrap import deploy_role_arn
 from components.cache import Cache, CacheArgs
 from components.cdn import CustomDomain
 from components.cluster import Cluster, ClusterArgs, NodeGroupSpec, WorkloadSpec
@@ -43,7 +45,7 @@ from components.media import MediaArgs, MediaDelivery
 from components.messaging import Messaging, MessagingArgs
 from components.monitoring import AuditTrailArgs, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
-from components.pipeline import Pipeline, PipelineArgs
+from components.pipeline import DeployRunner, DeployRunnerArgs, Pipeline, PipelineArgs
 from components.provider_secrets import ProviderSecrets, ProviderSecretsArgs
 from components.search import Search, SearchArgs, SearchCollection, SearchCollectionArgs
 from components.web import WebApp, WebArgs
@@ -457,6 +459,9 @@ if config.cluster.enabled and config.domain is not None:
                 else None
             ),
             admin_role_arns=config.cluster.admin_role_arns,
+            deploy_role_arn=deploy_role_arn(ctx),
+            # Recorded by the deploy runner once the images exist; None: AWS side only.
+            image_tag=lookups.release_image_tag(ctx.project, ctx.stack),
             log_retention_days=config.monitoring.log_retention_days,
             log_kms_key_arn=logs_key.arn,
             web_acl_arn=edge.regional_web_acl_arn,
@@ -464,7 +469,7 @@ if config.cluster.enabled and config.domain is not None:
             hosted_zone_id=config.edge.hosted_zone_id,
             workloads=[
                 WorkloadSpec(
-                    "catalog", config.cluster.image_tag, "/catalog",
+                    "catalog", "/catalog",
                     environment={
                         **asgi_environment, "DB_HOST": database.proxy_endpoint,
                         "DB_USER": "catalog", "DB_SCHEMA": "catalog",
@@ -475,7 +480,7 @@ if config.cluster.enabled and config.domain is not None:
                     },
                 ),
                 WorkloadSpec(
-                    "recommendation", config.cluster.image_tag, "/recommendations",
+                    "recommendation", "/recommendations",
                     environment={**asgi_environment, "NEPTUNE_ENDPOINT": graph.endpoint,
                                  "GRAPH_BACKEND": "neptune"},
                 ),
@@ -546,6 +551,24 @@ analytics = Analytics(
     ),
     ctx,
 )
+# Every deploy of this stack runs here, inside its VPC, as its deploy role (README "Deploying
+# for real"): the pipeline of the prod stack starts it for each environment.
+runner = DeployRunner(
+    "deploy-runner",
+    DeployRunnerArgs(
+        network=network,
+        role_arn=deploy_role_arn(ctx),
+        repositories=sorted(w.repository_name for w in cluster.workloads.values())
+        if cluster
+        else [],
+        kms_key_arn=data_key.arn,
+        log_retention_days=config.pipeline.log_retention_days,
+        logs_kms_key_arn=logs_key.arn,
+    ),
+    ctx,
+)
+if cluster is not None:
+    cluster.allow_api_from(runner, "build", runner.security_group_id)
 pipeline = (
     Pipeline(
         "pipeline",
@@ -561,7 +584,7 @@ pipeline = (
             logs_kms_key_arn=logs_key.arn,
             access_logs=media.logs,
             # The containerised services' images, built and pushed by the Images stage.
-            images={s: w.repository for s, w in cluster.workloads.items()} if cluster else {},
+            services=sorted(cluster.workloads) if cluster else [],
         ),
         ctx,
     )

@@ -384,8 +384,8 @@ def _k8s_resources(args: ResourceValidationArgs, report: ReportViolation, _: Set
     POLICIES,
     "ecr-tag-immutability",
     "ECR repositories make image tags immutable (a pushed tag cannot be overwritten by another "
-    "image).",
-    ["FSBP ECR.2"],
+    "image); Security Hub's ECR.2, which CONTROLS.md does not list.",
+    ["custom"],
     [ECR_REPOSITORY],
 )
 def _ecr_immutable(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
@@ -407,8 +407,9 @@ def _registry_scans(scanning: list, name: str) -> bool:
 @stack_policy(
     POLICIES,
     "ecr-image-scanning",
-    "ECR repositories scan images on push (or a registry scanning configuration covers them).",
-    ["FSBP ECR.1"],
+    "ECR repositories scan images on push (or a registry scanning configuration covers them); "
+    "Security Hub's ECR.1, which CONTROLS.md does not list.",
+    ["custom"],
     [ECR_REPOSITORY, ECR_SCANNING],
 )
 def _ecr_scanning(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:

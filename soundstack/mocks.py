@@ -23,6 +23,9 @@ import pulumi
 from pulumi.runtime import rpc
 
 ACCOUNT_ID = "123456789012"
+#: The image tag the offline preview finds recorded for every stack (a commit id, as the deploy
+#: runner records it): previews show the steady state, with the workloads deployed.
+OFFLINE_RELEASE = "0123456789abcdef0123456789abcdef01234567"
 
 # Type token → prefix of the id AWS gives such a resource (e.g. vpc-0a1b2c…).
 _ID_PREFIX = {
@@ -95,11 +98,16 @@ class EstateMocks(pulumi.runtime.Mocks):
     """Mocks for one region and account."""
 
     def __init__(
-        self, region: str, account_id: str = ACCOUNT_ID, first_preview: bool = False
+        self,
+        region: str,
+        account_id: str = ACCOUNT_ID,
+        first_preview: bool = False,
+        release: str | None = OFFLINE_RELEASE,
     ) -> None:
         self.region = region
         self.account_id = account_id
         self.first_preview = first_preview
+        self.release = release  # None: an empty account, before the first pipeline run
         self._calls: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "aws:index/getCallerIdentity:getCallerIdentity": lambda _: {
                 "accountId": account_id,
@@ -126,6 +134,21 @@ class EstateMocks(pulumi.runtime.Mocks):
                 "zoneIds": [f"{region[:2]}{region.split('-')[1][:1]}1-az{i}" for i in (1, 2, 3)],
                 "groupNames": [region],
             },
+            "aws:ssm/getParametersByPath:getParametersByPath": self._parameters,
+        }
+
+    def _parameters(self, args: dict[str, Any]) -> dict[str, Any]:
+        """SSM answers a path with the parameters under it: only release records exist here."""
+        path = str(args["path"]).rstrip("/")
+        names = [f"{path}/image-tag"] if path.endswith("/release") and self.release else []
+        return {
+            "id": path,
+            "path": path,
+            "names": names,
+            "values": [self.release] * len(names),
+            "types": ["String"] * len(names),
+            "arns": [f"arn:aws:ssm:{self.region}:{self.account_id}:parameter{n}" for n in names],
+            "withDecryption": True,
         }
 
     # -- resources -------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from soundstack.mocks import EstateMocks
+from soundstack.mocks import OFFLINE_RELEASE, EstateMocks
 from stacks.loader import NAMESPACE, SECRET_KEYS, SECRET_PLACEHOLDER, read_stack_file, stack_file
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -171,10 +171,12 @@ def synthesize(
     program: Callable[[], None] | None = None,
     project_dir: Path = PROJECT_DIR,
     first_preview: bool = False,
+    release: str | None = OFFLINE_RELEASE,
 ) -> Synthesis:
-    """Run `program` (default: `platform/__main__.py`) under mocks with `config` for `stack`."""
+    """Run `program` (default: `platform/__main__.py`) under mocks with `config` for `stack`;
+    `release` is the image tag the account has recorded for it (None: a first deploy)."""
     region = config.get("aws:region", "eu-west-1")
-    mocks = EstateMocks(region, first_preview=first_preview)
+    mocks = EstateMocks(region, first_preview=first_preview, release=release)
     monitor = RecordingMonitor(mocks)
     errors = _ErrorLog()
     logger = logging.getLogger(f"soundstack.synth.{stack}")

@@ -136,8 +136,6 @@ class ClusterConfig(Section):
     )
     #: IAM roles (e.g. the platform team's SSO role) given cluster-admin access entries.
     admin_role_arns: list[str] = Field(default_factory=list)
-    #: Image tag CI/CD pushed for the containerised services (ECR tags are immutable).
-    image_tag: str = Field("0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
     @model_validator(mode="after")
     def _cidrs(self) -> ClusterConfig:

@@ -30,8 +30,9 @@ def build(**overrides):
             "domain": "music.example.com",
             "web_acl_arn": ACL,
             "admin_role_arns": ["arn:aws:iam::123456789012:role/platform-admin"],
-            "workloads": [WorkloadSpec("catalog", "1.2.3", "/catalog"),
-                          WorkloadSpec("recommendation", "1.2.3", "/recommendations")],
+            "image_tag": "1.2.3",
+            "workloads": [WorkloadSpec("catalog", "/catalog"),
+                          WorkloadSpec("recommendation", "/recommendations")],
             **overrides,
         }  # fmt: skip
         cluster = Cluster("cluster", ClusterArgs(**args), ctx)
@@ -279,8 +280,75 @@ def test_stack_workloads_are_hardened_and_fronted_by_the_regional_waf(request, s
 
 def test_bad_workload_specs_fail_clearly():
     with pytest.raises(ValueError, match="min_replicas"):
-        WorkloadSpec("catalog", "1", "/catalog", min_replicas=3, max_replicas=2)
+        WorkloadSpec("catalog", "/catalog", min_replicas=3, max_replicas=2)
     with pytest.raises(ValueError, match="must start with /"):
-        WorkloadSpec("catalog", "1", "catalog")
+        WorkloadSpec("catalog", "catalog")
     with pytest.raises(ValueError, match="min_size"):
         NodeGroupSpec(("m7g.large",), 3, 2, 2)
+
+
+DEPLOY = "arn:aws:iam::123456789012:role/soundstack-test-deploy"
+
+
+def test_the_deploy_role_is_cluster_admin_and_the_creator_is_not():
+    import pulumi
+
+    from components.cluster import no_creator_admin
+
+    synth = build(deploy_role_arn=DEPLOY)
+    (eks,) = synth.by_type("eks:index:Cluster")
+    deploy = eks.inputs["accessEntries"]["deploy"]
+    assert deploy["principalArn"] == DEPLOY
+    (policy,) = deploy["accessPolicies"].values()
+    assert policy["policyArn"].endswith(":cluster-access-policy/AmazonEKSClusterAdminPolicy")
+    assert policy["accessScope"] == {"type": "cluster"}
+    # pulumi-eks asks EKS for a creator entry; the transform turns it off (one entry per ARN).
+    child = pulumi.ResourceTransformArgs(
+        custom=True, type_="aws:eks/cluster:Cluster", name="cluster-eks-eksCluster",
+        props={"accessConfig": {"authenticationMode": "API",
+                                "bootstrapClusterCreatorAdminPermissions": True}},
+        opts=pulumi.ResourceOptions(),
+    )  # fmt: skip
+    result = no_creator_admin(child)
+    assert result is not None
+    assert result.props["accessConfig"] == {
+        "authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}  # fmt: skip
+    other = pulumi.ResourceTransformArgs(custom=True, type_="aws:iam/role:Role", name="r",
+                                         props={}, opts=pulumi.ResourceOptions())  # fmt: skip
+    assert no_creator_admin(other) is None
+    with pytest.raises(ValueError, match="refuses a second entry for one ARN"):
+        ClusterArgs(network=object(), domain="x.com", deploy_role_arn=DEPLOY,  # type: ignore[arg-type]
+                    admin_role_arns=[DEPLOY])  # fmt: skip
+
+
+def test_before_a_release_only_the_clusters_aws_side_deploys():
+    synth = build(image_tag=None)
+    assert not [r for r in synth.resources if r.type.startswith("kubernetes:")]
+    assert not [r for r in synth.resources if r.type == "pulumi:providers:kubernetes"]
+    # Repositories (the Images stage pushes into them) and the pods' roles exist already.
+    repos = {r.inputs["name"] for r in synth.by_type("aws:ecr/repository:Repository")}
+    assert repos == {"soundstack-test-cluster-catalog", "soundstack-test-cluster-recommendation"}
+    roles = {r.inputs["name"] for r in synth.by_type("aws:iam/role:Role")}
+    assert {"soundstack-test-cluster-catalog-role", "soundstack-test-cluster-node-role"} <= roles
+    assert synth.by_type("aws:eks/nodeGroup:NodeGroup")
+    with pytest.raises(ValueError, match="is not a Docker tag"):
+        ClusterArgs(network=object(), domain="x.com", image_tag="v1:latest")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_staging_and_prod_deploy_the_recorded_release_and_wait_for_one(staging, prod):
+    from soundstack.mocks import OFFLINE_RELEASE
+
+    for stack, released in (("staging", staging), ("prod", prod)):
+        images = {c["image"] for d in released.by_type("kubernetes:apps/v1:Deployment")
+                  for c in d.inputs["spec"]["template"]["spec"]["containers"]}  # fmt: skip
+        assert images == {
+            f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/soundstack-{stack}-cluster-{s}:"
+            f"{OFFLINE_RELEASE}" for s in ("catalog", "recommendation")}  # fmt: skip
+        (eks,) = released.by_type("eks:index:Cluster")
+        assert eks.inputs["accessEntries"]["deploy"]["principalArn"] == (
+            f"arn:aws:iam::123456789012:role/soundstack-{stack}-deploy")  # fmt: skip
+    config, secret = stack_values("prod")
+    first = synthesize("prod", config, secret, release=None)  # an empty account
+    assert not [r for r in first.resources if r.type.startswith("kubernetes:")]
+    assert first.by_type("eks:index:Cluster") and first.by_type("aws:ecr/repository:Repository")
