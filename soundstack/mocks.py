@@ -42,6 +42,12 @@ _ID_FORMATS: dict[str, Callable[[str, str], str]] = {
     "aws:cloudfront/publicKey:PublicKey": lambda region, h: f"K{h[:13].upper()}",
     "aws:cognito/userPool:UserPool": lambda region, h: f"{region}_{h[:4].upper()}{h[4:9]}",
     "aws:cognito/userPoolClient:UserPoolClient": lambda region, h: h[:26],
+    # API Gateway v2 ids: 10 characters for an API, 6-7 for its children (a Lambda permission
+    # for an authorizer names `<execution ARN>/authorizers/<authorizer id>`).
+    "aws:apigatewayv2/api:Api": lambda region, h: h[:10],
+    "aws:apigatewayv2/authorizer:Authorizer": lambda region, h: h[:6],
+    "aws:apigatewayv2/integration:Integration": lambda region, h: h[:7],
+    "aws:apigatewayv2/route:Route": lambda region, h: h[:7],
 }
 
 # Input property that holds a resource's physical name, per type (first present wins).
@@ -254,7 +260,7 @@ def _lambda_layer(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -
 
 
 def _apigw_api(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    api_id = _digest(rid, length=10)
+    api_id = rid
     scheme = "wss" if inputs.get("protocolType") == "WEBSOCKET" else "https"
     return {
         "apiEndpoint": f"{scheme}://{api_id}.execute-api.{m.region}.amazonaws.com",
