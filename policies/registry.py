@@ -10,6 +10,7 @@ from policies import (
     cloudfront,
     compute,
     databases,
+    deploy,
     governance,
     iam,
     messaging,
@@ -32,6 +33,7 @@ MODULES = (
     audit,
     governance,
     stack,
+    deploy,
 )
 
 

@@ -499,3 +499,11 @@ def test_every_stack_policy_is_tested():
     source = inspect.getsource(sys.modules[__name__])
     untested = [s.name for s in specs() if s.kind == "stack" and f'"{s.name}"' not in source]
     assert untested == []
+
+
+def test_sqs_visibility_covers_the_function_timeout():
+    """More cases in tests/policies/test_deploy.py."""
+    from tests.policies.test_deploy import sqs_stack
+
+    assert sqs_stack(90, 15).check("deploy-sqs-visibility-covers-function-timeout") == []
+    assert sqs_stack(30, 60).check("deploy-sqs-visibility-covers-function-timeout") != []
