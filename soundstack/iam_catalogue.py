@@ -15,8 +15,9 @@ For each statement of a document:
   ARNs, or an ARN no action of the statement acts on: IAM grants nothing for the pair.
 - `bad-effect` / `missing-resource`: structure IAM rejects.
 
-Documents come from anywhere (`registered_documents` walks a mocked run's registrations);
-`check_document` takes one as a JSON string or a mapping.
+`documents_in` finds the documents in a resource's inputs (plain or the policy engine's
+proxies); `check_document` takes one as a JSON string or a mapping. The pack's
+`deploy-iam-catalogue` policy runs both on every resource.
 """
 
 from __future__ import annotations
@@ -360,6 +361,8 @@ def check_document(document: Any, kind: Kind = "identity") -> list[Finding]:
     statements = document["Statement"]
     if isinstance(statements, Mapping):
         statements = [statements]
+    elif isinstance(statements, str) or not isinstance(statements, Sequence):
+        return [Finding("unparseable", "-", "Statement is neither an object nor a list")]
     findings = []
     for statement in statements:
         findings += check_statement(statement, kind)
@@ -393,7 +396,7 @@ def _walk(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], 
             return
         for key, item in value.items():
             yield from _walk(item, (*path, str(key)))
-    elif isinstance(value, list):
+    elif isinstance(value, Sequence) and not isinstance(value, bytes):
         for item in value:
             yield from _walk(item, path)
 

@@ -187,4 +187,36 @@ RESOURCE_CASES = [
      {"backupWindow": "02:00-02:10"}),
     ("deploy-cloudfront-us-east-1", ACL, {"scope": "CLOUDFRONT", "region": "us-east-1"},
      {"scope": "CLOUDFRONT", "region": "eu-west-1"}),
+    ("deploy-iam-catalogue", "aws:iam/rolePolicy:RolePolicy",
+     {"policy": '{"Statement": [{"Effect": "Allow", "Action": "xray:PutTraceSegments", '
+                '"Resource": "*"}]}'},
+     {"policy": '{"Statement": [{"Effect": "Allow", "Action": "elasticloadbalancing:SetWebAcl", '
+                '"Resource": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:'
+                'loadbalancer/app/a/b"}]}'}),
 ]  # fmt: skip
+
+
+def test_iam_catalogue_policy_skips_only_configured_exceptions():
+    bad = RESOURCE_CASES[-1][3]
+    name_rule = "r needs-star elasticloadbalancing:SetWebAcl"
+    config = {"exceptions": [f"issue 12 item 5: {name_rule}"]}
+    policy, role_policy = "deploy-iam-catalogue", "aws:iam/rolePolicy:RolePolicy"
+    assert check_resource(policy, role_policy, bad, config) == []
+    assert check_resource(policy, role_policy, bad, {"exceptions": ["x: other needs-star a:B"]})
+    trust = {
+        "assumeRolePolicy": '{"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",'
+        ' "Principal": {"Service": "lambda.amazonaws.com"}}]}'
+    }
+    assert check_resource(policy, "aws:iam/role:Role", trust) == []
+    queue_policy = {
+        "policy": {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sqs:Send",
+                    "Resource": "arn:aws:sqs:eu-west-1:123456789012:q",
+                }
+            ]
+        }
+    }
+    assert check_resource(policy, "aws:sqs/queuePolicy:QueuePolicy", queue_policy) != []
