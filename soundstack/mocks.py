@@ -458,7 +458,8 @@ _OUTPUTS: dict[str, Computed] = {
     "aws:wafv2/webAcl:WebAcl": lambda m, rid, name, i: {
         "arn": f"arn:aws:wafv2:{i.get('region') or m.region}:{m.account_id}:"
         f"{'global' if i.get('scope') == 'CLOUDFRONT' else 'regional'}/webacl/{name}/"
-        f"{_digest(name, length=8)}-{_digest(name, 'a', length=4)}-{_digest(name, 'b', length=4)}",
+        f"{_digest(name, length=8)}-{_digest(name, 'a', length=4)}-{_digest(name, 'b', length=4)}"
+        f"-{_digest(name, 'c', length=4)}-{_digest(name, 'd', length=12)}",  # a UUID, as AWS's
     },
     "aws:cognito/userPool:UserPool": lambda m, rid, name, i: {
         "arn": f"arn:aws:cognito-idp:{m.region}:{m.account_id}:userpool/{rid}",
