@@ -10,13 +10,26 @@ their own checks in the components' args validation.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from policies.core import Settings, Spec, get, of_type, references, resource_policy, stack_policy
+from policies.core import (
+    Settings,
+    Spec,
+    as_strings,
+    get,
+    items,
+    linked,
+    of_type,
+    plain,
+    references,
+    resource_policy,
+    stack_policy,
+)
 
 POLICIES: list[Spec] = []
 
@@ -501,3 +514,60 @@ def _iam_catalogue(args: ResourceValidationArgs, report: ReportViolation, cfg: S
             subject = finding.message.split(" ", 1)[0].rstrip(":")
             if (args.name, finding.rule, subject) not in allowed:
                 report(f"{path}: {finding}", None)
+
+
+def _policy_chars(document: object) -> int:
+    """A document's size as IAM counts it: "IAM doesn't count white space"."""
+    text = document if isinstance(document, str) else json.dumps(plain(document))
+    return len(re.sub(r"\s", "", text))
+
+
+#: IAM User Guide, "IAM and AWS STS quotas" (defaults; the last two can be raised).
+ROLE_INLINE_CHARS = 10_240
+ROLE_TRUST_CHARS = 2_048
+ROLE_MANAGED_POLICIES = 10
+
+
+@stack_policy(
+    POLICIES,
+    "deploy-iam-quotas",
+    "Each role fits IAM's quotas: all its inline policies together at most 10,240 "
+    "characters, its trust policy at most 2,048, at most 10 managed policies. IAM quotas: "
+    "\"the total aggregate policy size (the sum size of all inline policies) per entity can't "
+    "exceed the following limits: … Role policy size cannot exceed 10,240 characters.\" "
+    "\"IAM doesn't count white space when calculating the size of a policy against these "
+    "limits.\" Role trust policy length: 2,048 characters; managed policies attached to an IAM "
+    "role: 10 (default quotas).",
+    ["custom"],
+    ["aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy",
+     "aws:iam/rolePolicyAttachment:RolePolicyAttachment"],
+)  # fmt: skip
+def _iam_quotas(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    role_policies = list(of_type(args.resources, "aws:iam/rolePolicy:RolePolicy"))
+    attachments = list(of_type(args.resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment"))
+    for role in of_type(args.resources, "aws:iam/role:Role"):
+        name = get(role.props, "name") or role.name
+        inline = sum(_policy_chars(get(p, "policy", default="")) for p in
+                     items(get(role.props, "inlinePolicies")))  # fmt: skip
+        inline += sum(
+            _policy_chars(get(p.props, "policy", default=""))
+            for p in role_policies
+            if linked(p, "role", role, "name", "id")
+        )
+        if inline > ROLE_INLINE_CHARS:
+            report(f"role {name}: inline policies total {inline} characters (IAM counts no "
+                   f"white space); the quota is {ROLE_INLINE_CHARS}: move grants to a managed "
+                   "policy or merge statements", role.urn)  # fmt: skip
+        trust = _policy_chars(get(role.props, "assumeRolePolicy", default=""))
+        if trust > ROLE_TRUST_CHARS:
+            report(f"role {name}: trust policy has {trust} characters; the default quota is "
+                   f"{ROLE_TRUST_CHARS}", role.urn)  # fmt: skip
+        managed = set(as_strings(get(role.props, "managedPolicyArns")))
+        managed |= {
+            str(get(a.props, "policyArn"))
+            for a in attachments
+            if linked(a, "role", role, "name", "id")
+        }
+        if len(managed) > ROLE_MANAGED_POLICIES:
+            report(f"role {name}: {len(managed)} managed policies; the default quota is "
+                   f"{ROLE_MANAGED_POLICIES}", role.urn)  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from policies.deploy import NAME_RULES, RANGES, NameRule, name_problem
@@ -220,3 +222,52 @@ def test_iam_catalogue_policy_skips_only_configured_exceptions():
         }
     }
     assert check_resource(policy, "aws:sqs/queuePolicy:QueuePolicy", queue_policy) != []
+
+
+def iam_stack(inline_sizes: list[int], trust_padding: int = 0, managed: int = 1) -> Stack:
+    """A role with RolePolicies of about `inline_sizes` characters each (white space added
+    too, which IAM does not count)."""
+    stack = Stack()
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Sid": "T" * trust_padding,
+            }
+        ]
+    }
+    role = stack.add(
+        "aws:iam/role:Role",
+        "role",
+        {
+            "name": "soundstack-prod-fn",
+            "assumeRolePolicy": trust,
+            "managedPolicyArns": [f"arn:aws:iam::aws:policy/P{i}" for i in range(managed)],
+        },
+    )
+    for i, size in enumerate(inline_sizes):
+        document = {
+            "Statement": [
+                {"Sid": "S" * size, "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+            ]
+        }
+        text = json.dumps(document, indent=4)
+        stack.add(
+            "aws:iam/rolePolicy:RolePolicy",
+            f"p{i}",
+            {"role": "soundstack-prod-fn", "policy": text},
+            refs={"role": [role]} if i % 2 else None,
+        )
+    return stack  # fmt: skip
+
+
+def test_iam_quotas():
+    policy = "deploy-iam-quotas"
+    assert iam_stack([4000, 4000]).check(policy) == []
+    found = iam_stack([6000, 6000]).check(policy)
+    assert [n for n, _ in found] == ["role"] and "10240" in found[0][1]
+    assert iam_stack([100], trust_padding=2100).check(policy) != []
+    assert iam_stack([100], managed=11).check(policy) != []
+    assert iam_stack([100], managed=10).check(policy) == []
