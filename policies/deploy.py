@@ -571,3 +571,29 @@ def _iam_quotas(args: StackValidationArgs, report: ReportViolation, _: Settings)
         if len(managed) > ROLE_MANAGED_POLICIES:
             report(f"role {name}: {len(managed)} managed policies; the default quota is "
                    f"{ROLE_MANAGED_POLICIES}", role.urn)  # fmt: skip
+
+
+@resource_policy(
+    POLICIES,
+    "deploy-waf-log-destination",
+    "A web ACL logs to a destination named `aws-waf-logs-…`, in us-east-1 for a CLOUDFRONT "
+    '(global) web ACL. WAF: "Your log group name must start with aws-waf-logs-" (likewise '
+    'the bucket and the Firehose stream), and "For CLOUDFRONT, you must create your WAFv2 '
+    'resources in the US East (N. Virginia) Region, us-east-1."',
+    ["custom"],
+    ["aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"],
+)
+def _waf_logs(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    acl = get(args.props, "resourceArn")
+    global_acl = isinstance(acl, str) and ":global/webacl/" in acl
+    for arn in as_strings(get(args.props, "logDestinationConfigs")):
+        parts = arn.split(":")
+        if len(parts) < 6:
+            continue
+        resource = ":".join(parts[5:])
+        name = resource.split(":", 1)[1] if resource.startswith("log-group:") else resource
+        name = name.split("/", 1)[1] if name.startswith("deliverystream/") else name
+        if not name.startswith("aws-waf-logs-"):
+            report(f"log destination {arn} is not named aws-waf-logs-…", None)
+        if global_acl and parts[3] not in ("", "us-east-1"):
+            report(f"a CLOUDFRONT web ACL logs to {arn}, outside us-east-1", None)

@@ -195,11 +195,14 @@ RESOURCE_CASES = [
      {"policy": '{"Statement": [{"Effect": "Allow", "Action": "elasticloadbalancing:SetWebAcl", '
                 '"Resource": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:'
                 'loadbalancer/app/a/b"}]}'}),
+    ("deploy-waf-log-destination", "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+     {"logDestinationConfigs": ["arn:aws:s3:::aws-waf-logs-edge"]},
+     {"logDestinationConfigs": ["arn:aws:s3:::edge-logs"]}),
 ]  # fmt: skip
 
 
 def test_iam_catalogue_policy_skips_only_configured_exceptions():
-    bad = RESOURCE_CASES[-1][3]
+    (bad,) = [c[3] for c in RESOURCE_CASES if c[0] == "deploy-iam-catalogue"]
     name_rule = "r needs-star elasticloadbalancing:SetWebAcl"
     config = {"exceptions": [f"issue 12 item 5: {name_rule}"]}
     policy, role_policy = "deploy-iam-catalogue", "aws:iam/rolePolicy:RolePolicy"
@@ -271,3 +274,46 @@ def test_iam_quotas():
     assert iam_stack([100], trust_padding=2100).check(policy) != []
     assert iam_stack([100], managed=11).check(policy) != []
     assert iam_stack([100], managed=10).check(policy) == []
+
+
+def test_waf_log_destinations():
+    policy, logging = (
+        "deploy-waf-log-destination",
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+    )
+    acl = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/edge/1"
+    group = "arn:aws:logs:{}:123456789012:log-group:{}"
+    good = {
+        "resourceArn": acl,
+        "logDestinationConfigs": [group.format("us-east-1", "aws-waf-logs-edge")],
+    }
+    assert check_resource(policy, logging, good) == []
+    assert (
+        check_resource(
+            policy, logging, {"logDestinationConfigs": ["arn:aws:s3:::aws-waf-logs-edge"]}
+        )
+        == []
+    )
+    assert (
+        check_resource(
+            policy,
+            logging,
+            {**good, "logDestinationConfigs": [group.format("us-east-1", "waf-edge")]},
+        )
+        != []
+    )
+    assert (
+        check_resource(
+            policy,
+            logging,
+            {**good, "logDestinationConfigs": [group.format("eu-west-1", "aws-waf-logs-edge")]},
+        )
+        != []
+    )
+    regional = {
+        "resourceArn": acl.replace("global", "regional").replace("us-east-1", "eu-west-1"),
+        "logDestinationConfigs": [group.format("eu-west-1", "aws-waf-logs-api")],
+    }
+    assert check_resource(policy, logging, regional) == []
+    firehose = "arn:aws:firehose:eu-west-1:123456789012:deliverystream/analytics"
+    assert check_resource(policy, logging, {"logDestinationConfigs": [firehose]}) != []
