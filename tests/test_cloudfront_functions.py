@@ -76,21 +76,21 @@ def test_every_cloudfront_function_behaves_on_viewer_requests(stack, request):
     synth: Synthesis = request.getfixturevalue(stack)
     registered = synth.by_type("aws:cloudfront/function:Function")
     assert registered, "the web app registers its CloudFront Functions"
-    functions = []
+    functions: list[dict[str, Any]] = []
     for fn in registered:
         assert fn.inputs["runtime"] == "cloudfront-js-2.0", fn.name
         role = _role(fn.name)
         assert role in CASES, f"{fn.name}: add its viewer cases to CASES"
         events = [viewer_request(uri, "POST", {"q": {"value": "x"}}) for uri, _ in CASES[role]]
         functions.append({"name": fn.name, "code": fn.inputs["code"], "events": events})
-    for fn, ran in zip(functions, run_functions(functions), strict=True):
-        assert "error" not in ran, f"{fn['name']}: {ran.get('error')}"
-        role = _role(fn["name"])
-        for (uri, expected), result in zip(CASES[role], ran["results"], strict=True):
-            assert "error" not in result, f"{fn['name']} {uri}: {result.get('error')}"
+    for sent, ran in zip(functions, run_functions(functions), strict=True):
+        name = sent["name"]
+        assert "error" not in ran, f"{name}: {ran.get('error')}"
+        for (uri, expected), result in zip(CASES[_role(name)], ran["results"], strict=True):
+            assert "error" not in result, f"{name} {uri}: {result.get('error')}"
             out = result["value"]
             # a viewer-request function returns the request (uri, method, headers, querystring)
-            assert out["uri"] == expected, f"{fn['name']}: {uri} became {out['uri']}"
+            assert out["uri"] == expected, f"{name}: {uri} became {out['uri']}"
             assert out["method"] == "POST" and out["querystring"] == {"q": {"value": "x"}}
             assert out["headers"]["host"] == {"value": "music.example.com"}
 

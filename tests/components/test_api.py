@@ -178,7 +178,7 @@ def test_websocket_routes_logs_and_connection_management():
     sources = sorted(p.inputs["sourceArn"].rsplit("/", 1)[1]
                      for p in synth.by_type("aws:lambda/permission:Permission"))  # fmt: skip
     (authorizer,) = synth.by_type("aws:apigatewayv2/authorizer:Authorizer")
-    assert sources == sorted(["$connect", "$default", "$disconnect", authorizer.id])
+    assert sources == sorted(["$connect", "$default", "$disconnect", str(authorizer.id)])
     assert authorizer.inputs["authorizerType"] == "REQUEST"
     assert authorizer.inputs["identitySources"] == ["route.request.querystring.token"]
     routes = {r.inputs["routeKey"]: r.inputs for r in synth.by_type("aws:apigatewayv2/route:Route")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -181,7 +182,7 @@ def test_cloudfront_certificates_and_web_acls_live_in_us_east_1():
 
 
 #: One compliant and one violating input per resource policy, for the pack-wide case table.
-RESOURCE_CASES = [
+RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("deploy-resource-names", QUEUE, {"name": "plays"}, {"name": "plays.queue"}),
     ("deploy-value-ranges", QUEUE, {"messageRetentionSeconds": 345600},
      {"messageRetentionSeconds": 30}),
