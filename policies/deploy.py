@@ -597,3 +597,19 @@ def _waf_logs(args: ResourceValidationArgs, report: ReportViolation, _: Settings
             report(f"log destination {arn} is not named aws-waf-logs-…", None)
         if global_acl and parts[3] not in ("", "us-east-1"):
             report(f"a CLOUDFRONT web ACL logs to {arn}, outside us-east-1", None)
+
+
+@resource_policy(
+    POLICIES,
+    "deploy-cognito-feature-plan",
+    "A user pool with threat protection (advanced security AUDIT or ENFORCED) is on the Plus "
+    'feature plan. Cognito UserPoolAddOns: "To activate this setting, your user pool must be '
+    'on the Plus tier."',
+    ["custom"],
+    ["aws:cognito/userPool:UserPool"],
+)
+def _cognito_plan(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    mode = get(args.props, "userPoolAddOns", "advancedSecurityMode", default="OFF")
+    tier = get(args.props, "userPoolTier", default="ESSENTIALS")
+    if mode != "OFF" and tier != "PLUS":
+        report(f"advancedSecurityMode {mode} needs userPoolTier PLUS (it is {tier})", None)

@@ -199,6 +199,9 @@ RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("deploy-waf-log-destination", "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
      {"logDestinationConfigs": ["arn:aws:s3:::aws-waf-logs-edge"]},
      {"logDestinationConfigs": ["arn:aws:s3:::edge-logs"]}),
+    ("deploy-cognito-feature-plan", "aws:cognito/userPool:UserPool",
+     {"userPoolTier": "PLUS", "userPoolAddOns": {"advancedSecurityMode": "ENFORCED"}},
+     {"userPoolAddOns": {"advancedSecurityMode": "AUDIT"}}),
 ]  # fmt: skip
 
 
@@ -318,3 +321,15 @@ def test_waf_log_destinations():
     assert check_resource(policy, logging, regional) == []
     firehose = "arn:aws:firehose:eu-west-1:123456789012:deliverystream/analytics"
     assert check_resource(policy, logging, {"logDestinationConfigs": [firehose]}) != []
+
+
+def test_cognito_threat_protection_needs_plus():
+    policy, pool = "deploy-cognito-feature-plan", "aws:cognito/userPool:UserPool"
+    assert check_resource(policy, pool, {"userPoolTier": "ESSENTIALS"}) == []
+    off = {"userPoolTier": "LITE", "userPoolAddOns": {"advancedSecurityMode": "OFF"}}
+    assert check_resource(policy, pool, off) == []
+    enforced = {
+        "userPoolTier": "ESSENTIALS",
+        "userPoolAddOns": {"advancedSecurityMode": "ENFORCED"},
+    }
+    assert check_resource(policy, pool, enforced) != []
