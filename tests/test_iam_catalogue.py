@@ -177,7 +177,7 @@ _EXECUTE_API = re.compile(
 
 def _findings(synth: Synthesis) -> tuple[set[str], list[str]]:
     types, problems = set(), []
-    exceptions = allowed(synth.stack.split("_")[0])
+    exceptions = allowed(synth.stack)
     for resource in synth.resources:
         for path, kind, document in documents_in(resource.type, resource.inputs):
             types.add(resource.type)
