@@ -492,11 +492,11 @@ class ServiceFunction(RoleGrantee, Component):
 
     def _base_grants(self, args: ServiceFunctionArgs) -> None:
         """What every function needs to run: its own logs, traces, DLQ and (in a VPC) ENIs."""
-        group_arn = self.log_group.arn
+        # Both actions act on log streams only (Service Authorization Reference: log-stream*).
         self.role.grant(
             "WriteOwnLogs",
             ["logs:CreateLogStream", "logs:PutLogEvents"],
-            [group_arn, group_arn.apply(lambda arn: f"{arn}:log-stream:*")],
+            [self.log_group.arn.apply(lambda arn: f"{arn}:log-stream:*")],
         )
         # X-Ray has no resource-level permissions: these two actions only take "*".
         self.role.grant("WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"])

@@ -376,9 +376,11 @@ class Pipeline(Component):
             [self.artifacts.arn, pulumi.Output.concat(self.artifacts.arn, "/*")],
         )
         role.grant("UseArtifactsKey", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key.arn])
+        # IAM: "the service prefix must match that of the resource" (codestar-connections
+        # ARNs before the 2024 rename to codeconnections, codeconnections ARNs after).
         role.grant(
             "UseSourceConnection",
-            ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+            [f"{args.connection_arn.split(':')[2]}:UseConnection"],
             [args.connection_arn],
         )
         runner = f"arn:{self.partition}:codebuild:{self.ctx.region}:{self.account}:project/"

@@ -10,6 +10,7 @@ from policies import (
     cloudfront,
     compute,
     databases,
+    deploy,
     deploy_lambda,
     deploy_limits,
     governance,
@@ -36,6 +37,7 @@ MODULES = (
     stack,
     deploy_lambda,
     deploy_limits,
+    deploy,
 )
 
 

@@ -53,6 +53,12 @@ _ID_FORMATS: dict[str, Callable[[str, str], str]] = {
     "aws:cloudfront/publicKey:PublicKey": lambda region, h: f"K{h[:13].upper()}",
     "aws:cognito/userPool:UserPool": lambda region, h: f"{region}_{h[:4].upper()}{h[4:9]}",
     "aws:cognito/userPoolClient:UserPoolClient": lambda region, h: h[:26],
+    # API Gateway v2 ids: 10 characters for an API, 6-7 for its children (a Lambda permission
+    # for an authorizer names `<execution ARN>/authorizers/<authorizer id>`).
+    "aws:apigatewayv2/api:Api": lambda region, h: h[:10],
+    "aws:apigatewayv2/authorizer:Authorizer": lambda region, h: h[:6],
+    "aws:apigatewayv2/integration:Integration": lambda region, h: h[:7],
+    "aws:apigatewayv2/route:Route": lambda region, h: h[:7],
 }
 
 # Input property that holds a resource's physical name, per type (first present wins).
@@ -339,7 +345,7 @@ def _lambda_layer(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -
 
 
 def _apigw_api(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    api_id = _digest(rid, length=10)
+    api_id = rid
     scheme = "wss" if inputs.get("protocolType") == "WEBSOCKET" else "https"
     return {
         "apiEndpoint": f"{scheme}://{api_id}.execute-api.{m.region}.amazonaws.com",
@@ -444,6 +450,13 @@ _OUTPUTS: dict[str, Computed] = {
         "arn": f"arn:aws:logs:{i.get('region') or m.region}:{m.account_id}:log-group:{name}"
     },
     "aws:iam/role:Role": _iam("role"),
+    "aws:sfn/stateMachine:StateMachine": lambda m, rid, name, i: {
+        "arn": f"arn:aws:states:{i.get('region') or m.region}:{m.account_id}:stateMachine:{name}"
+    },
+    "aws:scheduler/schedule:Schedule": lambda m, rid, name, i: {
+        "arn": f"arn:aws:scheduler:{i.get('region') or m.region}:{m.account_id}:schedule/"
+        f"{i.get('groupName') or 'default'}/{name}"
+    },
     "aws:lambda/function:Function": _lambda_function,
     "aws:lambda/layerVersion:LayerVersion": _lambda_layer,
     "aws:apigatewayv2/api:Api": _apigw_api,
@@ -541,7 +554,8 @@ _OUTPUTS: dict[str, Computed] = {
     "aws:wafv2/webAcl:WebAcl": lambda m, rid, name, i: {
         "arn": f"arn:aws:wafv2:{i.get('region') or m.region}:{m.account_id}:"
         f"{'global' if i.get('scope') == 'CLOUDFRONT' else 'regional'}/webacl/{name}/"
-        f"{_digest(name, length=8)}-{_digest(name, 'a', length=4)}-{_digest(name, 'b', length=4)}",
+        f"{_digest(name, length=8)}-{_digest(name, 'a', length=4)}-{_digest(name, 'b', length=4)}"
+        f"-{_digest(name, 'c', length=4)}-{_digest(name, 'd', length=12)}",  # a UUID, as AWS's
     },
     "aws:cognito/userPool:UserPool": lambda m, rid, name, i: {
         "arn": f"arn:aws:cognito-idp:{m.region}:{m.account_id}:userpool/{rid}",

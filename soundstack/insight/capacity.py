@@ -181,8 +181,11 @@ def _api(e: _Estate) -> list[Limit]:
         "feed-socket", "WebSocket new connections", "conn/s", cap,
         lambda n: m.load["ws_connects_per_hour"] * n * m.peak_factor / 3600, knob, source,
     ))  # fmt: skip
+    # route key → the names of the integrations its target was built from (api-<service>-…)
     routes = {
-        r.inputs.get("routeKey"): str(r.inputs.get("target", ""))
+        r.inputs.get("routeKey"): " ".join(
+            u.rsplit("::", 1)[-1] for u in r.property_dependencies.get("target", [])
+        )
         for r in e.synth.by_type("aws:apigatewayv2/route:Route")
     }
     for stage in e.synth.by_type("aws:apigatewayv2/stage:Stage"):

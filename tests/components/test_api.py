@@ -52,7 +52,7 @@ def build_http(**overrides):
 
 def routes_by_key(synth, api_name_suffix="-http"):
     apis = {a.urn: a for a in synth.by_type("aws:apigatewayv2/api:Api")}
-    http_ids = {a.inputs["name"] for a in apis.values() if a.inputs["protocolType"] == "HTTP"}
+    http_ids = {a.id for a in apis.values() if a.inputs["protocolType"] == "HTTP"}
     return {
         r.inputs["routeKey"]: r
         for r in synth.by_type("aws:apigatewayv2/route:Route")
@@ -71,7 +71,7 @@ def assert_authorization(synth):
             assert "authorizerId" not in route.inputs, key
         else:
             assert route.inputs["authorizationType"] == "JWT", key
-            assert route.inputs["authorizerId"] == authorizer.inputs["name"], key
+            assert route.inputs["authorizerId"] == authorizer.id, key
     return authorizer, routes
 
 
@@ -178,12 +178,12 @@ def test_websocket_routes_logs_and_connection_management():
     sources = sorted(p.inputs["sourceArn"].rsplit("/", 1)[1]
                      for p in synth.by_type("aws:lambda/permission:Permission"))  # fmt: skip
     (authorizer,) = synth.by_type("aws:apigatewayv2/authorizer:Authorizer")
-    assert sources == sorted(["$connect", "$default", "$disconnect", authorizer.inputs["name"]])
+    assert sources == sorted(["$connect", "$default", "$disconnect", str(authorizer.id)])
     assert authorizer.inputs["authorizerType"] == "REQUEST"
     assert authorizer.inputs["identitySources"] == ["route.request.querystring.token"]
     routes = {r.inputs["routeKey"]: r.inputs for r in synth.by_type("aws:apigatewayv2/route:Route")}
     assert routes["$connect"]["authorizationType"] == "CUSTOM"
-    assert routes["$connect"]["authorizerId"] == authorizer.inputs["name"]
+    assert routes["$connect"]["authorizerId"] == authorizer.id
     assert routes["$disconnect"]["authorizationType"] == "NONE"
     (policy,) = synth.by_type("aws:iam/rolePolicy:RolePolicy")
     (statement,) = json.loads(policy.inputs["policy"])["Statement"]

@@ -95,7 +95,7 @@ def test_dashboard_graphs_exactly_the_signals_of_the_program():
     synth = _monitoring_program()
     widgets = _widgets(synth)
     queue_names = {q.inputs["name"] for q in synth.by_type("aws:sqs/queue:Queue")}
-    api_ids = {a.inputs["name"] for a in synth.by_type("aws:apigatewayv2/api:Api")}
+    api_ids = {a.id for a in synth.by_type("aws:apigatewayv2/api:Api")}
     assert _dimension_values(widgets) == queue_names | api_ids
     titles = [w["properties"]["title"] for w in widgets if w["type"] == "metric"]
     assert titles == ["plays queue_age", "plays dlq_depth", "API p99 latency"]

@@ -10,6 +10,7 @@ import pytest
 from components.base import REQUIRED_TAGS
 from policies.registry import specs
 from tests.policies.helpers import check_resource
+from tests.policies.test_deploy import RESOURCE_CASES
 
 PROD = {"tags": {"environment": "prod"}}
 DEV = {"tags": {"environment": "dev"}}
@@ -791,6 +792,7 @@ CASES = [
         {"emergencyContacts": [{"emailAddress": "a@example.com"}]},
     ),
 ]
+CASES += RESOURCE_CASES  # the deploy-* policies (tests/policies/test_deploy.py)
 
 
 @pytest.mark.parametrize(("policy", "type_token", "good", "bad"), CASES)

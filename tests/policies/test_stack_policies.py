@@ -533,3 +533,19 @@ def test_ecr_image_scanning_on_push_or_by_a_registry_rule():
         },
     )
     assert stack.check("ecr-image-scanning") == []
+
+
+def test_sqs_visibility_covers_the_function_timeout():
+    """More cases in tests/policies/test_deploy.py."""
+    from tests.policies.test_deploy import sqs_stack
+
+    assert sqs_stack(90, 15).check("deploy-sqs-visibility-covers-function-timeout") == []
+    assert sqs_stack(30, 60).check("deploy-sqs-visibility-covers-function-timeout") != []
+
+
+def test_roles_fit_iam_quotas():
+    """More cases in tests/policies/test_deploy.py."""
+    from tests.policies.test_deploy import iam_stack
+
+    assert iam_stack([4000, 4000]).check("deploy-iam-quotas") == []
+    assert iam_stack([6000, 6000]).check("deploy-iam-quotas") != []
