@@ -38,7 +38,7 @@ def service() -> Activity:
     return Activity(open_graph(settings), publisher)
 
 
-routes = Routes("activity", configure("activity"))
+routes = Routes("activity", configure("activity"), settings=(ActivitySettings,))
 
 
 def _record(request: HttpApiEvent, body: type[PlayBody | LikeBody | FollowBody]) -> Response:

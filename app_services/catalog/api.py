@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from app_services.catalog import domain
-from app_services.catalog.service import catalog
+from app_services.catalog.service import CatalogSettings, catalog
 from app_services.core.events import HttpApiEvent
 from app_services.core.routing import Routes
 
-routes = Routes("catalog")
+routes = Routes("catalog", settings=(CatalogSettings,))
 
 
 @routes.route("GET /health")

@@ -18,13 +18,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from app_services.core.errors import NotFound, ServiceError
-from app_services.core.events import HttpApiEvent, bad_request, parse_model
+from app_services.core.errors import NotFound, PayloadTooLarge, ServiceError
+from app_services.core.events import HttpApiEvent, parse_model
 from app_services.core.logs import configure, reset_request_id, set_request_id
+from app_services.core.settings import ServiceSettings, in_lambda, load_settings
 
 RouteFn = Callable[[HttpApiEvent], Any]
+#: The largest request body any route accepts; every body is small JSON (webhooks included).
+MAX_REQUEST_BYTES = 256 * 1024
 _JSON = {"content-type": "application/json"}
 _PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)(\+?)\}")
 
@@ -67,10 +70,9 @@ def error_response(
     """THE mapping of errors to HTTP: coded 4xx name the field, everything else is an opaque 5xx.
 
     5xx bodies carry only a code and the request id; the stack trace goes to the log, never to
-    the client.
+    the client. A pydantic error that escapes a route is the server's (bad settings, a model
+    built from stored data): client input is validated where it is parsed, as a `BadRequest`.
     """
-    if isinstance(exc, ValidationError):
-        exc = bad_request(exc)
     if isinstance(exc, ServiceError) and exc.status < 500:
         logger.info("request rejected", extra={"code": exc.code, "field": exc.field})
         body: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message}}
@@ -78,7 +80,8 @@ def error_response(
             body["error"]["field"] = exc.field
         return json_response(exc.status, body, {"x-request-id": request_id or ""})
     status, code = (exc.status, exc.code) if isinstance(exc, ServiceError) else (500, "internal")
-    logger.error("request failed", exc_info=exc, extra={"code": code})
+    detail = exc.message if isinstance(exc, ServiceError) else type(exc).__name__
+    logger.error("request failed", exc_info=exc, extra={"code": code, "detail": detail})
     body = {"error": {"code": code, "message": "internal error", "request_id": request_id}}
     return json_response(status, body, {"x-request-id": request_id or ""})
 
@@ -98,10 +101,30 @@ class Route:
 class Routes:
     """A route table for one service; also matches raw paths (local server, `$default` route)."""
 
-    def __init__(self, service: str, logger: logging.Logger | None = None):
+    def __init__(
+        self,
+        service: str,
+        logger: logging.Logger | None = None,
+        *,
+        settings: tuple[type[ServiceSettings], ...] = (),
+    ):
+        """`settings`: the classes the routes read; inside Lambda they are parsed right here, at
+        import (the cold start), so a function with broken settings fails its init loudly."""
         self.service = service
         self._logger = logger
         self._routes: dict[str, Route] = {}
+        self.settings = settings
+        if in_lambda():
+            self.check_settings()
+
+    def check_settings(self) -> None:
+        """Parse every settings class the routes use; `Misconfigured` (logged) names what is bad."""
+        for cls in self.settings:
+            try:
+                load_settings(cls)
+            except ServiceError as exc:
+                self.logger.critical("settings invalid", extra={"detail": exc.message})
+                raise
 
     @property
     def logger(self) -> logging.Logger:
@@ -141,6 +164,8 @@ class Routes:
         token = set_request_id(request_id)
         try:
             request = parse_model(HttpApiEvent, event, where="event")
+            if len(request.raw_body()) > MAX_REQUEST_BYTES:
+                raise PayloadTooLarge(f"body: larger than {MAX_REQUEST_BYTES} bytes", field="body")
             route = self._routes.get(request.route_key)
             if route is None:
                 found = self.match(request.method, request.raw_path)

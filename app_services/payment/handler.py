@@ -89,7 +89,7 @@ def paypal_transport() -> Send:
     return send_urllib
 
 
-routes = Routes("payment", configure("payment"))
+routes = Routes("payment", configure("payment"), settings=(PaymentSettings,))
 
 
 @routes.route("POST /payments/checkout")

@@ -8,21 +8,29 @@ import psycopg
 
 from app_services.core.db import Database
 from app_services.core.errors import BadRequest, NotFound
-from app_services.playlist.domain import Change, State
+from app_services.playlist.domain import Change, Owner, State
 
-_HEAD = "SELECT playlist_id::text, owner_id, name, created_at, updated_at FROM playlists"
+_COLUMNS = "playlist_id::text, owner_id, name, public, created_at, updated_at"
+_HEAD = f"SELECT {_COLUMNS} FROM playlists"
 
 
 class PlaylistRepository:
     def __init__(self, db: Database):
         self.db = db
 
-    def create(self, owner_id: str, name: str) -> dict[str, Any]:
+    def create(self, owner: Owner, name: str, public: bool) -> dict[str, Any]:
+        """Insert the playlist, and the owner's profile row first if it does not exist yet (the
+        e-mail stays empty: the sign-up trigger owns it)."""
         with self.db.transaction() as cur:
             cur.execute(
-                "INSERT INTO playlists (owner_id, name) VALUES (%s, %s)"
-                " RETURNING playlist_id::text, owner_id, name, created_at, updated_at",
-                (owner_id, name),
+                "INSERT INTO users (user_id, display_name) VALUES (%s, %s)"
+                " ON CONFLICT (user_id) DO NOTHING",
+                (owner.user_id, owner.display_name),
+            )
+            cur.execute(
+                "INSERT INTO playlists (owner_id, name, public) VALUES (%s, %s, %s)"
+                f" RETURNING {_COLUMNS}",
+                (owner.user_id, name, public),
             )
             row = cur.fetchone()
         if row is None:
@@ -47,25 +55,29 @@ class PlaylistRepository:
     def list_for_owner(self, owner_id: str) -> list[dict[str, Any]]:
         with self.db.transaction() as cur:
             cur.execute(
-                "SELECT p.playlist_id::text, p.name, p.updated_at, count(pt.track_id) AS tracks"
+                "SELECT p.playlist_id::text, p.name, p.public, p.updated_at,"
+                " count(pt.track_id) AS tracks"
                 " FROM playlists p LEFT JOIN playlist_tracks pt USING (playlist_id)"
                 " WHERE p.owner_id = %s GROUP BY p.playlist_id ORDER BY p.created_at",
                 (owner_id,),
             )
             return cur.fetchall()
 
-    def owner_of(self, playlist_id: str) -> str | None:
+    def owner_of(self, playlist_id: str) -> tuple[str, bool] | None:
         with self.db.transaction() as cur:
-            cur.execute("SELECT owner_id FROM playlists WHERE playlist_id = %s", (playlist_id,))
+            cur.execute(
+                "SELECT owner_id, public FROM playlists WHERE playlist_id = %s", (playlist_id,)
+            )
             row = cur.fetchone()
-        return str(row["owner_id"]) if row else None
+        return (str(row["owner_id"]), bool(row["public"])) if row else None
 
     def modify(self, playlist_id: str, change: Change) -> str:
         """Lock the playlist, apply `change` to its state, write the result; returns the owner."""
         try:
             with self.db.transaction() as cur:
                 cur.execute(
-                    "SELECT owner_id, name FROM playlists WHERE playlist_id = %s FOR UPDATE",
+                    "SELECT owner_id, name, public FROM playlists"
+                    " WHERE playlist_id = %s FOR UPDATE",
                     (playlist_id,),
                 )
                 row = cur.fetchone()
@@ -76,11 +88,13 @@ class PlaylistRepository:
                     " ORDER BY position",
                     (playlist_id,),
                 )
-                before = State(row["owner_id"], row["name"], [r["track_id"] for r in cur])
+                tracks = [r["track_id"] for r in cur]
+                before = State(row["owner_id"], row["name"], tracks, row["public"])
                 after = change(before)
                 cur.execute(
-                    "UPDATE playlists SET name = %s, updated_at = now() WHERE playlist_id = %s",
-                    (after.name, playlist_id),
+                    "UPDATE playlists SET name = %s, public = %s, updated_at = now()"
+                    " WHERE playlist_id = %s",
+                    (after.name, after.public, playlist_id),
                 )
                 if after.track_ids != before.track_ids:
                     cur.execute(

@@ -78,8 +78,8 @@ def test_owner_builds_and_edits_a_playlist(playlists, db, tracks):
 
 def test_only_the_owner_writes(playlists, db, tracks):
     owner, other = new_user(db), new_user(db)
-    pid = call("POST", "/playlists", owner, {"name": "Mine"})[1]["playlist_id"]
-    assert call("GET", f"/playlists/{pid}", other)[0] == 200  # shared for reading
+    pid = call("POST", "/playlists", owner, {"name": "Mine", "public": True})[1]["playlist_id"]
+    assert call("GET", f"/playlists/{pid}", other)[0] == 200  # public: readable by all
     for method, path, body in [
         ("PATCH", f"/playlists/{pid}", {"name": "Hijacked"}),
         ("POST", f"/playlists/{pid}/tracks", {"track_ids": tracks[:1]}),
@@ -89,6 +89,49 @@ def test_only_the_owner_writes(playlists, db, tracks):
         assert (status, reply["error"]["code"]) == (403, "forbidden"), path
     assert call("GET", f"/playlists/{pid}", owner)[1]["name"] == "Mine"
     assert call("POST", "/playlists", None, {"name": "anon"})[0] == 401
+
+
+def test_a_private_playlist_is_invisible_to_others_and_no_reply_names_its_owner(
+    playlists, db, tracks
+):
+    owner, other = new_user(db), new_user(db)
+    status, created = call("POST", "/playlists", owner, {"name": "Diary"})
+    assert status == 201 and created["public"] is False and created["mine"] is True
+    pid = created["playlist_id"]
+    for method, path, body in [
+        ("GET", f"/playlists/{pid}", None),
+        ("PATCH", f"/playlists/{pid}", {"name": "Hijacked"}),
+        ("POST", f"/playlists/{pid}/tracks", {"track_ids": tracks[:1]}),
+        ("POST", f"/playlists/{pid}/tracks/move", {"from_position": 0, "to_position": 0}),
+        ("DELETE", f"/playlists/{pid}/tracks/0", None),
+        ("DELETE", f"/playlists/{pid}", None),
+    ]:
+        status, reply = call(method, path, other, body)
+        assert (status, reply["error"]["code"]) == (404, "not_found"), (method, path)
+    # the same answer as for a playlist that does not exist
+    assert call("GET", f"/playlists/{uuid.uuid4()}", other)[0] == 404
+    got = call("PATCH", f"/playlists/{pid}", owner, {"public": True})[1]
+    assert (got["public"], got["name"]) == (True, "Diary")
+    status, seen = call("GET", f"/playlists/{pid}", other)
+    assert (status, seen["mine"], seen["name"]) == (200, False, "Diary")
+    replies = [created, got, seen, *call("GET", "/playlists", owner)[1]]
+    assert not any(owner in json.dumps(reply) for reply in replies)
+    assert call("PATCH", f"/playlists/{pid}", owner, {"public": False})[1]["public"] is False
+    assert call("GET", f"/playlists/{pid}", other)[0] == 404
+
+
+def test_a_signed_in_user_without_a_profile_row_gets_one_on_first_write(playlists, db):
+    user = str(uuid.uuid4())  # a valid token, but no row in `users` (trigger never ran)
+    event = build_event(
+        "POST", "/playlists", body='{"name": "First"}', claims={"sub": user, "name": "Ada"}
+    )
+    reply = handler.handler(event, None)
+    assert reply["statusCode"] == 201, reply["body"]
+    with db.transaction() as cur:
+        cur.execute("SELECT email, display_name FROM users WHERE user_id = %s", (user,))
+        assert cur.fetchone() == {"email": None, "display_name": "Ada"}
+    assert call("POST", "/playlists", user, {"name": "Second"})[0] == 201
+    assert [p["name"] for p in call("GET", "/playlists", user)[1]] == ["First", "Second"]
 
 
 def test_bad_inputs_name_the_field(playlists, db, tracks):
@@ -108,6 +151,13 @@ def test_bad_inputs_name_the_field(playlists, db, tracks):
             "from_position",
         ),
         ("DELETE", f"/playlists/{pid}/tracks/abc", None, "position"),
+        ("DELETE", f"/playlists/{pid}/tracks/\u00b2", None, "position"),  # isdigit() says yes
+        ("DELETE", f"/playlists/{pid}/tracks/99999999999999999999", None, "position"),
+        ("POST", "/playlists", {"name": "a\u0000b"}, "body.name"),
+        ("POST", "/playlists", {"name": "x", "extra": "x" * 1000}, "extra"),
+        ("PATCH", f"/playlists/{pid}", {"name": "x", "owner_id": "me"}, "owner_id"),
+        ("PATCH", f"/playlists/{pid}", {}, "body"),
+        ("GET", "/playlists/a\u0000b", None, "playlist_id"),
         ("GET", "/playlists/not-a-uuid", None, "playlist_id"),
     ]
     for method, path, body, field in cases:
@@ -115,6 +165,13 @@ def test_bad_inputs_name_the_field(playlists, db, tracks):
         assert (status, reply["error"]["field"]) == (400, field), (path, body)
     assert call("GET", f"/playlists/{pid}", owner)[1]["tracks"] == []  # nothing half-written
     assert call("PATCH", f"/playlists/{uuid.uuid4()}", owner, {"name": "y"})[0] == 404
+
+
+def test_a_body_over_the_size_limit_is_413_before_any_parsing(playlists, db):
+    owner = new_user(db)
+    status, reply = call("POST", "/playlists", owner, {"name": "x", "pad": "x" * 1_000_000})
+    assert (status, reply["error"]["code"]) == (413, "payload_too_large")
+    assert call("GET", "/playlists", owner)[1] == []
 
 
 def test_cached_read_is_invalidated_on_write(playlists: service.Playlists, db, tracks):
