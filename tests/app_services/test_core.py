@@ -270,6 +270,9 @@ def test_failed_migration_leaves_nothing_and_edited_one_is_refused(
         ("playlists", "SELECT * FROM tracks", "INSERT INTO artists (name) VALUES ('x')"),
         ("payments", "SELECT * FROM processed_events", "SELECT * FROM playlists"),
         ("preferences", "SELECT * FROM rec_signals", "SELECT * FROM users"),
+        ("playlists", "INSERT INTO users (user_id, display_name) VALUES ('p1', 'P')",
+         "SELECT email FROM users"),
+        ("activity", "SELECT artist_id, duration_ms FROM tracks", "SELECT email FROM users"),
     ],
 )  # fmt: skip
 def test_service_roles_reach_only_their_own_tables(db_schema, role, allowed, refused):
