@@ -21,9 +21,9 @@ from app_services.activity.repository import (
     open_graph,
 )
 from app_services.core import aws
+from app_services.core.db import Database
 from app_services.core.events import HttpApiEvent
 from app_services.core.logs import configure
-from app_services.core.db import Database
 from app_services.core.routing import Response, Routes
 from app_services.core.settings import load_settings
 

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from pydantic import Field
-
 from psycopg.types.json import Jsonb
+from pydantic import Field
 
 from app_services.activity.domain import ActivityEvent, TrackFacts
 from app_services.core.db import Database
