@@ -171,6 +171,10 @@ def test_bad_inputs_are_4xx_naming_the_field(catalog_env):
     assert (status, body["error"]["field"]) == (400, "q")
     status, body = get("/catalog/artists", "limit=1000")
     assert (status, body["error"]["field"]) == (400, "limit")
+    status, body = get("/catalog/search", "q=a%00b")  # PostgreSQL text cannot hold NUL
+    assert (status, body["error"]["field"]) == (400, "query.q")
+    status, body = get("/catalog/artists", "limit=%C2%B2")  # `²`: isdigit() but not int()
+    assert (status, body["error"]["field"]) == (400, "limit")
 
 
 def test_cached_read_is_invalidated_by_reingest(catalog_env: service.Catalog, tmp_path):
