@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from app_services.core.errors import BadRequest
+from app_services.core.events import RequestBody
 
 ProviderName = Literal["stripe", "paypal"]
 Status = Literal[
@@ -88,9 +89,7 @@ class Plan(BaseModel):
     pass_days: int | None = Field(None, ge=1, le=366)
 
 
-class CheckoutBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class CheckoutBody(RequestBody):
     provider: ProviderName
     plan: str = Field(min_length=1, max_length=40)
 
