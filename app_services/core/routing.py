@@ -9,6 +9,7 @@ error to an API Gateway response. Lambda, `soundstack serve` and the ASGI app al
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import re
@@ -86,12 +87,27 @@ def error_response(
     return json_response(status, body, {"x-request-id": request_id or ""})
 
 
+def conditional(
+    reply: dict[str, Any], cache_control: str, if_none_match: str | None
+) -> dict[str, Any]:
+    """A cacheable 200 gets `ETag` (of its body) and `Cache-Control`; a request whose
+    `If-None-Match` names that ETag gets `304 Not Modified` without a body."""
+    etag = '"' + hashlib.sha256(reply["body"].encode()).hexdigest()[:32] + '"'
+    headers = {**reply["headers"], "etag": etag, "cache-control": cache_control}
+    wanted = {tag.strip().removeprefix("W/") for tag in (if_none_match or "").split(",")}
+    if etag in wanted or "*" in wanted:
+        return {"statusCode": 304, "headers": headers, "body": ""}
+    return {**reply, "headers": headers}
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     template: str
     fn: RouteFn
     pattern: re.Pattern[str]
+    #: `Cache-Control` of a successful GET (with an ETag and `If-None-Match`); None: not cacheable.
+    cache_control: str | None = None
 
     @property
     def key(self) -> str:
@@ -133,15 +149,17 @@ class Routes:
             self._logger = configure(self.service)
         return self._logger
 
-    def route(self, key: str) -> Callable[[RouteFn], RouteFn]:
-        """Register `fn` for a route key such as `"GET /catalog/tracks/{track_id}"`."""
+    def route(self, key: str, *, cache_control: str | None = None) -> Callable[[RouteFn], RouteFn]:
+        """Register `fn` for a route key such as `"GET /catalog/tracks/{track_id}"`;
+        `cache_control` makes its 200s conditional (ETag, If-None-Match → 304)."""
         method, template = key.split(" ", 1)
 
         def register(fn: RouteFn) -> RouteFn:
             regex = _PARAM.sub(
                 lambda m: f"(?P<{m[1]}>.+)" if m[2] else f"(?P<{m[1]}>[^/]+)", template
             )
-            self._routes[key] = Route(method, template, fn, re.compile(f"^{regex}$"))
+            pattern = re.compile(f"^{regex}$")
+            self._routes[key] = Route(method, template, fn, pattern, cache_control)
             return fn
 
         return register
@@ -175,8 +193,13 @@ class Routes:
                 request = request.model_copy(update={"path_parameters": params})
             result = route.fn(request)
             if isinstance(result, Response):
-                return json_response(result.status, result.body, result.headers)
-            return json_response(200 if result is not None else 204, result)
+                reply = json_response(result.status, result.body, result.headers)
+            else:
+                reply = json_response(200 if result is not None else 204, result)
+            if route.cache_control and reply["statusCode"] == 200:
+                inm = request.headers.get("if-none-match")
+                return conditional(reply, route.cache_control, inm)
+            return reply
         except Exception as exc:  # the one place errors become responses
             return error_response(exc, request_id, self.logger)
         finally:

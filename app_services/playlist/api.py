@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app_services.core.events import HttpApiEvent
+from app_services.core.idempotency import replayable
 from app_services.core.routing import Response, Routes
 from app_services.core.settings import ServiceSettings
 from app_services.playlist import domain
@@ -20,6 +21,7 @@ def _owner(request: HttpApiEvent) -> domain.Owner:
 
 
 @routes.route("POST /playlists")
+@replayable(lambda: playlists().keys())
 def create(request: HttpApiEvent) -> Response:
     owner, p = _owner(request), playlists()
     body = request.json_body(domain.NewPlaylist)

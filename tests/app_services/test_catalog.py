@@ -359,3 +359,21 @@ def test_a_compilation_is_one_album_of_its_album_artist(catalog_env, tmp_path):
     status, found = get(f"/catalog/albums/{tracks[0]['album_id']}")
     assert status == 200 and [t["track_id"] for t in found["tracks"]] == ids
     assert found["artist"] == "Various Artists"
+
+
+def test_catalog_reads_are_conditional_with_etag_and_cache_control(catalog_env):
+    (track_id,) = ingest_file(FIXTURES / "tone.ogg")["ingested"]
+    path = f"/catalog/tracks/{track_id}"
+    reply = handler.handler(build_event("GET", path), None)
+    etag = reply["headers"]["etag"]
+    assert reply["statusCode"] == 200 and reply["headers"]["cache-control"] == "public, max-age=60"
+    for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = handler.handler(build_event("GET", path, headers={"If-None-Match": header}), None)
+        assert (again["statusCode"], again["body"]) == (304, ""), header
+        assert again["headers"]["etag"] == etag
+    stale = handler.handler(build_event("GET", path, headers={"If-None-Match": '"x"'}), None)
+    assert stale["statusCode"] == 200 and json.loads(stale["body"])["track_id"] == track_id
+    search = handler.handler(build_event("GET", "/catalog/search", query="q=lluvia"), None)
+    assert search["headers"]["etag"].startswith('"')
+    missing = handler.handler(build_event("GET", f"/catalog/tracks/{uuid.uuid4()}"), None)
+    assert missing["statusCode"] == 404 and "etag" not in missing["headers"]

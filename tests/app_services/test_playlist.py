@@ -190,3 +190,40 @@ def test_cached_read_is_invalidated_on_write(playlists: service.Playlists, db, t
     call("POST", f"/playlists/{pid}/tracks", owner, {"track_ids": tracks[:2]})
     got = call("GET", f"/playlists/{pid}", owner)[1]
     assert got["name"] == "Sneaky" and order(got) == tracks[:2]
+
+
+def post_with_key(user: str, key: str, body: dict) -> dict:
+    event = build_event(
+        "POST", "/playlists", body=json.dumps(body), claims={"sub": user},
+        headers={"Idempotency-Key": key},
+    )  # fmt: skip
+    return handler.handler(event, None)
+
+
+def test_a_retried_create_with_the_same_idempotency_key_makes_one_playlist(playlists, db):
+    owner, other = new_user(db), new_user(db)
+    key = str(uuid.uuid4())
+    first = post_with_key(owner, key, {"name": "Once"})
+    again = post_with_key(owner, key, {"name": "Once"})
+    assert (first["statusCode"], again["statusCode"]) == (201, 201)
+    assert json.loads(again["body"]) == json.loads(first["body"])
+    assert again["headers"]["idempotent-replayed"] == "true"
+    assert [p["name"] for p in call("GET", "/playlists", owner)[1]] == ["Once"]
+    # the same key with another body is a client bug, not a replay
+    reused = post_with_key(owner, key, {"name": "Twice"})
+    assert (reused["statusCode"], json.loads(reused["body"])["error"]["field"]) == (
+        422,
+        "idempotency-key",
+    )
+    # keys are per user, and requests without a key are not deduplicated
+    assert post_with_key(other, key, {"name": "Once"})["statusCode"] == 201
+    assert "idempotent-replayed" not in post_with_key(other, key + "x", {"name": "Once"})["headers"]
+    call("POST", "/playlists", owner, {"name": "Once"})
+    assert len(call("GET", "/playlists", owner)[1]) == 2
+
+
+def test_a_failed_create_frees_its_idempotency_key(playlists, db):
+    owner, key = new_user(db), str(uuid.uuid4())
+    assert post_with_key(owner, key, {"name": "  "})["statusCode"] == 400
+    assert post_with_key(owner, key, {"name": "  "})["statusCode"] == 400  # not a replay
+    assert post_with_key(owner, key + "-2", {"name": "ok"})["statusCode"] == 201
