@@ -79,7 +79,7 @@ class AsgiApp:
             source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
             claims=claims,
         )
-        await _send(send, reply)
+        await _send(send, reply, head=scope["method"] == "HEAD")
 
 
 async def _body(receive: Receive) -> bytes:
@@ -96,10 +96,14 @@ async def _body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _send(send: SendFn, reply: dict[str, Any]) -> None:
+async def _send(send: SendFn, reply: dict[str, Any], head: bool = False) -> None:
+    """The response; to `HEAD`, the `GET` response's headers (with its length) and no body."""
+    body = (reply.get("body") or "").encode()
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply["headers"].items()]
+    if reply["statusCode"] not in (204, 304):
+        headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": reply["statusCode"], "headers": headers})
-    await send({"type": "http.response.body", "body": (reply.get("body") or "").encode()})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 class TokenSettings(ServiceSettings):

@@ -169,12 +169,18 @@ class Routes:
         return list(self._routes)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        """The route serving `method path` and its path parameters, as API Gateway matches them."""
+        """The route serving `method path` and its path parameters, as API Gateway matches them
+        (`HEAD` is served by the `GET` route)."""
+        wanted = {method.upper(), "ANY"} | ({"GET"} if method.upper() == "HEAD" else set())
         for route in self._routes.values():
             found = route.pattern.match(path)
-            if found and route.method in (method.upper(), "ANY"):
+            if found and route.method in wanted:
                 return route, found.groupdict()
         return None
+
+    def methods(self, path: str) -> set[str]:
+        """The methods some route serves at `path` (for `OPTIONS` and `Allow`)."""
+        return {r.method for r in self._routes.values() if r.pattern.match(path)}
 
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Lambda entry: parse the v2 event, run the route, map the result or the error."""
