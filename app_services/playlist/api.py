@@ -37,7 +37,7 @@ def mine(request: HttpApiEvent) -> list[dict[str, Any]]:
 @routes.route("GET /playlists/{playlist_id}")
 def get(request: HttpApiEvent) -> dict[str, Any]:
     user, p, ident = request.require_user(), playlists(), request.path("playlist_id")
-    return domain.get(p.store, p.cache, user, ident)
+    return domain.get(p.store, p.cache, user, ident, request.query_model(domain.PageQuery))
 
 
 @routes.route("PATCH /playlists/{playlist_id}")

@@ -1,5 +1,7 @@
 """Playlist logic. Writes go through `PlaylistStore.modify`, which locks the playlist row and
-hands its current state to a pure change function defined here (ownership check + list edit).
+hands its head (owner, name, size) to a pure function defined here that checks ownership and
+bounds and returns the `Edit` to apply: the store then touches only the rows that change
+(an append inserts, a removal deletes one row and closes the gap). Reads are paginated.
 
 Playlists are private unless their owner makes them public: another user's private playlist is
 404 (its existence is not confirmed), and no response names the owner (their Cognito `sub`).
@@ -9,15 +11,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from app_services.core.errors import BadRequest, Forbidden, NotFound
 from app_services.core.events import RequestBody
 
 MAX_TRACKS = 10_000
+PAGE_LIMIT = 100
+MAX_PAGE_LIMIT = 500
 
 
 def _not_blank(value: str) -> str:
@@ -50,6 +54,11 @@ class AddTracks(RequestBody):
     position: int | None = Field(None, ge=0, description="insert before; default: append")
 
 
+class PageQuery(BaseModel):
+    limit: int = Field(PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
+    cursor: int = Field(0, ge=0, le=MAX_TRACKS, description="position of the page's first track")
+
+
 class MoveTrack(RequestBody):
     from_position: int = Field(ge=0)
     to_position: int = Field(ge=0)
@@ -64,21 +73,38 @@ class Owner:
 
 
 @dataclass(frozen=True)
-class State:
+class Head:
     """A playlist as the change functions see it (locked for the transaction)."""
 
     owner_id: str
     name: str
-    track_ids: list[str]
-    public: bool = False
+    public: bool
+    size: int
 
 
-Change = Callable[[State], State]
+@dataclass(frozen=True)
+class Edit:
+    """What a write changes: the head (`name`, `public`) and/or the entries.
+
+    `insert` puts `track_ids` before position `at`; `remove` deletes the entry at `at`; `move`
+    moves the entry at `at` to `to`. Positions stay dense (0..size-1).
+    """
+
+    name: str | None = None
+    public: bool | None = None
+    op: str | None = None  # "insert" | "remove" | "move"
+    at: int = 0
+    to: int = 0
+    track_ids: tuple[str, ...] = ()
+
+
+Change = Callable[[Head], Edit]
 
 
 class PlaylistStore(Protocol):
     def create(self, owner: Owner, name: str, public: bool) -> dict[str, Any]: ...
-    def get(self, playlist_id: str) -> dict[str, Any] | None: ...
+    def head(self, playlist_id: str) -> dict[str, Any] | None: ...
+    def page(self, playlist_id: str, start: int, limit: int) -> list[dict[str, Any]]: ...
     def list_for_owner(self, owner_id: str) -> list[dict[str, Any]]: ...
     def modify(self, playlist_id: str, change: Change) -> str: ...
     def delete(self, playlist_id: str, owner_id: str) -> None: ...
@@ -87,6 +113,7 @@ class PlaylistStore(Protocol):
 
 class CacheLike(Protocol):
     def get_or_load(self, key: str, load: Any, ttl: int | None = None) -> Any: ...
+    def get_or_load_field(self, key: str, field: str, load: Any, ttl: int | None = None) -> Any: ...
     def delete(self, *keys: str) -> None: ...
 
 
@@ -105,20 +132,14 @@ def _owned_by(user_id: str, owner_id: str, public: bool, ident: str) -> None:
         raise NotFound(f"playlist {ident} does not exist")
 
 
-def _view(found: dict[str, Any], user_id: str) -> dict[str, Any]:
-    """What a reader sees: the playlist without its owner's id, and whether it is theirs."""
-    shown = {k: v for k, v in found.items() if k != "owner_id"}
-    return {**shown, "mine": found["owner_id"] == user_id}
-
-
 def _position(value: int, size: int, field: str) -> int:
     if value >= size:
         raise BadRequest(f"{field}: {value} is past the end ({size} tracks)", field=field)
     return value
 
 
-def _keys(playlist_id: str, owner_id: str) -> tuple[str, str]:
-    return f"playlist:{playlist_id}", f"playlists:owner:{owner_id}"
+def _keys(playlist_id: str, owner_id: str) -> tuple[str, str, str]:
+    return f"playlist:{playlist_id}", f"playlist:{playlist_id}:pages", f"playlists:owner:{owner_id}"
 
 
 def create(
@@ -128,16 +149,37 @@ def create(
     runs) gets one, named from the token, in the same transaction."""
     created = store.create(owner, body.name, body.public)
     cache.delete(f"playlists:owner:{owner.user_id}")
-    return _view(created, owner.user_id)
+    shown = {k: v for k, v in created.items() if k != "owner_id"}
+    return {**shown, "mine": True, "total_tracks": 0, "tracks": [], "next": None}
 
 
-def get(store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str) -> dict[str, Any]:
-    """The playlist if it is the caller's or public; 404 otherwise."""
-    ident = _uuid(playlist_id)
-    found = cache.get_or_load(f"playlist:{ident}", lambda: store.get(ident))
-    if found is None or (found["owner_id"] != user_id and not found.get("public")):
+def get(
+    store: PlaylistStore,
+    cache: CacheLike,
+    user_id: str,
+    playlist_id: str,
+    page: PageQuery | None = None,
+) -> dict[str, Any]:
+    """One page of the playlist if it is the caller's or public (404 otherwise): its head,
+    `total_tracks`, the entries from position `cursor`, and `next` (the next page's path)."""
+    ident, page = _uuid(playlist_id), page or PageQuery()
+    head = cache.get_or_load(f"playlist:{ident}", lambda: store.head(ident))
+    if head is None or (head["owner_id"] != user_id and not head.get("public")):
         raise NotFound(f"playlist {ident} does not exist")
-    return _view(dict(found), user_id)
+    tracks = cache.get_or_load_field(
+        f"playlist:{ident}:pages",
+        f"{page.cursor}:{page.limit}",
+        lambda: store.page(ident, page.cursor, page.limit),
+    )
+    after = page.cursor + len(tracks)
+    more = after < head["total_tracks"] and len(tracks) == page.limit
+    shown = {k: v for k, v in head.items() if k != "owner_id"}
+    return {
+        **shown,
+        "mine": head["owner_id"] == user_id,
+        "tracks": tracks,
+        "next": f"/playlists/{ident}?cursor={after}&limit={page.limit}" if more else None,
+    }
 
 
 def mine(store: PlaylistStore, cache: CacheLike, user_id: str) -> list[dict[str, Any]]:
@@ -151,9 +193,9 @@ def _write(
 ) -> dict[str, Any]:
     ident = _uuid(playlist_id)
 
-    def guarded(state: State) -> State:
-        _owned_by(user_id, state.owner_id, state.public, ident)
-        return change(state)
+    def guarded(head: Head) -> Edit:
+        _owned_by(user_id, head.owner_id, head.public, ident)
+        return change(head)
 
     owner = store.modify(ident, guarded)
     cache.delete(*_keys(ident, owner))
@@ -164,26 +206,20 @@ def update(
     store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str, body: PlaylistPatch
 ) -> dict[str, Any]:
     """Rename and/or change who may read it."""
-
-    def change(s: State) -> State:
-        public = s.public if body.public is None else body.public
-        return replace(s, name=body.name or s.name, public=public)
-
-    return _write(store, cache, user_id, playlist_id, change)
+    edit = Edit(name=body.name, public=body.public)
+    return _write(store, cache, user_id, playlist_id, lambda head: edit)
 
 
 def add_tracks(
     store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str, body: AddTracks
 ) -> dict[str, Any]:
-    def change(state: State) -> State:
-        at = len(state.track_ids) if body.position is None else body.position
-        if at > len(state.track_ids):
+    def change(head: Head) -> Edit:
+        at = head.size if body.position is None else body.position
+        if at > head.size:
             raise BadRequest(f"position: {at} is past the end", field="position")
-        ids = [str(t) for t in body.track_ids]
-        merged = state.track_ids[:at] + ids + state.track_ids[at:]
-        if len(merged) > MAX_TRACKS:
+        if head.size + len(body.track_ids) > MAX_TRACKS:
             raise BadRequest(f"track_ids: a playlist holds at most {MAX_TRACKS}", field="track_ids")
-        return replace(state, track_ids=merged)
+        return Edit(op="insert", at=at, track_ids=tuple(str(t) for t in body.track_ids))
 
     return _write(store, cache, user_id, playlist_id, change)
 
@@ -191,9 +227,8 @@ def add_tracks(
 def remove_track(
     store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str, position: int
 ) -> dict[str, Any]:
-    def change(state: State) -> State:
-        at = _position(position, len(state.track_ids), "position")
-        return replace(state, track_ids=state.track_ids[:at] + state.track_ids[at + 1 :])
+    def change(head: Head) -> Edit:
+        return Edit(op="remove", at=_position(position, head.size, "position"))
 
     return _write(store, cache, user_id, playlist_id, change)
 
@@ -201,11 +236,9 @@ def remove_track(
 def move_track(
     store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str, body: MoveTrack
 ) -> dict[str, Any]:
-    def change(state: State) -> State:
-        ids = list(state.track_ids)
-        moved = ids.pop(_position(body.from_position, len(ids), "from_position"))
-        ids.insert(_position(body.to_position, len(ids) + 1, "to_position"), moved)
-        return replace(state, track_ids=ids)
+    def change(head: Head) -> Edit:
+        at = _position(body.from_position, head.size, "from_position")
+        return Edit(op="move", at=at, to=_position(body.to_position, head.size, "to_position"))
 
     return _write(store, cache, user_id, playlist_id, change)
 

@@ -227,3 +227,78 @@ def test_a_failed_create_frees_its_idempotency_key(playlists, db):
     assert post_with_key(owner, key, {"name": "  "})["statusCode"] == 400
     assert post_with_key(owner, key, {"name": "  "})["statusCode"] == 400  # not a replay
     assert post_with_key(owner, key + "-2", {"name": "ok"})["statusCode"] == 201
+
+
+def row_versions(db: Database, pid: str) -> dict[int, str]:
+    """position -> the row version (xmin): unchanged rows keep theirs across a write."""
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT position, xmin::text AS v FROM playlist_tracks WHERE playlist_id = %s", (pid,)
+        )
+        return {r["position"]: r["v"] for r in cur.fetchall()}
+
+
+def test_reads_are_paginated_with_totals_and_a_next_link(playlists, db, tracks):
+    owner = new_user(db)
+    pid = call("POST", "/playlists", owner, {"name": "Long"})[1]["playlist_id"]
+    ids = tracks * 30  # 120 entries
+    for start in range(0, len(ids), 100):
+        call("POST", f"/playlists/{pid}/tracks", owner, {"track_ids": ids[start : start + 100]})
+    first = call("GET", f"/playlists/{pid}", owner)[1]
+    assert first["total_tracks"] == 120 and len(first["tracks"]) == 100
+    assert first["next"] == f"/playlists/{pid}?cursor=100&limit=100"
+    seen, path = [], f"/playlists/{pid}?limit=50"
+    while path:
+        url, _, query = path.partition("?")
+        reply = handler.handler(build_event("GET", url, query=query, claims={"sub": owner}), None)
+        page = json.loads(reply["body"])
+        seen += [t["position"] for t in page["tracks"]]
+        path = page["next"]
+    assert seen == list(range(120))
+    bad = handler.handler(
+        build_event("GET", f"/playlists/{pid}", query="limit=100000", claims={"sub": owner}), None
+    )
+    assert (bad["statusCode"], json.loads(bad["body"])["error"]["field"]) == (400, "limit")
+
+
+def test_single_track_writes_touch_only_the_rows_that_change(playlists, db, tracks):
+    owner = new_user(db)
+    pid = call("POST", "/playlists", owner, {"name": "Edits"})[1]["playlist_id"]
+    call("POST", f"/playlists/{pid}/tracks", owner, {"track_ids": tracks * 10})  # 40 entries
+    before = row_versions(db, pid)
+    call("POST", f"/playlists/{pid}/tracks", owner, {"track_ids": tracks[:1]})  # append
+    after = row_versions(db, pid)
+    assert {p for p in after if after[p] != before.get(p)} == {40}
+    got = call("DELETE", f"/playlists/{pid}/tracks/30", owner)[1]
+    later = row_versions(db, pid)
+    assert {p for p in later if later[p] != after.get(p)} == set(range(30, 40))
+    assert got["total_tracks"] == 40 and sorted(later) == list(range(40))
+    expected = order(call("GET", f"/playlists/{pid}", owner)[1])
+    call("POST", f"/playlists/{pid}/tracks/move", owner, {"from_position": 35, "to_position": 38})
+    moved = row_versions(db, pid)
+    assert {p for p in moved if moved[p] != later.get(p)} == {35, 36, 37, 38}
+    expected.insert(38, expected.pop(35))
+    assert order(call("GET", f"/playlists/{pid}", owner)[1]) == expected
+    call("POST", f"/playlists/{pid}/tracks/move", owner, {"from_position": 5, "to_position": 1})
+    expected.insert(1, expected.pop(5))
+    call("POST", f"/playlists/{pid}/tracks", owner, {"track_ids": tracks[1:3], "position": 2})
+    expected[2:2] = tracks[1:3]
+    assert order(call("GET", f"/playlists/{pid}", owner)[1]) == expected
+
+
+def test_concurrent_adds_lose_nothing_and_positions_stay_dense(playlists, db, tracks):
+    from concurrent.futures import ThreadPoolExecutor
+
+    owner = new_user(db)
+    pid = call("POST", "/playlists", owner, {"name": "Party"})[1]["playlist_id"]
+
+    def add(i: int) -> int:
+        body = {"track_ids": [tracks[i % 4]]}
+        if i % 3 == 0:
+            body["position"] = 0
+        return call("POST", f"/playlists/{pid}/tracks", owner, body)[0]
+
+    with ThreadPoolExecutor(16) as pool:
+        assert set(pool.map(add, range(200))) == {200}
+    assert sorted(row_versions(db, pid)) == list(range(200))
+    assert call("GET", f"/playlists/{pid}", owner)[1]["total_tracks"] == 200
