@@ -116,7 +116,12 @@ class StripeProvider:
     clock: Callable[[], float] = time.time
 
     def start_checkout(
-        self, user_id: str, plan: Plan, success_url: str, cancel_url: str
+        self,
+        user_id: str,
+        plan: Plan,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str | None = None,
     ) -> Redirect:
         metadata = {"user_id": user_id, "plan": plan.id}
         params: dict[str, Any] = {
@@ -130,7 +135,13 @@ class StripeProvider:
         if plan.kind == "subscription":
             params["subscription_data"] = {"metadata": metadata}
         try:
-            session = self.client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+            options: dict[str, Any] = (
+                {"idempotency_key": idempotency_key} if idempotency_key else {}
+            )
+            session = self.client.v1.checkout.sessions.create(
+                params=params,  # type: ignore[arg-type]
+                options=options,  # type: ignore[arg-type]
+            )
         except stripe.StripeError as exc:
             raise UpstreamError(f"Stripe refused the checkout session: {exc.user_message}") from exc
         return Redirect("stripe", session.id, str(session.url))
@@ -229,7 +240,12 @@ class PayPalProvider:
     _token: tuple[str, float] | None = field(default=None, init=False, repr=False)
 
     def start_checkout(
-        self, user_id: str, plan: Plan, success_url: str, cancel_url: str
+        self,
+        user_id: str,
+        plan: Plan,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str | None = None,
     ) -> Redirect:
         context = {
             "return_url": success_url,
@@ -242,7 +258,9 @@ class PayPalProvider:
                 "custom_id": user_id,
                 "application_context": {**context, "user_action": "SUBSCRIBE_NOW"},
             }
-            created = self._api("POST", "/v1/billing/subscriptions", body)
+            created = self._api(
+                "POST", "/v1/billing/subscriptions", body, request_id=idempotency_key
+            )
         else:
             unit = {
                 "reference_id": plan.id,
@@ -254,7 +272,7 @@ class PayPalProvider:
                 "purchase_units": [unit],
                 "application_context": {**context, "user_action": "PAY_NOW"},
             }
-            created = self._api("POST", "/v2/checkout/orders", body)
+            created = self._api("POST", "/v2/checkout/orders", body, request_id=idempotency_key)
         approve = next(
             (
                 link["href"]

@@ -47,10 +47,12 @@ class StripeApi(stripe.HTTPClient):
         super().__init__()
         self.objects: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.headers: list[dict[str, str]] = []
 
     def request(self, method: str, url: str, headers: Any, post_data: Any = None, **_: Any) -> Any:
         path = urlsplit(url).path
         self.requests.append((method, path, parse_qs(post_data or "")))
+        self.headers.append(dict(headers or {}))
         if method == "post" and path == "/v1/checkout/sessions":
             body = {"id": "cs_new", "object": "checkout.session",
                     "url": "https://checkout.stripe.com/c/pay/cs_new"}  # fmt: skip
@@ -209,6 +211,30 @@ def test_stripe_checkout_creates_a_hosted_session_for_the_user(
     assert form["subscription_data[metadata][user_id]"] == ["user-7"]
     assert form["success_url"] == ["https://app.example.com/paid?session_id={CHECKOUT_SESSION_ID}"]
     assert not any("card" in key for key in form)  # the hosted page collects the card
+
+
+def test_a_retried_checkout_with_the_same_idempotency_key_gets_the_first_session(
+    apis: tuple[StripeApi, PayPalApi],
+) -> None:
+    stripe_api, paypal_api = apis
+
+    def checkout(provider: str, user: str, key: str) -> int:
+        body = json.dumps({"provider": provider, "plan": "pass_30"})
+        event = build_event(
+            "POST", "/payments/checkout", body=body, claims={"sub": user},
+            headers={"Idempotency-Key": key},
+        )  # fmt: skip
+        return int(payment.handler(event)["statusCode"])
+
+    statuses = [checkout("stripe", u, k) for u, k in [("a", "k1"), ("a", "k1"), ("b", "k1")]]
+    assert statuses == [201] * 3
+    keys = [h["Idempotency-Key"] for h in stripe_api.headers]
+    assert keys[0] == keys[1] != keys[2]  # Stripe replays the first session for the same key
+    assert "k1" not in keys[0]  # scoped to the user, not the client's raw key
+    assert [checkout("paypal", "a", k) for k in ("k2", "k2")] == [201, 201]
+    orders = [c for c in paypal_api.calls if c.url.endswith("/v2/checkout/orders")]
+    assert orders[0].headers["PayPal-Request-Id"] == orders[1].headers["PayPal-Request-Id"]
+    assert checkout("stripe", "a", "x" * 300) == 400
 
 
 def test_paypal_checkout_creates_a_subscription_or_an_order(
