@@ -17,14 +17,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def ingest(event: dict[str, Any], context: Any) -> dict[str, list[Any]]:
     """Ingest created objects; unreadable or implausible files are reported as rejected with
     the reason (`{"key", "reason"}`), infrastructure errors raise (S3 retries the event)."""
-    c, report = catalog(), {"ingested": list[str](), "rejected": list[dict[str, str]]()}
+    c = catalog()
+    ingested: list[str] = []
+    rejected: list[dict[str, str]] = []
     for record in parse_model(S3Event, event, where="event").records:
         key = record.s3.object.decoded_key
         if not record.event_name.startswith("ObjectCreated") or key.startswith("covers/"):
             continue
         try:
-            report["ingested"].append(c.ingest(record.s3.bucket.name, key)["track_id"])
+            ingested.append(c.ingest(record.s3.bucket.name, key)["track_id"])
         except (BadRequest, PayloadTooLarge) as exc:
             c.log.warning("upload rejected", extra={"key": key, "error": exc.message})
-            report["rejected"].append({"key": key, "reason": exc.message})
-    return report
+            rejected.append({"key": key, "reason": exc.message})
+    return {"ingested": ingested, "rejected": rejected}

@@ -11,13 +11,13 @@ import boto3
 import psycopg
 import pytest
 from psycopg import sql
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app_services.core import migrate
 from app_services.core.cache import Cache
 from app_services.core.db import Database, conninfo
 from app_services.core.errors import Forbidden
-from app_services.core.events import CognitoTriggerEvent, HttpApiEvent, S3Event
+from app_services.core.events import CognitoTriggerEvent, HttpApiEvent, RequestBody, S3Event
 from app_services.core.logs import JsonFormatter, configure
 from app_services.core.routing import Response, Routes, build_event
 from app_services.core.settings import ServiceSettings
@@ -25,7 +25,7 @@ from app_services.core.settings import ServiceSettings
 from .conftest import TEST_DSN
 
 
-class NewThing(BaseModel):
+class NewThing(RequestBody):
     name: str = Field(min_length=1)
     size: int = Field(ge=1)
 

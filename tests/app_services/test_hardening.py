@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from pydantic import BaseModel
@@ -20,7 +21,13 @@ from app_services.payment import handler as payment
 from .conftest import TEST_DSN
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 PAYMENT_VARIABLES = ("PAYMENT_SECRET_ARN", "PAYMENT_PLANS", "CHECKOUT_SUCCESS_URL")
+
+
+def below(cls: type[T]) -> list[type[T]]:
+    """Every subclass of `cls`, at any depth."""
+    return [c for sub in cls.__subclasses__() for c in (sub, *below(sub))]
 
 
 def all_settings() -> list[type[ServiceSettings]]:
@@ -32,9 +39,6 @@ def all_settings() -> list[type[ServiceSettings]]:
 
     for module in pkgutil.walk_packages(app_services.__path__, "app_services."):
         importlib.import_module(module.name)
-
-    def below(cls: type) -> list[type]:
-        return [c for sub in cls.__subclasses__() for c in (sub, *below(sub))]
 
     return [ServiceSettings, *below(ServiceSettings)]
 
@@ -105,10 +109,6 @@ def test_a_function_with_broken_settings_fails_its_cold_start(module: str) -> No
 
 def test_every_request_body_forbids_unknown_fields() -> None:
     all_settings()  # imports every service module
-
-    def below(cls: type) -> list[type]:
-        return [c for sub in cls.__subclasses__() for c in (sub, *below(sub))]
-
     bodies = below(RequestBody)
     assert len(bodies) >= 8
     for body in bodies:

@@ -293,7 +293,7 @@ def test_concurrent_adds_lose_nothing_and_positions_stay_dense(playlists, db, tr
     pid = call("POST", "/playlists", owner, {"name": "Party"})[1]["playlist_id"]
 
     def add(i: int) -> int:
-        body = {"track_ids": [tracks[i % 4]]}
+        body: dict[str, object] = {"track_ids": [tracks[i % 4]]}
         if i % 3 == 0:
             body["position"] = 0
         return call("POST", f"/playlists/{pid}/tracks", owner, body)[0]
