@@ -90,6 +90,8 @@ def test_routes_parse_their_settings_at_import_inside_lambda(monkeypatch) -> Non
         "app_services.activity.handler",
         "app_services.catalog.handler",
         "app_services.playlist.handler",
+        "app_services.recommendation.handler",
+        "app_services.feed.handler",
     ],
 )
 def test_a_function_with_broken_settings_fails_its_cold_start(module: str) -> None:
