@@ -87,27 +87,30 @@ class LocalAws:
 
 
 def start_local_aws(port: int = 4566) -> LocalAws:
-    """Start moto's server on 127.0.0.1:`port` (0: any free port) and point boto3 at it."""
+    """Start moto's server on 127.0.0.1:`port` (0: any free port); `local_aws_environment`
+    points boto3 at it."""
     from moto.server import ThreadedMotoServer
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
     host, bound = moto.get_host_and_port()
-    endpoint = f"http://{host}:{bound}"
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+    return LocalAws(f"http://{host}:{bound}", moto.stop)
+
+
+def local_aws_environment(endpoint: str) -> dict[str, str]:
+    """The variables that send boto3 to `endpoint` with throwaway credentials."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
         "AWS_REGION": os.environ.get("AWS_REGION", "eu-west-1"),
-    }.items():
-        os.environ.setdefault(key, value)
-    return LocalAws(endpoint, moto.stop)
+    }
 
 
 def provision(region: str) -> dict[str, str]:
     """Create what the services use in the (local) AWS boto3 points at: the media bucket, the
     activity stream and topic, the CloudFront signing key secret (a key generated here) and the
-    payment providers' secret; returns the settings that name them (set where unset)."""
+    payment providers' secret; returns the settings that name them."""
     import boto3
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -128,7 +131,7 @@ def provision(region: str) -> dict[str, str]:
     payment_arn = secrets.create_secret(
         Name="soundstack-local-payment-providers", SecretString="{}"
     )["ARN"]
-    settings = {
+    return {
         "ACTIVITY_STREAM_NAME": ACTIVITY_STREAM,
         "ACTIVITY_TOPIC_ARN": topic,
         "GRAPH_BACKEND": "postgres",
@@ -138,9 +141,6 @@ def provision(region: str) -> dict[str, str]:
         "CHECKOUT_SUCCESS_URL": "https://localhost/account?checkout=success",
         "CHECKOUT_CANCEL_URL": "https://localhost/account?checkout=cancelled",
     }
-    for key, value in settings.items():
-        os.environ.setdefault(key, value)
-    return settings
 
 
 def check_settings(table: Gateway) -> list[str]:
@@ -207,7 +207,9 @@ def serve(host: str, port: int, *, local_aws: bool = False, aws_port: int = 4566
     aws = None
     if local_aws and not os.environ.get("AWS_ENDPOINT_URL"):
         aws = start_local_aws(aws_port)
-        provision(os.environ["AWS_REGION"])
+        os.environ.update(local_aws_environment(aws.endpoint))
+        for key, value in provision(os.environ["AWS_REGION"]).items():
+            os.environ.setdefault(key, value)  # what the caller set wins
         print(f"local AWS (moto) on {aws.endpoint}: bucket {MEDIA_BUCKET}, stream, topic, secrets")
         print(f"  upload: curl -T track.mp3 {aws.endpoint}/{MEDIA_BUCKET}/uploads/track.mp3")
     table = gateway()

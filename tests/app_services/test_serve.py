@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
 import urllib.error
 import urllib.request
 import uuid
@@ -215,15 +214,15 @@ def local_aws(service_env, monkeypatch) -> Iterator[str]:
     """`--local-aws`: moto's server on a free loopback port, provisioned (no in-process mocks)."""
     from app_services.activity import handler as activity
     from app_services.core import aws as shared
-    from app_services.core.serve import provision, start_local_aws
+    from app_services.core.serve import local_aws_environment, provision, start_local_aws
 
-    for name in ("AWS_ENDPOINT_URL", *PROVISIONED):
-        monkeypatch.delenv(name, raising=False)
     running = start_local_aws(port=0)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", running.endpoint)  # restored afterwards
-    provision("eu-west-1")
-    for name in PROVISIONED:
-        monkeypatch.setenv(name, os.environ[name])
+    for name, value in local_aws_environment(running.endpoint).items():
+        monkeypatch.setenv(name, value)  # restored afterwards
+    settings = provision("eu-west-1")
+    assert set(settings) == set(PROVISIONED)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
     caches = (shared.client, catalog_service.catalog, playlist_service.playlists, activity.service)
     for cached in caches:
         cached.cache_clear()
