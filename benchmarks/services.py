@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/services.py [--reads 500]
 
 Import times come from a fresh interpreter per handler (what a Lambda cold start pays before the
-first invocation). Catalog reads run against the real PostgreSQL and Redis (SOUNDSTACK_TEST_DSN,
+first invocation). Catalog reads run against the real PostgreSQL and Redis, in-process and over
+HTTP on one kept-alive connection to `soundstack serve` (target: p99 <= 5 ms) (SOUNDSTACK_TEST_DSN,
 SOUNDSTACK_TEST_REDIS; defaults: the machine's `test` database and Redis db 0) in a scratch
 schema and key prefix that are removed afterwards.
 """
@@ -11,6 +12,7 @@ schema and key prefix that are removed afterwards.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import random
 import statistics
@@ -95,6 +97,35 @@ def seed(repo: CatalogRepository, tracks: int) -> list[str]:
     return ids
 
 
+def http_reads(schema: str, prefix: str, ids: list[str], reads: int) -> list[float]:
+    """Cached `GET /catalog/tracks/{id}` through `soundstack serve` on one kept-alive connection."""
+    from app_services.catalog.service import catalog
+    from app_services.core.serve import serve_in_thread
+    from app_services.core.settings import load_settings
+
+    env = {"DATABASE_URL": DSN, "DB_SCHEMA": schema, "REDIS_URL": REDIS, "CACHE_PREFIX": prefix}
+    os.environ.update(env)
+    load_settings.cache_clear()
+    catalog.cache_clear()
+    server = serve_in_thread()
+    conn = http.client.HTTPConnection(server.url.removeprefix("http://"), timeout=10)
+    rng = random.Random(13)
+
+    def read() -> None:
+        conn.request("GET", f"/catalog/tracks/{rng.choice(ids)}")
+        reply = conn.getresponse()
+        reply.read()
+        assert reply.status == 200, reply.status
+
+    try:
+        timed(read, 100)  # warm the cache and the server's threads
+        return timed(read, reads)
+    finally:
+        conn.close()
+        server.stop()
+        catalog().store.db.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reads", type=int, default=500)
@@ -128,6 +159,8 @@ def main() -> None:
                 timed(read, 20)  # warm connections (and the cache, for the cached run)
                 p50, p99 = percentiles(timed(read, args.reads))
                 print(f"  {name:<10} {label:<12}                  {p50:7.2f} ms {p99:7.2f} ms")
+        p50, p99 = percentiles(http_reads(schema, prefix, ids[:50], args.reads))
+        print(f"  get track  HTTP keep-alive (serve)           {p50:7.2f} ms {p99:7.2f} ms")
     finally:
         db.close()
         if cached.client is not None:

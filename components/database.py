@@ -31,7 +31,7 @@ from components.network import Network, allow_from
 #: The port RDS Proxy listens on for PostgreSQL clients (fixed by AWS).
 PROXY_PORT = 5432
 #: Schemas (and their owning roles) the services use, one per service.
-SERVICE_USERS = ("catalog", "playlists", "preferences", "accounts", "payments")
+SERVICE_USERS = ("catalog", "playlists", "preferences", "accounts", "payments", "activity")
 
 
 @dataclass

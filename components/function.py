@@ -39,6 +39,8 @@ DEFAULT_LAYER_DIR = Path(__file__).resolve().parent.parent / "build" / "layer"
 #: Lambda runtime; `make layer` installs wheels for the same Python version and architecture.
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
+#: /tmp kept free beyond the largest download (cover art, the runtime's own files).
+TMP_HEADROOM_MB = 128
 #: Paths never shipped in a code archive.
 _EXCLUDED_DIRS = frozenset({"tests", "__pycache__", ".pytest_cache", ".mypy_cache"})
 _EXCLUDED_SUFFIXES = (".pyc", ".pyo")
@@ -195,6 +197,8 @@ class CatalogSettings(ServiceSettings):
     opensearch_service: str | None = None
     cdn_domain: pulumi.Input[str] | None = None
     cloudfront_signing_secret_id: pulumi.Input[str] | None = None
+    #: Largest upload ingest downloads to /tmp; the function's ephemeral storage follows it.
+    max_ingest_bytes: int = 500 * 1024 * 1024
 
 
 @dataclass
@@ -245,6 +249,9 @@ class ServiceFunctionArgs:
     layer: DependencyLayer | None = None
     memory_mb: int = 512
     timeout_seconds: int = 15
+    #: Size of /tmp; None: 512 MB, or what `settings.max_ingest_bytes` needs (the download plus
+    #: `TMP_HEADROOM_MB`) when the service downloads objects there.
+    ephemeral_storage_mb: int | None = None
     #: Executions reserved for (and capping) this function; None shares the account pool.
     #: Lambda keeps 100 of the account's quota unreserved: see `stacks.model.FunctionsConfig`
     #: and the `deploy-lambda-reserved-concurrency` policy for the sum over a stack.
@@ -277,6 +284,28 @@ class ServiceFunctionArgs:
                 f"reserved_concurrency={self.reserved_concurrency}: Lambda throttles every "
                 "invocation of a function reserving 0; reserve at least 1 or set None"
             )
+        # AWS: "The size of the function's /tmp directory in MB. The default value is 512, but
+        # can be any whole number between 512 and 10,240 MB."
+        if not 512 <= self.tmp_mb <= 10240:
+            raise ValueError(
+                f"ephemeral_storage_mb={self.tmp_mb}: Lambda allows 512 to 10240 MB of /tmp"
+                + (" (needed for settings.max_ingest_bytes)" if self.tmp_needed_mb else "")
+            )
+        if self.tmp_mb < self.tmp_needed_mb:
+            raise ValueError(
+                f"ephemeral_storage_mb={self.tmp_mb} cannot hold an upload of"
+                f" settings.max_ingest_bytes; set it to at least {self.tmp_needed_mb}"
+            )
+
+    @property
+    def tmp_needed_mb(self) -> int:
+        """The /tmp an ingesting service needs: its largest download plus headroom (0: none)."""
+        limit = getattr(self.settings, "max_ingest_bytes", None)
+        return -(-limit // 2**20) + TMP_HEADROOM_MB if limit else 0
+
+    @property
+    def tmp_mb(self) -> int:
+        return self.ephemeral_storage_mb or max(512, self.tmp_needed_mb)
 
     @property
     def handler(self) -> str:
@@ -445,6 +474,7 @@ class ServiceFunction(RoleGrantee, Component):
             layers=[layer.arn],
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
+            ephemeral_storage=aws.lambda_.FunctionEphemeralStorageArgs(size=args.tmp_mb),
             reserved_concurrent_executions=args.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             kms_key_arn=args.kms_key_arn,

@@ -352,7 +352,8 @@ service_settings: dict[str, tuple[ServiceSettings, bool]] = {
     "activity": (
         ActivitySettings(activity_stream_name=messaging.stream.stream_name,
                          activity_topic_arn=messaging.topic("activity").arn,
-                         neptune_endpoint=graph.endpoint),
+                         neptune_endpoint=graph.endpoint, db_host=database.proxy_endpoint,
+                         db_user="activity", db_schema="activity"),
         True,
     ),
     "recommendation": (
@@ -396,6 +397,7 @@ cache.grant_connect(functions["playlist"])
 messaging.stream.grant_put(functions["activity"])
 messaging.topic("activity").grant_publish(functions["activity"])
 graph.grant_connect(functions["activity"])
+database.grant_connect(functions["activity"], user="activity")
 graph.grant_connect(functions["recommendation"])
 cache.grant_connect(functions["recommendation"])
 graph_updates.trigger(functions["recommendation"].function_name, functions["recommendation"])

@@ -54,7 +54,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from app_services.core.serve import serve
 
-    return serve(args.host, args.port, local_aws=args.local_aws)
+    return serve(args.host, args.port, local_aws=args.local_aws, aws_port=args.aws_port)
 
 
 def _signing_key(args: argparse.Namespace) -> int:
@@ -126,7 +126,11 @@ def parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--local-aws",
         action="store_true",
-        help="start moto's server in-process for S3/Cognito/... unless AWS_ENDPOINT_URL is set",
+        help="unless AWS_ENDPOINT_URL is set: start moto's server on 127.0.0.1:AWS_PORT and"
+        " create the media bucket, activity stream and topic, and the secrets the services use",
+    )
+    srv.add_argument(
+        "--aws-port", type=int, default=4566, help="port of --local-aws (default 4566)"
     )
     srv.set_defaults(run=_serve)
     add_commands(sub)  # diagram, cost, diff, plan, docs

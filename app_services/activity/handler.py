@@ -1,7 +1,8 @@
 """User Activity Lambda (HTTP API v2): record plays, likes and follows for the signed-in user.
 
-POST /activity/plays {track_id, artist_id, ms_played}, POST /activity/likes {track_id,
-artist_id}, POST /activity/follows {user_id} -> 201 with the published event.
+POST /activity/plays {event_id, track_id, ms_played}, POST /activity/likes {track_id},
+POST /activity/follows {user_id} -> 201 with the published event; `event_id` (a UUID the client
+makes once per event, required for plays) makes a retry answer 200 with the first event.
 """
 
 from __future__ import annotations
@@ -11,9 +12,16 @@ from typing import Any
 
 from pydantic import Field
 
-from app_services.activity.domain import Activity, FollowBody, LikeBody, PlayBody
-from app_services.activity.repository import GraphSettings, StreamPublisher, open_graph
+from app_services.activity.domain import Activity, Body, FollowBody, LikeBody, PlayBody
+from app_services.activity.repository import (
+    GraphSettings,
+    PostgresCatalog,
+    PostgresSubmissions,
+    StreamPublisher,
+    open_graph,
+)
 from app_services.core import aws
+from app_services.core.db import Database
 from app_services.core.events import HttpApiEvent
 from app_services.core.logs import configure
 from app_services.core.routing import Response, Routes
@@ -35,17 +43,19 @@ def service() -> Activity:
         settings.activity_stream_name,
         settings.activity_topic_arn,
     )
-    return Activity(open_graph(settings), publisher)
+    db = Database(settings)
+    return Activity(open_graph(settings), publisher, PostgresCatalog(db), PostgresSubmissions(db))
 
 
-routes = Routes("activity", configure("activity"))
+routes = Routes("activity", configure("activity"), settings=(ActivitySettings,))
 
 
-def _record(request: HttpApiEvent, body: type[PlayBody | LikeBody | FollowBody]) -> Response:
+def _record(request: HttpApiEvent, body: type[Body]) -> Response:
     user = request.require_user()
     # CloudFront adds CloudFront-Viewer-Country on the web distribution's /api/* behaviour.
     country = request.headers.get("cloudfront-viewer-country")
-    return Response(201, service().record(user, request.json_body(body), country).to_json())
+    done = service().record(user, request.json_body(body), country)
+    return Response(201 if done.new else 200, done.event.to_json())
 
 
 @routes.route("POST /activity/plays")

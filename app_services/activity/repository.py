@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from psycopg.types.json import Jsonb
 from pydantic import Field
 
-from app_services.activity.domain import ActivityEvent
+from app_services.activity.domain import ActivityEvent, TrackFacts
 from app_services.core.db import Database
 from app_services.core.errors import UpstreamError
 from app_services.core.outbound import HttpCall, Send, send_urllib, sigv4_sign
@@ -150,6 +151,52 @@ class PostgresGraph:
             " ON CONFLICT (track_id) DO UPDATE SET artist_id = EXCLUDED.artist_id",
             (event.target_id, event.artist_id),
         )
+
+
+@dataclass
+class PostgresCatalog:
+    """Tracks and users as the catalog and the accounts tables know them."""
+
+    db: Database
+
+    def track(self, track_id: str) -> TrackFacts | None:
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT artist_id::text, duration_ms FROM tracks WHERE track_id = %s", (track_id,)
+            )
+            row = cur.fetchone()
+        return TrackFacts(row["artist_id"], row["duration_ms"]) if row else None
+
+    def user_exists(self, user_id: str) -> bool:
+        with self.db.transaction() as cur:
+            cur.execute("SELECT 1 FROM users WHERE user_id = %s", (user_id,))
+            return cur.fetchone() is not None
+
+
+@dataclass
+class PostgresSubmissions:
+    """The submission log in `activity_submissions` (migration 0320)."""
+
+    db: Database
+
+    def claim(self, event: ActivityEvent) -> ActivityEvent | None:
+        with self.db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO activity_submissions (event_id, user_id, event) VALUES (%s, %s, %s)"
+                " ON CONFLICT (event_id) DO NOTHING",
+                (event.event_id, event.user_id, Jsonb(event.to_json())),
+            )
+            if cur.rowcount == 1:
+                return None
+            cur.execute(
+                "SELECT event FROM activity_submissions WHERE event_id = %s", (event.event_id,)
+            )
+            row = cur.fetchone()
+        return ActivityEvent.from_json(row["event"]) if row else None
+
+    def release(self, event_id: str) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("DELETE FROM activity_submissions WHERE event_id = %s", (event_id,))
 
 
 @dataclass

@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from app_services.catalog import domain
-from app_services.catalog.service import catalog
+from app_services.catalog.service import CatalogSettings, catalog
 from app_services.core.events import HttpApiEvent
 from app_services.core.routing import Routes
 
-routes = Routes("catalog")
+#: Catalog reads are the same for everyone; a minute of staleness after an ingest is fine.
+PUBLIC = "public, max-age=60"
+routes = Routes("catalog", settings=(CatalogSettings,))
 
 
 @routes.route("GET /health")
@@ -20,34 +22,34 @@ def health(request: HttpApiEvent) -> dict[str, str]:
     return {"status": "ok"}
 
 
-@routes.route("GET /catalog/artists")
+@routes.route("GET /catalog/artists", cache_control=PUBLIC)
 def list_artists(request: HttpApiEvent) -> list[dict[str, Any]]:
     c = catalog()
     return domain.list_artists(c.store, c.cache, request.query_model(domain.Page))
 
 
-@routes.route("GET /catalog/artists/{artist_id}")
+@routes.route("GET /catalog/artists/{artist_id}", cache_control=PUBLIC)
 def get_artist(request: HttpApiEvent) -> dict[str, Any]:
     return domain.get_artist(catalog().store, catalog().cache, request.path("artist_id"))
 
 
-@routes.route("GET /catalog/albums/{album_id}")
+@routes.route("GET /catalog/albums/{album_id}", cache_control=PUBLIC)
 def get_album(request: HttpApiEvent) -> dict[str, Any]:
     return domain.get_album(catalog().store, catalog().cache, request.path("album_id"))
 
 
-@routes.route("GET /catalog/tracks/{track_id}")
+@routes.route("GET /catalog/tracks/{track_id}", cache_control=PUBLIC)
 def get_track(request: HttpApiEvent) -> dict[str, Any]:
     return domain.get_track(catalog().store, catalog().cache, request.path("track_id"))
 
 
-@routes.route("GET /catalog/search")
+@routes.route("GET /catalog/search", cache_control=PUBLIC)
 def search(request: HttpApiEvent) -> list[dict[str, Any]]:
     c = catalog()
     return domain.search(c.engine, c.cache, request.query_model(domain.SearchQuery))
 
 
-@routes.route("GET /catalog/tracks/{track_id}/stream")
+@routes.route("GET /catalog/tracks/{track_id}/stream", cache_control="private, no-store")
 def stream(request: HttpApiEvent) -> domain.StreamUrl:
     user_id, c = request.require_user(), catalog()
 

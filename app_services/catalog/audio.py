@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from typing import Any
 
 import mutagen
@@ -25,6 +26,9 @@ FORMATS = {
 }
 
 
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
 def _first(tags: Any, name: str) -> str | None:
     try:
         values = tags.get(name) if tags is not None else None
@@ -35,9 +39,9 @@ def _first(tags: Any, name: str) -> str | None:
 
 
 def _number(text: str | None) -> int | None:
-    """`"3"` or `"3/12"` → 3; anything else → None."""
+    """`"3"` or `"3/12"` → 3; anything else (`"²"`, which `isdigit()` accepts) → None."""
     head = (text or "").split("/")[0].strip()
-    return int(head) if head.isdigit() and int(head) > 0 else None
+    return int(head) if _DIGITS.fullmatch(head) and int(head) > 0 else None
 
 
 def _cover(path: str, kind: str) -> Cover | None:
@@ -87,6 +91,7 @@ def read_metadata(path: str, original_name: str) -> AudioMetadata:
         title=_first(tags, "title") or stem,
         artist=_first(tags, "artist") or _first(tags, "albumartist") or "Unknown artist",
         album=_first(tags, "album") or "Unknown album",
+        album_artist=_first(tags, "albumartist"),
         track_number=_number(_first(tags, "tracknumber")),
         disc_number=_number(_first(tags, "discnumber")),
         year=year if year and 1000 <= year <= 9999 else None,

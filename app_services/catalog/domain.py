@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import tempfile
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -21,6 +23,10 @@ from pydantic import BaseModel, Field
 
 from app_services.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 
+#: Longest plausible track (a DJ mix, a long live set); past it a header is lying.
+MAX_DURATION_MS = 12 * 3600 * 1000
+MAX_TAG_LENGTH = 500
+MAX_TRACK_NUMBER = 999
 _SPECIAL = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th"})
 _WORD = re.compile(r"\w+")
 
@@ -61,6 +67,30 @@ class AudioMetadata:
     duration_ms: int
     audio_format: str
     cover: Cover | None
+    #: The album's artist when it differs from the track's (compilations: "Various Artists").
+    album_artist: str | None = None
+
+
+def implausible(meta: AudioMetadata) -> str | None:
+    """Why `meta` cannot be a real track (a lying header, garbage tags), or None."""
+    if not 0 < meta.duration_ms <= MAX_DURATION_MS:
+        return (
+            f"duration: {meta.duration_ms / 1000:.0f} s is not plausible"
+            f" (at most {MAX_DURATION_MS // 3_600_000} h)"
+        )
+    for name in ("title", "artist", "album", "album_artist", "genre"):
+        value = getattr(meta, name)
+        if value is None:
+            continue
+        if len(value) > MAX_TAG_LENGTH:
+            return f"{name}: {len(value)} characters (at most {MAX_TAG_LENGTH})"
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+            return f"{name}: holds control characters"
+    for name in ("track_number", "disc_number"):
+        number = getattr(meta, name)
+        if number is not None and not 0 < number <= MAX_TRACK_NUMBER:
+            return f"{name}: {number} is not plausible (at most {MAX_TRACK_NUMBER})"
+    return None
 
 
 class Page(BaseModel):
@@ -84,7 +114,7 @@ class CatalogStore(Protocol):
     def list_artists(self, limit: int, offset: int) -> list[dict[str, Any]]: ...
     def upsert_track(
         self, meta: AudioMetadata, media_key: str, cover_key: str | None
-    ) -> dict[str, str]: ...
+    ) -> dict[str, Any]: ...
 
 
 class SearchEngine(Protocol):
@@ -170,15 +200,21 @@ def ingest(
 ) -> dict[str, Any]:
     """Download an uploaded object, read its metadata, store its cover art, upsert the catalog.
 
-    Re-ingesting the same key updates the track in place. Raises BadRequest for unreadable
-    files and PayloadTooLarge above `max_bytes` (checked before downloading).
+    Re-ingesting the same key updates the track in place (and the albums and artists it left or
+    joined drop from the cache). Raises BadRequest for unreadable files and implausible
+    durations or tags, and PayloadTooLarge above `max_bytes` (checked before downloading). The
+    downloaded copy is deleted whatever happens: /tmp outlives the invocation.
     """
     size = objects.size(bucket, key)
     if size > max_bytes:
         raise PayloadTooLarge(f"{key}: {size} bytes is over the {max_bytes}-byte limit")
-    local = f"{workdir}/{hashlib.sha256(key.encode()).hexdigest()[:24]}"
-    objects.download(bucket, key, local)
-    meta: AudioMetadata = read_metadata(local, key)
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="ingest-") as scratch:
+        local = os.path.join(scratch, "object")
+        objects.download(bucket, key, local)
+        meta: AudioMetadata = read_metadata(local, key)
+    why = implausible(meta)
+    if why is not None:
+        raise BadRequest(f"{key}: {why}", field=why.split(":")[0], code="implausible_metadata")
     cover_key = None
     if meta.cover is not None:
         cover_key = meta.cover.key
@@ -186,8 +222,8 @@ def ingest(
     ids = store.upsert_track(meta, key, cover_key)
     cache.delete(
         f"catalog:track:{ids['track_id']}",
-        f"catalog:album:{ids['album_id']}",
-        f"catalog:artist:{ids['artist_id']}",
+        *(f"catalog:album:{album}" for album in ids["albums"]),
+        *(f"catalog:artist:{artist}" for artist in ids["artists"]),
     )
     cache.bump("catalog")
     track = store.get_track(ids["track_id"]) or {}

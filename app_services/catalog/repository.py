@@ -93,8 +93,14 @@ class CatalogRepository:
 
     def upsert_track(
         self, meta: AudioMetadata, media_key: str, cover_key: str | None
-    ) -> dict[str, str]:
-        """Insert or update artist, album and track in one transaction; returns their ids."""
+    ) -> dict[str, Any]:
+        """Insert or update artist, album and track in one transaction.
+
+        The album belongs to the album artist (a compilation stays one album), the track to its
+        own artist. Returns the track, album and artist ids, plus every album and artist whose
+        listing changed (`albums`, `artists`: the ones a re-tagged track left, now removed if
+        empty, and the ones it joined).
+        """
         document = self._folded("%(doc_a)s"), self._folded("%(doc_b)s"), self._folded("%(doc_c)s")
         search = (
             f"setweight(to_tsvector('simple', {document[0]}), 'A') ||"
@@ -102,8 +108,6 @@ class CatalogRepository:
             f" setweight(to_tsvector('simple', {document[2]}), 'C')"
         )
         params = {
-            "artist": meta.artist,
-            "artist_key": fold(meta.artist),
             "album": meta.album,
             "album_key": fold(meta.album),
             "year": meta.year,
@@ -119,16 +123,20 @@ class CatalogRepository:
             "doc_b": self._text(meta.artist),
             "doc_c": self._text(f"{meta.album} {meta.genre or ''}"),
         }
+        album_artist = meta.album_artist or meta.artist
         with self.db.transaction() as cur:
             cur.execute(
-                "INSERT INTO artists (name, name_key) VALUES (%(artist)s, %(artist_key)s)"
-                " ON CONFLICT (name_key) DO UPDATE SET name = artists.name RETURNING artist_id",
-                params,
+                "SELECT t.album_id::text, t.artist_id::text, al.artist_id::text AS album_artist"
+                " FROM tracks t JOIN albums al USING (album_id) WHERE t.media_key = %s"
+                " FOR UPDATE OF t",
+                (media_key,),
             )
-            params["artist_id"] = _returned(cur.fetchone(), "artist_id")
+            before = cur.fetchone()
+            params["artist_id"] = self._artist(cur, meta.artist)
+            params["album_artist_id"] = self._artist(cur, album_artist)
             cur.execute(
                 "INSERT INTO albums (artist_id, title, title_key, year, cover_key)"
-                " VALUES (%(artist_id)s, %(album)s, %(album_key)s, %(year)s, %(cover_key)s)"
+                " VALUES (%(album_artist_id)s, %(album)s, %(album_key)s, %(year)s, %(cover_key)s)"
                 " ON CONFLICT (artist_id, title_key) DO UPDATE SET"
                 " year = coalesce(excluded.year, albums.year),"
                 " cover_key = coalesce(excluded.cover_key, albums.cover_key)"
@@ -150,11 +158,43 @@ class CatalogRepository:
                 params,
             )
             track_id = _returned(cur.fetchone(), "track_id")
+            albums = {str(params["album_id"])}
+            artists = {str(params["artist_id"]), str(params["album_artist_id"])}
+            if before is not None:
+                albums.add(before["album_id"])
+                artists |= {before["artist_id"], before["album_artist"]}
+                self._drop_if_empty(cur, before)
         return {
             "track_id": track_id,
             "album_id": str(params["album_id"]),
             "artist_id": str(params["artist_id"]),
+            "albums": sorted(albums),
+            "artists": sorted(artists),
         }
+
+    @staticmethod
+    def _artist(cur: Any, name: str) -> str:
+        cur.execute(
+            "INSERT INTO artists (name, name_key) VALUES (%s, %s)"
+            " ON CONFLICT (name_key) DO UPDATE SET name = artists.name RETURNING artist_id",
+            (name, fold(name)),
+        )
+        return _returned(cur.fetchone(), "artist_id")
+
+    @staticmethod
+    def _drop_if_empty(cur: Any, before: dict[str, Any]) -> None:
+        """Remove the album and artists a re-tagged track left when nothing else uses them."""
+        cur.execute(
+            "DELETE FROM albums al WHERE album_id = %s"
+            " AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.album_id = al.album_id)",
+            (before["album_id"],),
+        )
+        cur.execute(
+            "DELETE FROM artists a WHERE artist_id = ANY(%s::uuid[])"
+            " AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.artist_id = a.artist_id)"
+            " AND NOT EXISTS (SELECT 1 FROM albums al WHERE al.artist_id = a.artist_id)",
+            ([before["artist_id"], before["album_artist"]],),
+        )
 
     # --- SearchEngine (local engine) ---
 

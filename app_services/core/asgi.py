@@ -65,12 +65,19 @@ class AsgiApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
             body = await _body(receive)
-            claims = await asyncio.to_thread(self.authenticate, headers)
         except ServiceError as exc:
             await _send(send, error_response(exc, None, configure(self.service)))
             return
-        reply = await asyncio.to_thread(
-            self.gateway.dispatch,
+        # one hop to a worker thread per request: token checks and routes may block (JWKS, SQL)
+        reply = await asyncio.to_thread(self._handle, scope, headers, body)
+        await _send(send, reply, head=scope["method"] == "HEAD")
+
+    def _handle(self, scope: Scope, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        try:
+            claims = self.authenticate(headers)
+        except ServiceError as exc:
+            return error_response(exc, None, configure(self.service))
+        return self.gateway.dispatch(
             scope["method"],
             scope["path"],
             scope.get("query_string", b"").decode("latin-1"),
@@ -79,7 +86,6 @@ class AsgiApp:
             source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
             claims=claims,
         )
-        await _send(send, reply)
 
 
 async def _body(receive: Receive) -> bytes:
@@ -96,10 +102,14 @@ async def _body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _send(send: SendFn, reply: dict[str, Any]) -> None:
+async def _send(send: SendFn, reply: dict[str, Any], head: bool = False) -> None:
+    """The response; to `HEAD`, the `GET` response's headers (with its length) and no body."""
+    body = (reply.get("body") or "").encode()
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply["headers"].items()]
+    if reply["statusCode"] not in (204, 304):
+        headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": reply["statusCode"], "headers": headers})
-    await send({"type": "http.response.body", "body": (reply.get("body") or "").encode()})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 class TokenSettings(ServiceSettings):

@@ -51,6 +51,32 @@ class Cache:
         self.set(key, value, ttl)
         return value
 
+    def get_or_load_field(
+        self, key: str, field: str, load: Callable[[], T], ttl: int | None = None
+    ) -> T:
+        """Cache-aside on one field of the hash `key` (pages of one list): `delete(key)` drops
+        every field at once."""
+        if self.client is not None:
+            try:
+                raw = self.client.hget(self.prefix + key, field)
+            except redis.RedisError as exc:
+                _log.warning("cache read failed", extra={"key": key, "error": str(exc)})
+                return load()
+            if raw is not None:
+                self.hits += 1
+                return json.loads(raw)
+        self.misses += 1
+        value = load()
+        if self.client is not None:
+            try:
+                with self.client.pipeline(transaction=False) as pipe:
+                    pipe.hset(self.prefix + key, field, json.dumps(value, default=jsonable))
+                    pipe.expire(self.prefix + key, ttl or self.ttl)
+                    pipe.execute()
+            except redis.RedisError as exc:
+                _log.warning("cache write failed", extra={"key": key, "error": str(exc)})
+        return value
+
     def set(self, key: str, value: Any, ttl: int | None = None) -> None:
         if self.client is None:
             return

@@ -59,6 +59,13 @@ class PayloadTooLarge(ServiceError):
     code = "payload_too_large"
 
 
+class Misconfigured(ServiceError):
+    """The service's own settings are missing or invalid: a server fault, never the client's."""
+
+    status = 500
+    code = "misconfigured"
+
+
 class UpstreamError(ServiceError):
     """A dependency (AWS API, payment provider, database) failed; safe to retry."""
 

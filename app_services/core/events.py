@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any, TypeVar
 from urllib.parse import unquote_plus
 
@@ -16,6 +17,31 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from app_services.core.errors import BadRequest, Unauthorized
 
 M = TypeVar("M", bound=BaseModel)
+B = TypeVar("B", bound="RequestBody")
+_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() also accepts `²` and `٣`
+
+
+class RequestBody(BaseModel):
+    """The one rule for every JSON request body: unknown fields are a 400, models are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def reject_nul(data: Any, where: str = "body") -> None:
+    """400 naming the field when any string (key or value) in `data` holds a NUL character.
+
+    PostgreSQL text cannot store U+0000, so it would otherwise surface as a 500 deep in a write.
+    """
+    if isinstance(data, str):
+        if "\x00" in data:
+            raise BadRequest(f"{where}: the NUL character is not allowed", field=where)
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            reject_nul(key, where)
+            reject_nul(value, f"{where}.{key}")
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            reject_nul(value, f"{where}.{index}")
 
 
 class _Event(BaseModel):
@@ -113,7 +139,7 @@ class HttpApiEvent(_Event):
             return b""
         return base64.b64decode(self.body) if self.is_base64_encoded else self.body.encode()
 
-    def json_body(self, model: type[M]) -> M:
+    def json_body(self, model: type[B]) -> B:
         """The JSON body validated into `model` (400 naming the field on error)."""
         try:
             data = json.loads(self.raw_body() or b"null")
@@ -121,16 +147,26 @@ class HttpApiEvent(_Event):
             raise BadRequest("body: not valid JSON", field="body") from None
         if data is None:
             raise BadRequest("body: a JSON object is required", field="body")
+        reject_nul(data)
         return parse_model(model, data)
 
     def path(self, name: str) -> str:
         value = self.path_parameters.get(name)
         if not value:
             raise BadRequest(f"path.{name}: missing", field=name)
+        reject_nul(value, name)
         return value
+
+    def path_int(self, name: str) -> int:
+        """A non-negative integer path parameter (ASCII digits only), else 400 naming it."""
+        value = self.path(name)
+        if not _DIGITS.fullmatch(value):
+            raise BadRequest(f"path.{name}: must be a non-negative integer", field=name)
+        return int(value)
 
     def query_model(self, model: type[M]) -> M:
         """The query string validated into `model` (400 naming the parameter on error)."""
+        reject_nul(self.query, "query")
         return parse_model(model, self.query, where="query")
 
 

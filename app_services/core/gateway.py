@@ -13,6 +13,8 @@ from typing import Any
 from app_services.core.routing import Routes, build_event, json_response
 
 CLAIM_HEADER = "x-claim-"
+#: What a browser may send cross-origin to the local server (the web client's dev server).
+CORS_HEADERS = "authorization, content-type, idempotency-key, if-none-match, x-claim-sub"
 
 
 class Gateway:
@@ -40,6 +42,8 @@ class Gateway:
         `x-claim-*` headers never reach a service: only `claims` count.
         """
         plain = {k.lower(): v for k, v in headers.items() if not k.lower().startswith(CLAIM_HEADER)}
+        if method.upper() == "OPTIONS":
+            return self.options(path)
         for table in self.tables:
             found = table.match(method, path)
             if found is None:
@@ -59,6 +63,22 @@ class Gateway:
             return table.handle(event)
         error = {"code": "not_found", "message": f"no route for {method} {path}"}
         return json_response(404, {"error": error})
+
+    def options(self, path: str) -> dict[str, Any]:
+        """`OPTIONS`: the methods served at `path` (`Allow`) and a CORS preflight answer."""
+        methods = set().union(*(table.methods(path) for table in self.tables))
+        if not methods:
+            error = {"code": "not_found", "message": f"no route for {path}"}
+            return json_response(404, {"error": error})
+        allow = ", ".join(sorted(methods | {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())))
+        headers = {
+            "allow": allow,
+            "access-control-allow-origin": "*",
+            "access-control-allow-methods": allow,
+            "access-control-allow-headers": CORS_HEADERS,
+            "access-control-max-age": "600",
+        }
+        return {"statusCode": 204, "headers": headers, "body": ""}
 
 
 def claims_from_headers(headers: dict[str, str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ error to an API Gateway response. Lambda, `soundstack serve` and the ASGI app al
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import re
@@ -18,13 +19,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from app_services.core.errors import NotFound, ServiceError
-from app_services.core.events import HttpApiEvent, bad_request, parse_model
+from app_services.core.errors import NotFound, PayloadTooLarge, ServiceError
+from app_services.core.events import HttpApiEvent, parse_model
 from app_services.core.logs import configure, reset_request_id, set_request_id
+from app_services.core.settings import ServiceSettings, in_lambda, load_settings
 
 RouteFn = Callable[[HttpApiEvent], Any]
+#: The largest request body any route accepts; every body is small JSON (webhooks included).
+MAX_REQUEST_BYTES = 256 * 1024
 _JSON = {"content-type": "application/json"}
 _PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)(\+?)\}")
 
@@ -67,10 +71,9 @@ def error_response(
     """THE mapping of errors to HTTP: coded 4xx name the field, everything else is an opaque 5xx.
 
     5xx bodies carry only a code and the request id; the stack trace goes to the log, never to
-    the client.
+    the client. A pydantic error that escapes a route is the server's (bad settings, a model
+    built from stored data): client input is validated where it is parsed, as a `BadRequest`.
     """
-    if isinstance(exc, ValidationError):
-        exc = bad_request(exc)
     if isinstance(exc, ServiceError) and exc.status < 500:
         logger.info("request rejected", extra={"code": exc.code, "field": exc.field})
         body: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message}}
@@ -78,9 +81,23 @@ def error_response(
             body["error"]["field"] = exc.field
         return json_response(exc.status, body, {"x-request-id": request_id or ""})
     status, code = (exc.status, exc.code) if isinstance(exc, ServiceError) else (500, "internal")
-    logger.error("request failed", exc_info=exc, extra={"code": code})
+    detail = exc.message if isinstance(exc, ServiceError) else type(exc).__name__
+    logger.error("request failed", exc_info=exc, extra={"code": code, "detail": detail})
     body = {"error": {"code": code, "message": "internal error", "request_id": request_id}}
     return json_response(status, body, {"x-request-id": request_id or ""})
+
+
+def conditional(
+    reply: dict[str, Any], cache_control: str, if_none_match: str | None
+) -> dict[str, Any]:
+    """A cacheable 200 gets `ETag` (of its body) and `Cache-Control`; a request whose
+    `If-None-Match` names that ETag gets `304 Not Modified` without a body."""
+    etag = '"' + hashlib.sha256(reply["body"].encode()).hexdigest()[:32] + '"'
+    headers = {**reply["headers"], "etag": etag, "cache-control": cache_control}
+    wanted = {tag.strip().removeprefix("W/") for tag in (if_none_match or "").split(",")}
+    if etag in wanted or "*" in wanted:
+        return {"statusCode": 304, "headers": headers, "body": ""}
+    return {**reply, "headers": headers}
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,8 @@ class Route:
     template: str
     fn: RouteFn
     pattern: re.Pattern[str]
+    #: `Cache-Control` of a successful GET (with an ETag and `If-None-Match`); None: not cacheable.
+    cache_control: str | None = None
 
     @property
     def key(self) -> str:
@@ -98,10 +117,30 @@ class Route:
 class Routes:
     """A route table for one service; also matches raw paths (local server, `$default` route)."""
 
-    def __init__(self, service: str, logger: logging.Logger | None = None):
+    def __init__(
+        self,
+        service: str,
+        logger: logging.Logger | None = None,
+        *,
+        settings: tuple[type[ServiceSettings], ...] = (),
+    ):
+        """`settings`: the classes the routes read; inside Lambda they are parsed right here, at
+        import (the cold start), so a function with broken settings fails its init loudly."""
         self.service = service
         self._logger = logger
         self._routes: dict[str, Route] = {}
+        self.settings = settings
+        if in_lambda():
+            self.check_settings()
+
+    def check_settings(self) -> None:
+        """Parse every settings class the routes use; `Misconfigured` (logged) names what is bad."""
+        for cls in self.settings:
+            try:
+                load_settings(cls)
+            except ServiceError as exc:
+                self.logger.critical("settings invalid", extra={"detail": exc.message})
+                raise
 
     @property
     def logger(self) -> logging.Logger:
@@ -110,15 +149,17 @@ class Routes:
             self._logger = configure(self.service)
         return self._logger
 
-    def route(self, key: str) -> Callable[[RouteFn], RouteFn]:
-        """Register `fn` for a route key such as `"GET /catalog/tracks/{track_id}"`."""
+    def route(self, key: str, *, cache_control: str | None = None) -> Callable[[RouteFn], RouteFn]:
+        """Register `fn` for a route key such as `"GET /catalog/tracks/{track_id}"`;
+        `cache_control` makes its 200s conditional (ETag, If-None-Match → 304)."""
         method, template = key.split(" ", 1)
 
         def register(fn: RouteFn) -> RouteFn:
             regex = _PARAM.sub(
                 lambda m: f"(?P<{m[1]}>.+)" if m[2] else f"(?P<{m[1]}>[^/]+)", template
             )
-            self._routes[key] = Route(method, template, fn, re.compile(f"^{regex}$"))
+            pattern = re.compile(f"^{regex}$")
+            self._routes[key] = Route(method, template, fn, pattern, cache_control)
             return fn
 
         return register
@@ -128,12 +169,18 @@ class Routes:
         return list(self._routes)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        """The route serving `method path` and its path parameters, as API Gateway matches them."""
+        """The route serving `method path` and its path parameters, as API Gateway matches them
+        (`HEAD` is served by the `GET` route)."""
+        wanted = {method.upper(), "ANY"} | ({"GET"} if method.upper() == "HEAD" else set())
         for route in self._routes.values():
             found = route.pattern.match(path)
-            if found and route.method in (method.upper(), "ANY"):
+            if found and route.method in wanted:
                 return route, found.groupdict()
         return None
+
+    def methods(self, path: str) -> set[str]:
+        """The methods some route serves at `path` (for `OPTIONS` and `Allow`)."""
+        return {r.method for r in self._routes.values() if r.pattern.match(path)}
 
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Lambda entry: parse the v2 event, run the route, map the result or the error."""
@@ -141,6 +188,8 @@ class Routes:
         token = set_request_id(request_id)
         try:
             request = parse_model(HttpApiEvent, event, where="event")
+            if len(request.raw_body()) > MAX_REQUEST_BYTES:
+                raise PayloadTooLarge(f"body: larger than {MAX_REQUEST_BYTES} bytes", field="body")
             route = self._routes.get(request.route_key)
             if route is None:
                 found = self.match(request.method, request.raw_path)
@@ -150,8 +199,13 @@ class Routes:
                 request = request.model_copy(update={"path_parameters": params})
             result = route.fn(request)
             if isinstance(result, Response):
-                return json_response(result.status, result.body, result.headers)
-            return json_response(200 if result is not None else 204, result)
+                reply = json_response(result.status, result.body, result.headers)
+            else:
+                reply = json_response(200 if result is not None else 204, result)
+            if route.cache_control and reply["statusCode"] == 200:
+                inm = request.headers.get("if-none-match")
+                return conditional(reply, route.cache_control, inm)
+            return reply
         except Exception as exc:  # the one place errors become responses
             return error_response(exc, request_id, self.logger)
         finally:

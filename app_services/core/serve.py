@@ -1,10 +1,12 @@
-"""`soundstack serve`: the HTTP services on one local port, behind an API Gateway v2 router.
+"""`soundstack serve`: the HTTP services on one local port, under uvicorn, behind an API Gateway
+v2 router.
 
 Every request becomes the event API Gateway would send, so handlers run exactly as in Lambda.
 PostgreSQL and Redis come from the usual variables (DATABASE_URL, REDIS_URL, ...). AWS APIs go
 wherever boto3 points (AWS_ENDPOINT_URL for a moto server or LocalStack), or, with
-`--local-aws`, to moto running in-process. A signed-in user is simulated with `x-claim-*`
-headers (`-H 'x-claim-sub: <user id>'`): that is why the server binds to loopback by default.
+`--local-aws`, to a moto server this command starts on loopback and provisions with what the
+services use (`provision`). A signed-in user is simulated with `x-claim-*` headers
+(`-H 'x-claim-sub: <user id>'`): that is why the server binds to loopback by default.
 """
 
 from __future__ import annotations
@@ -12,14 +14,20 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import sys
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import quote_plus
 
+from pydantic import BaseModel, Field
+
+from app_services.core.asgi import AsgiApp
+from app_services.core.errors import ServiceError
+from app_services.core.events import HttpApiEvent
 from app_services.core.gateway import Gateway, claims_from_headers
-from app_services.core.routing import Routes, json_response
+from app_services.core.routing import Routes
 
 # Modules exposing a `routes` table; add a service here to serve it locally.
 SERVICES = (
@@ -30,111 +38,191 @@ SERVICES = (
     "app_services.payment.handler",
 )
 INGEST_PATH = "/_local/ingest"
+#: What `--local-aws` creates (names are local only; the cloud's come from the stack).
+MEDIA_BUCKET = "soundstack-local-media"
+ACTIVITY_STREAM = "soundstack-local-activity"
+LOCAL_PLANS = [{"id": "premium_monthly", "kind": "subscription", "stripe_price_id": "price_local"}]
+
+local = Routes("local")
+
+
+class IngestQuery(BaseModel):
+    bucket: str = Field(MEDIA_BUCKET, min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+
+
+@local.route(f"POST {INGEST_PATH}")
+def ingest(request: HttpApiEvent) -> dict[str, Any]:
+    """What the bucket's notification would trigger: the catalog's S3 ingest for one object.
+
+    The key arrives decoded once from the query string; S3 notifications URL-encode keys (the
+    ingest decodes them), so it is encoded here exactly as S3 would (`+` and `%` survive).
+    """
+    from app_services.catalog.handler import ingest as run_ingest
+
+    query = request.query_model(IngestQuery)
+    record = {
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": query.bucket}, "object": {"key": quote_plus(query.key)}},
+    }
+    return run_ingest({"Records": [record]}, None)
 
 
 def gateway(modules: tuple[str, ...] = SERVICES) -> Gateway:
     tables: list[Routes] = [importlib.import_module(m).routes for m in modules]
-    return Gateway(tables)
+    return Gateway([*tables, local])
 
 
-def _local_ingest(query: str) -> dict[str, Any]:
-    """POST /_local/ingest?bucket=..&key=..: what S3's notification would trigger."""
-    from app_services.catalog.handler import ingest
+def local_app(table: Gateway | None = None) -> AsgiApp:
+    """The local ASGI app: claims from `x-claim-*` headers (loopback only), no token check."""
+    return AsgiApp(table or gateway(), claims_from_headers, "local")
 
-    params = {k: v[0] for k, v in parse_qs(query).items()}
-    if not params.get("bucket") or not params.get("key"):
-        return json_response(400, {"error": {"code": "invalid_request", "field": "key"}})
-    record = {
-        "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": params["bucket"]}, "object": {"key": params["key"]}},
+
+@dataclass
+class LocalAws:
+    """A moto server on loopback (a real endpoint: boto3, curl and the AWS CLI reach it)."""
+
+    endpoint: str
+    stop: Any
+
+
+def start_local_aws(port: int = 4566) -> LocalAws:
+    """Start moto's server on 127.0.0.1:`port` (0: any free port); `local_aws_environment`
+    points boto3 at it."""
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    host, bound = moto.get_host_and_port()
+    return LocalAws(f"http://{host}:{bound}", moto.stop)
+
+
+def local_aws_environment(endpoint: str) -> dict[str, str]:
+    """The variables that send boto3 to `endpoint` with throwaway credentials."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+        "AWS_REGION": os.environ.get("AWS_REGION", "eu-west-1"),
     }
-    return json_response(200, ingest({"Records": [record]}, None))
 
 
-def make_server(host: str, port: int, routes: Gateway | None = None) -> ThreadingHTTPServer:
-    """A threaded HTTP server dispatching to `routes` (all SERVICES by default)."""
-    table = routes or gateway()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _dispatch(self) -> None:
-            url = urlsplit(self.path)
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else None
-            headers = dict(self.headers.items())
-            if url.path == INGEST_PATH and self.command == "POST":
-                reply = _local_ingest(url.query)
-            else:
-                reply = table.dispatch(
-                    self.command,
-                    url.path,
-                    url.query,
-                    headers,
-                    body,
-                    self.client_address[0],
-                    claims_from_headers(headers),
-                )
-            payload = (reply.get("body") or "").encode()
-            self.send_response(reply["statusCode"])
-            for key, value in reply.get("headers", {}).items():
-                self.send_header(key, value)
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            sys.stderr.write(json.dumps({"access": format % args}) + "\n")
-
-    return ThreadingHTTPServer((host, port), Handler)
-
-
-def _start_local_aws() -> None:
-    """moto in-process for every AWS API, plus the media bucket and a throwaway signing key."""
+def provision(region: str) -> dict[str, str]:
+    """Create what the services use in the (local) AWS boto3 points at: the media bucket, the
+    activity stream and topic, the CloudFront signing key secret (a key generated here) and the
+    payment providers' secret; returns the settings that name them."""
+    import boto3
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from moto import mock_aws
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_REGION": os.environ.get("AWS_REGION", "eu-west-1"),
-    }.items():
-        os.environ.setdefault(key, value)
-    mock_aws().start()
-    if not os.environ.get("CLOUDFRONT_SIGNING_SECRET_ID"):
-        signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = signing_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        os.environ.setdefault("CLOUDFRONT_KEY_PAIR_ID", "KLOCALDEV")
-        os.environ.setdefault("CLOUDFRONT_PRIVATE_KEY_PEM", pem.decode())
+    s3 = boto3.client("s3", region_name=region)
+    s3.create_bucket(Bucket=MEDIA_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
+    kinesis = boto3.client("kinesis", region_name=region)
+    kinesis.create_stream(StreamName=ACTIVITY_STREAM, ShardCount=1)
+    topic = boto3.client("sns", region_name=region).create_topic(Name="activity")["TopicArn"]
+    secrets = boto3.client("secretsmanager", region_name=region)
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    signing = {"active": {"key_pair_id": "KLOCALDEV", "private_key_pem": pem.decode()}}
+    signing_arn = secrets.create_secret(
+        Name="soundstack-local-signing-key", SecretString=json.dumps({**signing, "pending": None})
+    )["ARN"]
+    payment_arn = secrets.create_secret(
+        Name="soundstack-local-payment-providers", SecretString="{}"
+    )["ARN"]
+    return {
+        "ACTIVITY_STREAM_NAME": ACTIVITY_STREAM,
+        "ACTIVITY_TOPIC_ARN": topic,
+        "GRAPH_BACKEND": "postgres",
+        "CLOUDFRONT_SIGNING_SECRET_ID": signing_arn,
+        "PAYMENT_SECRET_ARN": payment_arn,
+        "PAYMENT_PLANS": json.dumps(LOCAL_PLANS),
+        "CHECKOUT_SUCCESS_URL": "https://localhost/account?checkout=success",
+        "CHECKOUT_CANCEL_URL": "https://localhost/account?checkout=cancelled",
+    }
 
 
-def serve(host: str, port: int, *, local_aws: bool = False) -> int:
-    """Run until interrupted; prints the routes it serves."""
+def check_settings(table: Gateway) -> list[str]:
+    """Each service's settings parsed at start-up: the problems, one line per service."""
+    problems = []
+    for routes in table.tables:
+        try:
+            routes.check_settings()
+        except ServiceError as exc:
+            problems.append(f"{routes.service}: {exc.message}")
+    return problems
+
+
+@dataclass
+class LocalServer:
+    """A running uvicorn server (tests, benchmarks); `stop()` ends it."""
+
+    url: str
+    server: Any
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def _uvicorn(app: AsgiApp, sock: socket.socket) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, lifespan="off", access_log=False, log_level="warning", timeout_keep_alive=30
+    )
+    return uvicorn.Server(config)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket. Created as IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on
+    sockets whose `proto` says TCP, and without it every kept-alive reply (headers, then body)
+    waits ~40 ms for the client's delayed ACK (Nagle)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def serve_in_thread(host: str = "127.0.0.1", port: int = 0) -> LocalServer:
+    """Start the server on a background thread and wait until it accepts connections."""
+    sock = _listen(host, port)
+    server = _uvicorn(local_app(), sock)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the local server did not start")
+        time.sleep(0.01)
+    return LocalServer(f"http://{host}:{sock.getsockname()[1]}", server, thread)
+
+
+def serve(host: str, port: int, *, local_aws: bool = False, aws_port: int = 4566) -> int:
+    """Run until interrupted; prints the routes it serves and what is misconfigured."""
+    aws = None
     if local_aws and not os.environ.get("AWS_ENDPOINT_URL"):
-        _start_local_aws()
+        aws = start_local_aws(aws_port)
+        os.environ.update(local_aws_environment(aws.endpoint))
+        for key, value in provision(os.environ["AWS_REGION"]).items():
+            os.environ.setdefault(key, value)  # what the caller set wins
+        print(f"local AWS (moto) on {aws.endpoint}: bucket {MEDIA_BUCKET}, stream, topic, secrets")
+        print(f"  upload: curl -T track.mp3 {aws.endpoint}/{MEDIA_BUCKET}/uploads/track.mp3")
     table = gateway()
-    server = make_server(host, port, table)
-    print(f"soundstack serve on http://{host}:{server.server_address[1]}")
-    for key in [*table.route_keys, f"POST {INGEST_PATH}?bucket=&key="]:
+    for problem in check_settings(table):
+        print(f"settings invalid, its routes answer 500: {problem}")
+    sock = _listen(host, port)
+    print(f"soundstack serve on http://{host}:{sock.getsockname()[1]}")
+    for key in table.route_keys:
         print(f"  {key}")
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        _uvicorn(local_app(table), sock).run(sockets=[sock])
     finally:
-        server.server_close()
+        sock.close()
+        if aws is not None:
+            aws.stop()
     return 0
-
-
-def serve_in_thread(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    """Start the server on a background thread (tests, benchmarks); `shutdown()` stops it."""
-    server = make_server(host, port)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server

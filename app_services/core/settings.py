@@ -2,15 +2,20 @@
 
 Every service's settings class derives from `ServiceSettings` and adds its own fields; the
 environment variable of a field is its name in upper case (`DATABASE_URL`, `REDIS_URL`, ...).
+Missing or invalid settings are a server fault (`Misconfigured`, a 5xx naming the variables),
+never a client's `400`.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from typing import Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app_services.core.errors import Misconfigured
 
 S = TypeVar("S", bound="ServiceSettings")
 
@@ -42,7 +47,28 @@ class ServiceSettings(BaseSettings):
     cache_ttl_seconds: int = Field(300, ge=1, description="lifetime of a cached read")
 
 
+def variables(cls: type[ServiceSettings]) -> list[str]:
+    """The environment variables `cls` reads (its field names in upper case)."""
+    return [name.upper() for name in cls.model_fields]
+
+
 @functools.cache
 def load_settings(cls: type[S]) -> S:
-    """The settings of `cls`, parsed from the environment once (cached for the process)."""
-    return cls()
+    """The settings of `cls`, parsed from the environment once (cached for the process).
+
+    Raises `Misconfigured` naming each bad variable and why (`PAYMENT_SECRET_ARN: Field
+    required`); the message never contains a variable's value.
+    """
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper() or cls.__name__}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+        raise Misconfigured(f"{cls.__name__} settings are invalid: {problems}") from None
+
+
+def in_lambda() -> bool:
+    """True inside AWS Lambda (the runtime sets AWS_LAMBDA_FUNCTION_NAME for every function)."""
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))

@@ -22,7 +22,7 @@ from app_services.activity.repository import GraphSettings, open_graph
 from app_services.core.events import WebSocketEvent, parse_model
 from app_services.core.logs import configure, reset_request_id, set_request_id
 from app_services.core.routing import error_response
-from app_services.core.settings import load_settings
+from app_services.core.settings import in_lambda, load_settings
 from app_services.core.tokens import CognitoVerifier, issuer_url
 from app_services.feed.domain import Feed
 from app_services.feed.repository import ManagementApiPusher, RedisConnections
@@ -37,6 +37,10 @@ class FeedSettings(GraphSettings):
     )
     cognito_user_pool_id: str
     cognito_client_ids: list[str]
+
+
+if in_lambda():  # the cold start fails loudly on broken settings (as `Routes` does)
+    load_settings(FeedSettings)
 
 
 @functools.cache

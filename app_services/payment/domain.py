@@ -13,6 +13,7 @@ provider ids come back. A webhook is handled as documenso handles Stripe's:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from app_services.core.errors import BadRequest
+from app_services.core.events import RequestBody
 
 ProviderName = Literal["stripe", "paypal"]
 Status = Literal[
@@ -88,9 +90,7 @@ class Plan(BaseModel):
     pass_days: int | None = Field(None, ge=1, le=366)
 
 
-class CheckoutBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class CheckoutBody(RequestBody):
     provider: ProviderName
     plan: str = Field(min_length=1, max_length=40)
 
@@ -141,8 +141,15 @@ class PaymentProvider(Protocol):
     name: ProviderName
 
     def start_checkout(
-        self, user_id: str, plan: Plan, success_url: str, cancel_url: str
-    ) -> Redirect: ...
+        self,
+        user_id: str,
+        plan: Plan,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str | None = None,
+    ) -> Redirect:
+        """The provider's hosted page; the same `idempotency_key` gets the same one back."""
+        ...
 
     def verify(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         """The event, if the signature over `raw_body` is the provider's; else BadRequest."""
@@ -184,14 +191,21 @@ class Payments:
     success_url: str
     cancel_url: str
 
-    def checkout(self, user_id: str, body: CheckoutBody) -> Redirect:
+    def checkout(
+        self, user_id: str, body: CheckoutBody, idempotency_key: str | None = None
+    ) -> Redirect:
+        """A hosted checkout for `body.plan`. A client's `Idempotency-Key` is handed to the
+        provider (scoped to the user), so a retried POST gets the first session, not a second."""
         plan = self.plans.get(body.plan)
         if plan is None:
             raise BadRequest(f"plan: unknown plan {body.plan!r}", field="plan")
         if body.provider == "paypal" and plan.kind == "subscription" and not plan.paypal_plan_id:
             raise BadRequest(f"plan: {plan.id} is not sold through PayPal", field="plan")
         provider = self._provider(body.provider)
-        return provider.start_checkout(user_id, plan, self.success_url, self.cancel_url)
+        scoped = None
+        if idempotency_key is not None:
+            scoped = hashlib.sha256(f"{user_id}\n{idempotency_key}".encode()).hexdigest()
+        return provider.start_checkout(user_id, plan, self.success_url, self.cancel_url, scoped)
 
     def webhook(self, provider_name: str, raw_body: bytes, headers: Mapping[str, str]) -> Outcome:
         provider = self._provider(provider_name)

@@ -17,8 +17,10 @@ from pydantic import BaseModel, Field
 
 from app_services.core import aws
 from app_services.core.db import Database
-from app_services.core.errors import NotFound
+from app_services.core.errors import BadRequest, NotFound
 from app_services.core.events import HttpApiEvent
+from app_services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
+from app_services.core.idempotency import MAX_KEY_LENGTH
 from app_services.core.logs import configure
 from app_services.core.outbound import Send, send_urllib
 from app_services.core.routing import Response, Routes
@@ -89,13 +91,19 @@ def paypal_transport() -> Send:
     return send_urllib
 
 
-routes = Routes("payment", configure("payment"))
+routes = Routes("payment", configure("payment"), settings=(PaymentSettings,))
 
 
 @routes.route("POST /payments/checkout")
 def checkout(request: HttpApiEvent) -> Response:
     user = request.require_user()
-    redirect = service().checkout(user, request.json_body(CheckoutBody))
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not (1 <= len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+        raise BadRequest(
+            f"{IDEMPOTENCY_HEADER}: 1 to {MAX_KEY_LENGTH} printable characters",
+            field=IDEMPOTENCY_HEADER,
+        )
+    redirect = service().checkout(user, request.json_body(CheckoutBody), key)
     return Response(201, vars(redirect))
 
 

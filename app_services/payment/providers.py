@@ -10,15 +10,17 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import stripe
+from pydantic import BaseModel, ConfigDict, Field
 
 from app_services.core.errors import BadRequest, UpstreamError
+from app_services.core.events import parse_model, reject_nul
 from app_services.core.outbound import HttpCall, HttpReply, Send, send_urllib
 from app_services.payment.domain import (
     PAYPAL_STATUS,
@@ -30,9 +32,69 @@ from app_services.payment.domain import (
     WebhookEvent,
 )
 
+#: How far a webhook's signed timestamp may be from now, either way (Stripe's SDK default). An
+#: old one is a replay; one far in the future would stay replayable for as long.
+WEBHOOK_TOLERANCE_SECONDS = 300
+
 
 def _bad_signature(header: str, why: str) -> BadRequest:
     return BadRequest(f"{header}: {why}", field=header, code="invalid_signature")
+
+
+def _check_fresh(header: str, signed_at: float, now: float) -> None:
+    """`timestamp_out_of_range` when `signed_at` is outside the tolerance, either side of now."""
+    skew = now - signed_at
+    if abs(skew) > WEBHOOK_TOLERANCE_SECONDS:
+        when = f"{int(skew)} s ago" if skew > 0 else f"{int(-skew)} s in the future"
+        raise BadRequest(
+            f"{header}: signed {when}; accepted within {WEBHOOK_TOLERANCE_SECONDS} s of now",
+            field=header,
+            code="timestamp_out_of_range",
+        )
+
+
+def _json_body(raw_body: bytes) -> Any:
+    """The webhook's JSON (400 `body: not valid JSON`), with NUL characters refused."""
+    try:
+        data = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body: not valid JSON", field="body") from None
+    reject_nul(data)
+    return data
+
+
+class _Payload(BaseModel):
+    """A provider's JSON: only the fields used are checked, the rest (many) is ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+Id = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class _StripeObject(_Payload):
+    id: Id
+
+
+class _StripeData(_Payload):
+    object: _StripeObject
+
+
+class StripeEventPayload(_Payload):
+    id: Id
+    type: Id
+    data: _StripeData
+
+
+class _PayPalResource(_Payload):
+    id: Id | None = None
+    billing_agreement_id: Id | None = None
+
+
+class PayPalEventPayload(_Payload):
+    id: Id
+    event_type: Id
+    resource: _PayPalResource
 
 
 def _pass_end(start: datetime, plan: Plan) -> datetime:
@@ -51,9 +113,15 @@ class StripeProvider:
     client: stripe.StripeClient
     webhook_secret: str
     name: ProviderName = "stripe"
+    clock: Callable[[], float] = time.time
 
     def start_checkout(
-        self, user_id: str, plan: Plan, success_url: str, cancel_url: str
+        self,
+        user_id: str,
+        plan: Plan,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str | None = None,
     ) -> Redirect:
         metadata = {"user_id": user_id, "plan": plan.id}
         params: dict[str, Any] = {
@@ -67,22 +135,36 @@ class StripeProvider:
         if plan.kind == "subscription":
             params["subscription_data"] = {"metadata": metadata}
         try:
-            session = self.client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+            options: dict[str, Any] = (
+                {"idempotency_key": idempotency_key} if idempotency_key else {}
+            )
+            session = self.client.v1.checkout.sessions.create(
+                params=params,  # type: ignore[arg-type]
+                options=options,  # type: ignore[arg-type]
+            )
         except stripe.StripeError as exc:
             raise UpstreamError(f"Stripe refused the checkout session: {exc.user_message}") from exc
         return Redirect("stripe", session.id, str(session.url))
 
     def verify(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """Signature (on the raw bytes), then freshness, then the JSON and its shape: each
+        failure is a 400 saying which."""
         header = headers.get("stripe-signature")
         if not header:
             raise _bad_signature("stripe-signature", "header missing")
         try:
-            event = stripe.Webhook.construct_event(
-                raw_body.decode("utf-8"), header, self.webhook_secret
-            )
-        except (stripe.SignatureVerificationError, ValueError) as exc:
-            raise _bad_signature("stripe-signature", "does not match the body") from exc
-        return WebhookEvent("stripe", event["id"], event["type"], event["data"]["object"]["id"])
+            stripe.WebhookSignature.verify_header(raw_body, header, self.webhook_secret)
+        except UnicodeDecodeError:
+            raise BadRequest("body: not valid JSON", field="body") from None
+        except stripe.SignatureVerificationError as exc:
+            why = "does not match the body"
+            if "extract" in str(exc) or "scheme" in str(exc):
+                why = "expected `t=<timestamp>,v1=<signature>`"
+            raise _bad_signature("stripe-signature", why) from None
+        signed_at = dict(p.split("=", 1) for p in header.split(",") if "=" in p)["t"]
+        _check_fresh("stripe-signature", int(signed_at), self.clock())
+        event = parse_model(StripeEventPayload, _json_body(raw_body))
+        return WebhookEvent("stripe", event.id, event.type, event.data.object.id)
 
     def resync(self, event: WebhookEvent, plans: Mapping[str, Plan]) -> SubscriptionState | None:
         try:
@@ -154,10 +236,16 @@ class PayPalProvider:
     base_url: str = "https://api-m.paypal.com"
     send: Send = send_urllib
     name: ProviderName = "paypal"
+    clock: Callable[[], float] = time.time
     _token: tuple[str, float] | None = field(default=None, init=False, repr=False)
 
     def start_checkout(
-        self, user_id: str, plan: Plan, success_url: str, cancel_url: str
+        self,
+        user_id: str,
+        plan: Plan,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str | None = None,
     ) -> Redirect:
         context = {
             "return_url": success_url,
@@ -170,7 +258,9 @@ class PayPalProvider:
                 "custom_id": user_id,
                 "application_context": {**context, "user_action": "SUBSCRIBE_NOW"},
             }
-            created = self._api("POST", "/v1/billing/subscriptions", body)
+            created = self._api(
+                "POST", "/v1/billing/subscriptions", body, request_id=idempotency_key
+            )
         else:
             unit = {
                 "reference_id": plan.id,
@@ -182,7 +272,7 @@ class PayPalProvider:
                 "purchase_units": [unit],
                 "application_context": {**context, "user_action": "PAY_NOW"},
             }
-            created = self._api("POST", "/v2/checkout/orders", body)
+            created = self._api("POST", "/v2/checkout/orders", body, request_id=idempotency_key)
         approve = next(
             (
                 link["href"]
@@ -196,16 +286,21 @@ class PayPalProvider:
         return Redirect("paypal", created["id"], approve)
 
     def verify(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """Headers and freshness, the JSON, PayPal's verdict on the signature, then the shape."""
         fields = {}
         for key, header in PAYPAL_SIGNATURE_HEADERS.items():
             if not headers.get(header):
                 raise _bad_signature(header, "header missing")
             fields[key] = headers[header]
         try:
-            event = json.loads(raw_body)
-            text = raw_body.decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            raise BadRequest("body: not valid JSON", field="body") from None
+            sent_at = datetime.fromisoformat(fields["transmission_time"])
+        except ValueError:
+            raise _bad_signature("paypal-transmission-time", "not an ISO 8601 time") from None
+        if sent_at.tzinfo is None:
+            raise _bad_signature("paypal-transmission-time", "has no time zone")
+        _check_fresh("paypal-transmission-time", sent_at.timestamp(), self.clock())
+        data = _json_body(raw_body)
+        text = raw_body.decode("utf-8")
         # The event goes back to PayPal verbatim: re-serialising it could change the bytes the
         # signature covers, so it is spliced into the request as the original text.
         head = json.dumps({**fields, "webhook_id": self.webhook_id})[:-1]
@@ -216,11 +311,11 @@ class PayPalProvider:
         )
         if reply.get("verification_status") != "SUCCESS":
             raise _bad_signature("paypal-transmission-sig", "PayPal did not verify it")
-        resource = event.get("resource") or {}
-        resource_id = resource.get("billing_agreement_id") or resource.get("id")
-        if not isinstance(resource_id, str) or not isinstance(event.get("id"), str):
-            raise BadRequest("body: a PayPal event carries an id and a resource id", field="body")
-        return WebhookEvent("paypal", event["id"], str(event.get("event_type")), resource_id)
+        event = parse_model(PayPalEventPayload, data)
+        resource_id = event.resource.billing_agreement_id or event.resource.id
+        if resource_id is None:
+            raise BadRequest("body.resource.id: missing", field="resource.id")
+        return WebhookEvent("paypal", event.id, event.event_type, resource_id)
 
     def resync(self, event: WebhookEvent, plans: Mapping[str, Plan]) -> SubscriptionState | None:
         if event.event_type == "CHECKOUT.ORDER.APPROVED":

@@ -5,18 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from app_services.core.events import HttpApiEvent
+from app_services.core.idempotency import replayable
 from app_services.core.routing import Response, Routes
+from app_services.core.settings import ServiceSettings
 from app_services.playlist import domain
 from app_services.playlist.service import playlists
 
-routes = Routes("playlist")
+routes = Routes("playlist", settings=(ServiceSettings,))
+
+
+def _owner(request: HttpApiEvent) -> domain.Owner:
+    claims = request.claims
+    name = claims.get("name") or claims.get("preferred_username") or claims.get("username")
+    return domain.Owner(request.require_user(), str(name or "listener")[:100])
 
 
 @routes.route("POST /playlists")
+@replayable(lambda: playlists().keys())
 def create(request: HttpApiEvent) -> Response:
-    user, p = request.require_user(), playlists()
+    owner, p = _owner(request), playlists()
     body = request.json_body(domain.NewPlaylist)
-    return Response(201, domain.create(p.store, p.cache, user, body))
+    return Response(201, domain.create(p.store, p.cache, owner, body))
 
 
 @routes.route("GET /playlists")
@@ -27,14 +36,14 @@ def mine(request: HttpApiEvent) -> list[dict[str, Any]]:
 
 @routes.route("GET /playlists/{playlist_id}")
 def get(request: HttpApiEvent) -> dict[str, Any]:
-    request.require_user()
-    return domain.get(playlists().store, playlists().cache, request.path("playlist_id"))
+    user, p, ident = request.require_user(), playlists(), request.path("playlist_id")
+    return domain.get(p.store, p.cache, user, ident, request.query_model(domain.PageQuery))
 
 
 @routes.route("PATCH /playlists/{playlist_id}")
-def rename(request: HttpApiEvent) -> dict[str, Any]:
+def update(request: HttpApiEvent) -> dict[str, Any]:
     user, p, ident = request.require_user(), playlists(), request.path("playlist_id")
-    return domain.rename(p.store, p.cache, user, ident, request.json_body(domain.NewPlaylist))
+    return domain.update(p.store, p.cache, user, ident, request.json_body(domain.PlaylistPatch))
 
 
 @routes.route("DELETE /playlists/{playlist_id}")
@@ -58,4 +67,4 @@ def move_track(request: HttpApiEvent) -> dict[str, Any]:
 @routes.route("DELETE /playlists/{playlist_id}/tracks/{position}")
 def remove_track(request: HttpApiEvent) -> dict[str, Any]:
     user, p, ident = request.require_user(), playlists(), request.path("playlist_id")
-    return domain.remove_track(p.store, p.cache, user, ident, request.path("position"))
+    return domain.remove_track(p.store, p.cache, user, ident, request.path_int("position"))

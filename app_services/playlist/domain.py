@@ -1,64 +1,119 @@
 """Playlist logic. Writes go through `PlaylistStore.modify`, which locks the playlist row and
-hands its current state to a pure change function defined here (ownership check + list edit)."""
+hands its head (owner, name, size) to a pure function defined here that checks ownership and
+bounds and returns the `Edit` to apply: the store then touches only the rows that change
+(an append inserts, a removal deletes one row and closes the gap). Reads are paginated.
+
+Playlists are private unless their owner makes them public: another user's private playlist is
+404 (its existence is not confirmed), and no response names the owner (their Cognito `sub`).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from app_services.core.errors import BadRequest, Forbidden, NotFound
+from app_services.core.events import RequestBody
 
 MAX_TRACKS = 10_000
+PAGE_LIMIT = 100
+MAX_PAGE_LIMIT = 500
 
 
-class NewPlaylist(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-
-    @field_validator("name")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
 
 
-class AddTracks(BaseModel):
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_not_blank)]
+
+
+class NewPlaylist(RequestBody):
+    name: Name
+    public: bool = Field(False, description="readable by every signed-in user; default private")
+
+
+class PlaylistPatch(RequestBody):
+    name: Name | None = None
+    public: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> PlaylistPatch:
+        if self.name is None and self.public is None:
+            raise ValueError("give name or public")
+        return self
+
+
+class AddTracks(RequestBody):
     track_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
     position: int | None = Field(None, ge=0, description="insert before; default: append")
 
 
-class MoveTrack(BaseModel):
+class PageQuery(BaseModel):
+    limit: int = Field(PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
+    cursor: int = Field(0, ge=0, le=MAX_TRACKS, description="position of the page's first track")
+
+
+class MoveTrack(RequestBody):
     from_position: int = Field(ge=0)
     to_position: int = Field(ge=0)
 
 
 @dataclass(frozen=True)
-class State:
+class Owner:
+    """The signed-in user: Cognito `sub`, and the name their profile row gets if it is missing."""
+
+    user_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class Head:
     """A playlist as the change functions see it (locked for the transaction)."""
 
     owner_id: str
     name: str
-    track_ids: list[str]
+    public: bool
+    size: int
 
 
-Change = Callable[[State], State]
+@dataclass(frozen=True)
+class Edit:
+    """What a write changes: the head (`name`, `public`) and/or the entries.
+
+    `insert` puts `track_ids` before position `at`; `remove` deletes the entry at `at`; `move`
+    moves the entry at `at` to `to`. Positions stay dense (0..size-1).
+    """
+
+    name: str | None = None
+    public: bool | None = None
+    op: str | None = None  # "insert" | "remove" | "move"
+    at: int = 0
+    to: int = 0
+    track_ids: tuple[str, ...] = ()
+
+
+Change = Callable[[Head], Edit]
 
 
 class PlaylistStore(Protocol):
-    def create(self, owner_id: str, name: str) -> dict[str, Any]: ...
-    def get(self, playlist_id: str) -> dict[str, Any] | None: ...
+    def create(self, owner: Owner, name: str, public: bool) -> dict[str, Any]: ...
+    def head(self, playlist_id: str) -> dict[str, Any] | None: ...
+    def page(self, playlist_id: str, start: int, limit: int) -> list[dict[str, Any]]: ...
     def list_for_owner(self, owner_id: str) -> list[dict[str, Any]]: ...
     def modify(self, playlist_id: str, change: Change) -> str: ...
     def delete(self, playlist_id: str, owner_id: str) -> None: ...
-    def owner_of(self, playlist_id: str) -> str | None: ...
+    def owner_of(self, playlist_id: str) -> tuple[str, bool] | None: ...
 
 
 class CacheLike(Protocol):
     def get_or_load(self, key: str, load: Any, ttl: int | None = None) -> Any: ...
+    def get_or_load_field(self, key: str, field: str, load: Any, ttl: int | None = None) -> Any: ...
     def delete(self, *keys: str) -> None: ...
 
 
@@ -69,9 +124,12 @@ def _uuid(value: str) -> str:
         raise BadRequest("playlist_id: not a valid id", field="playlist_id") from None
 
 
-def _owned_by(user_id: str, state: State) -> None:
-    if state.owner_id != user_id:
-        raise Forbidden("only the playlist's owner may change it")
+def _owned_by(user_id: str, owner_id: str, public: bool, ident: str) -> None:
+    """Forbidden on a public playlist of someone else; NotFound on a private one."""
+    if owner_id != user_id:
+        if public:
+            raise Forbidden("only the playlist's owner may change it")
+        raise NotFound(f"playlist {ident} does not exist")
 
 
 def _position(value: int, size: int, field: str) -> int:
@@ -80,24 +138,48 @@ def _position(value: int, size: int, field: str) -> int:
     return value
 
 
-def _keys(playlist_id: str, owner_id: str) -> tuple[str, str]:
-    return f"playlist:{playlist_id}", f"playlists:owner:{owner_id}"
+def _keys(playlist_id: str, owner_id: str) -> tuple[str, str, str]:
+    return f"playlist:{playlist_id}", f"playlist:{playlist_id}:pages", f"playlists:owner:{owner_id}"
 
 
 def create(
-    store: PlaylistStore, cache: CacheLike, user_id: str, body: NewPlaylist
+    store: PlaylistStore, cache: CacheLike, owner: Owner, body: NewPlaylist
 ) -> dict[str, Any]:
-    created = store.create(user_id, body.name)
-    cache.delete(f"playlists:owner:{user_id}")
-    return created
+    """A new playlist; a signed-in user without a profile row (sign-up trigger not run, local
+    runs) gets one, named from the token, in the same transaction."""
+    created = store.create(owner, body.name, body.public)
+    cache.delete(f"playlists:owner:{owner.user_id}")
+    shown = {k: v for k, v in created.items() if k != "owner_id"}
+    return {**shown, "mine": True, "total_tracks": 0, "tracks": [], "next": None}
 
 
-def get(store: PlaylistStore, cache: CacheLike, playlist_id: str) -> dict[str, Any]:
-    ident = _uuid(playlist_id)
-    found = cache.get_or_load(f"playlist:{ident}", lambda: store.get(ident))
-    if found is None:
+def get(
+    store: PlaylistStore,
+    cache: CacheLike,
+    user_id: str,
+    playlist_id: str,
+    page: PageQuery | None = None,
+) -> dict[str, Any]:
+    """One page of the playlist if it is the caller's or public (404 otherwise): its head,
+    `total_tracks`, the entries from position `cursor`, and `next` (the next page's path)."""
+    ident, page = _uuid(playlist_id), page or PageQuery()
+    head = cache.get_or_load(f"playlist:{ident}", lambda: store.head(ident))
+    if head is None or (head["owner_id"] != user_id and not head.get("public")):
         raise NotFound(f"playlist {ident} does not exist")
-    return dict(found)
+    tracks = cache.get_or_load_field(
+        f"playlist:{ident}:pages",
+        f"{page.cursor}:{page.limit}",
+        lambda: store.page(ident, page.cursor, page.limit),
+    )
+    after = page.cursor + len(tracks)
+    more = after < head["total_tracks"] and len(tracks) == page.limit
+    shown = {k: v for k, v in head.items() if k != "owner_id"}
+    return {
+        **shown,
+        "mine": head["owner_id"] == user_id,
+        "tracks": tracks,
+        "next": f"/playlists/{ident}?cursor={after}&limit={page.limit}" if more else None,
+    }
 
 
 def mine(store: PlaylistStore, cache: CacheLike, user_id: str) -> list[dict[str, Any]]:
@@ -111,48 +193,42 @@ def _write(
 ) -> dict[str, Any]:
     ident = _uuid(playlist_id)
 
-    def guarded(state: State) -> State:
-        _owned_by(user_id, state)
-        return change(state)
+    def guarded(head: Head) -> Edit:
+        _owned_by(user_id, head.owner_id, head.public, ident)
+        return change(head)
 
     owner = store.modify(ident, guarded)
     cache.delete(*_keys(ident, owner))
-    return get(store, cache, ident)
+    return get(store, cache, user_id, ident)
 
 
-def rename(
-    store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str, body: NewPlaylist
+def update(
+    store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str, body: PlaylistPatch
 ) -> dict[str, Any]:
-    return _write(
-        store, cache, user_id, playlist_id, lambda s: State(s.owner_id, body.name, s.track_ids)
-    )
+    """Rename and/or change who may read it."""
+    edit = Edit(name=body.name, public=body.public)
+    return _write(store, cache, user_id, playlist_id, lambda head: edit)
 
 
 def add_tracks(
     store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str, body: AddTracks
 ) -> dict[str, Any]:
-    def change(state: State) -> State:
-        at = len(state.track_ids) if body.position is None else body.position
-        if at > len(state.track_ids):
+    def change(head: Head) -> Edit:
+        at = head.size if body.position is None else body.position
+        if at > head.size:
             raise BadRequest(f"position: {at} is past the end", field="position")
-        ids = [str(t) for t in body.track_ids]
-        merged = state.track_ids[:at] + ids + state.track_ids[at:]
-        if len(merged) > MAX_TRACKS:
+        if head.size + len(body.track_ids) > MAX_TRACKS:
             raise BadRequest(f"track_ids: a playlist holds at most {MAX_TRACKS}", field="track_ids")
-        return State(state.owner_id, state.name, merged)
+        return Edit(op="insert", at=at, track_ids=tuple(str(t) for t in body.track_ids))
 
     return _write(store, cache, user_id, playlist_id, change)
 
 
 def remove_track(
-    store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str, position: str
+    store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str, position: int
 ) -> dict[str, Any]:
-    if not position.isdigit():
-        raise BadRequest("position: must be a non-negative integer", field="position")
-
-    def change(state: State) -> State:
-        at = _position(int(position), len(state.track_ids), "position")
-        return State(state.owner_id, state.name, state.track_ids[:at] + state.track_ids[at + 1 :])
+    def change(head: Head) -> Edit:
+        return Edit(op="remove", at=_position(position, head.size, "position"))
 
     return _write(store, cache, user_id, playlist_id, change)
 
@@ -160,21 +236,19 @@ def remove_track(
 def move_track(
     store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str, body: MoveTrack
 ) -> dict[str, Any]:
-    def change(state: State) -> State:
-        ids = list(state.track_ids)
-        moved = ids.pop(_position(body.from_position, len(ids), "from_position"))
-        ids.insert(_position(body.to_position, len(ids) + 1, "to_position"), moved)
-        return State(state.owner_id, state.name, ids)
+    def change(head: Head) -> Edit:
+        at = _position(body.from_position, head.size, "from_position")
+        return Edit(op="move", at=at, to=_position(body.to_position, head.size, "to_position"))
 
     return _write(store, cache, user_id, playlist_id, change)
 
 
 def delete(store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: str) -> None:
     ident = _uuid(playlist_id)
-    owner = store.owner_of(ident)
-    if owner is None:
+    found = store.owner_of(ident)
+    if found is None:
         raise NotFound(f"playlist {ident} does not exist")
-    if owner != user_id:
-        raise Forbidden("only the playlist's owner may delete it")
+    owner, public = found
+    _owned_by(user_id, owner, public, ident)
     store.delete(ident, user_id)
     cache.delete(*_keys(ident, owner))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from app_services.core.cache import Cache
 from app_services.core.db import Database
+from app_services.core.errors import Misconfigured
+from app_services.core.idempotency import KeyStore, RedisKeys
 from app_services.core.logs import configure
 from app_services.core.settings import ServiceSettings, load_settings
 from app_services.playlist.repository import PlaylistRepository
@@ -16,6 +18,12 @@ from app_services.playlist.repository import PlaylistRepository
 class Playlists:
     store: PlaylistRepository
     cache: Cache
+
+    def keys(self) -> KeyStore:
+        """Where `Idempotency-Key`s are kept: the service's Redis."""
+        if self.cache.client is None:
+            raise Misconfigured("Idempotency-Key needs Redis: set REDIS_URL")
+        return RedisKeys(self.cache.client, self.cache.prefix)
 
 
 @functools.cache

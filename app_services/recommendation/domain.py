@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from app_services.activity.domain import ActivityEvent
+from app_services.core.events import RequestBody
 
 MIN_HISTORY = 3  # below this, co-listening is noise: use the picked genres
 SEEDS = 3  # "because you listened to" groups
@@ -109,10 +110,8 @@ class Cache(Protocol):
     def delete(self, *keys: str) -> None: ...
 
 
-class GenresBody(BaseModel):
+class GenresBody(RequestBody):
     """The genres a user picked: 1..10 names, normalised to lower case, duplicates dropped."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     genres: list[str] = Field(min_length=1, max_length=MAX_GENRES)
 

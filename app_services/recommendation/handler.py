@@ -30,7 +30,7 @@ def service() -> Recommender:
 
 
 logger = configure("recommendation")
-routes = Routes("recommendation", logger)
+routes = Routes("recommendation", logger, settings=(ServiceSettings,))
 
 
 @routes.route("GET /recommendations/me")

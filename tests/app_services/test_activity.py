@@ -14,12 +14,22 @@ import pytest
 from botocore.credentials import Credentials
 
 from app_services.activity import handler as activity
-from app_services.activity.domain import Activity, ActivityEvent, FollowBody, PlayBody
+from app_services.activity.domain import (
+    Activity,
+    ActivityEvent,
+    FollowBody,
+    PlayBody,
+    TrackFacts,
+)
 from app_services.activity.repository import FOLLOWERS, PLAY, NeptuneGraph, PostgresGraph
+from app_services.catalog.audio import read_metadata
+from app_services.catalog.repository import CatalogRepository
 from app_services.core.db import Database
 from app_services.core.errors import BadRequest, UpstreamError
 from app_services.core.outbound import HttpCall, HttpReply
 from app_services.core.routing import build_event
+
+from .conftest import FIXTURES, new_user
 
 
 @pytest.fixture
@@ -48,6 +58,31 @@ def stream(
     activity.service.cache_clear()
 
 
+@pytest.fixture
+def track(db: Database) -> dict[str, Any]:
+    """A track in the catalog: {track_id, artist_id, duration_ms}."""
+    meta = read_metadata(str(FIXTURES / "tone.ogg"), "x.ogg")
+    track_id = CatalogRepository(db).upsert_track(meta, f"u/{uuid.uuid4().hex}.ogg", None)[
+        "track_id"
+    ]
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT track_id::text, artist_id::text, duration_ms FROM tracks WHERE track_id = %s",
+            (track_id,),
+        )
+        row = cur.fetchone()
+    assert row is not None
+    return row
+
+
+def play(track: dict[str, Any], ms: int, event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "event_id": event_id or str(uuid.uuid4()),
+        "track_id": track["track_id"],
+        "ms_played": ms,
+    }
+
+
 def post(path: str, body: Any, user: str | None) -> dict[str, Any]:
     raw = body if isinstance(body, str) else json.dumps(body)
     claims = {"sub": user} if user else None
@@ -64,27 +99,28 @@ def kinesis_events(kinesis: Any) -> list[dict[str, Any]]:
 
 
 def test_play_is_recorded_in_the_graph_and_published_to_kinesis_and_sns(
-    stream: dict[str, Any], db: Database
+    stream: dict[str, Any], db: Database, track: dict[str, Any]
 ) -> None:
-    user, track, artist = (str(uuid.uuid4()) for _ in range(3))
-    body = {"track_id": track, "artist_id": artist, "ms_played": 185_000}
+    user, tid = str(uuid.uuid4()), track["track_id"]
+    ms = track["duration_ms"] // 2
 
-    first = post("/activity/plays", body, user)
-    second = post("/activity/plays", body, user)
+    first = post("/activity/plays", play(track, ms), user)
+    second = post("/activity/plays", play(track, ms), user)
 
     assert first["statusCode"] == 201 and second["statusCode"] == 201
     event = json.loads(first["body"])
-    assert (event["kind"], event["user_id"], event["target_id"]) == ("play", user, track)
+    assert (event["kind"], event["user_id"], event["target_id"]) == ("play", user, tid)
+    assert event["artist_id"] == track["artist_id"]  # from the catalog
     with db.transaction() as cur:
         cur.execute(
             "SELECT plays, ms_played FROM activity_listens WHERE user_id = %s AND track_id = %s",
-            (user, track),
+            (user, tid),
         )
-        assert cur.fetchone() == {"plays": 2, "ms_played": 370_000}
+        assert cur.fetchone() == {"plays": 2, "ms_played": 2 * ms}
     published = kinesis_events(stream["kinesis"])
     assert [(e["key"], e["kind"], e["ms_played"]) for e in published] == [
-        (user, "play", 185_000),
-        (user, "play", 185_000),
+        (user, "play", ms),
+        (user, "play", ms),
     ]
     messages = stream["sqs"].receive_message(
         QueueUrl=stream["queue"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
@@ -94,21 +130,24 @@ def test_play_is_recorded_in_the_graph_and_published_to_kinesis_and_sns(
     }
 
 
-def test_like_and_follow_build_the_graph(stream: dict[str, Any], db: Database) -> None:
-    alice, bob, carol = (str(uuid.uuid4()) for _ in range(3))
-    track, artist = str(uuid.uuid4()), str(uuid.uuid4())
+def test_like_and_follow_build_the_graph(
+    stream: dict[str, Any], db: Database, track: dict[str, Any]
+) -> None:
+    alice, bob, carol = new_user(db), new_user(db), new_user(db)
 
     assert post("/activity/follows", {"user_id": alice}, bob)["statusCode"] == 201
     assert post("/activity/follows", {"user_id": alice}, carol)["statusCode"] == 201
     assert post("/activity/follows", {"user_id": alice}, carol)["statusCode"] == 201  # upsert
-    liked = post("/activity/likes", {"track_id": track, "artist_id": artist}, alice)
+    liked = post("/activity/likes", {"track_id": track["track_id"]}, alice)
 
     assert liked["statusCode"] == 201
     assert PostgresGraph(db).followers(alice) == sorted([bob, carol])
     assert PostgresGraph(db).followers(bob) == []
     with db.transaction() as cur:
-        cur.execute("SELECT artist_id FROM activity_tracks WHERE track_id = %s", (track,))
-        assert cur.fetchone() == {"artist_id": artist}
+        cur.execute(
+            "SELECT artist_id FROM activity_tracks WHERE track_id = %s", (track["track_id"],)
+        )
+        assert cur.fetchone() == {"artist_id": track["artist_id"]}
     assert [e["kind"] for e in kinesis_events(stream["kinesis"])] == [
         "follow",
         "follow",
@@ -117,16 +156,22 @@ def test_like_and_follow_build_the_graph(stream: dict[str, Any], db: Database) -
     ]
 
 
+EID, TID = str(uuid.uuid4()), str(uuid.uuid4())
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
-        ("/activity/plays", {"artist_id": "a", "ms_played": 1000}, "track_id"),
-        ("/activity/plays", {"track_id": "t", "artist_id": "a", "ms_played": -1}, "ms_played"),
-        ("/activity/plays", {"track_id": "t", "artist_id": "a", "ms_played": "9"}, "ms_played"),
-        ("/activity/plays", {"track_id": "t x", "artist_id": "a", "ms_played": 1}, "track_id"),
-        ("/activity/likes", {"track_id": "", "artist_id": "a"}, "track_id"),
-        ("/activity/likes", {"track_id": "t", "artist_id": "a", "extra": 1}, "extra"),
+        ("/activity/plays", {"event_id": EID, "ms_played": 1000}, "track_id"),
+        ("/activity/plays", {"track_id": TID, "ms_played": 1000}, "event_id"),
+        ("/activity/plays", {"event_id": EID, "track_id": TID, "ms_played": -1}, "ms_played"),
+        ("/activity/plays", {"event_id": EID, "track_id": TID, "ms_played": "9"}, "ms_played"),
+        ("/activity/plays", {"event_id": EID, "track_id": "t x", "ms_played": 1}, "track_id"),
+        ("/activity/likes", {"track_id": ""}, "track_id"),
+        ("/activity/likes", {"track_id": TID, "extra": 1}, "extra"),
+        ("/activity/likes", {"track_id": TID, "artist_id": TID}, "artist_id"),  # not the client's
         ("/activity/follows", {"user_id": "u-1"}, "user_id"),  # the caller is u-1
+        ("/activity/follows", {"user_id": "a\u0000b"}, "body.user_id"),
         ("/activity/follows", "{not json", "body"),
     ],
 )
@@ -143,8 +188,48 @@ def test_bad_input_is_a_400_naming_the_field_and_publishes_nothing(
 
 
 def test_anonymous_requests_are_401(stream: dict[str, Any]) -> None:
-    reply = post("/activity/likes", {"track_id": "t", "artist_id": "a"}, None)
+    reply = post("/activity/likes", {"track_id": TID}, None)
     assert reply["statusCode"] == 401
+
+
+def test_the_server_not_the_client_decides_what_a_play_is(
+    stream: dict[str, Any], db: Database, track: dict[str, Any]
+) -> None:
+    user = str(uuid.uuid4())
+    day = post("/activity/plays", play(track, 24 * 3600 * 1000), user)
+    assert (day["statusCode"], json.loads(day["body"])["error"]["field"]) == (400, "ms_played")
+    whole = post("/activity/plays", play(track, track["duration_ms"]), user)
+    assert whole["statusCode"] == 201
+    for path, body, field in [
+        ("/activity/plays", {**play(track, 1), "track_id": str(uuid.uuid4())}, "track_id"),
+        ("/activity/likes", {"track_id": str(uuid.uuid4())}, "track_id"),
+        ("/activity/follows", {"user_id": str(uuid.uuid4())}, "user_id"),
+    ]:
+        reply = post(path, body, user)
+        assert (reply["statusCode"], json.loads(reply["body"])["error"]["field"]) == (400, field)
+    assert [e["target_id"] for e in kinesis_events(stream["kinesis"])] == [track["track_id"]]
+
+
+def test_a_retried_submission_is_recorded_once(
+    stream: dict[str, Any], db: Database, track: dict[str, Any]
+) -> None:
+    user, other = str(uuid.uuid4()), str(uuid.uuid4())
+    body = play(track, 1000)
+    first = post("/activity/plays", body, user)
+    retry = post("/activity/plays", body, user)
+    assert (first["statusCode"], retry["statusCode"]) == (201, 200)
+    assert json.loads(retry["body"]) == json.loads(first["body"])
+    # another user's submission with the same client id is theirs, not a duplicate
+    assert post("/activity/plays", body, other)["statusCode"] == 201
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT plays FROM activity_listens WHERE user_id = %s AND track_id = %s",
+            (user, track["track_id"]),
+        )
+        assert cur.fetchone() == {"plays": 1}
+    published = kinesis_events(stream["kinesis"])
+    assert [e["user_id"] for e in published] == [user, other]
+    assert published[0]["event_id"] != published[1]["event_id"]
 
 
 class FakeGraph:
@@ -169,15 +254,42 @@ class FailingPublisher:
         raise UpstreamError("kinesis down")
 
 
+class KnownEverything:
+    def track(self, track_id: str) -> TrackFacts | None:
+        return TrackFacts("artist-1", 60_000)
+
+    def user_exists(self, user_id: str) -> bool:
+        return True
+
+
+class MemoryLog:
+    def __init__(self) -> None:
+        self.seen: dict[str, ActivityEvent] = {}
+
+    def claim(self, event: ActivityEvent) -> ActivityEvent | None:
+        earlier = self.seen.get(event.event_id)
+        self.seen.setdefault(event.event_id, event)
+        return earlier
+
+    def release(self, event_id: str) -> None:
+        self.seen.pop(event_id, None)
+
+
+def service_with(publisher: Any, **kwargs: Any) -> Activity:
+    return Activity(FakeGraph(), publisher, KnownEverything(), MemoryLog(), **kwargs)
+
+
 def test_a_publish_failure_surfaces_so_the_client_retries() -> None:
-    service = Activity(FakeGraph(), FailingPublisher())
+    service = service_with(FailingPublisher())
+    body = PlayBody(event_id=uuid.uuid4(), track_id=uuid.uuid4(), ms_played=1)
     with pytest.raises(UpstreamError):
-        service.record("u", PlayBody(track_id="t", artist_id="a", ms_played=1))
+        service.record("u", body)
+    assert service.submissions.claim(service.build("u", body)) is None  # the retry records it
 
 
 def test_events_round_trip_through_their_json_contract() -> None:
     at = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-    service = Activity(FakeGraph(), FailingPublisher(), clock=lambda: at, new_id=lambda: "e-1")
+    service = service_with(FailingPublisher(), clock=lambda: at, new_id=lambda: "e-1")
     event = service.build("u", FollowBody(user_id="v"))
 
     assert ActivityEvent.from_json(json.loads(json.dumps(event.to_json()))) == event
@@ -204,8 +316,9 @@ def neptune(replies: list[HttpReply], token: str | None = None) -> tuple[Neptune
 
 def test_neptune_play_is_a_sigv4_signed_parameterised_opencypher_post() -> None:
     graph, sent = neptune([HttpReply(200, b'{"results": []}')], token="session-token")
-    event = Activity(graph, FailingPublisher()).build(
-        "user-1", PlayBody(track_id="track-1", artist_id="artist-1", ms_played=42_000)
+    track_id = uuid.uuid4()
+    event = Activity(graph, FailingPublisher(), KnownEverything(), MemoryLog()).build(
+        "user-1", PlayBody(event_id=uuid.uuid4(), track_id=track_id, ms_played=42_000)
     )
 
     graph.record_play(event)
@@ -222,7 +335,7 @@ def test_neptune_play_is_a_sigv4_signed_parameterised_opencypher_post() -> None:
     assert form["query"] == [PLAY]
     assert json.loads(form["parameters"][0]) == {
         "user_id": "user-1",
-        "track_id": "track-1",
+        "track_id": str(track_id),
         "artist_id": "artist-1",
         "ms_played": 42_000,
         "at": event.occurred_at.isoformat(),
@@ -244,12 +357,11 @@ def test_neptune_followers_reads_the_results_and_errors_are_upstream() -> None:
 
 @pytest.mark.parametrize(("header", "country"), [("SE", "SE"), ("xx", None), ("Sweden", None)])
 def test_play_carries_the_listeners_country_from_cloudfront(
-    stream: dict[str, Any], header: str, country: str | None
+    stream: dict[str, Any], header: str, country: str | None, track: dict[str, Any]
 ) -> None:
-    user, track = str(uuid.uuid4()), str(uuid.uuid4())
+    user = str(uuid.uuid4())
     event = build_event(
-        "POST", "/activity/plays",
-        body=json.dumps({"track_id": track, "artist_id": str(uuid.uuid4()), "ms_played": 40_000}),
+        "POST", "/activity/plays", body=json.dumps(play(track, 1000)),
         headers={"cloudfront-viewer-country": header}, claims={"sub": user},
     )  # fmt: skip
 
@@ -257,7 +369,7 @@ def test_play_carries_the_listeners_country_from_cloudfront(
 
     assert reply["statusCode"] == 201
     assert json.loads(reply["body"])["country"] == country
-    (published,) = [e for e in kinesis_events(stream["kinesis"]) if e["target_id"] == track]
+    (published,) = kinesis_events(stream["kinesis"])
     assert published["country"] == country
 
 

@@ -137,7 +137,10 @@ def test_ingest_rejects_unreadable_and_oversized_files(catalog_env, tmp_path):
     big.write_bytes((FIXTURES / "tone.flac").read_bytes() * 10)
     upload(big, "uploads/big.flac")
     report = handler.ingest(s3_event("uploads/not-audio.mp3", "uploads/big.flac"), None)
-    assert report == {"ingested": [], "rejected": ["uploads/not-audio.mp3", "uploads/big.flac"]}
+    assert [r["key"] for r in report["rejected"]] == ["uploads/not-audio.mp3", "uploads/big.flac"]
+    assert report["ingested"] == []
+    assert "not a readable MP3" in report["rejected"][0]["reason"]
+    assert "over the 100000-byte limit" in report["rejected"][1]["reason"]
     removed = handler.ingest(s3_event("uploads/x.mp3", event_name="ObjectRemoved:Delete"), None)
     assert removed == {"ingested": [], "rejected": []}
     with pytest.raises(BadRequest, match=r"event.Records.0.s3"):
@@ -170,6 +173,10 @@ def test_bad_inputs_are_4xx_naming_the_field(catalog_env):
     status, body = get("/catalog/search", "q=%21%21")
     assert (status, body["error"]["field"]) == (400, "q")
     status, body = get("/catalog/artists", "limit=1000")
+    assert (status, body["error"]["field"]) == (400, "limit")
+    status, body = get("/catalog/search", "q=a%00b")  # PostgreSQL text cannot hold NUL
+    assert (status, body["error"]["field"]) == (400, "query.q")
+    status, body = get("/catalog/artists", "limit=%C2%B2")  # `²`: isdigit() but not int()
     assert (status, body["error"]["field"]) == (400, "limit")
 
 
@@ -252,3 +259,121 @@ def test_health_is_a_500_without_a_stack_trace_when_the_database_is_gone(catalog
     status, body = get("/health")
     assert status == 500
     assert "Traceback" not in json.dumps(body) and "connection refused" not in json.dumps(body)
+
+
+def retagged(tmp_path: Path, name: str = "tone.ogg", **tags: str) -> Path:
+    """A copy of a fixture with its (easy) tags replaced."""
+    import mutagen
+
+    copy = tmp_path / f"{uuid.uuid4().hex}-{name}"
+    shutil.copy(FIXTURES / name, copy)
+    audio = mutagen.File(copy, easy=True)
+    for tag, value in tags.items():
+        audio[tag] = value
+    audio.save()
+    return copy
+
+
+def ingest_file(path: Path) -> dict[str, Any]:
+    key = f"uploads/{uuid.uuid4().hex}{path.suffix}"
+    upload(path, key)
+    return handler.ingest(s3_event(key), None)
+
+
+def lying_mp3(tmp_path: Path) -> Path:
+    """tone.mp3 with its Info header claiming 2**32 - 1 frames: 112,195,063 s at 1152/44100."""
+    data = bytearray((FIXTURES / "tone.mp3").read_bytes())
+    at = data.index(b"Info") + 8  # "Info", 4 flag bytes (frames present), the frame count
+    data[at : at + 4] = b"\xff\xff\xff\xff"
+    path = tmp_path / "lying.mp3"
+    path.write_bytes(data)
+    return path
+
+
+def test_implausible_durations_and_tags_are_rejected_with_the_reason(catalog_env, db, tmp_path):
+    cases = {
+        "duration": lying_mp3(tmp_path),
+        "title": retagged(tmp_path, title="x" * 5000),
+        "artist": retagged(tmp_path, artist="a\x07b"),
+        "track_number": retagged(tmp_path, tracknumber="99999999999"),
+    }
+    for field, path in cases.items():
+        report = ingest_file(path)
+        assert report["ingested"] == [], field
+        (rejected,) = report["rejected"]
+        assert rejected["reason"].split(": ")[1] == field, rejected
+    with db.transaction() as cur:
+        cur.execute("SELECT count(*) AS n FROM tracks WHERE duration_ms > 12 * 3600 * 1000")
+        assert cur.fetchone() == {"n": 0}
+    # a tag `isdigit()` accepts but `int()` does not is simply no track number
+    report = ingest_file(retagged(tmp_path, tracknumber="\u00b2"))
+    assert get(f"/catalog/tracks/{report['ingested'][0]}")[1]["track_number"] is None
+
+
+def test_downloaded_copies_are_deleted_whatever_the_outcome(catalog_env, tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(catalog_env, "workdir", str(scratch))
+    assert ingest_file(FIXTURES / "tone.ogg")["ingested"]
+    assert ingest_file(FIXTURES / "not-audio.mp3")["rejected"]
+    assert ingest_file(lying_mp3(tmp_path))["rejected"]
+    monkeypatch.setattr(catalog_env.store, "upsert_track", lambda *a: 1 / 0)  # database gone
+    with pytest.raises(ZeroDivisionError):
+        ingest_file(FIXTURES / "tone.flac")
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_retagged_track_leaves_its_old_album_everywhere(catalog_env, tmp_path):
+    key = f"uploads/{uuid.uuid4().hex}.ogg"
+    first_album = f"First {uuid.uuid4().hex[:8]}"
+    upload(retagged(tmp_path, album=first_album), key)
+    (track_id,) = handler.ingest(s3_event(key), None)["ingested"]
+    old = get(f"/catalog/tracks/{track_id}")[1]
+    assert get(f"/catalog/albums/{old['album_id']}")[1]["tracks"][0]["track_id"] == track_id
+    assert first_album in [
+        a["title"] for a in get(f"/catalog/artists/{old['artist_id']}")[1]["albums"]
+    ]
+
+    upload(retagged(tmp_path, album="Second Thoughts"), key)
+    assert handler.ingest(s3_event(key), None)["ingested"] == [track_id]
+
+    assert get(f"/catalog/albums/{old['album_id']}")[0] == 404  # emptied, and not cached
+    albums = get(f"/catalog/artists/{old['artist_id']}")[1]["albums"]
+    assert first_album not in [a["title"] for a in albums]
+    new = get(f"/catalog/tracks/{track_id}")[1]
+    assert get(f"/catalog/albums/{new['album_id']}")[1]["title"] == "Second Thoughts"
+
+
+def test_a_compilation_is_one_album_of_its_album_artist(catalog_env, tmp_path):
+    album = f"Summer Hits {uuid.uuid4().hex[:8]}"
+    ids = []
+    for number, artist in enumerate(["Ana Ruiz", "Bo Lind", "Cy Ode"], start=1):
+        path = retagged(
+            tmp_path, artist=artist, album=album, albumartist="Various Artists",
+            tracknumber=str(number),
+        )  # fmt: skip
+        ids += ingest_file(path)["ingested"]
+    tracks = [get(f"/catalog/tracks/{i}")[1] for i in ids]
+    assert len({t["album_id"] for t in tracks}) == 1
+    assert [t["artist"] for t in tracks] == ["Ana Ruiz", "Bo Lind", "Cy Ode"]
+    status, found = get(f"/catalog/albums/{tracks[0]['album_id']}")
+    assert status == 200 and [t["track_id"] for t in found["tracks"]] == ids
+    assert found["artist"] == "Various Artists"
+
+
+def test_catalog_reads_are_conditional_with_etag_and_cache_control(catalog_env):
+    (track_id,) = ingest_file(FIXTURES / "tone.ogg")["ingested"]
+    path = f"/catalog/tracks/{track_id}"
+    reply = handler.handler(build_event("GET", path), None)
+    etag = reply["headers"]["etag"]
+    assert reply["statusCode"] == 200 and reply["headers"]["cache-control"] == "public, max-age=60"
+    for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = handler.handler(build_event("GET", path, headers={"If-None-Match": header}), None)
+        assert (again["statusCode"], again["body"]) == (304, ""), header
+        assert again["headers"]["etag"] == etag
+    stale = handler.handler(build_event("GET", path, headers={"If-None-Match": '"x"'}), None)
+    assert stale["statusCode"] == 200 and json.loads(stale["body"])["track_id"] == track_id
+    search = handler.handler(build_event("GET", "/catalog/search", query="q=lluvia"), None)
+    assert search["headers"]["etag"].startswith('"')
+    missing = handler.handler(build_event("GET", f"/catalog/tracks/{uuid.uuid4()}"), None)
+    assert missing["statusCode"] == 404 and "etag" not in missing["headers"]

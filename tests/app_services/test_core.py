@@ -11,13 +11,13 @@ import boto3
 import psycopg
 import pytest
 from psycopg import sql
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app_services.core import migrate
 from app_services.core.cache import Cache
 from app_services.core.db import Database, conninfo
 from app_services.core.errors import Forbidden
-from app_services.core.events import CognitoTriggerEvent, HttpApiEvent, S3Event
+from app_services.core.events import CognitoTriggerEvent, HttpApiEvent, RequestBody, S3Event
 from app_services.core.logs import JsonFormatter, configure
 from app_services.core.routing import Response, Routes, build_event
 from app_services.core.settings import ServiceSettings
@@ -25,7 +25,7 @@ from app_services.core.settings import ServiceSettings
 from .conftest import TEST_DSN
 
 
-class NewThing(BaseModel):
+class NewThing(RequestBody):
     name: str = Field(min_length=1)
     size: int = Field(ge=1)
 
@@ -270,6 +270,9 @@ def test_failed_migration_leaves_nothing_and_edited_one_is_refused(
         ("playlists", "SELECT * FROM tracks", "INSERT INTO artists (name) VALUES ('x')"),
         ("payments", "SELECT * FROM processed_events", "SELECT * FROM playlists"),
         ("preferences", "SELECT * FROM rec_signals", "SELECT * FROM users"),
+        ("playlists", "INSERT INTO users (user_id, display_name) VALUES ('p1', 'P')",
+         "SELECT email FROM users"),
+        ("activity", "SELECT artist_id, duration_ms FROM tracks", "SELECT email FROM users"),
     ],
 )  # fmt: skip
 def test_service_roles_reach_only_their_own_tables(db_schema, role, allowed, refused):

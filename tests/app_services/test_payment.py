@@ -47,10 +47,12 @@ class StripeApi(stripe.HTTPClient):
         super().__init__()
         self.objects: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.headers: list[dict[str, str]] = []
 
     def request(self, method: str, url: str, headers: Any, post_data: Any = None, **_: Any) -> Any:
         path = urlsplit(url).path
         self.requests.append((method, path, parse_qs(post_data or "")))
+        self.headers.append(dict(headers or {}))
         if method == "post" and path == "/v1/checkout/sessions":
             body = {"id": "cs_new", "object": "checkout.session",
                     "url": "https://checkout.stripe.com/c/pay/cs_new"}  # fmt: skip
@@ -211,6 +213,30 @@ def test_stripe_checkout_creates_a_hosted_session_for_the_user(
     assert not any("card" in key for key in form)  # the hosted page collects the card
 
 
+def test_a_retried_checkout_with_the_same_idempotency_key_gets_the_first_session(
+    apis: tuple[StripeApi, PayPalApi],
+) -> None:
+    stripe_api, paypal_api = apis
+
+    def checkout(provider: str, user: str, key: str) -> int:
+        body = json.dumps({"provider": provider, "plan": "pass_30"})
+        event = build_event(
+            "POST", "/payments/checkout", body=body, claims={"sub": user},
+            headers={"Idempotency-Key": key},
+        )  # fmt: skip
+        return int(payment.handler(event)["statusCode"])
+
+    statuses = [checkout("stripe", u, k) for u, k in [("a", "k1"), ("a", "k1"), ("b", "k1")]]
+    assert statuses == [201] * 3
+    keys = [h["Idempotency-Key"] for h in stripe_api.headers]
+    assert keys[0] == keys[1] != keys[2]  # Stripe replays the first session for the same key
+    assert "k1" not in keys[0]  # scoped to the user, not the client's raw key
+    assert [checkout("paypal", "a", k) for k in ("k2", "k2")] == [201, 201]
+    orders = [c for c in paypal_api.calls if c.url.endswith("/v2/checkout/orders")]
+    assert orders[0].headers["PayPal-Request-Id"] == orders[1].headers["PayPal-Request-Id"]
+    assert checkout("stripe", "a", "x" * 300) == 400
+
+
 def test_paypal_checkout_creates_a_subscription_or_an_order(
     apis: tuple[StripeApi, PayPalApi],
 ) -> None:
@@ -359,9 +385,51 @@ def test_a_bad_stripe_signature_is_rejected_with_400(
     reply = deliver("stripe", raw, {"stripe-signature": header} if header else {})
 
     assert reply["statusCode"] == 400
-    assert json.loads(reply["body"])["error"]["code"] == "invalid_signature"
+    code = "timestamp_out_of_range" if tamper == "too_old" else "invalid_signature"
+    assert json.loads(reply["body"])["error"]["code"] == code
     assert apis[0].requests == []
     assert subscription_row(db, user) is None
+
+
+@pytest.mark.parametrize(
+    ("offset", "says"), [(-3600, " s ago;"), (3600, " s in the future;"), (10**8, "future")]
+)
+def test_a_correctly_signed_stripe_event_out_of_the_time_window_says_so(
+    apis: tuple[StripeApi, PayPalApi], offset: int, says: str
+) -> None:
+    raw = stripe_event("customer.subscription.updated", {"id": "sub_1"})
+    header = stripe_signature(raw, at=int(time.time()) + offset)
+
+    reply = deliver("stripe", raw, {"stripe-signature": header})
+
+    error = json.loads(reply["body"])["error"]
+    assert (reply["statusCode"], error["code"]) == (400, "timestamp_out_of_range")
+    assert says in error["message"] and error["field"] == "stripe-signature"
+    assert apis[0].requests == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "message"),
+    [
+        (b"[1, 2]", "body", "body: Input should be"),
+        (b'{"id": "evt_1", "type": "customer.subscription.updated"}', "data", "data: Field"),
+        (b'{"id": "evt_1", "type": "x", "data": {"object": {}}}', "data.object.id", "Field"),
+        (b'{"id": "evt_1", "type": "x", "data": {"object": {"id": 7}}}', "data.object.id", "str"),
+        (b'{"id": "evt_1", "type": "x", "data": "sub_1"}', "data", "data: Input"),
+        (b'{"id": "evt\\u0000", "type": "x", "data": {"object": {"id": "s"}}}', "body.id", "NUL"),
+        (b"{not json", "body", "not valid JSON"),
+        (b"\xff\xfe", "body", "not valid JSON"),
+    ],
+)
+def test_a_correctly_signed_stripe_body_of_the_wrong_shape_is_400_naming_the_field(
+    apis: tuple[StripeApi, PayPalApi], raw: bytes, field: str, message: str
+) -> None:
+    reply = deliver("stripe", raw, {"stripe-signature": stripe_signature(raw)})
+
+    error = json.loads(reply["body"])["error"]
+    assert (reply["statusCode"], error["field"]) == (400, field), error
+    assert message in error["message"]
+    assert apis[0].requests == []
 
 
 def test_events_outside_the_allowlist_are_acknowledged_and_ignored(
@@ -403,7 +471,7 @@ def paypal_headers() -> dict[str, str]:
         "paypal-cert-url": "https://api.paypal.com/v1/notifications/certs/CERT-360caa42",
         "paypal-transmission-id": str(uuid.uuid4()),
         "paypal-transmission-sig": "c2lnbmF0dXJl",
-        "paypal-transmission-time": "2030-01-01T00:00:00Z",
+        "paypal-transmission-time": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -461,6 +529,41 @@ def test_paypal_approved_order_is_captured_and_grants_a_pass(
     assert row is not None
     assert (row["status"], row["plan"]) == ("active", "pass_30")
     assert row["current_period_end"] == datetime(2030, 3, 31, 0, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"id": "WH-1", "event_type": "X", "resource": "I-SUB1"}', "resource"),
+        (b'{"id": "WH-1", "event_type": "X", "resource": {"status": "A"}}', "resource.id"),
+        (b'{"id": 5, "event_type": "X", "resource": {"id": "I-SUB1"}}', "id"),
+        (b'["WH-1"]', "body"),
+    ],
+)
+def test_a_verified_paypal_body_of_the_wrong_shape_is_400_naming_the_field(
+    apis: tuple[StripeApi, PayPalApi], raw: bytes, field: str
+) -> None:
+    reply = deliver("paypal", raw, paypal_headers())
+
+    assert (reply["statusCode"], json.loads(reply["body"])["error"]["field"]) == (400, field)
+    assert not any("/v1/billing/subscriptions/" in c.url for c in apis[1].calls)
+
+
+@pytest.mark.parametrize("offset", [-3600, 3600, 10**8])
+def test_a_paypal_transmission_out_of_the_time_window_is_rejected_before_calling_paypal(
+    apis: tuple[StripeApi, PayPalApi], offset: int
+) -> None:
+    raw = b'{"id": "WH-1", "event_type": "X", "resource": {"id": "I-SUB1"}}'
+    headers = paypal_headers()
+    sent = datetime.fromtimestamp(time.time() + offset, UTC)
+    headers["paypal-transmission-time"] = sent.isoformat()
+
+    reply = deliver("paypal", raw, headers)
+
+    error = json.loads(reply["body"])["error"]
+    assert (reply["statusCode"], error["code"]) == (400, "timestamp_out_of_range")
+    assert error["field"] == "paypal-transmission-time"
+    assert apis[1].calls == []
 
 
 def test_paypal_webhook_that_paypal_does_not_verify_is_400(

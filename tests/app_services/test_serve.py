@@ -32,9 +32,8 @@ def server(aws, service_env) -> Iterator[str]:
     catalog_service.catalog.cache_clear()
     playlist_service.playlists.cache_clear()
     running = serve_in_thread()
-    yield f"http://127.0.0.1:{running.server_address[1]}"
-    running.shutdown()
-    running.server_close()
+    yield running.url
+    running.stop()
     catalog_service.catalog.cache_clear()
     playlist_service.playlists.cache_clear()
 
@@ -129,3 +128,146 @@ def test_migrate_command_applies_then_reports_up_to_date(capsys):
     finally:
         with psycopg.connect(TEST_DSN, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def test_head_and_options_are_answered_not_501(server, db):
+    import http.client
+    from urllib.parse import urlsplit
+
+    user = new_user(db)
+    pid = request(f"{server}/playlists", "POST", {"name": "Heads"}, user)[1]["playlist_id"]
+    conn = http.client.HTTPConnection(urlsplit(server).netloc, timeout=10)
+    conn.request("GET", f"/playlists/{pid}", headers={"x-claim-sub": user})
+    got = conn.getresponse()
+    length = len(got.read())
+    conn.request("HEAD", f"/playlists/{pid}", headers={"x-claim-sub": user})
+    head = conn.getresponse()
+    assert (head.status, head.read()) == (200, b"")
+    assert head.headers["content-length"] == str(length)
+    conn.request("OPTIONS", f"/playlists/{pid}")
+    options = conn.getresponse()
+    options.read()
+    assert options.status == 204
+    assert set(options.headers["allow"].split(", ")) == {
+        "GET",
+        "HEAD",
+        "PATCH",
+        "DELETE",
+        "OPTIONS",
+    }
+    conn.request("OPTIONS", "/nowhere")
+    assert conn.getresponse().status == 404
+
+
+def test_ingest_keys_with_plus_and_percent_are_decoded_once(server):
+    from urllib.parse import quote
+
+    boto3.client("s3").create_bucket(
+        Bucket="local-media", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    key = f"uploads/{uuid.uuid4().hex} a+b 100%.opus"
+    boto3.client("s3").upload_file(str(FIXTURES / "tone.opus"), "local-media", key)
+    url = f"{server}/_local/ingest?bucket=local-media&key={quote(key, safe='')}"
+    status, report = request(url, "POST")
+    assert status == 200 and len(report["ingested"]) == 1, report
+
+
+def test_two_hundred_simultaneous_connections_are_all_served(server):
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+    from urllib.parse import urlsplit
+
+    barrier = Barrier(200)
+
+    def one(_: int) -> int:
+        conn = http.client.HTTPConnection(urlsplit(server).netloc, timeout=30)
+        barrier.wait()
+        conn.request("GET", "/playlists")  # 401 without a user: no database involved
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    with ThreadPoolExecutor(200) as pool:
+        assert list(pool.map(one, range(200))) == [401] * 200
+
+
+def test_a_kept_alive_connection_answers_in_milliseconds_not_tens(server):
+    import http.client
+    import statistics
+    import time
+    from urllib.parse import urlsplit
+
+    conn = http.client.HTTPConnection(urlsplit(server).netloc, timeout=10)
+    took = []
+    for _ in range(60):
+        start = time.perf_counter()
+        conn.request("GET", "/playlists")
+        conn.getresponse().read()
+        took.append(time.perf_counter() - start)
+    # Nagle's algorithm and delayed ACKs cost ~40 ms per kept-alive request on the old server
+    assert statistics.median(took[10:]) < 0.02, took
+
+
+@pytest.fixture
+def local_aws(service_env, monkeypatch) -> Iterator[str]:
+    """`--local-aws`: moto's server on a free loopback port, provisioned (no in-process mocks)."""
+    from app_services.activity import handler as activity
+    from app_services.core import aws as shared
+    from app_services.core.serve import local_aws_environment, provision, start_local_aws
+
+    running = start_local_aws(port=0)
+    for name, value in local_aws_environment(running.endpoint).items():
+        monkeypatch.setenv(name, value)  # restored afterwards
+    settings = provision("eu-west-1")
+    assert set(settings) == set(PROVISIONED)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    caches = (shared.client, catalog_service.catalog, playlist_service.playlists, activity.service)
+    for cached in caches:
+        cached.cache_clear()
+    yield running.endpoint
+    running.stop()
+    for cached in caches:
+        cached.cache_clear()
+
+
+PROVISIONED = (
+    "ACTIVITY_STREAM_NAME", "ACTIVITY_TOPIC_ARN", "GRAPH_BACKEND", "CLOUDFRONT_SIGNING_SECRET_ID",
+    "PAYMENT_SECRET_ARN", "PAYMENT_PLANS", "CHECKOUT_SUCCESS_URL", "CHECKOUT_CANCEL_URL",
+)  # fmt: skip
+
+
+def test_local_aws_is_a_real_endpoint_with_everything_the_services_use(local_aws, db):
+    from app_services.core.serve import MEDIA_BUCKET
+
+    # an ordinary HTTP PUT (what `curl -T` or `aws s3 cp --endpoint-url` do) uploads a file
+    key = f"uploads/{uuid.uuid4().hex}.mp3"
+    put = urllib.request.Request(
+        f"{local_aws}/{MEDIA_BUCKET}/{key}",
+        data=(FIXTURES / "tone.mp3").read_bytes(),
+        headers={"Content-Type": "audio/mpeg"},
+        method="PUT",
+    )
+    with urllib.request.urlopen(put, timeout=10) as reply:
+        assert reply.status == 200
+    running = serve_in_thread()
+    try:
+        status, report = request(f"{running.url}/_local/ingest?key={key}", "POST")
+        assert status == 200 and len(report["ingested"]) == 1, report
+        (track_id,) = report["ingested"]
+        user = new_user(db)
+        with db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO subscriptions (user_id, provider, status, plan)"
+                " VALUES (%s, 'internal', 'active', 'premium_monthly')",
+                (user,),
+            )
+        status, signed = request(f"{running.url}/catalog/tracks/{track_id}/stream", user=user)
+        assert status == 200 and "Signature=" in signed["url"]  # the provisioned signing key
+        play = {"event_id": str(uuid.uuid4()), "track_id": track_id, "ms_played": 1000}
+        assert request(f"{running.url}/activity/plays", "POST", play, user)[0] == 201
+        status, plans = request(f"{running.url}/payments/subscription", user=user)
+        assert status == 200 and plans["status"] == "active"
+    finally:
+        running.stop()

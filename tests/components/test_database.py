@@ -129,6 +129,7 @@ def test_grant_connect_adds_one_iam_user_on_the_proxy_and_one_port():
         "preferences",
         "accounts",
         "payments",
+        "activity",
     ]
     assert all(":dbuser:db-" in r for r in proxy_grant["Resource"])
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from components.function import (
+    TMP_HEADROOM_MB,
+    CatalogSettings,
     ServiceFunction,
     ServiceFunctionArgs,
     ServiceSettings,
@@ -26,7 +28,7 @@ EXPECTED_SIDS = {
                 "DecryptSigningKeyMedia", "ConnectDatabaseAsCatalog", "ConnectCache"},
     "playlist": {"ConnectDatabaseAsPlaylists", "ConnectCache"},
     "activity": {"PutMessagingListening", "PutMessagingListeningKey", "PublishMessagingActivity",
-                 "PublishMessagingActivityKey", "ConnectGraph"},
+                 "PublishMessagingActivityKey", "ConnectGraph", "ConnectDatabaseAsActivity"},
     "recommendation": {"ConnectGraph", "ConnectCache", "ConnectDatabaseAsPreferences",
                        "ConsumeMessagingGraphUpdates",
                        "ConsumeMessagingGraphUpdatesKey"},
@@ -260,3 +262,30 @@ def test_every_function_of_a_stack_shares_one_dependency_layer(request, stack):
     # the count of reservations the config model checks against the account's quota
     assert {f.inputs["tags"]["service"] for f in functions} == set(SERVICE_FUNCTIONS)
     assert len(functions) == len(SERVICE_FUNCTIONS)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_catalog_function_has_tmp_for_its_largest_ingest_and_others_the_default(request, stack):
+    synth = request.getfixturevalue(stack)
+    sizes = {
+        f.inputs["tags"]["service"]: f.inputs["ephemeralStorage"]["size"]
+        for f in synth.by_type("aws:lambda/function:Function")
+        if "service" in f.inputs["tags"]
+    }
+    catalog = next(
+        f for f in synth.by_type("aws:lambda/function:Function") if f.name == "catalog-fn-lambda"
+    )
+    limit = int(catalog.inputs["environment"]["variables"]["MAX_INGEST_BYTES"])
+    assert sizes["catalog"] * 2**20 >= limit + TMP_HEADROOM_MB * 2**20
+    assert {s for service, s in sizes.items() if service != "catalog"} == {512}
+
+
+def test_ephemeral_storage_is_checked_against_lambda_and_the_ingest_limit():
+    big = CatalogSettings(max_ingest_bytes=2 * 2**30)
+    assert ServiceFunctionArgs(service="catalog", settings=big).tmp_mb == 2048 + TMP_HEADROOM_MB
+    with pytest.raises(ValueError, match="cannot hold an upload"):
+        ServiceFunctionArgs(service="catalog", settings=big, ephemeral_storage_mb=1024)
+    with pytest.raises(ValueError, match="512 to 10240"):
+        ServiceFunctionArgs(service="feed", settings=ServiceSettings(), ephemeral_storage_mb=256)
+    with pytest.raises(ValueError, match="512 to 10240"):
+        ServiceFunctionArgs(service="catalog", settings=CatalogSettings(max_ingest_bytes=2**34))
