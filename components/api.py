@@ -427,6 +427,10 @@ class WebSocketApi(Component):
         self.url: pulumi.Output[str] = pulumi.Output.concat(
             self.api.api_endpoint, "/", self.stage_name
         )
+        #: `wss://<id>.execute-api.<region>.amazonaws.com`: the origin a page's CSP
+        #: `connect-src` must list for browsers to open the socket (a source with a path would
+        #: match only that path; the origin is exact and covers the stage).
+        self.origin: pulumi.Output[str] = self.api.api_endpoint
         #: HTTPS endpoint the feed posts to (`@connections/<id>`), e.g. boto3 `endpoint_url`.
         self.management_endpoint: pulumi.Output[str] = self.url.apply(
             lambda url: "https://" + url.removeprefix("wss://")
@@ -434,7 +438,13 @@ class WebSocketApi(Component):
         self.execution_arn: pulumi.Output[str] = self.api.execution_arn
         dims = {"ApiId": self.api.id, "Stage": self.stage_name}
         self.add_signal("5xx", "feed socket errors", "AWS/ApiGateway", "IntegrationError", dims)
-        self.register_outputs({"url": self.url, "management_endpoint": self.management_endpoint})
+        self.register_outputs(
+            {
+                "url": self.url,
+                "origin": self.origin,
+                "management_endpoint": self.management_endpoint,
+            }
+        )
 
     def route_to(self, function: LambdaTarget) -> None:
         """Send `$connect`, `$disconnect` and `$default` to `function`, which only this API may

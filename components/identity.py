@@ -206,6 +206,17 @@ class UserDirectory(Component):
             managed_login_version=2,
             opts=self.child_opts(),
         )
+        # Managed login (version 2) renders an app client's pages only from a branding style
+        # assigned to that client; without one the hosted UI shows an error instead of a form.
+        # Cognito's default style: AWS requires that "UseCognitoProvidedValues" (true) come
+        # without "Settings" and "Assets", so none are passed.
+        self.branding = aws.cognito.ManagedLoginBranding(
+            self.child_name("web-branding"),
+            user_pool_id=self.user_pool.id,
+            client_id=self.web_client.id,
+            use_cognito_provided_values=True,
+            opts=self.child_opts(depends_on=[self.domain]),
+        )
 
         self.user_pool_id: pulumi.Output[str] = self.user_pool.id
         self.user_pool_arn: pulumi.Output[str] = self.user_pool.arn

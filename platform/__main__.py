@@ -490,6 +490,7 @@ web = WebApp(
         connect_sources=[
             identity.hosted_ui_url,
             f"https://cognito-idp.{config.region}.amazonaws.com",
+            feed_api.origin,  # the activity feed's WebSocket (wss://)
         ],
         media_sources=[pulumi.Output.concat("https://", media.domain_name)],
         api_domain=api.endpoint_domain,

@@ -206,3 +206,20 @@ def test_stack_wires_the_auth_function_as_both_triggers(request, stack):
     assert link["Action"] == ["cognito-idp:AdminLinkProviderForUser", "cognito-idp:ListUsers"]
     (resource,) = link["Resource"]
     assert resource.startswith("arn:aws:cognito-idp:eu-west-1:123456789012:")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_managed_login_v2_has_a_branding_style_for_the_web_client(request, stack):
+    """Managed login (version 2) needs a style assigned to the app client, and AWS wants
+    UseCognitoProvidedValues without Settings or Assets."""
+    synth = request.getfixturevalue(stack)
+    assert (
+        one(synth, "aws:cognito/userPoolDomain:UserPoolDomain").inputs["managedLoginVersion"] == 2
+    )
+    client = one(synth, "aws:cognito/userPoolClient:UserPoolClient")
+    pool = one(synth, "aws:cognito/userPool:UserPool")
+    branding = one(synth, "aws:cognito/managedLoginBranding:ManagedLoginBranding").inputs
+    assert branding["clientId"] == client.id
+    assert branding["userPoolId"] == pool.id
+    assert branding["useCognitoProvidedValues"] is True
+    assert "settings" not in branding and "assets" not in branding

@@ -161,3 +161,24 @@ def _run_js(code: str, uri: str) -> str:
 def test_cloudfront_functions_rewrite_paths(uri, spa, api):
     assert _run_js(SPA_REWRITE, uri) == spa
     assert _run_js(API_PREFIX_STRIP, uri) == api
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_csp_connect_src_admits_exactly_the_feed_websocket_origin(request, stack):
+    """Browsers apply `connect-src` to WebSocket connections: the feed's `wss://` origin must be
+    listed (CSP Level 3 lets 'self' match ws/wss only for the page's own host)."""
+    synth = request.getfixturevalue(stack)
+    headers = one(synth, "web-site-headers").inputs["securityHeadersConfig"]
+    directives = {
+        d.split(" ", 1)[0]: d.split(" ")[1:]
+        for d in headers["contentSecurityPolicy"]["contentSecurityPolicy"].split("; ")
+    }
+    feed_url = synth.outputs["feed_websocket_url"]  # wss://<id>.execute-api.<region>...<stage>
+    origin = feed_url.rsplit("/", 1)[0]
+    assert origin.startswith("wss://") and origin.endswith(".execute-api.eu-west-1.amazonaws.com")
+    assert directives["connect-src"] == [
+        "'self'",
+        f"https://soundstack-{stack}-identity-auth.auth.eu-west-1.amazoncognito.com",
+        "https://cognito-idp.eu-west-1.amazonaws.com",
+        origin,
+    ]
