@@ -1,11 +1,14 @@
-"""Auth I/O: the Cognito user pool (boto3 cognito-idp) and the profile rows in PostgreSQL."""
+"""Auth I/O: the Cognito user pool (boto3 cognito-idp), the profile queue (SQS) and the profile
+rows in PostgreSQL."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app_services.auth.domain import ExistingUser
-from app_services.core.db import Database
+from app_services.auth.domain import ExistingUser, NewProfile
+
+if TYPE_CHECKING:  # the triggers never load the database driver
+    from app_services.core.db import Database
 
 
 class CognitoDirectory:
@@ -34,6 +37,17 @@ class CognitoDirectory:
                 "ProviderAttributeValue": provider_subject,
             },
         )
+
+
+class ProfileQueue:
+    """Post confirmation's outbox: one SQS message per confirmed user."""
+
+    def __init__(self, sqs: Any, queue_url: str):
+        self.sqs = sqs
+        self.queue_url = queue_url
+
+    def enqueue(self, profile: NewProfile) -> None:
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=profile.model_dump_json())
 
 
 class ProfileRepository:

@@ -1,35 +1,102 @@
-"""Auth wiring: settings and dependencies, built once per cold start."""
+"""Auth wiring: settings and dependencies, built once per cold start and only for the path an
+event takes (the triggers never import the database driver or open a connection)."""
 
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from app_services.auth.repository import CognitoDirectory, ProfileRepository
-from app_services.core import aws
-from app_services.core.db import Database
+import boto3
+from botocore.config import Config
+
+from app_services.auth.repository import CognitoDirectory, ProfileQueue, ProfileRepository
 from app_services.core.logs import configure
 from app_services.core.settings import ServiceSettings, load_settings
+
+if TYPE_CHECKING:
+    from app_services.core.tokens import CognitoVerifier
+
+#: The triggers' AWS calls must fit Cognito's 5-second budget: fail fast, no SDK retry (Cognito
+#: retries the whole trigger itself).
+TRIGGER_CLIENT_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 1}
+)
 
 
 class AuthSettings(ServiceSettings):
     blocked_email_domains: str = ""  # comma-separated, added to the built-in disposable list
+    #: SQS queue post confirmation sends new profiles to (the profile writer consumes it).
+    profile_queue_url: str | None = None
+    #: Values of CloudFront's origin-verify header the edge authorizer accepts (comma-separated:
+    #: two while a rotation is rolling out).
+    api_origin_secrets: str = ""
+    #: Pool and app clients (JSON list) whose tokens the edge authorizer accepts.
+    cognito_user_pool_id: str | None = None
+    cognito_client_ids: str = "[]"
 
 
 @dataclass(frozen=True)
-class Auth:
+class Triggers:
     directory: CognitoDirectory
-    profiles: ProfileRepository
+    outbox: ProfileQueue
     blocked: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Gate:
+    origin_secrets: frozenset[str]
+    verifier: CognitoVerifier
+
+
+def settings() -> AuthSettings:
+    loaded = load_settings(AuthSettings)
+    configure("auth", loaded.log_level)
+    return loaded
+
+
 @functools.cache
-def auth() -> Auth:
-    settings = load_settings(AuthSettings)
-    configure("auth", settings.log_level)
-    raw = settings.blocked_email_domains.split(",")
-    return Auth(
-        directory=CognitoDirectory(aws.client("cognito-idp", settings.aws_region)),
-        profiles=ProfileRepository(Database(settings)),
+def triggers() -> Triggers:
+    s = settings()
+    if not s.profile_queue_url:
+        raise RuntimeError("PROFILE_QUEUE_URL is not set: post confirmation has nowhere to go")
+    raw = s.blocked_email_domains.split(",")
+    return Triggers(
+        directory=CognitoDirectory(
+            boto3.client("cognito-idp", region_name=s.aws_region, config=TRIGGER_CLIENT_CONFIG)
+        ),
+        outbox=ProfileQueue(
+            boto3.client("sqs", region_name=s.aws_region, config=TRIGGER_CLIENT_CONFIG),
+            s.profile_queue_url,
+        ),
         blocked=frozenset(d.strip().lower() for d in raw if d.strip()),
+    )
+
+
+@functools.cache
+def profiles() -> ProfileRepository:
+    """The profile writer's repository (imports psycopg: only the queue consumer gets here)."""
+    from app_services.core.db import Database
+
+    return ProfileRepository(Database(settings()))
+
+
+@functools.cache
+def gate() -> Gate:
+    """The edge authorizer's secrets and token verifier (imports the JWT library: only the
+    authorizer gets here)."""
+    from app_services.core.tokens import CognitoVerifier, issuer_url
+
+    s = settings()
+    secrets = frozenset(v.strip() for v in s.api_origin_secrets.split(",") if v.strip())
+    if not secrets or not s.cognito_user_pool_id:
+        raise RuntimeError(
+            "API_ORIGIN_SECRETS and COGNITO_USER_POOL_ID must be set for the edge authorizer"
+        )
+    return Gate(
+        origin_secrets=secrets,
+        verifier=CognitoVerifier(
+            issuer_url(s.aws_region, s.cognito_user_pool_id), json.loads(s.cognito_client_ids)
+        ),
     )
