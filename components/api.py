@@ -442,6 +442,81 @@ class HttpApi(Component):
 
 
 @dataclass
+class EdgeSecretArgs:
+    """The origin-verify value: `value` is `current` or, while rotating, `current,previous`
+    (the edge authorizer accepts both, CloudFront sends `current`)."""
+
+    value: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    #: Days a deleted secret can still be restored (Secrets Manager: 7 to 30).
+    recovery_window_days: int = 7
+
+    def __post_init__(self) -> None:
+        if not 7 <= self.recovery_window_days <= 30:
+            raise ValueError(
+                f"EdgeSecretArgs.recovery_window_days={self.recovery_window_days}: Secrets "
+                "Manager allows 7 to 30"
+            )
+
+
+class EdgeSecret(Component):
+    """The shared secret that proves a request to the API came through the web distribution.
+
+    Kept in Secrets Manager (KMS-encrypted) for the edge authorizer (`grant_read`), and handed
+    to the distribution's API origin as `header_value` (a Pulumi secret: CloudFront stores
+    origin headers in its configuration, readable by `cloudfront:GetDistributionConfig`).
+    """
+
+    TYPE = "soundstack:api:EdgeSecret"
+
+    def __init__(
+        self,
+        name: str,
+        args: EdgeSecretArgs,
+        ctx: StackContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, ctx, opts)
+        self.kms_key_arn = args.kms_key_arn
+        self.secret = aws.secretsmanager.Secret(
+            self.child_name("secret"),
+            name=self.physical_name("origin-verify", "secret"),
+            description=f"{ORIGIN_VERIFY_HEADER} values the API's edge authorizer accepts",
+            kms_key_id=args.kms_key_arn,
+            recovery_window_in_days=args.recovery_window_days,
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        value = pulumi.Output.secret(args.value)
+        aws.secretsmanager.SecretVersion(
+            self.child_name("value"),
+            secret_id=self.secret.id,
+            secret_string=value,
+            opts=self.child_opts(),
+        )
+        self.arn: pulumi.Output[str] = self.secret.arn
+        #: What CloudFront sends: the current value (the first of `current,previous`).
+        self.header_value: pulumi.Output[str] = pulumi.Output.secret(
+            value.apply(lambda v: v.split(",")[0].strip())
+        )
+        self.register_outputs({"arn": self.arn})
+
+    def grant_read(self, grantee: Grantee) -> None:
+        """Let `grantee` (the edge authorizer) read the accepted values."""
+        grantee.grant(
+            "ReadOriginVerifySecret",
+            ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            [self.arn],
+        )
+        grantee.grant(
+            "DecryptOriginVerifySecret",
+            ["kms:Decrypt"],
+            [self.kms_key_arn],
+            {"StringEquals": {"kms:ViaService": f"secretsmanager.{self.ctx.region}.amazonaws.com"}},
+        )
+
+
+@dataclass
 class WebSocketApiArgs:
     """The feed's WebSocket API. Defaults: 100 messages/s per route, a year of access logs."""
 

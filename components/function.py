@@ -130,11 +130,11 @@ class PaymentSettings(ServiceSettings):
 @dataclass
 class AuthSettings(ServiceSettings):
     """The auth service's functions: the Cognito triggers send new profiles to
-    `profile_queue_url`; the API's edge authorizer accepts `api_origin_secrets` (comma-separated)
-    and the tokens of `cognito_user_pool_id` / `cognito_client_ids`."""
+    `profile_queue_url`; the API's edge authorizer accepts the origin-verify values stored in
+    `api_origin_secret_arn` and the tokens of `cognito_user_pool_id` / `cognito_client_ids`."""
 
     profile_queue_url: pulumi.Input[str] | None = None
-    api_origin_secrets: pulumi.Input[str] | None = None
+    api_origin_secret_arn: pulumi.Input[str] | None = None
 
 
 @dataclass

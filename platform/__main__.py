@@ -13,6 +13,8 @@ import pulumi
 from components.analytics import Analytics, AnalyticsArgs
 from components.api import (
     DEFAULT_ROUTES,
+    EdgeSecret,
+    EdgeSecretArgs,
     HttpApi,
     HttpApiArgs,
     WebSocketApi,
@@ -335,16 +337,18 @@ if api_origin_secret is None:
         ["soundstack:api_origin_secret is not set: CloudFront proves requests to the API with it; "
          'run `pulumi config set --secret soundstack:api_origin_secret "$(openssl rand -hex 32)"`'],
     )  # fmt: skip
+edge_secret = EdgeSecret("edge-secret", EdgeSecretArgs(api_origin_secret, data_key.arn), ctx)
 gate_fn = ServiceFunction(
     "gate-fn",
     function_args(
         "auth",
-        AuthSettings(api_origin_secrets=api_origin_secret,
+        AuthSettings(api_origin_secret_arn=edge_secret.arn,
                      cognito_user_pool_id=identity.user_pool_id, cognito_client_ids=client_ids),
         in_vpc=True,
     ),
     ctx,
 )  # fmt: skip
+edge_secret.grant_read(gate_fn)
 # The socket exists before the feed function, which needs its callback URL.
 feed_api = WebSocketApi(
     "feed-socket",
@@ -526,7 +530,7 @@ web = WebApp(
         ],
         media_sources=[pulumi.Output.concat("https://", media.domain_name)],
         api_domain=api.endpoint_domain,
-        api_origin_secret=api_origin_secret,
+        api_origin_secret=edge_secret.header_value,
     ),
     ctx,
 )

@@ -6,6 +6,7 @@ from pulumi_policy import Policy
 
 from policies import (
     api,
+    api_exposure,
     audit,
     cloudfront,
     compute,
@@ -26,6 +27,7 @@ MODULES = (
     databases,
     compute,
     api,
+    api_exposure,
     messaging,
     iam,
     network,

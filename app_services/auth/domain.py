@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -158,22 +158,35 @@ def create_profile(profile: NewProfile, profiles: Profiles) -> bool:
 ORIGIN_VERIFY_HEADER = "x-origin-verify"
 
 
+class OriginSecrets(Protocol):
+    def values(self, refresh: bool = False) -> frozenset[str]: ...
+
+
+def origin_verified(presented: str, secrets: OriginSecrets) -> bool:
+    """`presented` equals an accepted origin-verify value (constant-time compare). On a miss the
+    values are read again (at most once a minute), so a rotation reaches warm authorizers."""
+    given = presented.encode()
+    for refresh in (False, True):
+        if any(hmac.compare_digest(given, v.encode()) for v in secrets.values(refresh)):
+            return True
+    return False
+
+
 def authorize_request(
     headers: Mapping[str, str],
     identity_source: Sequence[str],
-    origin_secrets: Collection[str],
+    secrets: OriginSecrets,
     verifier: TokenVerifier,
 ) -> dict[str, Any]:
     """The HTTP API Lambda authorizer's simple response.
 
-    Authorized only with the origin-verify header CloudFront adds (compared in constant time
-    against each accepted secret: two during a rotation). The token is checked when it is one
-    of the authorizer's identity sources (the user-route authorizer lists `Authorization`; the
-    public-route one does not, so a stray header there is ignored); its claims become the
-    context services read as the signed-in user.
+    Authorized only with the origin-verify header CloudFront adds. The token is checked when it
+    is one of the authorizer's identity sources (the user-route authorizer lists
+    `Authorization`; the public-route one does not, so a stray header there is ignored); its
+    claims become the context services read as the signed-in user.
     """
-    presented = headers.get(ORIGIN_VERIFY_HEADER, "").encode()
-    if not any(hmac.compare_digest(presented, s.encode()) for s in origin_secrets if s):
+    presented = headers.get(ORIGIN_VERIFY_HEADER, "")
+    if not presented or not origin_verified(presented, secrets):
         return {"isAuthorized": False}
     authorization = headers.get("authorization")
     if authorization is None or authorization not in identity_source:

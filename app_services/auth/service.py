@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from app_services.auth.repository import CognitoDirectory, ProfileQueue, ProfileRepository
+from app_services.auth.repository import (
+    CognitoDirectory,
+    OriginSecretStore,
+    ProfileQueue,
+    ProfileRepository,
+)
 from app_services.core.logs import configure
 from app_services.core.settings import ServiceSettings, load_settings
 
@@ -29,9 +34,8 @@ class AuthSettings(ServiceSettings):
     blocked_email_domains: str = ""  # comma-separated, added to the built-in disposable list
     #: SQS queue post confirmation sends new profiles to (the profile writer consumes it).
     profile_queue_url: str | None = None
-    #: Values of CloudFront's origin-verify header the edge authorizer accepts (comma-separated:
-    #: two while a rotation is rolling out).
-    api_origin_secrets: str = ""
+    #: Secret holding the origin-verify values the edge authorizer accepts (`current[,previous]`).
+    api_origin_secret_arn: str | None = None
     #: Pool and app clients (JSON list) whose tokens the edge authorizer accepts.
     cognito_user_pool_id: str | None = None
     cognito_client_ids: str = "[]"
@@ -46,7 +50,7 @@ class Triggers:
 
 @dataclass(frozen=True)
 class Gate:
-    origin_secrets: frozenset[str]
+    origin_secrets: OriginSecretStore
     verifier: CognitoVerifier
 
 
@@ -89,13 +93,14 @@ def gate() -> Gate:
     from app_services.core.tokens import CognitoVerifier, issuer_url
 
     s = settings()
-    secrets = frozenset(v.strip() for v in s.api_origin_secrets.split(",") if v.strip())
-    if not secrets or not s.cognito_user_pool_id:
+    if not s.api_origin_secret_arn or not s.cognito_user_pool_id:
         raise RuntimeError(
-            "API_ORIGIN_SECRETS and COGNITO_USER_POOL_ID must be set for the edge authorizer"
+            "API_ORIGIN_SECRET_ARN and COGNITO_USER_POOL_ID must be set for the edge authorizer"
         )
     return Gate(
-        origin_secrets=secrets,
+        origin_secrets=OriginSecretStore(
+            boto3.client("secretsmanager", region_name=s.aws_region), s.api_origin_secret_arn
+        ),
         verifier=CognitoVerifier(
             issuer_url(s.aws_region, s.cognito_user_pool_id), json.loads(s.cognito_client_ids)
         ),

@@ -267,8 +267,18 @@ SECRET = "s3cr3t-origin-value-0123456789abcdef"
 
 
 @pytest.fixture
-def gate(service_env, monkeypatch) -> Iterator[None]:
-    monkeypatch.setenv("API_ORIGIN_SECRETS", f"{SECRET}, previous-secret-value")
+def origin_secret(aws) -> str:
+    """The edge secret as components.api.EdgeSecret stores it (`current,previous`)."""
+    return str(
+        boto3.client("secretsmanager").create_secret(
+            Name="origin-verify", SecretString=f"{SECRET}, previous-secret-value"
+        )["ARN"]
+    )
+
+
+@pytest.fixture
+def gate(service_env, origin_secret, monkeypatch) -> Iterator[None]:
+    monkeypatch.setenv("API_ORIGIN_SECRET_ARN", origin_secret)
     monkeypatch.setenv("COGNITO_USER_POOL_ID", POOL)
     monkeypatch.setenv("COGNITO_CLIENT_IDS", '["web"]')
     monkeypatch.setattr(
@@ -350,10 +360,26 @@ def test_public_route_gate_checks_only_the_origin_and_ignores_a_stray_token(gate
     }
 
 
+def test_a_rotated_secret_reaches_a_warm_gate_within_a_minute(gate, origin_secret):
+    store = service.gate().origin_secrets
+    now = [1000.0]
+    store.clock = lambda: now[0]
+    headers = {"x-origin-verify": "next-secret-value-after-rotation"}
+    event = authorizer_event(headers, ["x-origin-verify"])
+    assert handler.handler(event, None) == {"isAuthorized": False}  # reads the secret once
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=origin_secret, SecretString=f"next-secret-value-after-rotation,{SECRET}"
+    )
+    now[0] += 10  # a guess-flood cannot make it re-read more than once a minute
+    assert handler.handler(event, None) == {"isAuthorized": False}
+    now[0] += 60
+    assert handler.handler(event, None)["isAuthorized"] is True
+
+
 def test_edge_gate_fails_loudly_without_its_settings(service_env, monkeypatch):
-    monkeypatch.delenv("API_ORIGIN_SECRETS", raising=False)
+    monkeypatch.delenv("API_ORIGIN_SECRET_ARN", raising=False)
     clear_auth_caches()
-    with pytest.raises(RuntimeError, match="API_ORIGIN_SECRETS"):
+    with pytest.raises(RuntimeError, match="API_ORIGIN_SECRET_ARN"):
         handler.handler(authorizer_event({"x-origin-verify": "x"}, ["x-origin-verify"]), None)
     clear_auth_caches()
 

@@ -9,6 +9,8 @@ import pytest
 
 from components.api import (
     DEFAULT_ROUTES,
+    EdgeSecret,
+    EdgeSecretArgs,
     HttpApi,
     HttpApiArgs,
     Route,
@@ -228,8 +230,18 @@ def test_stack_api_answers_only_requests_that_came_through_cloudfront(request, s
     (gate,) = [f for f in synth.by_type("aws:lambda/function:Function")
                if f.name == "gate-fn-lambda"]  # fmt: skip
     env = gate.inputs["environment"]["variables"]
-    assert env["API_ORIGIN_SECRETS"] == "offline-preview-placeholder"  # the config secret
+    (secret,) = [r for r in synth.by_type("aws:secretsmanager/secret:Secret")
+                 if r.name == "edge-secret-secret"]  # fmt: skip
+    assert env["API_ORIGIN_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
     assert env["COGNITO_USER_POOL_ID"] and env["COGNITO_CLIENT_IDS"].startswith('["')
+    (version,) = [r for r in synth.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+                  if r.name == "edge-secret-value"]  # fmt: skip
+    assert version.inputs["secretString"] == "offline-preview-placeholder"  # the config secret
+    assert version.masked_inputs["secretString"] == "[secret]"
+    assert secret.inputs["kmsKeyId"]
+    role_policies = " ".join(p.inputs["policy"] for p in synth.by_type("aws:iam/rolePolicy:RolePolicy")
+                             if p.name.startswith("gate-fn"))  # fmt: skip
+    assert "ReadOriginVerifySecret" in role_policies
     authorizer_invokes = [p.inputs for p in synth.by_type("aws:lambda/permission:Permission")
                           if "/authorizers/" in p.inputs["sourceArn"]
                           and p.inputs["principal"] == "apigateway.amazonaws.com"
@@ -265,3 +277,22 @@ def test_one_authorizer_mode_and_no_api_domain_when_edge_only():
         HttpApiArgs(functions=functions, edge_authorizer=gate, domain="music.example.com")
     with pytest.raises(ValueError, match="0 to 3600 seconds"):
         HttpApiArgs(functions=functions, edge_authorizer=gate, edge_authorizer_ttl_seconds=7200)
+
+
+def test_edge_secret_sends_the_current_value_and_keeps_both_during_a_rotation():
+    def program():
+        ctx = make_ctx(stack="test")
+        key = "arn:aws:kms:eu-west-1:123456789012:key/k"
+        edge = EdgeSecret("edge", EdgeSecretArgs("new-value, old-value", key), ctx)
+        role = ServiceRole("reader", ServiceRoleArgs(services=["lambda.amazonaws.com"]), ctx)
+        edge.grant_read(role)
+        pulumi.export("header", edge.header_value)
+
+    synth = run_program(program)
+    assert synth.outputs["header"] == "[secret]"
+    (version,) = synth.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert version.inputs["secretString"] == "new-value, old-value"
+    (secret,) = synth.by_type("aws:secretsmanager/secret:Secret")
+    assert secret.inputs["kmsKeyId"].startswith("arn:aws:kms:")
+    with pytest.raises(ValueError, match="7 to 30"):
+        EdgeSecretArgs("v", "k", recovery_window_days=3)
