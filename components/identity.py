@@ -206,10 +206,10 @@ class UserDirectory(Component):
             managed_login_version=2,
             opts=self.child_opts(),
         )
-        # Managed login (version 2) renders an app client's pages only from a branding style
-        # assigned to that client; without one the hosted UI shows an error instead of a form.
-        # Cognito's default style: AWS requires that "UseCognitoProvidedValues" (true) come
-        # without "Settings" and "Assets", so none are passed.
+        # AWS: "When an app client doesn't have a style assigned, your managed login pages for
+        # that app client are nonfunctional until you create a new style or switch the domain
+        # branding version." Cognito's default style; AWS: "When you specify true for this
+        # option, you must also omit values for Settings and Assets", so none are passed.
         self.branding = aws.cognito.ManagedLoginBranding(
             self.child_name("web-branding"),
             user_pool_id=self.user_pool.id,
