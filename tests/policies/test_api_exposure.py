@@ -55,7 +55,11 @@ def build(
          "authorizerId": "edge" if route_auth == "CUSTOM" else None},
         {"apiId": [api], "authorizerId": [authorizer] if route_auth == "CUSTOM" else []},
     )  # fmt: skip
-    origin = {"originId": "api", "domainName": HOST, "customOriginConfig": {"httpsPort": 443}}
+    origin: dict[str, object] = {
+        "originId": "api",
+        "domainName": HOST,
+        "customOriginConfig": {"httpsPort": 443},
+    }
     if header:
         origin["customHeaders"] = [{"name": "x-origin-verify", "value": "s3cr3t"}]
     stack.add(
