@@ -194,7 +194,8 @@ class HttpApiArgs:
 
 
 class HttpApi(Component):
-    """API Gateway HTTP API with a Cognito JWT authorizer and one route set per service."""
+    """API Gateway HTTP API with one route set per service, guarded by the edge authorizer
+    (only what CloudFront forwarded) or by a Cognito JWT authorizer."""
 
     TYPE = "soundstack:api:HttpApi"
 

@@ -154,7 +154,7 @@ def create_profile(profile: NewProfile, profiles: Profiles) -> bool:
     return profiles.create(profile.user_id, profile.email, profile.display_name)
 
 
-#: Header CloudFront adds to every request it sends to the API origin (components.web).
+#: Header CloudFront adds to every request it sends to the API origin (components.cdn).
 ORIGIN_VERIFY_HEADER = "x-origin-verify"
 
 

@@ -20,7 +20,7 @@ from tests.conftest import make_ctx, run_program
 BASE_SIDS = {"WriteOwnLogs", "WriteTraces", "SendDeadLetters"}
 #: What each service's function may do besides running (platform/__main__.py wiring).
 EXPECTED_SIDS = {
-    "auth": {"LinkSocialSignIns", "ConnectDatabaseAsAccounts"},
+    "auth": {"LinkSocialSignIns", "SendMessagingProfiles", "SendMessagingProfilesKey"},
     "catalog": {"ReadAudioMedia", "DecryptAudioMedia", "ReadSigningKeyMedia",
                 "DecryptSigningKeyMedia", "ConnectDatabaseAsCatalog", "ConnectCache"},
     "playlist": {"ConnectDatabaseAsPlaylists", "ConnectCache"},

@@ -223,3 +223,31 @@ def test_managed_login_v2_has_a_branding_style_for_the_web_client(request, stack
     assert branding["userPoolId"] == pool.id
     assert branding["useCognitoProvidedValues"] is True
     assert "settings" not in branding and "assets" not in branding
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_auth_functions_split_triggers_writer_and_gate_by_least_privilege(request, stack):
+    """The Cognito triggers cannot reach the database (they only queue the profile); the profile
+    writer is the one auth function with database access; the gate reads only its secret."""
+    from tests.components.test_function import BASE_SIDS, assert_no_broad_actions, policies_of
+
+    synth = request.getfixturevalue(stack)
+    base = BASE_SIDS | {"UseFunctionKey", "ManageVpcInterfaces"}
+    expected = {
+        "auth-fn": {"LinkSocialSignIns", "SendMessagingProfiles", "SendMessagingProfilesKey"},
+        "profiles-fn": {"ConnectDatabaseAsAccounts", "ConsumeMessagingProfiles",
+                        "ConsumeMessagingProfilesKey"},
+        "gate-fn": {"ReadOriginVerifySecret", "DecryptOriginVerifySecret"},
+    }  # fmt: skip
+    for function, sids in expected.items():
+        policies = policies_of(synth, function)
+        assert set(policies) == base | sids, function
+        assert_no_broad_actions(policies.values())
+    (mapping,) = [m for m in synth.by_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+                  if m.inputs["functionName"].endswith("-profiles-fn")]  # fmt: skip
+    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": 2}
+    assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    env = {f.name: f.inputs["environment"]["variables"]
+           for f in synth.by_type("aws:lambda/function:Function")}  # fmt: skip
+    assert "DB_HOST" not in env["auth-fn-lambda"] and env["auth-fn-lambda"]["PROFILE_QUEUE_URL"]
+    assert env["profiles-fn-lambda"]["DB_USER"] == "accounts"
