@@ -19,6 +19,11 @@ import pulumi_aws as aws
 from components.base import Component, StackContext
 from components.iam import Grantee
 
+#: AWS: "When Amazon Cognito calls your Lambda function, it must respond within 5 seconds. If it
+#: does not, Amazon Cognito retries the call. [...] You can't change this five-second timeout
+#: value." A trigger function's own timeout: it never runs on after Cognito stopped waiting.
+TRIGGER_TIMEOUT_SECONDS = 5
+
 
 @dataclass
 class SocialLogin:

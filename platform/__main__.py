@@ -6,6 +6,7 @@ Sections follow the order resources depend on each other: foundation, edge and i
 data and messaging, compute and API, then analytics, observability and delivery.
 """
 
+import dataclasses
 import json
 
 import pulumi
@@ -39,7 +40,12 @@ from components.function import (
     ServiceSettings,
 )
 from components.graph import Graph, GraphArgs
-from components.identity import IdentityArgs, SocialLogin, UserDirectory
+from components.identity import (
+    TRIGGER_TIMEOUT_SECONDS,
+    IdentityArgs,
+    SocialLogin,
+    UserDirectory,
+)
 from components.kms import EncryptionKey, EncryptionKeyArgs
 from components.media import MediaArgs, MediaDelivery
 from components.messaging import Messaging, MessagingArgs
@@ -270,7 +276,10 @@ profiles_queue = messaging.queue(
 )
 auth_fn = ServiceFunction(
     "auth-fn",
-    function_args("auth", AuthSettings(profile_queue_url=profiles_queue.url), in_vpc=True),
+    dataclasses.replace(
+        function_args("auth", AuthSettings(profile_queue_url=profiles_queue.url), in_vpc=True),
+        timeout_seconds=TRIGGER_TIMEOUT_SECONDS,
+    ),
     ctx,
 )
 profiles_queue.grant_send(auth_fn)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -41,11 +41,29 @@ class AuthSettings(ServiceSettings):
     cognito_client_ids: str = "[]"
 
 
-@dataclass(frozen=True)
 class Triggers:
-    directory: CognitoDirectory
-    outbox: ProfileQueue
-    blocked: frozenset[str]
+    """What the triggers use; each boto3 client is built on first use (a native pre sign-up
+    needs none, post confirmation only SQS), which keeps the cold start short."""
+
+    def __init__(self, settings: AuthSettings):
+        if not settings.profile_queue_url:
+            raise RuntimeError("PROFILE_QUEUE_URL is not set: post confirmation has nowhere to go")
+        self.settings = settings
+        raw = settings.blocked_email_domains.split(",")
+        self.blocked = frozenset(d.strip().lower() for d in raw if d.strip())
+
+    def _client(self, service: str) -> Any:
+        return boto3.client(
+            service, region_name=self.settings.aws_region, config=TRIGGER_CLIENT_CONFIG
+        )
+
+    @functools.cached_property
+    def directory(self) -> CognitoDirectory:
+        return CognitoDirectory(self._client("cognito-idp"))
+
+    @functools.cached_property
+    def outbox(self) -> ProfileQueue:
+        return ProfileQueue(self._client("sqs"), str(self.settings.profile_queue_url))
 
 
 @dataclass(frozen=True)
@@ -62,20 +80,7 @@ def settings() -> AuthSettings:
 
 @functools.cache
 def triggers() -> Triggers:
-    s = settings()
-    if not s.profile_queue_url:
-        raise RuntimeError("PROFILE_QUEUE_URL is not set: post confirmation has nowhere to go")
-    raw = s.blocked_email_domains.split(",")
-    return Triggers(
-        directory=CognitoDirectory(
-            boto3.client("cognito-idp", region_name=s.aws_region, config=TRIGGER_CLIENT_CONFIG)
-        ),
-        outbox=ProfileQueue(
-            boto3.client("sqs", region_name=s.aws_region, config=TRIGGER_CLIENT_CONFIG),
-            s.profile_queue_url,
-        ),
-        blocked=frozenset(d.strip().lower() for d in raw if d.strip()),
-    )
+    return Triggers(settings())
 
 
 @functools.cache

@@ -250,4 +250,7 @@ def test_auth_functions_split_triggers_writer_and_gate_by_least_privilege(reques
     env = {f.name: f.inputs["environment"]["variables"]
            for f in synth.by_type("aws:lambda/function:Function")}  # fmt: skip
     assert "DB_HOST" not in env["auth-fn-lambda"] and env["auth-fn-lambda"]["PROFILE_QUEUE_URL"]
+    (triggers,) = [f for f in synth.by_type("aws:lambda/function:Function")
+                   if f.name == "auth-fn-lambda"]  # fmt: skip
+    assert triggers.inputs["timeout"] == 5  # Cognito's fixed wait: never run on past it
     assert env["profiles-fn-lambda"]["DB_USER"] == "accounts"
