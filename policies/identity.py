@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, StackValidationArgs
 
-from policies.core import Settings, Spec, get, linked, of_type, stack_policy, truthy
+from policies.core import (
+    Settings,
+    Spec,
+    get,
+    linked,
+    of_type,
+    references,
+    stack_policy,
+    truthy,
+)
 
 POLICIES: list[Spec] = []
 
@@ -50,3 +59,46 @@ def _branding(args: StackValidationArgs, report: ReportViolation, _: Settings) -
                         "use_cognito_provided_values=True) or set managed_login_version=1",
                         client.urn,
                     )
+
+
+FUNCTION = "aws:lambda/function:Function"
+#: AWS: "When Amazon Cognito calls your Lambda function, it must respond within 5 seconds. If it
+#: does not, Amazon Cognito retries the call. [...] You can't change this five-second timeout
+#: value." (custom sender triggers excepted: Cognito invokes those asynchronously)
+TRIGGER_WAIT_SECONDS = 5
+ASYNC_TRIGGERS = ("customEmailSender", "customSmsSender", "kmsKeyId")
+
+
+@stack_policy(
+    POLICIES,
+    "deploy-cognito-trigger-timeout",
+    "A Lambda function Cognito invokes synchronously as a user pool trigger has a timeout of at "
+    "most 5 seconds, Cognito's fixed wait: a longer run only goes on after the sign-up failed.",
+    ["custom"],
+    [POOL, FUNCTION],
+)
+def _trigger_timeout(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    functions = list(of_type(args.resources, FUNCTION))
+    for pool in of_type(args.resources, POOL):
+        config = get(pool.props, "lambdaConfig", default={})
+        synchronous = [
+            get(config, key)
+            for key in (config.keys() if hasattr(config, "keys") else [])
+            if key not in ASYNC_TRIGGERS
+        ]
+        arns = {v for v in synchronous if isinstance(v, str)}
+        unknown = len(arns) < len(synchronous)  # ARNs not known yet (a first preview)
+        for function in functions:
+            name = get(function.props, "name")
+            referenced = any(
+                isinstance(name, str) and a.endswith(f":function:{name}") for a in arns
+            ) or (unknown and references(pool, "lambdaConfig", function))
+            timeout = get(function.props, "timeout", default=3)
+            if referenced and isinstance(timeout, int | float) and timeout > TRIGGER_WAIT_SECONDS:
+                report(
+                    f"function {function.name} is a trigger of user pool {pool.name} with "
+                    f"timeout {timeout} s; Cognito waits {TRIGGER_WAIT_SECONDS} s and retries: "
+                    f"set its timeout to {TRIGGER_WAIT_SECONDS} (components.identity."
+                    "TRIGGER_TIMEOUT_SECONDS) and keep slow work off the trigger",
+                    function.urn,
+                )

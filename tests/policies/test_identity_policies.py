@@ -46,3 +46,26 @@ def test_unbranded_client_on_managed_login_v2_is_reported():
 @pytest.mark.parametrize("change", [{"version": 1}, {"oauth": False}])
 def test_classic_hosted_ui_or_no_hosted_sign_in_needs_no_style(change):
     assert build(branded=False, **change).check(POLICY) == []
+
+
+def trigger_stack(timeout: int, *, known_arn: bool = True, sender: bool = False) -> Stack:
+    stack = Stack()
+    fn = stack.add(
+        "aws:lambda/function:Function", "auth-fn", {"name": "sst-auth", "timeout": timeout}
+    )
+    arn = "arn:aws:lambda:eu-west-1:1:function:sst-auth"
+    key = "customEmailSender" if sender else "preSignUp"
+    value = {"lambdaArn": arn, "lambdaVersion": "V1_0"} if sender else arn
+    config = {key: value if known_arn else None}
+    stack.add("aws:cognito/userPool:UserPool", "users", {"lambdaConfig": config},
+              {"lambdaConfig": [fn]})  # fmt: skip
+    return stack
+
+
+def test_trigger_timeout_within_cognitos_five_seconds():
+    assert trigger_stack(5).check("deploy-cognito-trigger-timeout") == []
+    ((where, message),) = trigger_stack(30).check("deploy-cognito-trigger-timeout")
+    assert where == "auth-fn" and "Cognito waits 5 s" in message
+    assert trigger_stack(30, known_arn=False).check("deploy-cognito-trigger-timeout") != []
+    # custom sender triggers are asynchronous: no 5-second wait
+    assert trigger_stack(30, sender=True).check("deploy-cognito-trigger-timeout") == []
