@@ -1,10 +1,18 @@
 """The public API: an HTTP API in front of the service functions and a WebSocket API for the feed.
 
-`HttpApi` maps one route set per service to its function (Lambda proxy, payload 2.0), puts a
-Cognito JWT authorizer on every route except the few that cannot carry a user token (health
-check, payment-provider webhooks: those verify the provider's signature themselves), throttles
+`HttpApi` maps one route set per service to its function (Lambda proxy, payload 2.0), throttles
 each route, and writes JSON access logs. HTTP APIs take no WAF or Shield: the web CloudFront
-distribution fronts them on `/api/*` (its origin is `HttpApi.endpoint_domain`).
+distribution fronts them on `/api/*` (its origin is `HttpApi.endpoint_domain`). Who may call:
+
+- **edge-only** (`edge_authorizer`, what the platform deploys): every route, public ones included,
+  has a Lambda authorizer that admits only requests carrying the origin-verify header CloudFront
+  adds (`components.cdn.ORIGIN_VERIFY_HEADER`), so the default `execute-api` endpoint answers
+  403 to anyone who skips the distribution and its WAF web ACL; on user routes the same
+  authorizer verifies the Cognito token and passes its claims on. No `api.<domain>` then: the
+  API's only public name is the web app's `/api/*`.
+- **JWT** (`jwt_issuer`/`jwt_audiences`): API Gateway's Cognito JWT authorizer on every route
+  except the few that cannot carry a user token (health check, payment-provider webhooks: those
+  verify the provider's signature themselves). The endpoint is reachable around CloudFront.
 
 `WebSocketApi` carries the Real-Time Activity Feed: `$connect`, `$disconnect` and `$default`
 go to the feed function, which checks the user's token on `$connect` and pushes events back
@@ -24,6 +32,7 @@ import pulumi_aws as aws
 
 from components import lookups
 from components.base import Component, StackContext
+from components.cdn import ORIGIN_VERIFY_HEADER
 from components.iam import Grantee
 from components.logs import log_group
 
@@ -120,17 +129,27 @@ WEBSOCKET_ACCESS_LOG_FORMAT = json.dumps(
 )
 
 
+#: AWS: authorizer result TTL "The maximum value is 3600, or 1 hour" (0 disables caching).
+MAX_AUTHORIZER_TTL = 3600
+
+
 @dataclass
 class HttpApiArgs:
-    """The HTTP API. Defaults: JWT on every non-public route, 100 req/s per route unless the
-    route says otherwise, a year of JSON access logs, TLS 1.2 on the custom domain."""
+    """The HTTP API. Defaults: an authorizer on every non-public route (the edge authorizer on
+    every route when given), 100 req/s per route unless the route says otherwise, a year of JSON
+    access logs, TLS 1.2 on the custom domain."""
 
-    #: Cognito user pool issuer (`https://cognito-idp.<region>.amazonaws.com/<pool id>`).
-    jwt_issuer: pulumi.Input[str]
-    #: App client ids whose tokens are accepted (the web client).
-    jwt_audiences: Sequence[pulumi.Input[str]]
     #: Service package → its function; each gets the route set in `routes`.
     functions: Mapping[str, LambdaTarget]
+    #: Cognito user pool issuer (`https://cognito-idp.<region>.amazonaws.com/<pool id>`) and the
+    #: app client ids whose tokens API Gateway's JWT authorizer accepts (JWT mode).
+    jwt_issuer: pulumi.Input[str] | None = None
+    jwt_audiences: Sequence[pulumi.Input[str]] = field(default_factory=list)
+    #: Edge-only mode: the function answering Lambda authorizer requests (the auth service's
+    #: edge gate: origin-verify header, then the user's token). Replaces the JWT authorizer.
+    edge_authorizer: LambdaTarget | None = None
+    #: How long API Gateway reuses an edge-authorizer answer for the same header values.
+    edge_authorizer_ttl_seconds: int = 300
     routes: Mapping[str, Sequence[Route]] = field(default_factory=lambda: dict(DEFAULT_ROUTES))
     #: Browser origins allowed by CORS (the web app; localhost in dev).
     cors_origins: Sequence[pulumi.Input[str]] = field(default_factory=list)
@@ -144,6 +163,24 @@ class HttpApiArgs:
     hosted_zone_id: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
+        jwt_any = self.jwt_issuer is not None or bool(self.jwt_audiences)
+        jwt_complete = self.jwt_issuer is not None and bool(self.jwt_audiences)
+        if (self.edge_authorizer is not None) == jwt_any or jwt_any != jwt_complete:
+            raise ValueError(
+                "HttpApiArgs needs one authorizer: edge_authorizer (edge-only API behind "
+                "CloudFront) or jwt_issuer with jwt_audiences, not both"
+            )
+        if self.edge_authorizer is not None and self.domain:
+            raise ValueError(
+                f"HttpApiArgs.domain={self.domain!r} with edge_authorizer: api.<domain> would "
+                "answer only requests CloudFront signed; serve the API through the web "
+                "distribution's /api/* and set domain=None"
+            )
+        if not 0 <= self.edge_authorizer_ttl_seconds <= MAX_AUTHORIZER_TTL:
+            raise ValueError(
+                f"edge_authorizer_ttl_seconds={self.edge_authorizer_ttl_seconds}: API Gateway "
+                f"caches authorizer results for 0 to {MAX_AUTHORIZER_TTL} seconds"
+            )
         keys = [r.key for routes in self.routes.values() for r in routes]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
@@ -157,7 +194,8 @@ class HttpApiArgs:
 
 
 class HttpApi(Component):
-    """API Gateway HTTP API with a Cognito JWT authorizer and one route set per service."""
+    """API Gateway HTTP API with one route set per service, guarded by the edge authorizer
+    (only what CloudFront forwarded) or by a Cognito JWT authorizer."""
 
     TYPE = "soundstack:api:HttpApi"
 
@@ -187,17 +225,23 @@ class HttpApi(Component):
             tags=self.tags(),
             opts=self.child_opts(),
         )
-        self.authorizer = aws.apigatewayv2.Authorizer(
-            self.child_name("jwt"),
-            api_id=self.api.id,
-            name=self.physical_name("cognito-jwt"),
-            authorizer_type="JWT",
-            identity_sources=["$request.header.Authorization"],
-            jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(
-                issuer=args.jwt_issuer, audiences=list(args.jwt_audiences)
-            ),
-            opts=self.child_opts(),
-        )
+        #: Authorizer of user routes and of public routes (None: public routes have none).
+        self.authorizer: aws.apigatewayv2.Authorizer
+        self.public_authorizer: aws.apigatewayv2.Authorizer | None = None
+        if args.edge_authorizer is not None:
+            self._edge_authorizers(args.edge_authorizer, args.edge_authorizer_ttl_seconds)
+        else:
+            self.authorizer = aws.apigatewayv2.Authorizer(
+                self.child_name("jwt"),
+                api_id=self.api.id,
+                name=self.physical_name("cognito-jwt"),
+                authorizer_type="JWT",
+                identity_sources=["$request.header.Authorization"],
+                jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(
+                    issuer=args.jwt_issuer, audiences=list(args.jwt_audiences)
+                ),
+                opts=self.child_opts(),
+            )
 
         self.routes: dict[str, aws.apigatewayv2.Route] = {}
         for service, routes in args.routes.items():
@@ -263,6 +307,44 @@ class HttpApi(Component):
             {"endpoint": self.endpoint, "url": self.url, "execution_arn": self.execution_arn}
         )
 
+    def _edge_authorizers(self, function: LambdaTarget, ttl_seconds: int) -> None:
+        """Two Lambda authorizers on `function`: user routes need the origin-verify header and
+        a token, public routes only the header. API Gateway answers 401 itself when an identity
+        source is missing and caches each answer per identity-source values for `ttl_seconds`.
+        """
+        origin = f"$request.header.{ORIGIN_VERIFY_HEADER}"
+        made = {}
+        for role, sources in (
+            ("edge-user", [origin, "$request.header.Authorization"]),
+            ("edge-public", [origin]),
+        ):
+            made[role] = aws.apigatewayv2.Authorizer(
+                self.child_name(role),
+                api_id=self.api.id,
+                name=self.physical_name(role),
+                authorizer_type="REQUEST",
+                authorizer_uri=function.invoke_arn,
+                # AWS: the payload format is "Required for HTTP API Lambda authorizers"; simple
+                # responses (isAuthorized + context) need format 2.0.
+                authorizer_payload_format_version="2.0",
+                enable_simple_responses=True,
+                identity_sources=sources,
+                authorizer_result_ttl_in_seconds=ttl_seconds,
+                opts=self.child_opts(),
+            )
+            aws.lambda_.Permission(
+                self.child_name(f"invoke-{role}"),
+                action="lambda:InvokeFunction",
+                function=function.function_name,
+                principal="apigateway.amazonaws.com",
+                source_arn=pulumi.Output.all(self.api.execution_arn, made[role].id).apply(
+                    lambda a: f"{a[0]}/authorizers/{a[1]}"
+                ),
+                opts=self.child_opts(),
+            )
+        self.authorizer = made["edge-user"]
+        self.public_authorizer = made["edge-public"]
+
     def _route(
         self,
         service: str,
@@ -271,13 +353,15 @@ class HttpApi(Component):
         integration: aws.apigatewayv2.Integration,
     ) -> None:
         slug = re.sub(r"[^a-z0-9]+", "-", f"{route.method} {route.path}".lower()).strip("-")
+        edge = self.public_authorizer is not None
+        authorizer = self.public_authorizer if route.public else self.authorizer
         self.routes[route.key] = aws.apigatewayv2.Route(
             self.child_name(f"route-{slug}"),
             api_id=self.api.id,
             route_key=route.key,
             target=integration.id.apply(lambda i: f"integrations/{i}"),
-            authorization_type="NONE" if route.public else "JWT",
-            authorizer_id=None if route.public else self.authorizer.id,
+            authorization_type="CUSTOM" if edge else "NONE" if route.public else "JWT",
+            authorizer_id=authorizer.id if authorizer is not None else None,
             opts=self.child_opts(),
         )
         aws.lambda_.Permission(
@@ -359,6 +443,84 @@ class HttpApi(Component):
 
 
 @dataclass
+class EdgeSecretArgs:
+    """The origin-verify value: `value` is `current` or, while rotating, `current,previous`
+    (the edge authorizer accepts both, CloudFront sends `current`)."""
+
+    value: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    #: Days a deleted secret can still be restored (Secrets Manager: 7 to 30).
+    recovery_window_days: int = 7
+
+    def __post_init__(self) -> None:
+        if not 7 <= self.recovery_window_days <= 30:
+            raise ValueError(
+                f"EdgeSecretArgs.recovery_window_days={self.recovery_window_days}: Secrets "
+                "Manager allows 7 to 30"
+            )
+
+
+class EdgeSecret(Component):
+    """The shared secret that proves a request to the API came through the web distribution.
+
+    Kept in Secrets Manager (KMS-encrypted) for the edge authorizer (`grant_read`), and handed
+    to the distribution's API origin as `header_value` (a Pulumi secret: CloudFront stores
+    origin headers in its configuration, readable by `cloudfront:GetDistributionConfig`).
+    """
+
+    TYPE = "soundstack:api:EdgeSecret"
+
+    def __init__(
+        self,
+        name: str,
+        args: EdgeSecretArgs,
+        ctx: StackContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, ctx, opts)
+        self.kms_key_arn = args.kms_key_arn
+        self.secret = aws.secretsmanager.Secret(
+            self.child_name("secret"),
+            # not `…-verify`: Secrets Manager reads a trailing hyphen + six characters as the
+            # random suffix of an ARN ("Do not end your secret name with a hyphen followed by six
+            # characters").
+            name=self.physical_name("origin-verify-value", "secret"),
+            description=f"{ORIGIN_VERIFY_HEADER} values the API's edge authorizer accepts",
+            kms_key_id=args.kms_key_arn,
+            recovery_window_in_days=args.recovery_window_days,
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        value = pulumi.Output.secret(args.value)
+        aws.secretsmanager.SecretVersion(
+            self.child_name("value"),
+            secret_id=self.secret.id,
+            secret_string=value,
+            opts=self.child_opts(),
+        )
+        self.arn: pulumi.Output[str] = self.secret.arn
+        #: What CloudFront sends: the current value (the first of `current,previous`).
+        self.header_value: pulumi.Output[str] = pulumi.Output.secret(
+            value.apply(lambda v: v.split(",")[0].strip())
+        )
+        self.register_outputs({"arn": self.arn})
+
+    def grant_read(self, grantee: Grantee) -> None:
+        """Let `grantee` (the edge authorizer) read the accepted values."""
+        grantee.grant(
+            "ReadOriginVerifySecret",
+            ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            [self.arn],
+        )
+        grantee.grant(
+            "DecryptOriginVerifySecret",
+            ["kms:Decrypt"],
+            [self.kms_key_arn],
+            {"StringEquals": {"kms:ViaService": f"secretsmanager.{self.ctx.region}.amazonaws.com"}},
+        )
+
+
+@dataclass
 class WebSocketApiArgs:
     """The feed's WebSocket API. Defaults: 100 messages/s per route, a year of access logs."""
 
@@ -427,6 +589,10 @@ class WebSocketApi(Component):
         self.url: pulumi.Output[str] = pulumi.Output.concat(
             self.api.api_endpoint, "/", self.stage_name
         )
+        #: `wss://<id>.execute-api.<region>.amazonaws.com`: the origin a page's CSP
+        #: `connect-src` must list for browsers to open the socket (a source with a path would
+        #: match only that path; the origin is exact and covers the stage).
+        self.origin: pulumi.Output[str] = self.api.api_endpoint
         #: HTTPS endpoint the feed posts to (`@connections/<id>`), e.g. boto3 `endpoint_url`.
         self.management_endpoint: pulumi.Output[str] = self.url.apply(
             lambda url: "https://" + url.removeprefix("wss://")
@@ -434,7 +600,13 @@ class WebSocketApi(Component):
         self.execution_arn: pulumi.Output[str] = self.api.execution_arn
         dims = {"ApiId": self.api.id, "Stage": self.stage_name}
         self.add_signal("5xx", "feed socket errors", "AWS/ApiGateway", "IntegrationError", dims)
-        self.register_outputs({"url": self.url, "management_endpoint": self.management_endpoint})
+        self.register_outputs(
+            {
+                "url": self.url,
+                "origin": self.origin,
+                "management_endpoint": self.management_endpoint,
+            }
+        )
 
     def route_to(self, function: LambdaTarget) -> None:
         """Send `$connect`, `$disconnect` and `$default` to `function`, which only this API may

@@ -27,6 +27,18 @@ MIN_VIEWER_TLS = "TLSv1.2_2021"
 #: AWS managed cache and origin-request policies (their ids are the same in every account).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+#: Managed policies that forward the viewer's Host header, which an `execute-api` origin
+#: rejects (403): AllViewer and AllViewerAndCloudFrontHeaders-2022-06.
+HOST_FORWARDING_POLICIES = (
+    "216adef6-5c7f-47e4-b989-5492eafa07d3",
+    "33f36d7e-f396-46d9-90e0-52428a34d9dc",
+)
+#: Header the web distribution adds to every request to the API origin, with a secret value the
+#: API's edge authorizer checks. AWS: "If the header names and values that you specify are not
+#: already present in the viewer request, CloudFront adds them to the origin request. If a
+#: header is present, CloudFront overwrites the header value before forwarding the request to
+#: the origin." A viewer therefore cannot supply or replace it.
+ORIGIN_VERIFY_HEADER = "x-origin-verify"
 
 
 @dataclass(frozen=True)

@@ -234,6 +234,16 @@ class PaymentSettings(ServiceSettings):
 
 
 @dataclass
+class AuthSettings(ServiceSettings):
+    """The auth service's functions: the Cognito triggers send new profiles to
+    `profile_queue_url`; the API's edge authorizer accepts the origin-verify values stored in
+    `api_origin_secret_arn` and the tokens of `cognito_user_pool_id` / `cognito_client_ids`."""
+
+    profile_queue_url: pulumi.Input[str] | None = None
+    api_origin_secret_arn: pulumi.Input[str] | None = None
+
+
+@dataclass
 class ServiceFunctionArgs:
     """One service function. Defaults are production-grade: 512 MB, 15 s, 50 reserved
     executions, a year of logs, X-Ray on, async failures kept 14 days in an encrypted queue."""

@@ -19,6 +19,11 @@ import pulumi_aws as aws
 from components.base import Component, StackContext
 from components.iam import Grantee
 
+#: AWS: "When Amazon Cognito calls your Lambda function, it must respond within 5 seconds. If it
+#: does not, Amazon Cognito retries the call. [...] You can't change this five-second timeout
+#: value." A trigger function's own timeout: it never runs on after Cognito stopped waiting.
+TRIGGER_TIMEOUT_SECONDS = 5
+
 
 @dataclass
 class SocialLogin:
@@ -205,6 +210,17 @@ class UserDirectory(Component):
             user_pool_id=self.user_pool.id,
             managed_login_version=2,
             opts=self.child_opts(),
+        )
+        # AWS: "When an app client doesn't have a style assigned, your managed login pages for
+        # that app client are nonfunctional until you create a new style or switch the domain
+        # branding version." Cognito's default style; AWS: "When you specify true for this
+        # option, you must also omit values for Settings and Assets", so none are passed.
+        self.branding = aws.cognito.ManagedLoginBranding(
+            self.child_name("web-branding"),
+            user_pool_id=self.user_pool.id,
+            client_id=self.web_client.id,
+            use_cognito_provided_values=True,
+            opts=self.child_opts(depends_on=[self.domain]),
         )
 
         self.user_pool_id: pulumi.Output[str] = self.user_pool.id

@@ -2,9 +2,12 @@
 
 Requests flow:
 - `/api/*` (only when `api_domain` is given) goes to the API Gateway HTTP API, uncached, with
-  the viewer's headers, query strings and `Authorization` forwarded and the `/api` prefix
-  removed (`/api/tracks` reaches the API as `/tracks`). This is how the API gets the
-  distribution's WAF web ACL and Shield protection: HTTP APIs cannot be associated with WAF.
+  the viewer's headers (but not `Host`: API Gateway answers 403 to a Host that is not its own),
+  query strings and `Authorization` forwarded and the `/api` prefix removed (`/api/tracks`
+  reaches the API as `/tracks`). This is how the API gets the distribution's WAF web ACL and
+  Shield protection: HTTP APIs cannot be associated with WAF. With `api_origin_secret`, every
+  request to the API carries `cdn.ORIGIN_VERIFY_HEADER` with that value, which the API's edge
+  authorizer requires: a request that skipped the distribution is refused.
 - everything else is served from the private bucket through Origin Access Control; a
   CloudFront Function rewrites paths without a file extension to `/index.html`, so client-side
   routes load the app (SPA fallback) while missing assets still return 404 and API errors are
@@ -60,6 +63,9 @@ class WebArgs:
     web_acl_arn: pulumi.Input[str] | None = None
     #: Host name of the HTTP API (e.g. `abc123.execute-api.eu-west-1.amazonaws.com`).
     api_domain: pulumi.Input[str] | None = None
+    #: Value of the origin-verify header sent to the API (a Pulumi secret; the edge authorizer
+    #: of `components.api.HttpApi` accepts only requests carrying it).
+    api_origin_secret: pulumi.Input[str] | None = None
     #: Serve from this name (ACM certificate in us-east-1 + alias records) with TLS 1.2_2021.
     domain: cdn.CustomDomain | None = None
     price_class: str = "PriceClass_All"
@@ -68,6 +74,13 @@ class WebArgs:
     connect_sources: Sequence[pulumi.Input[str]] = field(default_factory=list)
     #: Extra `media-src` origins (e.g. the music distribution).
     media_sources: Sequence[pulumi.Input[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.api_origin_secret is not None and self.api_domain is None:
+            raise ValueError(
+                "WebArgs.api_origin_secret is set without api_domain: the header goes to the "
+                "API origin; set api_domain (HttpApi.endpoint_domain) or drop the secret"
+            )
 
 
 def content_security_policy(connect: Sequence[str], media: Sequence[str]) -> str:
@@ -139,6 +152,14 @@ class WebApp(Component):
                         "origin_protocol_policy": "https-only",
                         "origin_ssl_protocols": ["TLSv1.2"],
                     },
+                    "custom_headers": [
+                        {
+                            "name": cdn.ORIGIN_VERIFY_HEADER,
+                            "value": pulumi.Output.secret(args.api_origin_secret),
+                        }
+                    ]
+                    if args.api_origin_secret is not None
+                    else None,
                 }
             )
             behaviours.append(self._api_behaviour(headers.id))

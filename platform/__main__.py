@@ -6,6 +6,7 @@ Sections follow the order resources depend on each other: foundation, edge and i
 data and messaging, compute and API, then analytics, observability and delivery.
 """
 
+import dataclasses
 import json
 
 import pulumi
@@ -14,6 +15,8 @@ from components import lookups
 from components.analytics import Analytics, AnalyticsArgs
 from components.api import (
     DEFAULT_ROUTES,
+    EdgeSecret,
+    EdgeSecretArgs,
     HttpApi,
     HttpApiArgs,
     WebSocketApi,
@@ -28,6 +31,7 @@ from components.edge import EdgeArgs, EdgeProtection, EmergencyContact
 from components.function import (
     DEFAULT_LAYER_DIR,
     ActivitySettings,
+    AuthSettings,
     CatalogSettings,
     DependencyLayer,
     DependencyLayerArgs,
@@ -39,7 +43,12 @@ from components.function import (
     ServiceSettings,
 )
 from components.graph import Graph, GraphArgs
-from components.identity import IdentityArgs, SocialLogin, UserDirectory
+from components.identity import (
+    TRIGGER_TIMEOUT_SECONDS,
+    IdentityArgs,
+    SocialLogin,
+    UserDirectory,
+)
 from components.kms import EncryptionKey, EncryptionKeyArgs
 from components.media import MediaArgs, MediaDelivery
 from components.messaging import Messaging, MessagingArgs
@@ -78,8 +87,9 @@ network = Network(
 )
 
 # --- Identity, media delivery, web hosting and edge protection ------------------------------
-# The HTTP API cannot carry WAF or Shield itself: it is served through the web distribution's
-# /api/* behaviour (WebArgs.api_domain), which has the CloudFront web ACL and Shield protection.
+# The HTTP API cannot carry WAF or Shield itself: it is served only through the web
+# distribution's /api/* behaviour (WebArgs.api_domain), which has the CloudFront web ACL and
+# Shield protection; its edge authorizer refuses requests without CloudFront's origin header.
 edge = EdgeProtection(
     "edge",
     EdgeArgs(
@@ -273,9 +283,23 @@ if not config.payments.plans:
     )  # fmt: skip
 redis_url = pulumi.Output.concat("rediss://", cache.endpoint, ":", str(cache.port))
 # Auth serves the user pool's triggers, so it exists before the pool (it reads the pool id from
-# each trigger event) and the pool is created here rather than with the edge.
+# each trigger event) and the pool is created here rather than with the edge. Cognito waits 5 s
+# for a trigger: the triggers never touch the database; post confirmation queues the profile and
+# the profile writer (same code, its own function, the only one with database access) inserts it.
+profiles_queue = messaging.queue(
+    "profiles", consumer_timeout_seconds=config.functions.timeout_seconds
+)
 auth_fn = ServiceFunction(
     "auth-fn",
+    dataclasses.replace(
+        function_args("auth", AuthSettings(profile_queue_url=profiles_queue.url), in_vpc=True),
+        timeout_seconds=TRIGGER_TIMEOUT_SECONDS,
+    ),
+    ctx,
+)
+profiles_queue.grant_send(auth_fn)
+profiles_fn = ServiceFunction(
+    "profiles-fn",
     function_args(
         "auth",
         ServiceSettings(db_host=database.proxy_endpoint, db_user="accounts", db_schema="accounts"),
@@ -283,6 +307,8 @@ auth_fn = ServiceFunction(
     ),
     ctx,
 )
+# Two pollers at most: the writer must not take the concurrency the triggers need.
+profiles_queue.trigger(profiles_fn.function_name, profiles_fn, max_concurrency=2)
 
 
 def social_login(provider: str) -> SocialLogin | None:
@@ -319,12 +345,34 @@ identity = UserDirectory(
 )
 edge.associate(identity, "user-pool", identity.user_pool_arn)
 identity.grant_link_identities(auth_fn)
-database.grant_connect(auth_fn, user="accounts")
+database.grant_connect(profiles_fn, user="accounts")
 # One JSON secret with the Stripe and PayPal keys (app_services.payment.handler.ProviderSecrets).
 payment_secrets = ProviderSecrets(
     "payment-secrets", ProviderSecretsArgs(["providers"], data_key.arn), ctx
 )
 client_ids = identity.web_client_id.apply(lambda c: f'["{c}"]')
+# The API's edge authorizer: admits only requests carrying CloudFront's origin-verify header
+# (`pulumi config set --secret soundstack:api_origin_secret "$(openssl rand -hex 32)"`), then
+# verifies the user's token on user routes.
+api_origin_secret = secret("api_origin_secret")
+if api_origin_secret is None:
+    raise ConfigError(
+        f"stack {ctx.stack}",
+        ["soundstack:api_origin_secret is not set: CloudFront proves requests to the API with it; "
+         'run `pulumi config set --secret soundstack:api_origin_secret "$(openssl rand -hex 32)"`'],
+    )  # fmt: skip
+edge_secret = EdgeSecret("edge-secret", EdgeSecretArgs(api_origin_secret, data_key.arn), ctx)
+gate_fn = ServiceFunction(
+    "gate-fn",
+    function_args(
+        "auth",
+        AuthSettings(api_origin_secret_arn=edge_secret.arn,
+                     cognito_user_pool_id=identity.user_pool_id, cognito_client_ids=client_ids),
+        in_vpc=True,
+    ),
+    ctx,
+)  # fmt: skip
+edge_secret.grant_read(gate_fn)
 # The socket exists before the feed function, which needs its callback URL.
 feed_api = WebSocketApi(
     "feed-socket",
@@ -415,14 +463,11 @@ if config.environment == "dev":
 api = HttpApi(
     "api",
     HttpApiArgs(
-        jwt_issuer=identity.issuer_url,
-        jwt_audiences=[identity.web_client_id],
         functions={s: f for s, f in functions.items() if s in DEFAULT_ROUTES},
+        edge_authorizer=gate_fn,
         cors_origins=web_origins,
         log_retention_days=config.monitoring.log_retention_days,
         log_kms_key_arn=logs_key.arn,
-        domain=config.domain if config.edge.hosted_zone_id else None,
-        hosted_zone_id=config.edge.hosted_zone_id,
     ),
     ctx,
 )
@@ -511,9 +556,11 @@ web = WebApp(
         connect_sources=[
             identity.hosted_ui_url,
             f"https://cognito-idp.{config.region}.amazonaws.com",
+            feed_api.origin,  # the activity feed's WebSocket (wss://)
         ],
         media_sources=[pulumi.Output.concat("https://", media.domain_name)],
         api_domain=api.endpoint_domain,
+        api_origin_secret=edge_secret.header_value,
     ),
     ctx,
 )
@@ -522,7 +569,7 @@ edge.protect(
     application_layer=True,
 )  # fmt: skip
 
-pulumi.export("api_url", api.url)
+pulumi.export("api_url", pulumi.Output.concat(web.url, "/api"))  # its only way in
 pulumi.export("api_endpoint_domain", api.endpoint_domain)
 pulumi.export("feed_websocket_url", feed_api.url)
 pulumi.export("function_names", {s: f.function_name for s, f in functions.items()})

@@ -6,6 +6,7 @@ from pulumi_policy import Policy
 
 from policies import (
     api,
+    api_exposure,
     audit,
     cloudfront,
     compute,
@@ -15,6 +16,7 @@ from policies import (
     deploy_limits,
     governance,
     iam,
+    identity,
     messaging,
     network,
     s3,
@@ -29,6 +31,8 @@ MODULES = (
     databases,
     compute,
     api,
+    api_exposure,
+    identity,
     messaging,
     iam,
     network,

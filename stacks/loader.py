@@ -23,7 +23,7 @@ NAMESPACE = "soundstack"
 STACKS_DIR = Path(__file__).resolve().parent
 
 #: Config keys that must be Pulumi secrets (`pulumi config set --secret soundstack:<key>`).
-SECRET_KEYS = ("google_client_secret", "facebook_client_secret")
+SECRET_KEYS = ("google_client_secret", "facebook_client_secret", "api_origin_secret")
 
 #: What the offline preview puts in place of a secret it cannot decrypt.
 SECRET_PLACEHOLDER = "offline-preview-placeholder"

@@ -152,8 +152,12 @@ class ClusterConfig(Section):
         return self
 
 
-#: The service functions platform/__main__.py runs, each reserving `reserved_concurrency`.
-SERVICE_FUNCTIONS = ("auth", "catalog", "playlist", "activity", "recommendation", "payment", "feed")
+#: The functions platform/__main__.py runs (`<name>-fn`), each reserving `reserved_concurrency`:
+#: the six request services, and auth as Cognito triggers, profile writer and API edge gate.
+SERVICE_FUNCTIONS = (
+    "auth", "profiles", "gate", "catalog", "playlist", "activity", "recommendation", "payment",
+    "feed",
+)  # fmt: skip
 
 
 class FunctionsConfig(Section):

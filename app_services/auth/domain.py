@@ -1,17 +1,34 @@
-"""Auth logic for the Cognito user pool triggers.
+"""Auth logic: the Cognito user pool triggers, the profile writer and the API's edge gate.
 
 Pre sign-up rejects malformed and disposable e-mail addresses and links a first social sign-in
 (Google, Facebook, ...) to an existing verified e-mail/password account with the same address,
-so one person keeps one profile. Post confirmation creates the user's profile row.
+so one person keeps one profile. Post confirmation hands the new profile to a queue; the
+profile writer (`create_profile`) inserts the row from there.
+
+Why the queue: "Amazon Cognito invokes Lambda functions synchronously. When Amazon Cognito calls
+your Lambda function, it must respond within 5 seconds. If it does not, Amazon Cognito retries
+the call. After three unsuccessful attempts, the function times out. You can't change this
+five-second timeout value." (Cognito developer guide, Lambda triggers). A trigger that opened a
+PostgreSQL connection (RDS Proxy, IAM token, TLS, a database resuming from zero capacity) on a
+cold start could fail the sign-up; so no trigger touches the database: each makes at most two
+short AWS API calls, and the database write happens behind SQS, retried until it lands.
+
+`authorize_request` is the HTTP API's Lambda authorizer: a request reaches a service only if it
+carries the origin-verify header CloudFront adds (so it came through the web distribution and
+its WAF web ACL) and, on user routes, a valid Cognito token whose claims it passes on.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app_services.core.errors import BadRequest
+from pydantic import BaseModel, ConfigDict, Field
+
+from app_services.core.errors import BadRequest, Unauthorized
 from app_services.core.events import CognitoTriggerEvent
 
 # A small, well-known base list; deployments extend it with BLOCKED_EMAIL_DOMAINS.
@@ -46,8 +63,26 @@ class Directory(Protocol):
     ) -> None: ...
 
 
+class NewProfile(BaseModel):
+    """A confirmed user's profile row, as post confirmation enqueues it (the message body)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: str = Field(min_length=1)
+    email: str = Field(min_length=3, max_length=254)
+    display_name: str = Field(min_length=1, max_length=100)
+
+
 class Profiles(Protocol):
     def create(self, user_id: str, email: str, display_name: str) -> bool: ...
+
+
+class ProfileOutbox(Protocol):
+    def enqueue(self, profile: NewProfile) -> None: ...
+
+
+class TokenVerifier(Protocol):
+    def verify(self, token: str) -> dict[str, Any]: ...
 
 
 def normalise_email(raw: str | None, blocked: frozenset[str] = frozenset()) -> str:
@@ -99,8 +134,9 @@ def pre_sign_up(
     return event.reply()
 
 
-def post_confirmation(event: CognitoTriggerEvent, profiles: Profiles) -> dict[str, Any]:
-    """Create the profile row of a newly confirmed user (idempotent: Cognito may retry)."""
+def post_confirmation(event: CognitoTriggerEvent, outbox: ProfileOutbox) -> dict[str, Any]:
+    """Queue the profile row of a newly confirmed user; the profile writer inserts it. Cognito
+    may retry this trigger: the writer's insert is idempotent, so a duplicate is harmless."""
     if event.trigger_source == "PostConfirmation_ConfirmSignUp":
         attributes = event.request.user_attributes
         user_id = attributes.get("sub")
@@ -108,5 +144,62 @@ def post_confirmation(event: CognitoTriggerEvent, profiles: Profiles) -> dict[st
             raise BadRequest("userAttributes.sub is missing", field="sub")
         email = normalise_email(attributes.get("email"))
         name = attributes.get("name") or attributes.get("preferred_username")
-        profiles.create(user_id, email, (name or email.split("@")[0])[:100])
+        display_name = (name or email.split("@")[0])[:100]
+        outbox.enqueue(NewProfile(user_id=user_id, email=email, display_name=display_name))
     return event.reply()
+
+
+def create_profile(profile: NewProfile, profiles: Profiles) -> bool:
+    """Insert a queued profile; False when it already exists (a retried trigger or message)."""
+    return profiles.create(profile.user_id, profile.email, profile.display_name)
+
+
+#: Header CloudFront adds to every request it sends to the API origin (components.cdn).
+ORIGIN_VERIFY_HEADER = "x-origin-verify"
+
+
+class OriginSecrets(Protocol):
+    def values(self, refresh: bool = False) -> frozenset[str]: ...
+
+
+def origin_verified(presented: str, secrets: OriginSecrets) -> bool:
+    """`presented` equals an accepted origin-verify value (constant-time compare). On a miss the
+    values are read again (at most once a minute), so a rotation reaches warm authorizers."""
+    given = presented.encode()
+    for refresh in (False, True):
+        if any(hmac.compare_digest(given, v.encode()) for v in secrets.values(refresh)):
+            return True
+    return False
+
+
+def authorize_request(
+    headers: Mapping[str, str],
+    identity_source: Sequence[str],
+    secrets: OriginSecrets,
+    verifier: TokenVerifier,
+) -> dict[str, Any]:
+    """The HTTP API Lambda authorizer's simple response.
+
+    Authorized only with the origin-verify header CloudFront adds. The token is checked when it
+    is one of the authorizer's identity sources (the user-route authorizer lists
+    `Authorization`; the public-route one does not, so a stray header there is ignored); its
+    claims become the context services read as the signed-in user.
+    """
+    presented = headers.get(ORIGIN_VERIFY_HEADER, "")
+    if not presented or not origin_verified(presented, secrets):
+        return {"isAuthorized": False}
+    authorization = headers.get("authorization")
+    if authorization is None or authorization not in identity_source:
+        return {"isAuthorized": True, "context": {}}
+    token = authorization.removeprefix("Bearer ").strip()
+    try:
+        claims = verifier.verify(token)
+    except Unauthorized:
+        return {"isAuthorized": False}
+    # Context values must be plain: lists (e.g. `cognito:groups`) become space-separated.
+    context = {
+        k: " ".join(map(str, v)) if isinstance(v, list) else v
+        for k, v in claims.items()
+        if isinstance(v, str | int | float | bool | list)
+    }
+    return {"isAuthorized": True, "context": context}

@@ -1,11 +1,16 @@
-"""Auth I/O: the Cognito user pool (boto3 cognito-idp) and the profile rows in PostgreSQL."""
+"""Auth I/O: the Cognito user pool (boto3 cognito-idp), the profile queue (SQS) and the profile
+rows in PostgreSQL."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from app_services.auth.domain import ExistingUser
-from app_services.core.db import Database
+from app_services.auth.domain import ExistingUser, NewProfile
+
+if TYPE_CHECKING:  # the triggers never load the database driver
+    from app_services.core.db import Database
 
 
 class CognitoDirectory:
@@ -36,6 +41,17 @@ class CognitoDirectory:
         )
 
 
+class ProfileQueue:
+    """Post confirmation's outbox: one SQS message per confirmed user."""
+
+    def __init__(self, sqs: Any, queue_url: str):
+        self.sqs = sqs
+        self.queue_url = queue_url
+
+    def enqueue(self, profile: NewProfile) -> None:
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=profile.model_dump_json())
+
+
 class ProfileRepository:
     def __init__(self, db: Database):
         self.db = db
@@ -49,3 +65,30 @@ class ProfileRepository:
                 (user_id, email, display_name),
             )
             return cur.rowcount == 1
+
+
+class OriginSecretStore:
+    """The accepted origin-verify values (`current[,previous]`) from Secrets Manager, read at
+    the first request and again on demand, at most every `min_age_seconds`."""
+
+    def __init__(
+        self,
+        secretsmanager: Any,
+        secret_id: str,
+        min_age_seconds: float = 60,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.client = secretsmanager
+        self.secret_id = secret_id
+        self.min_age_seconds = min_age_seconds
+        self.clock = clock
+        self._values: frozenset[str] | None = None
+        self._read_at = 0.0
+
+    def values(self, refresh: bool = False) -> frozenset[str]:
+        stale = self.clock() - self._read_at >= self.min_age_seconds
+        if self._values is None or (refresh and stale):
+            raw = self.client.get_secret_value(SecretId=self.secret_id)["SecretString"]
+            self._values = frozenset(v.strip() for v in raw.split(",") if v.strip())
+            self._read_at = self.clock()
+        return self._values

@@ -83,6 +83,8 @@ class Jwt(_Event):
 
 class Authorizer(_Event):
     jwt: Jwt | None = None
+    #: Context of a Lambda authorizer (the auth service's edge gate puts the token's claims here).
+    lambda_: dict[str, Any] | None = Field(None, alias="lambda")
 
 
 class HttpRequestContext(_Event):
@@ -117,9 +119,12 @@ class HttpApiEvent(_Event):
 
     @property
     def claims(self) -> dict[str, Any]:
-        """The JWT claims the API Gateway authorizer verified (empty when unauthenticated)."""
+        """The token claims the API Gateway authorizer verified (JWT or Lambda authorizer;
+        empty when unauthenticated)."""
         auth = self.request_context.authorizer
-        return dict(auth.jwt.claims) if auth and auth.jwt else {}
+        if auth is None:
+            return {}
+        return dict(auth.jwt.claims) if auth.jwt else dict(auth.lambda_ or {})
 
     @property
     def user_id(self) -> str | None:

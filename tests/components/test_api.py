@@ -9,12 +9,15 @@ import pytest
 
 from components.api import (
     DEFAULT_ROUTES,
+    EdgeSecret,
+    EdgeSecretArgs,
     HttpApi,
     HttpApiArgs,
     Route,
     WebSocketApi,
     WebSocketApiArgs,
 )
+from components.cdn import ORIGIN_VERIFY_HEADER
 from components.iam import ServiceRole, ServiceRoleArgs
 from tests.conftest import make_ctx, run_program
 
@@ -195,15 +198,102 @@ def test_websocket_routes_logs_and_connection_management():
     assert synth.outputs["management"] == "https://" + synth.outputs["url"].removeprefix("wss://")
 
 
+def assert_edge_only(synth):
+    """Every HTTP route needs CloudFront's origin-verify header (checked by the edge authorizer);
+    user routes need a token as well. No JWT authorizer and no api.<domain> remain."""
+    found = [a for a in synth.by_type("aws:apigatewayv2/authorizer:Authorizer")
+             if a.inputs["authorizerType"] == "REQUEST"
+             and a.inputs.get("authorizerPayloadFormatVersion") == "2.0"]  # fmt: skip
+    authorizers = {a.inputs["name"]: a.inputs for a in found}
+    ids = {a.inputs["name"]: a.id for a in found}  # what routes refer to (the engine's id)
+    user, public = sorted(authorizers, key=lambda n: "public" in n)
+    origin = f"$request.header.{ORIGIN_VERIFY_HEADER}"
+    assert authorizers[user]["identitySources"] == [origin, "$request.header.Authorization"]
+    assert authorizers[public]["identitySources"] == [origin]
+    for config in authorizers.values():
+        assert config["enableSimpleResponses"] is True
+        assert 0 < config["authorizerResultTtlInSeconds"] <= 3600
+    routes = routes_by_key(synth)
+    assert set(routes) >= PUBLIC
+    for key, route in routes.items():
+        assert route.inputs["authorizationType"] == "CUSTOM", key
+        assert route.inputs["authorizerId"] == ids[public if key in PUBLIC else user], key
+    assert not [a for a in synth.by_type("aws:apigatewayv2/authorizer:Authorizer")
+                if a.inputs["authorizerType"] == "JWT"]  # fmt: skip
+    assert not synth.by_type("aws:apigatewayv2/domainName:DomainName")
+    return authorizers, routes
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_stack_api_authorizes_every_route_but_the_public_ones(request, stack):
+def test_stack_api_answers_only_requests_that_came_through_cloudfront(request, stack):
     synth = request.getfixturevalue(stack)
-    _, routes = assert_authorization(synth)
-    public = {k for k, r in routes.items() if r.inputs["authorizationType"] == "NONE"}
-    assert public == PUBLIC
+    assert_edge_only(synth)
+    (gate,) = [f for f in synth.by_type("aws:lambda/function:Function")
+               if f.name == "gate-fn-lambda"]  # fmt: skip
+    env = gate.inputs["environment"]["variables"]
+    (secret,) = [r for r in synth.by_type("aws:secretsmanager/secret:Secret")
+                 if r.name == "edge-secret-secret"]  # fmt: skip
+    assert env["API_ORIGIN_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
+    assert env["COGNITO_USER_POOL_ID"] and env["COGNITO_CLIENT_IDS"].startswith('["')
+    (version,) = [r for r in synth.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+                  if r.name == "edge-secret-value"]  # fmt: skip
+    assert version.inputs["secretString"] == "offline-preview-placeholder"  # the config secret
+    assert version.masked_inputs["secretString"] == "[secret]"
+    assert secret.inputs["kmsKeyId"]
+    role_policies = " ".join(p.inputs["policy"] for p in synth.by_type("aws:iam/rolePolicy:RolePolicy")
+                             if p.name.startswith("gate-fn"))  # fmt: skip
+    assert "ReadOriginVerifySecret" in role_policies
+    authorizer_invokes = [p.inputs for p in synth.by_type("aws:lambda/permission:Permission")
+                          if "/authorizers/" in p.inputs["sourceArn"]
+                          and p.inputs["principal"] == "apigateway.amazonaws.com"
+                          and p.inputs["function"] == gate.inputs["name"]]  # fmt: skip
+    assert len(authorizer_invokes) == 2
     (api,) = [a for a in synth.by_type("aws:apigatewayv2/api:Api")
               if a.inputs["protocolType"] == "HTTP"]  # fmt: skip
     origins = api.inputs["corsConfiguration"]["allowOrigins"]
     assert ("http://localhost:5173" in origins) == (stack == "dev")
     if stack == "prod":
         assert origins == ["https://music.example.com"]
+    assert synth.outputs["api_url"] == synth.outputs["web_url"] + "/api"
+
+
+def test_edge_only_api_guards_every_route_with_the_edge_authorizer():
+    synth = build_http(jwt_issuer=None, jwt_audiences=[], edge_authorizer=FakeFunction("gate"))
+    authorizers, _ = assert_edge_only(synth)
+    for config in authorizers.values():
+        assert config["authorizerUri"].endswith("function:gate/invocations")
+
+
+def test_one_authorizer_mode_and_no_api_domain_when_edge_only():
+    functions = {s: FakeFunction(s) for s in DEFAULT_ROUTES}
+    gate = FakeFunction("gate")
+    with pytest.raises(ValueError, match="needs one authorizer"):
+        HttpApiArgs(functions=functions)
+    with pytest.raises(ValueError, match="needs one authorizer"):
+        HttpApiArgs(functions=functions, jwt_issuer=ISSUER, jwt_audiences=["a"],
+                    edge_authorizer=gate)  # fmt: skip
+    with pytest.raises(ValueError, match="needs one authorizer"):
+        HttpApiArgs(functions=functions, jwt_issuer=ISSUER)
+    with pytest.raises(ValueError, match=r"domain='music.example.com' with edge_authorizer"):
+        HttpApiArgs(functions=functions, edge_authorizer=gate, domain="music.example.com")
+    with pytest.raises(ValueError, match="0 to 3600 seconds"):
+        HttpApiArgs(functions=functions, edge_authorizer=gate, edge_authorizer_ttl_seconds=7200)
+
+
+def test_edge_secret_sends_the_current_value_and_keeps_both_during_a_rotation():
+    def program():
+        ctx = make_ctx(stack="test")
+        key = "arn:aws:kms:eu-west-1:123456789012:key/k"
+        edge = EdgeSecret("edge", EdgeSecretArgs("new-value, old-value", key), ctx)
+        role = ServiceRole("reader", ServiceRoleArgs(services=["lambda.amazonaws.com"]), ctx)
+        edge.grant_read(role)
+        pulumi.export("header", edge.header_value)
+
+    synth = run_program(program)
+    assert synth.outputs["header"] == "[secret]"
+    (version,) = synth.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert version.inputs["secretString"] == "new-value, old-value"
+    (secret,) = synth.by_type("aws:secretsmanager/secret:Secret")
+    assert secret.inputs["kmsKeyId"].startswith("arn:aws:kms:")
+    with pytest.raises(ValueError, match="7 to 30"):
+        EdgeSecretArgs("v", "k", recovery_window_days=3)

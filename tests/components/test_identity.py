@@ -206,3 +206,51 @@ def test_stack_wires_the_auth_function_as_both_triggers(request, stack):
     assert link["Action"] == ["cognito-idp:AdminLinkProviderForUser", "cognito-idp:ListUsers"]
     (resource,) = link["Resource"]
     assert resource.startswith("arn:aws:cognito-idp:eu-west-1:123456789012:")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_managed_login_v2_has_a_branding_style_for_the_web_client(request, stack):
+    """Managed login (version 2) needs a style assigned to the app client, and AWS wants
+    UseCognitoProvidedValues without Settings or Assets."""
+    synth = request.getfixturevalue(stack)
+    assert (
+        one(synth, "aws:cognito/userPoolDomain:UserPoolDomain").inputs["managedLoginVersion"] == 2
+    )
+    client = one(synth, "aws:cognito/userPoolClient:UserPoolClient")
+    pool = one(synth, "aws:cognito/userPool:UserPool")
+    branding = one(synth, "aws:cognito/managedLoginBranding:ManagedLoginBranding").inputs
+    assert branding["clientId"] == client.id
+    assert branding["userPoolId"] == pool.id
+    assert branding["useCognitoProvidedValues"] is True
+    assert "settings" not in branding and "assets" not in branding
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_auth_functions_split_triggers_writer_and_gate_by_least_privilege(request, stack):
+    """The Cognito triggers cannot reach the database (they only queue the profile); the profile
+    writer is the one auth function with database access; the gate reads only its secret."""
+    from tests.components.test_function import BASE_SIDS, assert_no_broad_actions, policies_of
+
+    synth = request.getfixturevalue(stack)
+    base = BASE_SIDS | {"UseFunctionKey", "ManageVpcInterfaces"}
+    expected = {
+        "auth-fn": {"LinkSocialSignIns", "SendMessagingProfiles", "SendMessagingProfilesKey"},
+        "profiles-fn": {"ConnectDatabaseAsAccounts", "ConsumeMessagingProfiles",
+                        "ConsumeMessagingProfilesKey"},
+        "gate-fn": {"ReadOriginVerifySecret", "DecryptOriginVerifySecret"},
+    }  # fmt: skip
+    for function, sids in expected.items():
+        policies = policies_of(synth, function)
+        assert set(policies) == base | sids, function
+        assert_no_broad_actions(policies.values())
+    (mapping,) = [m for m in synth.by_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+                  if m.inputs["functionName"].endswith("-profiles-fn")]  # fmt: skip
+    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": 2}
+    assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    env = {f.name: f.inputs["environment"]["variables"]
+           for f in synth.by_type("aws:lambda/function:Function")}  # fmt: skip
+    assert "DB_HOST" not in env["auth-fn-lambda"] and env["auth-fn-lambda"]["PROFILE_QUEUE_URL"]
+    (triggers,) = [f for f in synth.by_type("aws:lambda/function:Function")
+                   if f.name == "auth-fn-lambda"]  # fmt: skip
+    assert triggers.inputs["timeout"] == 5  # Cognito's fixed wait: never run on past it
+    assert env["profiles-fn-lambda"]["DB_USER"] == "accounts"

@@ -9,6 +9,12 @@ import subprocess
 import pulumi
 import pytest
 
+from app_services.auth import domain as auth_domain
+from components.cdn import (
+    ALL_VIEWER_EXCEPT_HOST_HEADER,
+    HOST_FORWARDING_POLICIES,
+    ORIGIN_VERIFY_HEADER,
+)
 from components.web import API_PREFIX_STRIP, SPA_REWRITE, WebApp, WebArgs
 from tests.conftest import make_ctx, run_program
 
@@ -161,3 +167,45 @@ def _run_js(code: str, uri: str) -> str:
 def test_cloudfront_functions_rewrite_paths(uri, spa, api):
     assert _run_js(SPA_REWRITE, uri) == spa
     assert _run_js(API_PREFIX_STRIP, uri) == api
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_csp_connect_src_admits_exactly_the_feed_websocket_origin(request, stack):
+    """Browsers apply `connect-src` to WebSocket connections: the feed's `wss://` origin must be
+    listed (CSP Level 3 lets 'self' match ws/wss only for the page's own host)."""
+    synth = request.getfixturevalue(stack)
+    headers = one(synth, "web-site-headers").inputs["securityHeadersConfig"]
+    directives = {
+        d.split(" ", 1)[0]: d.split(" ")[1:]
+        for d in headers["contentSecurityPolicy"]["contentSecurityPolicy"].split("; ")
+    }
+    feed_url = synth.outputs["feed_websocket_url"]  # wss://<id>.execute-api.<region>...<stage>
+    origin = feed_url.rsplit("/", 1)[0]
+    assert origin.startswith("wss://") and origin.endswith(".execute-api.eu-west-1.amazonaws.com")
+    assert directives["connect-src"] == [
+        "'self'",
+        f"https://soundstack-{stack}-identity-auth.auth.eu-west-1.amazoncognito.com",
+        "https://cognito-idp.eu-west-1.amazonaws.com",
+        origin,
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_api_origin_gets_the_secret_origin_header_and_never_the_viewers_host(request, stack):
+    synth = request.getfixturevalue(stack)
+    distribution = one(synth, "web-distribution")
+    (api,) = [o for o in distribution.inputs["origins"] if o["originId"] == "api"]
+    assert api["customHeaders"] == [
+        {"name": ORIGIN_VERIFY_HEADER, "value": "offline-preview-placeholder"}
+    ]
+    assert distribution.masked_inputs["origins"] == "[secret]"  # never printed or stored plain
+    (behaviour,) = distribution.inputs["orderedCacheBehaviors"]
+    assert behaviour["originRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
+    assert behaviour["originRequestPolicyId"] not in HOST_FORWARDING_POLICIES
+    # the header is the one the auth service's edge gate checks
+    assert ORIGIN_VERIFY_HEADER == auth_domain.ORIGIN_VERIFY_HEADER
+
+
+def test_origin_secret_without_an_api_is_refused():
+    with pytest.raises(ValueError, match="api_origin_secret is set without api_domain"):
+        WebArgs(api_origin_secret="s")
