@@ -49,7 +49,7 @@ ICONS: dict[str, tuple[str, str, str]] = {
     "aws:lambda/layerVersion:LayerVersion": ("aws.compute.Lambda", "Lambda layer", "compute"),
     "eks:index:Cluster": ("aws.compute.EKS", "EKS", "compute"),
     "aws:eks/nodeGroup:NodeGroup": ("aws.compute.EC2", "node groups", "compute"),
-    "kubernetes:apps/v1:Deployment": ("k8s.compute.Deploy", "Deployment", "compute"),
+    "kubernetes:apps/v1:Deployment": ("k8s.compute.Deploy", "pods", "compute"),
     "aws:codepipeline/pipeline:Pipeline": (
         "aws.devtools.Codepipeline",
         "CodePipeline",
@@ -194,8 +194,8 @@ class Picture:
                 "ranksep": "1.0",
                 "pad": "0.3",
             },
-            node_attr={"fontsize": "11", "fixedsize": "shape"},
-            edge_attr={"fontsize": "10", "color": "#545B64", "fontcolor": "#232F3E"},
+            node_attr={"fontsize": "11"},
+            edge_attr={"fontsize": "10", "fontname": "Sans-Serif", "color": "#545B64"},
         )
         ids = {key: _node_id(key) for key in self.nodes}
 
@@ -213,20 +213,36 @@ class Picture:
                 if self._occupied(place, inside):
                     draw(place)
             rank = {key: TIERS.index(n.tier) for key, n in self.nodes.items()}
-            for e in self.edges:  # an edge back to an earlier tier does not move rows
-                back = rank[e.source] > rank[e.target]
-                picture.dot.edge(ids[e.source], ids[e.target], label=e.label,
-                                     constraint="false" if back else "true")  # fmt: skip
-            for i, tier in enumerate(TIERS):  # tier i below tier i-1, through invisible anchors
+            for e in self.edges:  # an edge up to an earlier tier is laid out reversed
+                if rank[e.source] > rank[e.target]:
+                    picture.dot.edge(ids[e.target], ids[e.source], label=e.label, dir="back")
+                else:
+                    picture.dot.edge(ids[e.source], ids[e.target], label=e.label)
+            for i, tier in enumerate(TIERS):  # tier i below all of tier i-1: invisible anchors
                 picture.dot.node(f"tier_{tier}", style="invis", shape="point", width="0")
                 if i:
-                    picture.dot.edge(f"tier_{TIERS[i - 1]}", f"tier_{tier}", style="invis")
+                    depth = self._depth(TIERS[i - 1])
+                    picture.dot.edge(f"tier_{TIERS[i - 1]}", f"tier_{tier}", style="invis",
+                                     minlen=str(depth + 1))  # fmt: skip
                 for key, n in self.nodes.items():
                     if n.tier == tier:
                         picture.dot.edge(f"tier_{tier}", ids[key], style="invis")
         finally:
             diagrams.setdiagram(None)
         return picture
+
+    def _depth(self, tier: str) -> int:
+        """Rows a tier needs below its first: the longest chain of edges inside it."""
+        inner: dict[str, list[str]] = defaultdict(list)
+        for e in self.edges:
+            if self.nodes[e.source].tier == tier == self.nodes[e.target].tier:
+                inner[e.source].append(e.target)
+
+        def longest(key: str, seen: frozenset[str]) -> int:
+            nexts = [t for t in inner[key] if t not in seen]
+            return max((1 + longest(t, seen | {t}) for t in nexts), default=0)
+
+        return max((longest(k, frozenset({k})) for k in list(inner)), default=0)
 
     def _occupied(self, place: str, inside: dict[str, tuple[str, ...]]) -> bool:
         children = inside.get(place, ())
@@ -321,7 +337,7 @@ def build(synth: Synthesis) -> Picture:
             continue
         icon, service, tier = ICONS[r.type]
         if r.type in _NAMED:
-            service += " " + str(dig(r.inputs, "metadata", "name"))
+            service = f"{dig(r.inputs, 'metadata', 'name')} {service}"
         note = component_view.hubs.get(owner, "")
         node = Node(owner, service, _place(estate, r), tier, icon, note)
         drawn[r.urn] = node
@@ -391,15 +407,15 @@ def structure(svg: bytes) -> tuple[list[str], list[str], list[str]]:
     """What an SVG picture shows, whatever Graphviz version drew it: cluster titles, nodes
     (id and label) and edges (ends and label), each sorted."""
 
-    def groups(kind: str) -> list[str]:
+    def groups(prefix: str, kind: str) -> list[str]:
         found = []
-        for block in re.findall(rf'<g id="{kind}\d+" class="{kind}">(.*?)</g>', text, re.S):
+        for block in re.findall(rf'<g id="{prefix}\d+" class="{kind}">(.*?)</g>', text, re.S):
             words = re.findall(r"<title>(.*?)</title>|<text[^>]*>(.*?)</text>", block)
             found.append(" ".join(w for pair in words for w in pair if w))
         return sorted(found)
 
     text = html.unescape(svg.decode())
-    return groups("clust"), groups("node"), groups("edge")
+    return groups("clust", "cluster"), groups("node", "node"), groups("edge", "edge")
 
 
 def same(a: bytes, b: bytes) -> bool:
