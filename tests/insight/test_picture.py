@@ -3,6 +3,7 @@ labelled edges, drawn from the registrations; the README's prod picture never dr
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.dom.minidom
 
@@ -111,13 +112,17 @@ def test_tiers_are_rows_from_edge_to_analytics(prod_picture, prod_svg):
         for tier in picture.TIERS
     ]
     assert all(rows) and len(y) == len(prod_picture.nodes)
-    for upper, lower in zip(rows, rows[1:], strict=False):
+    for upper, lower in itertools.pairwise(rows):
         assert max(upper) < min(lower)
 
 
-def test_svg_stands_alone_and_keeps_the_hub_notes(prod_svg):
+def test_svg_stands_alone_and_keeps_the_hub_notes(prod_picture, prod_svg):
     document = xml.dom.minidom.parseString(prod_svg)
-    texts = [t.firstChild.data for t in document.getElementsByTagName("text") if t.firstChild]
+    texts = [
+        child.data
+        for t in document.getElementsByTagName("text")
+        if isinstance(child := t.firstChild, xml.dom.minidom.Text)
+    ]
     assert "(used by most)" in texts and "(uses most)" in texts
     assert b'xlink:href="/' not in prod_svg  # no path into this machine's site-packages
     defined = {i.getAttribute("id") for i in document.getElementsByTagName("image")}
@@ -125,6 +130,8 @@ def test_svg_stands_alone_and_keeps_the_hub_notes(prod_svg):
     assert used and used <= defined
     clusters, nodes, edges = picture.structure(prod_svg)
     assert len(clusters) == 7 and "cluster_EKS cluster EKS cluster" in clusters
+    assert len(nodes) == len(prod_picture.nodes)  # the row anchors are invisible
+    assert "n_web_CloudFront_global->n_api_API_Gateway_region origin" in edges
 
 
 def test_dev_runs_no_cluster_and_is_drawn_without_one(dev):
@@ -158,7 +165,8 @@ def test_cli_writes_the_picture_by_suffix(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(commands, "_synth", stack_synthesis)
     svg, png = tmp_path / "prod.svg", tmp_path / "prod.png"
     assert main(["diagram", "prod", "--out", str(svg)]) == 0
-    assert xml.dom.minidom.parse(str(svg)).documentElement.tagName == "svg"
+    root = xml.dom.minidom.parse(str(svg)).documentElement
+    assert root is not None and root.tagName == "svg"
     assert main(["diagram", "prod", "--out", str(png)]) == 0
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert main(["diagram", "prod", "--out", str(tmp_path / "prod.txt")]) == 2
