@@ -125,7 +125,7 @@ _SUPPORT = {
 _DRAWN_AS = {"aws:shield/protection:Protection": "aws:shield/subscription:Subscription"}
 #: Which of a component's nodes stands for its undrawn resources (roles, security groups …):
 #: what runs first, then by the order of `ICONS`.
-_PRIMARY = ("compute", "api", "analytics", "edge", "data")
+_PRIMARY = ("compute", "api", "analytics", "data", "edge")
 #: Data paths not drawn towards a component most others use: placement shows them already.
 _IMPLIED = frozenset({"uses key", "runs in"})
 
@@ -218,15 +218,18 @@ class Picture:
                     picture.dot.edge(ids[e.target], ids[e.source], label=e.label, dir="back")
                 else:
                     picture.dot.edge(ids[e.source], ids[e.target], label=e.label)
-            for i, tier in enumerate(TIERS):  # tier i below all of tier i-1: invisible anchors
-                picture.dot.node(f"tier_{tier}", style="invis", shape="point", width="0")
-                if i:
-                    depth = self._depth(TIERS[i - 1])
-                    picture.dot.edge(f"tier_{TIERS[i - 1]}", f"tier_{tier}", style="invis",
-                                     minlen=str(depth + 1))  # fmt: skip
+            # Each tier is a band of rows between two invisible anchors: its nodes are below the
+            # tier's anchor and above the next one's, the band as deep as its inner edges need.
+            anchors = [f"tier_{tier}" for tier in (*TIERS, "end")]
+            for anchor in anchors:
+                picture.dot.node(anchor, style="invis", shape="point", width="0")
+            for tier, top, bottom in zip(TIERS, anchors, anchors[1:], strict=False):
+                depth = str(self._depth(tier) + 2)
+                picture.dot.edge(top, bottom, style="invis", minlen=depth)
                 for key, n in self.nodes.items():
                     if n.tier == tier:
-                        picture.dot.edge(f"tier_{tier}", ids[key], style="invis")
+                        picture.dot.edge(top, ids[key], style="invis")
+                        picture.dot.edge(ids[key], bottom, style="invis")
         finally:
             diagrams.setdiagram(None)
         return picture
