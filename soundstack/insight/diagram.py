@@ -129,10 +129,8 @@ _ES_WRITES = frozenset({"es:ESHttpPut", "es:ESHttpDelete", "es:ESHttpPatch"})
 def _verb(actions: list[str]) -> str:
     """Summarise IAM actions as the data path they open."""
     kinds = set()
-    if not _ES_WRITES & set(actions):
-        actions = [a for a in actions if a != "es:ESHttpPost"] + (
-            ["es:ESHttpGet"] if "es:ESHttpPost" in actions else []
-        )
+    if "es:ESHttpPost" in actions and not _ES_WRITES & set(actions):
+        actions = [a for a in actions if a != "es:ESHttpPost"] + ["es:ESHttpGet"]
     for action in actions:
         service, _, verb = action.partition(":")
         if service == "kms":
@@ -223,7 +221,7 @@ def _dependency_pairs(estate: Estate) -> set[tuple[str, str]]:
     return {(a, b) for a, b in pairs if a != b}
 
 
-def hubs_of(pairs: set[tuple[str, str]], count: int) -> dict[str, str]:
+def _hubs(pairs: set[tuple[str, str]], count: int) -> dict[str, str]:
     """Components more than half of the others depend on ("used by most", e.g. a shared key)
     or that depend on more than half of the others ("uses most", e.g. monitoring)."""
     users: dict[str, set[str]] = defaultdict(set)
@@ -255,7 +253,7 @@ def build(synth: Synthesis) -> Diagram:
     if any(estate.owner(r) == STACK_OWNER for r in estate.custom()):
         nodes[STACK_OWNER] = "outside components"
     pairs = _dependency_pairs(estate)
-    hubs = hubs_of(pairs, len(nodes))
+    hubs = _hubs(pairs, len(nodes))
 
     def hidden(e: Edge) -> bool:
         """Edges a hub would repeat for nearly every component: plain use and key use."""
