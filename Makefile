@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: preview check install services lint test docs layer
+.PHONY: preview check install system-packages services lint test docs layer
 
 $(BIN)/soundstack: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,diagram]'
 	touch $@
 
 install: $(BIN)/soundstack
@@ -19,7 +19,11 @@ preview: install
 	$(BIN)/soundstack preview $(STACK)
 
 ## Every check and test: ruff (lint + format), mypy, pytest against PostgreSQL and Redis.
-check: install services lint test
+check: system-packages install services lint test
+
+## Debian packages the checks need beyond Python's (Graphviz for the architecture picture).
+system-packages:
+	bash .ci/system-packages
 
 services:
 	bash .ci/services
@@ -56,5 +60,5 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 ## Regenerate README's generated sections (prod diagram and cost estimate): soundstack docs.
-docs: install
+docs: system-packages install
 	$(BIN)/soundstack docs

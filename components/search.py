@@ -87,8 +87,8 @@ class Search(Component):
         self.security_group = net.security_group(self, "search", f"{name}: HTTPS, granted only")
         self.security_group_id: pulumi.Output[str] = self.security_group.id
         domain_name = self.physical_name("", "opensearch")
-        #: The domain ARN, known before the domain exists (policies reference it).
-        self.arn = f"arn:{part}:es:{ctx.region}:{account}:domain/{domain_name}"
+        #: The domain ARN as text, known before the domain exists (its own policies need it).
+        arn = f"arn:{part}:es:{ctx.region}:{account}:domain/{domain_name}"
         self.admin = ServiceRole(
             self.child_name("admin"),
             ServiceRoleArgs(
@@ -134,7 +134,7 @@ class Search(Component):
                             ],
                             "Condition": {
                                 "StringEquals": {"aws:SourceAccount": account},
-                                "ArnLike": {"aws:SourceArn": self.arn},
+                                "ArnLike": {"aws:SourceArn": arn},
                             },
                         }
                     ],
@@ -190,7 +190,7 @@ class Search(Component):
                             "Effect": "Allow",
                             "Principal": {"AWS": f"arn:{part}:iam::{account}:root"},
                             "Action": sorted({*_READ, *_WRITE}),
-                            "Resource": f"{self.arn}/*",
+                            "Resource": f"{arn}/*",
                         }
                     ],
                 }
@@ -204,6 +204,8 @@ class Search(Component):
             tags=self.tags(),
             opts=self.child_opts(depends_on=[log_policy]),
         )
+        #: The domain's ARN as its output, so grants built from it depend on the domain.
+        self.arn: pulumi.Output[str] = self.domain.arn
         self.endpoint: pulumi.Output[str] = self.domain.endpoint
         self.port = HTTPS_PORT
         self.signing_service = "es"
@@ -230,12 +232,14 @@ class Search(Component):
 
     def grant_read(self, grantee: Grantee) -> None:
         """Let `grantee` search the domain's indices (GET/HEAD, and POST for `_search`)."""
-        access.grant(grantee, access.sid("Search", self.logical_name), _READ, [f"{self.arn}/*"])
+        indices = pulumi.Output.concat(self.arn, "/*")
+        access.grant(grantee, access.sid("Search", self.logical_name), _READ, [indices])
         self.allow_from(grantee)
 
     def grant_write(self, grantee: Grantee) -> None:
         """Let `grantee` index, update and delete documents."""
-        access.grant(grantee, access.sid("Index", self.logical_name), _WRITE, [f"{self.arn}/*"])
+        indices = pulumi.Output.concat(self.arn, "/*")
+        access.grant(grantee, access.sid("Index", self.logical_name), _WRITE, [indices])
         self.allow_from(grantee)
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from soundstack.insight import capacity, cost, diagram, diff, docs, plan
+from soundstack.insight import capacity, cost, diagram, diff, docs, picture, plan
 from soundstack.synth import PROJECT_DIR, Synthesis, synthesize_stack
 
 _STACK_HELP = "stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)"
@@ -23,12 +22,16 @@ def _synth(stack: str) -> Synthesis:
 
 
 def _diagram(args: argparse.Namespace) -> int:
-    picture = diagram.build(_synth(args.stack))
     out = Path(args.out or f"diagram-{args.stack}.mmd")
-    for path in diagram.write(picture, out):
-        print(f"wrote {path}")
-    if shutil.which("dot") is None:
-        print("(Graphviz `dot` not on PATH: Mermaid only)")
+    if out.suffix == ".mmd":
+        diagram.write(diagram.build(_synth(args.stack)), out)
+    else:
+        problem = picture.missing() or picture.unsupported(out)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
+        picture.write(picture.build(_synth(args.stack)), out)
+    print(f"wrote {out}")
     return 0
 
 
@@ -109,19 +112,28 @@ def _capacity(args: argparse.Namespace) -> int:
 
 def _docs(args: argparse.Namespace) -> int:
     readme = PROJECT_DIR / "README.md"
-    current = docs.update(readme, {s: _synth(s) for s in docs.STACKS}, check=args.check)
-    if args.check and not current:
-        print(f"{readme} is stale: run `soundstack docs`", file=sys.stderr)
+    synths = {s: _synth(s) for s in docs.STACKS}
+    current = docs.update(readme, synths, check=args.check)
+    stale = docs.update_files(PROJECT_DIR, synths, check=args.check)
+    if args.check and (stale or not current):
+        for path in ([] if current else [readme]) + stale:
+            print(f"{path} is stale: run `soundstack docs`", file=sys.stderr)
         return 1
     print(f"{readme}: generated sections {'up to date' if current else 'rewritten'}")
+    for path in stale:
+        print(f"{path}: rewritten")
     return 0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the insight subcommands on the `soundstack` parser."""
-    p = sub.add_parser("diagram", help="component diagram with data paths (Mermaid; DOT too)")
+    p = sub.add_parser("diagram", help="architecture picture (.svg/.png) or component diagram")
     p.add_argument("stack", help=_STACK_HELP)
-    p.add_argument("--out", help="Mermaid file to write (default: diagram-<stack>.mmd)")
+    p.add_argument(
+        "--out",
+        help="file to write: .svg, .png or .dot (AWS icons, grouped by where things run) "
+        "or .mmd (Mermaid component diagram; the default: diagram-<stack>.mmd)",
+    )
     p.set_defaults(run=_diagram)
 
     p = sub.add_parser("cost", help="ESTIMATED monthly cost per component (dated price table)")

@@ -1,6 +1,9 @@
 """Component-level diagram of a stack: nodes are SoundStack components, edges are data paths.
 
-Edges come from the registrations, never from a hand-drawn list:
+Edges come from the registrations, never from a hand-drawn list, and point the way a request
+goes: from the caller to the callee (a grantee reads or writes a store, a distribution fetches
+from its origin, a queue triggers a function, WAF filters what it sits in front of); data may
+flow back along the arrow (reads):
 - IAM grants: a role's policy built from another component's ARNs (who reads/writes what);
 - wiring resources, per `EDGE_RULES`: SNS subscriptions, event source mappings, security-group
   ingress rules, CloudFront origins, API integrations, Lambda permissions, WAF, Shield …;
@@ -11,9 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +25,9 @@ from soundstack.synth import Resource, Synthesis
 #: The resource itself (rather than one of its inputs) as an edge end.
 SELF = ""
 
-#: Type token → (source input, target input, label) of the data path the resource creates.
-#: Inputs name the property whose dependencies identify the component at that end; a label may
-#: use `{input}` placeholders filled from the resource's inputs.
+#: Type token → (source input, target input, label) of the data path the resource creates,
+#: source being the caller. Inputs name the property whose dependencies identify the component
+#: at that end; a label may use `{input}` placeholders filled from the resource's inputs.
 EDGE_RULES: dict[str, list[tuple[str, str, str]]] = {
     "aws:sns/topicSubscription:TopicSubscription": [("topic", "endpoint", "{protocol}")],
     "aws:lambda/eventSourceMapping:EventSourceMapping": [
@@ -40,7 +42,7 @@ EDGE_RULES: dict[str, list[tuple[str, str, str]]] = {
         ("sourceSecurityGroupId", "securityGroupId", "{protocol}/{fromPort}")
     ],
     "aws:cloudfront/distribution:Distribution": [
-        ("origins", SELF, "origin"),
+        (SELF, "origins", "origin"),
         ("webAclId", SELF, "filters"),
     ],
     "aws:wafv2/webAclAssociation:WebAclAssociation": [("webAclArn", "resourceArn", "filters")],
@@ -110,21 +112,6 @@ class Diagram:
             lines.append(f"  {_node_id(e.source)} {arrow}|{e.label}| {_node_id(e.target)}")
         return "\n".join(lines) + "\n"
 
-    def dot(self) -> str:
-        shapes = {"store": "cylinder", "messaging": "cds", "service": "box"}
-        lines = [f'digraph "{self.stack}" {{', "  rankdir=TB;", "  node [fontname=Helvetica];"]
-        for name, kind in self.nodes.items():
-            lines.append(
-                f'  {_node_id(name)} [label="{name}\\n{kind}", shape={shapes[self.shapes[name]]}];'
-            )
-        for e in self.edges:
-            style = "" if e.data else ", style=dashed"
-            lines.append(
-                f'  {_node_id(e.source)} -> {_node_id(e.target)} [label="{e.label}"{style}];'
-            )
-        lines.append("}")
-        return "\n".join(lines) + "\n"
-
 
 def _node_id(name: str) -> str:
     return "c_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
@@ -135,9 +122,15 @@ def _service(type_token: str) -> str:
     return module.split("/")[0] if package == "aws" else package
 
 
+#: OpenSearch HTTP verbs that change documents: without them, POST is a search (`_search`).
+_ES_WRITES = frozenset({"es:ESHttpPut", "es:ESHttpDelete", "es:ESHttpPatch"})
+
+
 def _verb(actions: list[str]) -> str:
     """Summarise IAM actions as the data path they open."""
     kinds = set()
+    if "es:ESHttpPost" in actions and not _ES_WRITES & set(actions):
+        actions = [a for a in actions if a != "es:ESHttpPost"] + ["es:ESHttpGet"]
     for action in actions:
         service, _, verb = action.partition(":")
         if service == "kms":
@@ -175,18 +168,30 @@ def _actions(policy: object) -> list[str]:
     return found
 
 
-def _grant_edges(estate: Estate) -> list[Edge]:
+#: Which node a resource is drawn as, by URN (its component here; `picture` draws finer).
+NodeOf = Callable[[str], str]
+
+
+def _ends(estate: Estate, r: Resource, prop: str, node_of: NodeOf) -> list[str]:
+    """Nodes of the resources `r`'s input `prop` was built from (`SELF`: `r`'s own node)."""
+    if prop == SELF:
+        return [node_of(r.urn)]
+    urns = [u for u in r.property_dependencies.get(prop, []) if u in estate.by_urn]
+    return list(dict.fromkeys(node_of(u) for u in urns))
+
+
+def grant_edges(estate: Estate, node_of: NodeOf) -> list[Edge]:
     """Grantee → store for each IAM policy built from another component's ARNs."""
-    attached: dict[str, list[str]] = defaultdict(list)  # policy URN → roles' owners
+    attached: dict[str, list[str]] = defaultdict(list)  # policy URN → roles' nodes
     for a in estate.synth.by_type(_ATTACHMENT):
         for urn in a.property_dependencies.get("policyArn", []):
-            attached[urn] += estate.property_owners(a, "role")
+            attached[urn] += _ends(estate, a, "role", node_of)
     edges = []
     for policy_type in _POLICY_TYPES:
         for p in estate.synth.by_type(policy_type):
             verb = _verb(_actions(p.inputs.get("policy")))
-            grantees = attached.get(p.urn) or [estate.owner(p)]
-            for target in estate.property_owners(p, "policy"):
+            grantees = attached.get(p.urn) or _ends(estate, p, "role", node_of) or [node_of(p.urn)]
+            for target in _ends(estate, p, "policy", node_of):
                 edges += [Edge(g, target, verb or "grant") for g in grantees]
     return edges
 
@@ -195,12 +200,13 @@ def _label(template: str, r: Resource) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: str(r.inputs.get(m.group(1), "?")), template)
 
 
-def _rule_edges(estate: Estate) -> list[Edge]:
+def rule_edges(estate: Estate, node_of: NodeOf) -> list[Edge]:
+    """The data paths wiring resources create (`EDGE_RULES`)."""
     edges = []
     for r in estate.custom():
         for source, target, label in EDGE_RULES.get(r.type, []):
-            sources = estate.property_owners(r, source) if source else [estate.owner(r)]
-            targets = estate.property_owners(r, target) if target else [estate.owner(r)]
+            sources = _ends(estate, r, source, node_of)
+            targets = _ends(estate, r, target, node_of)
             edges += [Edge(s, t, _label(label, r)) for s in sources for t in targets]
     return edges
 
@@ -255,7 +261,9 @@ def build(synth: Synthesis) -> Diagram:
             return not e.data or e.label == "uses key"
         return not e.data and hubs.get(e.source) == "uses most"
 
-    data = _merge({e for e in _grant_edges(estate) + _rule_edges(estate) if e.source != e.target})
+    owner = estate.owners.__getitem__
+    found = grant_edges(estate, owner) + rule_edges(estate, owner)
+    data = merge({e for e in found if e.source != e.target})
     linked = {frozenset((e.source, e.target)) for e in data}
     fallback = {Edge(a, b, "uses", data=False) for a, b in pairs if frozenset((a, b)) not in linked}
     edges = sorted(e for e in data | fallback if not hidden(e))
@@ -263,7 +271,7 @@ def build(synth: Synthesis) -> Diagram:
     return Diagram(synth.stack, nodes, shapes, edges, hubs)
 
 
-def _merge(edges: set[Edge]) -> set[Edge]:
+def merge(edges: set[Edge]) -> set[Edge]:
     """One edge per (source, target) with the labels joined."""
     labels: dict[tuple[str, str], set[str]] = defaultdict(set)
     for e in edges:
@@ -276,16 +284,8 @@ def _merge(edges: set[Edge]) -> set[Edge]:
     return merged
 
 
-def write(diagram: Diagram, out: Path) -> list[Path]:
-    """Write the Mermaid file to `out`; with Graphviz on PATH also `.dot` and `.svg` beside it."""
+def write(diagram: Diagram, out: Path) -> Path:
+    """Write the Mermaid text of `diagram` to `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(diagram.mermaid())
-    written = [out]
-    dot = shutil.which("dot")
-    if dot:
-        dot_file = out.with_suffix(".dot")
-        dot_file.write_text(diagram.dot())
-        svg = out.with_suffix(".svg")
-        subprocess.run([dot, "-Tsvg", str(dot_file), "-o", str(svg)], check=True)
-        written += [dot_file, svg]
-    return written
+    return out

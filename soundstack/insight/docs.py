@@ -1,5 +1,6 @@
 """Generated README sections, kept between marker comments: the prod diagram and cost table,
-and dev, staging and prod side by side (monthly cost, capacity and the cost at that capacity).
+and dev, staging and prod side by side (monthly cost, capacity and the cost at that capacity);
+and generated files the README links: the prod architecture picture (`FILES`).
 
 `soundstack docs` rewrites them; `soundstack docs --check` (and tests/insight/test_docs.py)
 fails when they are stale.
@@ -11,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from soundstack.insight import capacity, cost, diagram
+from soundstack.insight import capacity, cost, diagram, picture
 from soundstack.synth import Synthesis
 
 STACK = "prod"
@@ -54,6 +55,28 @@ SECTIONS: dict[str, Callable[[Mapping[str, Synthesis]], str]] = {
     "cost": lambda s: cost.render(cost.estimate(s[STACK])),
     "stacks": _stacks,
 }
+
+
+#: Generated files (path from the project root) → how to render them from the stacks' syntheses.
+FILES: dict[str, Callable[[Mapping[str, Synthesis]], bytes]] = {
+    "docs/prod-architecture.svg": lambda s: picture.build(s[STACK]).render("svg"),
+}
+
+
+def update_files(root: Path, synths: Mapping[str, Synthesis], check: bool = False) -> list[Path]:
+    """Rewrite the generated files under `root` (or only compare when `check`); the stale ones.
+
+    A picture drawn by another Graphviz version counts as current when it shows the same."""
+    stale = []
+    for name, render in FILES.items():
+        path = root / name
+        new = render(synths)
+        if not path.exists() or not picture.same(path.read_bytes(), new):
+            stale.append(path)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(new)
+    return stale
 
 
 def _markers(name: str) -> tuple[str, str]:

@@ -61,15 +61,6 @@ class Estate:
         """Every cloud resource (component resources excluded)."""
         return (r for r in self.synth.resources if r.custom and not is_component(r))
 
-    def property_owners(self, resource: Resource, prop: str) -> list[str]:
-        """Components owning the resources `resource`'s input `prop` was built from."""
-        urns = resource.property_dependencies.get(prop, [])
-        seen: dict[str, None] = {}
-        for urn in urns:
-            if urn in self.by_urn:
-                seen[self.owners[urn]] = None
-        return list(seen)
-
     @property
     def environment(self) -> str:
         """The stack's environment (its `environment` output, else the stack name)."""

@@ -370,3 +370,19 @@ def test_prod_refuses_opensearch_serverless_and_staging_may_choose_it():
     assert load_config("prod", base).search.serverless is False
     assert load_config("staging", serverless).search.serverless is True
     assert load_config("dev", base).search.serverless is False  # the cheaper one-node domain
+
+
+def test_grants_depend_on_the_domain_they_name(prod):
+    """`Search.arn` is the domain's output, so a grant is ordered after the domain and its
+    policy is known to name it (the diagram draws the grant as reads/writes)."""
+    (domain,) = prod.by_type(DOMAIN)
+    grants = [
+        p
+        for p in prod.by_type("aws:iam/rolePolicy:RolePolicy")
+        if '"es:ESHttp' in p.inputs["policy"]
+    ]
+    assert grants
+    for grant in grants:
+        assert domain.urn in grant.property_dependencies["policy"], grant.name
+        (statement,) = json.loads(grant.inputs["policy"])["Statement"]
+        assert statement["Resource"] == [f"{domain.outputs['arn']}/*"]
