@@ -18,6 +18,7 @@ from components.api import (
     WebSocketApi,
     WebSocketApiArgs,
 )
+from components.backup import BackupArgs, BackupPlan
 from components.cache import Cache, CacheArgs
 from components.cdn import CustomDomain
 from components.cluster import Cluster, ClusterArgs, NodeGroupSpec, WorkloadSpec
@@ -539,6 +540,25 @@ analytics = Analytics(
     ),
     ctx,
 )
+# Daily AWS Backup of the stores that hold what cannot be rebuilt (README: "Recovery").
+resilience = config.resilience
+if resilience.backups:
+    backup = BackupPlan(
+        "backup",
+        BackupArgs(
+            retention_days=resilience.backup_retention_days,
+            replica_region=resilience.replica_region if resilience.copy_to_replica else None,
+            vault_lock=resilience.vault_lock,
+        ),
+        ctx,
+    )
+    backup.protect("database", database.arn)
+    backup.protect("graph", graph.cluster.arn)
+    backup.protect("analytics", analytics.bucket.arn)
+    if resilience.replicate_rds_backups:
+        backup.replicate_instance_backups(
+            "database", database.instance, config.database.backup_retention_days
+        )
 pipeline = (
     Pipeline(
         "pipeline",

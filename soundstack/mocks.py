@@ -414,6 +414,9 @@ def _eks_cluster(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) ->
 #: Add an entry when a component reads an output the generic answer lacks.
 _OUTPUTS: dict[str, Computed] = {
     "aws:kms/key:Key": _kms_key,
+    "aws:backup/vault:Vault": lambda m, rid, name, i: {
+        "arn": f"arn:aws:backup:{i.get('region') or m.region}:{m.account_id}:backup-vault:{name}"
+    },
     "aws:kms/alias:Alias": lambda m, rid, name, i: {
         "arn": f"arn:aws:kms:{i.get('region') or m.region}:{m.account_id}:{name}"
     },

@@ -72,6 +72,9 @@ PROFILES: dict[str, dict[str, Any]] = {
             "log_retention_days": 30,
         },
         "identity": {"mfa": "optional", "advanced_security": False, "deletion_protection": False},
+        # Disposable: the databases' own short automated backups are enough.
+        "resilience": {"backups": False, "copy_to_replica": False, "vault_lock": False,
+                       "replicate_rds_backups": False},
         "analytics": {"redshift_base_capacity_rpu": 8, "quicksight": False},
         "monitoring": {
             "log_retention_days": 30,
@@ -103,6 +106,9 @@ PROFILES: dict[str, dict[str, Any]] = {
             "worker_nodes": {"min_size": 0, "max_size": 4, "desired_size": 1},
         },
         "functions": {"reserved_concurrency": 20, "log_retention_days": 90},
+        # A week of daily backups in the stack's Region, unlocked (restores get rehearsed here).
+        "resilience": {"backup_retention_days": 7, "copy_to_replica": False, "vault_lock": False,
+                       "replicate_rds_backups": False},
         "edge": {
             "shield_advanced": False,
             "price_class": "PriceClass_100",
@@ -180,6 +186,17 @@ PROD_RULES: tuple[ProdRule, ...] = (
              "identity.deletion_protection: true"),
     ProdRule("edge.shield_advanced", lambda v: v is True,
              "prod's public endpoints need DDoS protection", "edge.shield_advanced: true"),
+    ProdRule("resilience.backups", lambda v: v is True,
+             "prod data must survive a corrupted database or a deleted bucket",
+             "resilience.backups: true"),
+    ProdRule("resilience.copy_to_replica", lambda v: v is True,
+             "prod backups must survive a regional outage", "resilience.copy_to_replica: true"),
+    ProdRule("resilience.vault_lock", lambda v: v is True,
+             "a stolen admin credential must not be able to delete prod's backups",
+             "resilience.vault_lock: true"),
+    ProdRule("resilience.replicate_rds_backups", lambda v: v is True,
+             "point-in-time restore must be possible in the replica Region",
+             "resilience.replicate_rds_backups: true"),
     ProdRule("monitoring.alarm_email", bool,
              "prod alarms must reach a person", "monitoring.alarm_email: oncall@example.com"),
     ProdRule("monitoring.log_retention_days", lambda v: v >= 365,
