@@ -176,9 +176,7 @@ class BackupPlan(Component):
             {"plan_id": self.plan.id, "vault_arn": self.vault.arn, "role_arn": self.role.role_arn}
         )
 
-    def _vault(
-        self, role: str, key_arn: pulumi.Input[str], region: str | None
-    ) -> aws.backup.Vault:
+    def _vault(self, role: str, key_arn: pulumi.Input[str], region: str | None) -> aws.backup.Vault:
         vault = aws.backup.Vault(
             self.child_name(role),
             name=self.physical_name(role, "backup"),

@@ -73,8 +73,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "identity": {"mfa": "optional", "advanced_security": False, "deletion_protection": False},
         # Disposable: the databases' own short automated backups are enough.
-        "resilience": {"backups": False, "copy_to_replica": False, "vault_lock": False,
-                       "replicate_rds_backups": False},
+        "resilience": {
+            "backups": False,
+            "copy_to_replica": False,
+            "vault_lock": False,
+            "replicate_rds_backups": False,
+        },
         "analytics": {"redshift_base_capacity_rpu": 8, "quicksight": False},
         "monitoring": {
             "log_retention_days": 30,
@@ -107,8 +111,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "functions": {"reserved_concurrency": 20, "log_retention_days": 90},
         # A week of daily backups in the stack's Region, unlocked (restores get rehearsed here).
-        "resilience": {"backup_retention_days": 7, "copy_to_replica": False, "vault_lock": False,
-                       "replicate_rds_backups": False},
+        "resilience": {
+            "backup_retention_days": 7,
+            "copy_to_replica": False,
+            "vault_lock": False,
+            "replicate_rds_backups": False,
+        },
         "edge": {
             "shield_advanced": False,
             "price_class": "PriceClass_100",
