@@ -47,6 +47,7 @@ from components.network import Network, NetworkArgs
 from components.pipeline import Pipeline, PipelineArgs
 from components.provider_secrets import ProviderSecrets, ProviderSecretsArgs
 from components.search import Search, SearchArgs, SearchCollection, SearchCollectionArgs
+from components.signing import CodeSigning, CodeSigningArgs
 from components.web import WebApp, WebArgs
 from stacks.loader import ConfigError
 from stacks.runtime import load_from_pulumi, secret, stack_context
@@ -240,6 +241,12 @@ deps_layer = DependencyLayer(
     ctx,
 )
 
+code_signing = (
+    CodeSigning("code-signing", CodeSigningArgs(), ctx)
+    if config.functions.code_signing != "off"
+    else None
+)
+
 
 def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> ServiceFunctionArgs:
     """Sizes from `functions` config; in the private subnets when it talks to VPC-only stores."""
@@ -254,6 +261,7 @@ def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> Serv
         kms_key_arn=data_key.arn,
         network=network if in_vpc else None,
         layer=deps_layer,
+        code_signing_config_arn=code_signing.arn if code_signing else None,
     )
 
 

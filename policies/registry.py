@@ -15,6 +15,7 @@ from policies import (
     iam,
     messaging,
     network,
+    resilience,
     s3,
     stack,
 )
@@ -34,6 +35,7 @@ MODULES = (
     governance,
     stack,
     deploy_lambda,
+    resilience,
 )
 
 

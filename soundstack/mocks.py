@@ -414,6 +414,11 @@ def _eks_cluster(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) ->
 #: Add an entry when a component reads an output the generic answer lacks.
 _OUTPUTS: dict[str, Computed] = {
     "aws:kms/key:Key": _kms_key,
+    "aws:signer/signingProfile:SigningProfile": lambda m, rid, name, i: {
+        "arn": (arn := f"arn:aws:signer:{m.region}:{m.account_id}:/signing-profiles/{name}"),
+        "version": "a1b2c3d4e5",
+        "versionArn": f"{arn}/a1b2c3d4e5",
+    },
     "aws:backup/vault:Vault": lambda m, rid, name, i: {
         "arn": f"arn:aws:backup:{i.get('region') or m.region}:{m.account_id}:backup-vault:{name}"
     },

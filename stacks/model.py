@@ -164,6 +164,9 @@ class FunctionsConfig(Section):
     #: reservations are checked against. Lower it by what other stacks in the account reserve.
     account_concurrency_quota: int = Field(DEFAULT_ACCOUNT_CONCURRENCY, ge=1)
     log_retention_days: int = 365
+    #: Lambda code signing (components/signing.py): `warn` attaches a code signing config whose
+    #: failed checks are reported, not blocked; `Enforce` waits for signed artefacts (README).
+    code_signing: Literal["off", "warn"] = "warn"
 
     _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
 

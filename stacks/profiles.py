@@ -63,7 +63,12 @@ PROFILES: dict[str, dict[str, Any]] = {
             },
         },
         # No reservations: a new account's concurrency quota (often 10) leaves none to reserve.
-        "functions": {"memory_mb": 256, "reserved_concurrency": None, "log_retention_days": 14},
+        "functions": {
+            "memory_mb": 256,
+            "reserved_concurrency": None,
+            "log_retention_days": 14,
+            "code_signing": "off",
+        },
         "messaging": {"max_receive_count": 3, "kinesis_retention_hours": 24},
         "edge": {
             "shield_advanced": False,
@@ -205,6 +210,9 @@ PROD_RULES: tuple[ProdRule, ...] = (
     ProdRule("resilience.replicate_rds_backups", lambda v: v is True,
              "point-in-time restore must be possible in the replica Region",
              "resilience.replicate_rds_backups: true"),
+    ProdRule("functions.code_signing", lambda v: v != "off",
+             "prod functions run only code checked against the signing profile",
+             "functions.code_signing: warn"),
     ProdRule("monitoring.alarm_email", bool,
              "prod alarms must reach a person", "monitoring.alarm_email: oncall@example.com"),
     ProdRule("monitoring.log_retention_days", lambda v: v >= 365,
