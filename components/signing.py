@@ -68,11 +68,13 @@ class CodeSigning(Component):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, ctx, opts)
-        # Signer profile names take letters, digits and underscores only (2 to 64).
-        profile_name = re.sub(r"[^A-Za-z0-9_]", "_", self.physical_name("", "lambda"))
+        # Profile names match ^[a-zA-Z0-9_]{2,} (64 at most). A deleted profile is only
+        # canceled: it "is deleted two years after cancelation" and keeps its name until then,
+        # so the provider generates a unique suffix (a prefix of at most 38 characters).
+        prefix = re.sub(r"[^A-Za-z0-9_]", "_", self.physical_name("", "lambda"))[:37] + "_"
         self.profile = aws.signer.SigningProfile(
             self.child_name("profile"),
-            name=profile_name,
+            name_prefix=prefix,
             platform_id=LAMBDA_PLATFORM,
             signature_validity_period={"type": "MONTHS", "value": args.signature_validity_months},
             tags=self.tags(),
@@ -80,7 +82,7 @@ class CodeSigning(Component):
         )
         self.config = aws.lambda_.CodeSigningConfig(
             self.child_name("config"),
-            description=f"{ctx.project}-{ctx.stack}: code signed by {profile_name}",
+            description=f"{ctx.project}-{ctx.stack}: code signed by {prefix}*",
             allowed_publishers={"signing_profile_version_arns": [self.profile.version_arn]},
             policies={"untrusted_artifact_on_deployment": args.untrusted_artifact_on_deployment},
             tags=self.tags(),

@@ -440,7 +440,8 @@ class PlatformConfig(Section):
     def _replica(self) -> PlatformConfig:
         r = self.resilience
         copies = (r.backups and r.copy_to_replica) or r.replicate_rds_backups
-        if copies and r.replica_region is None:
+        # Prod: PROD_RULES reports a missing replica Region along with prod's other problems.
+        if copies and r.replica_region is None and self.environment != "prod":
             raise ValueError(
                 "resilience.replica_region is not set, but backups are copied there; set "
                 "resilience.replica_region: eu-central-1 (any Region but the stack's), or "

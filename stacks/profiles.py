@@ -199,6 +199,9 @@ PROD_RULES: tuple[ProdRule, ...] = (
              "identity.deletion_protection: true"),
     ProdRule("edge.shield_advanced", lambda v: v is True,
              "prod's public endpoints need DDoS protection", "edge.shield_advanced: true"),
+    ProdRule("resilience.replica_region", lambda v: v is not None,
+             "prod backups are copied to a second Region", "resilience.replica_region: "
+             "eu-central-1 (any Region but the stack's)"),
     ProdRule("resilience.backups", lambda v: v is True,
              "prod data must survive a corrupted database or a deleted bucket",
              "resilience.backups: true"),

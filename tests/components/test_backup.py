@@ -100,7 +100,7 @@ def test_a_copy_to_the_stacks_own_region_is_refused():
 @pytest.mark.parametrize(
     ("resilience", "expected"),
     [
-        ({"replica_region": None}, "resilience.replica_region is not set"),
+        ({"replica_region": None}, "resilience.replica_region=null is not allowed in prod"),
         ({"replica_region": "eu-west-1"}, "is the stack's own Region"),
         ({"vault_lock": False}, "resilience.vault_lock=false is not allowed in prod"),
         ({"copy_to_replica": False, "replicate_rds_backups": False},
@@ -111,6 +111,12 @@ def test_prod_config_needs_a_replica_region_copies_and_a_lock(resilience, expect
     with pytest.raises(ConfigError) as err:
         load_config("prod", config(resilience={"replica_region": "eu-central-1", **resilience}))
     assert expected in str(err.value)
+
+
+def test_staging_copies_need_a_replica_region():
+    with pytest.raises(ConfigError, match=r"resilience\.replica_region is not set"):
+        load_config("staging", config(resilience={"replica_region": None,
+                                                  "copy_to_replica": True}))  # fmt: skip
 
 
 def test_aurora_cannot_replicate_automated_backups():

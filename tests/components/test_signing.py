@@ -16,7 +16,9 @@ PROFILE = "aws:signer/signingProfile:SigningProfile"
 def test_prod_signs_every_function_against_one_lambda_profile(prod):
     (profile,) = prod.by_type(PROFILE)
     assert profile.inputs["platformId"] == "AWSLambda-SHA384-ECDSA"
-    assert re.fullmatch(r"[A-Za-z0-9_]{2,64}", profile.inputs["name"])
+    # A canceled profile keeps its name two years: the name is generated from a prefix.
+    assert profile.inputs["namePrefix"] == "soundstack_prod_code_signing_"
+    assert re.fullmatch(r"[A-Za-z0-9_]{2,64}", profile.outputs["name"])
     assert profile.inputs["signatureValidityPeriod"] == {"type": "MONTHS", "value": 12}
     (config,) = prod.by_type(CONFIG)
     assert config.inputs["allowedPublishers"] == {
