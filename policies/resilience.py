@@ -3,7 +3,8 @@ replicated to another Region, and Lambda code signing (components/backup.py, sig
 
 No FSBP control covers backup plans, Vault Lock, cross-Region copies or Lambda code signing
 (AWS Config has `rds-resources-protected-by-backup-plan`, outside FSBP), so they are `custom`;
-a vault's customer-managed key is FSBP Backup.1. Rules apply to the environments listed in
+so is the vault's customer-managed key (FSBP Backup.1 judges recovery points, and Backup is
+not among the services of ../shared/CONTROLS.md). Rules apply to the environments listed in
 each policy's `environments` config (default `["prod"]`); the AWS constraints (Vault Lock's
 cooling-off period, S3 versioning for S3 backups) apply everywhere.
 """
@@ -121,7 +122,7 @@ def _coverage(args: StackValidationArgs, report: ReportViolation, cfg: Settings)
     "compliance mode with a minimum retention no longer than the plan keeps its recovery "
     'points. AWS: "you must set ChangeableForDays to 3 or greater" and a job whose retention '
     'is shorter than the minimum "fails".',
-    ["FSBP Backup.1", "custom"],
+    ["custom"],
     [VAULT, LOCK, PLAN],
     config=SCOPE,
 )
