@@ -37,6 +37,8 @@ ESTATE_SERVICES: dict[str, tuple[str, ...]] = {
     "acm": ("acm",),
     "apigateway": ("apigateway",),
     "apigatewayv2": ("apigateway",),
+    # CreateBackupVault also calls backup-storage:MountCapsule (AWS Backup's own storage).
+    "backup": ("backup", "backup-storage"),
     # Cloud Control resources are created through CloudFormation's resource handlers.
     "cloudcontrol": ("cloudformation",),
     "cloudfront": ("cloudfront",),
@@ -67,6 +69,7 @@ ESTATE_SERVICES: dict[str, tuple[str, ...]] = {
     "scheduler": ("scheduler",),
     "secretsmanager": ("secretsmanager",),
     "sfn": ("states",),
+    "signer": ("signer",),
     "shield": ("shield",),
     "sns": ("sns",),
     "sqs": ("sqs",),

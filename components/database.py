@@ -229,6 +229,8 @@ class Database(Component):
             opts=self.child_opts(depends_on=logs),
         )
         self.endpoint: pulumi.Output[str] = self.instance.address
+        #: What AWS Backup selects: the instance (or, on Aurora, the cluster).
+        self.arn: pulumi.Output[str] = self.instance.arn
         self.reader_endpoint: pulumi.Output[str] | None = None
         self.resource_id: pulumi.Output[str] = self.instance.resource_id
         self.master_secret_arn: pulumi.Output[str] = self.instance.master_user_secrets.apply(
@@ -326,6 +328,7 @@ class Database(Component):
             for i, role in enumerate(roles)
         ]
         self.endpoint = self.cluster.endpoint
+        self.arn = self.cluster.arn
         self.reader_endpoint = self.cluster.reader_endpoint
         self.resource_id = self.cluster.cluster_resource_id
         self.master_secret_arn = self.cluster.master_user_secrets.apply(

@@ -279,6 +279,8 @@ class ServiceFunctionArgs:
     source_dir: Path = APP_SERVICES_DIR
     #: Extra variables merged over the settings (e.g. values only known as outputs).
     extra_environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    #: Code signing config Lambda checks deployments against (`components.signing`).
+    code_signing_config_arn: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
         if not self.service.isidentifier():
@@ -496,6 +498,7 @@ class ServiceFunction(RoleGrantee, Component):
                 system_log_level="WARN",
             ),
             vpc_config=vpc_config,
+            code_signing_config_arn=args.code_signing_config_arn,
             tags=self.tags({"service": args.service}),
             opts=self.child_opts(depends_on=[self.log_group]),
         )

@@ -42,6 +42,7 @@ LIMITS: dict[str, int] = {
     "codebuild": 150,
     "codepipeline": 100,
     "alarm": 255,
+    "backup": 50,  # backup vaults, plans and selections
     "dashboard": 255,
     "glue": 255,
     "quicksight": 512,

@@ -22,6 +22,7 @@ from components.api import (
     WebSocketApi,
     WebSocketApiArgs,
 )
+from components.backup import BackupArgs, BackupPlan
 from components.bootstrap import deploy_role_arn
 from components.cache import Cache, CacheArgs
 from components.cdn import CustomDomain
@@ -57,6 +58,7 @@ from components.network import Network, NetworkArgs
 from components.pipeline import DeployRunner, DeployRunnerArgs, Pipeline, PipelineArgs
 from components.provider_secrets import ProviderSecrets, ProviderSecretsArgs
 from components.search import Search, SearchArgs, SearchCollection, SearchCollectionArgs
+from components.signing import CodeSigning, CodeSigningArgs
 from components.web import WebApp, WebArgs
 from stacks.loader import ConfigError
 from stacks.runtime import load_from_pulumi, secret, stack_context
@@ -258,6 +260,12 @@ deps_layer = DependencyLayer(
     ctx,
 )
 
+code_signing = (
+    CodeSigning("code-signing", CodeSigningArgs(), ctx)
+    if config.functions.code_signing != "off"
+    else None
+)
+
 
 def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> ServiceFunctionArgs:
     """Sizes from `functions` config; in the private subnets when it talks to VPC-only stores."""
@@ -272,6 +280,7 @@ def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> Serv
         kms_key_arn=data_key.arn,
         network=network if in_vpc else None,
         layer=deps_layer,
+        code_signing_config_arn=code_signing.arn if code_signing else None,
     )
 
 
@@ -618,6 +627,25 @@ runner = DeployRunner(
 )
 if cluster is not None:
     cluster.allow_api_from(runner, "build", runner.security_group_id)
+# Daily AWS Backup of the stores that hold what cannot be rebuilt (README: "Recovery").
+resilience = config.resilience
+if resilience.backups:
+    backup = BackupPlan(
+        "backup",
+        BackupArgs(
+            retention_days=resilience.backup_retention_days,
+            replica_region=resilience.replica_region if resilience.copy_to_replica else None,
+            vault_lock=resilience.vault_lock,
+        ),
+        ctx,
+    )
+    backup.protect("database", database.arn)
+    backup.protect("graph", graph.cluster.arn)
+    backup.protect("analytics", analytics.bucket.arn)
+    if resilience.replicate_rds_backups:
+        backup.replicate_instance_backups(
+            "database", database.instance, config.database.backup_retention_days
+        )
 pipeline = (
     Pipeline(
         "pipeline",

@@ -19,6 +19,7 @@ from policies import (
     identity,
     messaging,
     network,
+    resilience,
     s3,
     stack,
 )
@@ -42,6 +43,7 @@ MODULES = (
     deploy_lambda,
     deploy_limits,
     deploy,
+    resilience,
 )
 
 

@@ -443,6 +443,14 @@ def _eks_cluster(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) ->
 #: Add an entry when a component reads an output the generic answer lacks.
 _OUTPUTS: dict[str, Computed] = {
     "aws:kms/key:Key": _kms_key,
+    "aws:signer/signingProfile:SigningProfile": lambda m, rid, name, i: {
+        "arn": (arn := f"arn:aws:signer:{m.region}:{m.account_id}:/signing-profiles/{name}"),
+        "version": "a1b2c3d4e5",
+        "versionArn": f"{arn}/a1b2c3d4e5",
+    },
+    "aws:backup/vault:Vault": lambda m, rid, name, i: {
+        "arn": f"arn:aws:backup:{i.get('region') or m.region}:{m.account_id}:backup-vault:{name}"
+    },
     "aws:kms/alias:Alias": lambda m, rid, name, i: {
         "arn": f"arn:aws:kms:{i.get('region') or m.region}:{m.account_id}:{name}"
     },
@@ -450,6 +458,11 @@ _OUTPUTS: dict[str, Computed] = {
         "arn": f"arn:aws:logs:{i.get('region') or m.region}:{m.account_id}:log-group:{name}"
     },
     "aws:iam/role:Role": _iam("role"),
+    "aws:lambda/codeSigningConfig:CodeSigningConfig": lambda m, rid, name, i: {
+        "configId": f"csc-{_digest(rid)}",
+        "arn": f"arn:aws:lambda:{i.get('region') or m.region}:{m.account_id}:"
+        f"code-signing-config:csc-{_digest(rid)}",
+    },
     "aws:sfn/stateMachine:StateMachine": lambda m, rid, name, i: {
         "arn": f"arn:aws:states:{i.get('region') or m.region}:{m.account_id}:stateMachine:{name}"
     },

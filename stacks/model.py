@@ -170,6 +170,9 @@ class FunctionsConfig(Section):
     #: reservations are checked against. Lower it by what other stacks in the account reserve.
     account_concurrency_quota: int = Field(DEFAULT_ACCOUNT_CONCURRENCY, ge=1)
     log_retention_days: int = 365
+    #: Lambda code signing (components/signing.py): `warn` attaches a code signing config whose
+    #: failed checks are reported, not blocked; `Enforce` waits for signed artefacts (README).
+    code_signing: Literal["off", "warn"] = "warn"
 
     _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
 
@@ -426,6 +429,30 @@ class PipelineConfig(Section):
         return self
 
 
+class ResilienceConfig(Section):
+    """Backups and cross-Region copies (components/backup.py) and Lambda code signing.
+
+    Defaults are prod's: a daily AWS Backup plan kept 35 days, copied to `replica_region`, both
+    vaults locked, and the RDS instance's automated backups replicated there too."""
+
+    #: Second Region for backup copies and replicated RDS backups (e.g. eu-central-1).
+    replica_region: str | None = None
+    backups: bool = True
+    backup_retention_days: int = Field(35, ge=1, le=36500)
+    copy_to_replica: bool = True
+    #: Vault Lock in compliance mode: recovery points cannot be deleted before their retention.
+    vault_lock: bool = True
+    #: RDS for PostgreSQL instances only (AWS does not replicate Aurora's automated backups).
+    replicate_rds_backups: bool = True
+
+    @field_validator("replica_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
+            raise ValueError("not an AWS region; use e.g. eu-central-1")
+        return value
+
+
 class PlatformConfig(Section):
     """Everything one stack of the platform needs, validated before any resource exists."""
 
@@ -448,6 +475,7 @@ class PlatformConfig(Section):
     monitoring: MonitoringConfig = MonitoringConfig()
     pipeline: PipelineConfig = PipelineConfig()
     payments: PaymentsConfig = PaymentsConfig()
+    resilience: ResilienceConfig = ResilienceConfig()
 
     @field_validator("region")
     @classmethod
@@ -455,6 +483,36 @@ class PlatformConfig(Section):
         if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
             raise ValueError("not an AWS region; set aws:region, e.g. eu-west-1")
         return value
+
+    @model_validator(mode="after")
+    def _replica(self) -> PlatformConfig:
+        r = self.resilience
+        copies = (r.backups and r.copy_to_replica) or r.replicate_rds_backups
+        # Prod: PROD_RULES reports a missing replica Region along with prod's other problems.
+        if copies and r.replica_region is None and self.environment != "prod":
+            raise ValueError(
+                "resilience.replica_region is not set, but backups are copied there; set "
+                "resilience.replica_region: eu-central-1 (any Region but the stack's), or "
+                "resilience.copy_to_replica: false and resilience.replicate_rds_backups: false"
+            )
+        if copies and r.replica_region == self.region:
+            raise ValueError(
+                f"resilience.replica_region={r.replica_region} is the stack's own Region: a copy "
+                "there survives no regional outage; pick another Region"
+            )
+        if r.replicate_rds_backups and not (r.backups and r.copy_to_replica):
+            raise ValueError(
+                "resilience.replicate_rds_backups: true uses the backup plan's key in the replica "
+                "Region; set resilience.backups and resilience.copy_to_replica: true, or "
+                "resilience.replicate_rds_backups: false"
+            )
+        if r.replicate_rds_backups and self.database.engine != "postgres":
+            raise ValueError(
+                "resilience.replicate_rds_backups: true needs database.engine: postgres (RDS "
+                "replicates automated backups of DB instances only, not Aurora clusters); set "
+                "resilience.replicate_rds_backups: false (the backup plan still copies them)"
+            )
+        return self
 
     @field_validator("domain")
     @classmethod

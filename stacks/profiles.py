@@ -69,7 +69,12 @@ PROFILES: dict[str, dict[str, Any]] = {
             },
         },
         # No reservations: a new account's concurrency quota (often 10) leaves none to reserve.
-        "functions": {"memory_mb": 256, "reserved_concurrency": None, "log_retention_days": 14},
+        "functions": {
+            "memory_mb": 256,
+            "reserved_concurrency": None,
+            "log_retention_days": 14,
+            "code_signing": "off",
+        },
         "messaging": {"max_receive_count": 3, "kinesis_retention_hours": 24},
         "edge": {
             "shield_advanced": False,
@@ -78,6 +83,13 @@ PROFILES: dict[str, dict[str, Any]] = {
             "log_retention_days": 30,
         },
         "identity": {"mfa": "optional", "advanced_security": False, "deletion_protection": False},
+        # Disposable: the databases' own short automated backups are enough.
+        "resilience": {
+            "backups": False,
+            "copy_to_replica": False,
+            "vault_lock": False,
+            "replicate_rds_backups": False,
+        },
         "analytics": {"redshift_base_capacity_rpu": 8, "quicksight": False},
         "monitoring": {
             "log_retention_days": 30,
@@ -109,6 +121,13 @@ PROFILES: dict[str, dict[str, Any]] = {
             "worker_nodes": {"min_size": 0, "max_size": 4, "desired_size": 1},
         },
         "functions": {"reserved_concurrency": 20, "log_retention_days": 90},
+        # A week of daily backups in the stack's Region, unlocked (restores get rehearsed here).
+        "resilience": {
+            "backup_retention_days": 7,
+            "copy_to_replica": False,
+            "vault_lock": False,
+            "replicate_rds_backups": False,
+        },
         "edge": {
             "shield_advanced": False,
             "price_class": "PriceClass_100",
@@ -186,6 +205,23 @@ PROD_RULES: tuple[ProdRule, ...] = (
              "identity.deletion_protection: true"),
     ProdRule("edge.shield_advanced", lambda v: v is True,
              "prod's public endpoints need DDoS protection", "edge.shield_advanced: true"),
+    ProdRule("resilience.replica_region", lambda v: v is not None,
+             "prod backups are copied to a second Region", "resilience.replica_region: "
+             "eu-central-1 (any Region but the stack's)"),
+    ProdRule("resilience.backups", lambda v: v is True,
+             "prod data must survive a corrupted database or a deleted bucket",
+             "resilience.backups: true"),
+    ProdRule("resilience.copy_to_replica", lambda v: v is True,
+             "prod backups must survive a regional outage", "resilience.copy_to_replica: true"),
+    ProdRule("resilience.vault_lock", lambda v: v is True,
+             "a stolen admin credential must not be able to delete prod's backups",
+             "resilience.vault_lock: true"),
+    ProdRule("resilience.replicate_rds_backups", lambda v: v is True,
+             "point-in-time restore must be possible in the replica Region",
+             "resilience.replicate_rds_backups: true"),
+    ProdRule("functions.code_signing", lambda v: v != "off",
+             "prod functions run only code checked against the signing profile",
+             "functions.code_signing: warn"),
     ProdRule("monitoring.alarm_email", bool,
              "prod alarms must reach a person", "monitoring.alarm_email: oncall@example.com"),
     ProdRule("monitoring.log_retention_days", lambda v: v >= 365,

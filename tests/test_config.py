@@ -12,6 +12,7 @@ BASE = {
     "soundstack:owner": "team",
     "soundstack:cost_centre": "cc-1",
     "soundstack:monitoring": {"alarm_email": "oncall@example.com"},
+    "soundstack:resilience": {"replica_region": "eu-central-1"},
 }
 
 

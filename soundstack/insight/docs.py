@@ -1,6 +1,7 @@
 """Generated README sections, kept between marker comments: the prod diagram and cost table,
-and dev, staging and prod side by side (monthly cost, capacity and the cost at that capacity);
-and generated files the README links: the prod architecture picture (`FILES`).
+dev, staging and prod side by side (monthly cost, capacity and the cost at that capacity), and
+recovery per data store and stack (RPO, RTO, restore procedures); and generated files the README
+links: the prod architecture picture (`FILES`).
 
 `soundstack docs` rewrites them; `soundstack docs --check` (and tests/insight/test_docs.py)
 fails when they are stale.
@@ -12,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from soundstack.insight import capacity, cost, diagram, picture
+from soundstack.insight import capacity, cost, diagram, picture, recovery
 from soundstack.synth import Synthesis
 
 STACK = "prod"
@@ -54,6 +55,7 @@ SECTIONS: dict[str, Callable[[Mapping[str, Synthesis]], str]] = {
     "diagram": lambda s: f"```mermaid\n{diagram.build(s[STACK]).mermaid()}```",
     "cost": lambda s: cost.render(cost.estimate(s[STACK])),
     "stacks": _stacks,
+    "recovery": lambda s: recovery.render(s, STACKS),
 }
 
 

@@ -190,7 +190,8 @@ def test_proactive_engagement_config_needs_a_phone_and_shield():
     from stacks.loader import ConfigError, load_config
 
     base = {"aws:region": "eu-west-1", "soundstack:owner": "t", "soundstack:cost_centre": "c",
-            "soundstack:monitoring": {"alarm_email": "oncall@example.com"}}  # fmt: skip
+            "soundstack:monitoring": {"alarm_email": "oncall@example.com"},
+            "soundstack:resilience": {"replica_region": "eu-central-1"}}  # fmt: skip
     contact: dict[str, str] = {"email": "oncall@example.com"}
     on = {"enabled": True, "contacts": [contact]}
     with pytest.raises(ConfigError, match="at least one phone number"):

@@ -357,6 +357,7 @@ def test_prod_refuses_opensearch_serverless_and_staging_may_choose_it():
         "soundstack:owner": "t",
         "soundstack:cost_centre": "c",
         "soundstack:monitoring": {"alarm_email": "oncall@example.com"},
+        "soundstack:resilience": {"replica_region": "eu-central-1"},
     }
     serverless = {**base, "soundstack:search": {"serverless": True}}
     with pytest.raises(ConfigError) as err:

@@ -21,11 +21,12 @@ def test_readme_generated_sections_are_current(stacks):
 def test_regenerate_replaces_only_the_marked_sections(stacks):
     (d_begin, d_end), (c_begin, c_end) = docs._markers("diagram"), docs._markers("cost")
     s_begin, s_end = docs._markers("stacks")
-    text = (f"intro\n{d_begin}\nold\n{d_end}\nmiddle\n{c_begin}\n{c_end}\n"
-            f"{s_begin}\n{s_end}\nend\n")  # fmt: skip
+    r_begin, r_end = docs._markers("recovery")
+    text = (f"intro\n{d_begin}\nSTALE\n{d_end}\nmiddle\n{c_begin}\n{c_end}\n"
+            f"{s_begin}\n{s_end}\n{r_begin}\n{r_end}\nend\n")  # fmt: skip
     new = docs.regenerate(text, stacks)
     assert new.startswith("intro\n") and "\nmiddle\n" in new and new.endswith("\nend\n")
-    assert "old" not in new and "```mermaid\ngraph TD" in new and "Estimated" in new
+    assert "STALE" not in new and "```mermaid\ngraph TD" in new and "Estimated" in new
     assert docs.regenerate(new, stacks) == new
     with pytest.raises(ValueError, match="no cost section"):
         docs.regenerate(f"{d_begin}\n{d_end}\n", stacks)

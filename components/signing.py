@@ -1,0 +1,93 @@
+"""Lambda code signing: an AWS Signer profile and the code signing config every function uses.
+
+Lambda checks a function's code package (and each layer: "When you enable code signing for a
+function, any layers that you add to the function must also be signed by an allowed signing
+profile") against the config's allowed profiles at deployment. `UntrustedArtifactOnDeployment`
+decides what a failed check does: `Warn` — "Lambda allows the deployment of the code package,
+but issues a warning" (CloudWatch metric `SignatureValidationErrors`, CloudTrail) — or
+`Enforce` — "Lambda issues a warning (same as the Warn action) and blocks the deployment of the
+code package".
+
+`ServiceFunction` uploads its zip directly (Pulumi's `code=` archive) and the layer from an S3
+object, neither signed by a Signer job, so `Enforce` would block every `pulumi up`: this
+component refuses it (`CodeSigningArgs`) until the artefacts are signed (README: "Lambda code
+signing"). `Warn` is deployable today and makes every unsigned deployment visible.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import Component, StackContext
+
+#: The Signer platform for Lambda zip packages.
+LAMBDA_PLATFORM = "AWSLambda-SHA384-ECDSA"
+#: Signer's default, and longest, signature validity period (135 months).
+MAX_VALIDITY_MONTHS = 135
+
+
+@dataclass
+class CodeSigningArgs:
+    """What a failed signature check does (`Warn`), and how long a signature stays valid."""
+
+    untrusted_artifact_on_deployment: Literal["Warn", "Enforce"] = "Warn"
+    #: Months a signature made with the profile stays valid (Lambda's "Expiry" check).
+    signature_validity_months: int = 12
+    #: True only once every function and layer is deployed from a Signer-signed S3 object.
+    artefacts_signed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.untrusted_artifact_on_deployment == "Enforce" and not self.artefacts_signed:
+            raise ValueError(
+                "untrusted_artifact_on_deployment=Enforce blocks every deployment of unsigned "
+                "code, and the functions' zips are uploaded unsigned (Pulumi's direct upload); "
+                "use Warn until the pipeline signs them (README: Lambda code signing)"
+            )
+        if not 1 <= self.signature_validity_months <= MAX_VALIDITY_MONTHS:
+            raise ValueError(
+                f"signature_validity_months={self.signature_validity_months}: Signer allows 1 "
+                f"to {MAX_VALIDITY_MONTHS}"
+            )
+
+
+class CodeSigning(Component):
+    """A Signer signing profile for Lambda and a code signing config that trusts only it."""
+
+    TYPE = "soundstack:signing:CodeSigning"
+
+    def __init__(
+        self,
+        name: str,
+        args: CodeSigningArgs,
+        ctx: StackContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, ctx, opts)
+        # Profile names match ^[a-zA-Z0-9_]{2,} (64 at most). A deleted profile is only
+        # canceled: it "is deleted two years after cancelation" and keeps its name until then,
+        # so the provider generates a unique suffix (a prefix of at most 38 characters).
+        prefix = re.sub(r"[^A-Za-z0-9_]", "_", self.physical_name("", "lambda"))[:37] + "_"
+        self.profile = aws.signer.SigningProfile(
+            self.child_name("profile"),
+            name_prefix=prefix,
+            platform_id=LAMBDA_PLATFORM,
+            signature_validity_period={"type": "MONTHS", "value": args.signature_validity_months},
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        self.config = aws.lambda_.CodeSigningConfig(
+            self.child_name("config"),
+            description=f"{ctx.project}-{ctx.stack}: code signed by {prefix}*",
+            allowed_publishers={"signing_profile_version_arns": [self.profile.version_arn]},
+            policies={"untrusted_artifact_on_deployment": args.untrusted_artifact_on_deployment},
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        self.arn: pulumi.Output[str] = self.config.arn
+        self.profile_name: pulumi.Output[str] = self.profile.name
+        self.register_outputs({"arn": self.arn, "profile_name": self.profile_name})
