@@ -31,7 +31,7 @@ describe("ApiClient", () => {
     const fetchFn = vi.fn(async () =>
       json(400, { error: { code: "invalid_request", message: "too long", field: "name" } }, { "x-request-id": "r1" }),
     );
-    const err = await client(fetchFn).http.request("POST", "/playlists", { body: {} }).catch((e) => e);
+    const err = (await client(fetchFn).http.request("POST", "/playlists", { body: {} }).catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ status: 400, code: "invalid_request", field: "name", requestId: "r1" });
     expect(err.friendly).toBe("name: too long");
