@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: preview check install services lint test docs layer
+.PHONY: preview check install services lint test docs layer web
 
 $(BIN)/soundstack: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,8 +18,8 @@ install: $(BIN)/soundstack
 preview: install
 	$(BIN)/soundstack preview $(STACK)
 
-## Every check and test: ruff (lint + format), mypy, pytest against PostgreSQL and Redis.
-check: install services lint test
+## Every check and test: ruff (lint + format), mypy, pytest against PostgreSQL and Redis, the web client.
+check: install services lint test web
 
 services:
 	bash .ci/services
@@ -31,6 +31,11 @@ lint:
 
 test:
 	$(BIN)/python -m pytest
+
+## The web client (app_services/web): install exactly package-lock.json, type-check and build
+## (dist/), run its unit tests (vitest). Needs Node ^20.19 or >=22.12 and npm (.ci/node).
+web:
+	cd app_services/web && npm ci --no-audit --no-fund && npm run build && npm test
 
 ## Lambda dependency layer for `pulumi up` (the service functions' code needs it): wheels for
 ## Lambda's arm64 Python, installed by the project's pip into build/layer/python, without what
