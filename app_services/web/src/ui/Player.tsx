@@ -184,13 +184,13 @@ export function PlayerProvider({ children, onPlayed }: { children: ReactNode; on
         </div>
         <div className="controls">
           <button type="button" onClick={previous} disabled={!item} aria-label="Previous track">
-            ⏮
+            ◀◀
           </button>
           <button type="button" onClick={toggle} disabled={!item} aria-label={paused ? "Play" : "Pause"}>
-            {paused ? "▶" : "⏸"}
+            {paused ? "▶" : "❚❚"}
           </button>
           <button type="button" onClick={() => dispatch({ type: "next" })} disabled={!item} aria-label="Next track">
-            ⏭
+            ▶▶
           </button>
           <label className="seek">
             <span className="sr-only">Seek</span>
@@ -211,7 +211,7 @@ export function PlayerProvider({ children, onPlayed }: { children: ReactNode; on
           </label>
           <label className="volume">
             <span className="sr-only">Volume</span>
-            <span aria-hidden="true">🔊</span>
+            <span aria-hidden="true">Vol</span>
             <input type="range" min={0} max={1} step={0.05} value={volume} onChange={(e) => setVolume(Number(e.target.value))} />
           </label>
         </div>
