@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: preview check install services lint test docs layer web
+.PHONY: preview check install services lint test docs layer web web-e2e
 
 $(BIN)/soundstack: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,12 @@ test:
 ## (dist/), run its unit tests (vitest). Needs Node ^20.19 or >=22.12 and npm (.ci/node).
 web:
 	cd app_services/web && npm ci --no-audit --no-fund && npm run build && npm test
+
+## The web client in Debian's Chromium against `soundstack serve --local-aws` on PostgreSQL and
+## Redis (.ci/web-e2e; screenshots in app_services/web/e2e/screenshots). Needs `web` first and
+## the local server of issue 14 (a moto server on --aws-port): joins `check` when that lands.
+web-e2e:
+	bash .ci/web-e2e
 
 ## Lambda dependency layer for `pulumi up` (the service functions' code needs it): wheels for
 ## Lambda's arm64 Python, installed by the project's pip into build/layer/python, without what
