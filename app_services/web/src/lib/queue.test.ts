@@ -58,6 +58,13 @@ describe("ListenTimer", () => {
     expect(t.take(10_000)).toBe(10_000);
   });
 
+  it("a track begun at 0 counts from 0, so a whole 1 s track reports 1000 ms", () => {
+    const t = new ListenTimer();
+    t.begin();
+    for (const s of [0.25, 0.5, 0.75, 1]) t.tick(s);
+    expect(t.take(1000)).toBe(1000);
+  });
+
   it("a pause breaks the span", () => {
     const t = new ListenTimer();
     t.tick(1);

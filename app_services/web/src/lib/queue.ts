@@ -90,6 +90,12 @@ export class ListenTimer {
     this.lastS = currentTimeS;
   }
 
+  /** A new track loads at 0 s: its first tick counts from there. */
+  begin(): void {
+    this.playedMs = 0;
+    this.lastS = 0;
+  }
+
   /** A seek or pause: the next tick starts a new span. */
   break(): void {
     this.lastS = null;

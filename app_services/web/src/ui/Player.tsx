@@ -72,6 +72,7 @@ export function PlayerProvider({ children, onPlayed }: { children: ReactNode; on
     if (playing.current?.key === item?.key) return;
     report(playing.current);
     playing.current = item;
+    timer.current.begin();
     resigned.current = 0;
     setProblem(null);
     if (!item) {
