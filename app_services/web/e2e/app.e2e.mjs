@@ -20,6 +20,7 @@ const browser = await chromium.launch({
 const failures = [];
 const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
 page.on("pageerror", (e) => failures.push(`page error: ${e}`));
+page.on("console", (m) => /Content Security Policy/i.test(m.text()) && failures.push(`CSP: ${m.text()}`));
 const activity = [];
 page.on("request", (r) => r.url().includes("/api/activity/") && activity.push([r.url(), r.postDataJSON()]));
 // The signed stream URL names the CDN host; locally no CDN exists, so its requests are answered
