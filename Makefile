@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: preview check install system-packages services lint test docs layer
+.PHONY: preview check install system-packages services lint test docs layer web web-e2e
 
 $(BIN)/soundstack: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,12 +18,15 @@ install: $(BIN)/soundstack
 preview: install
 	$(BIN)/soundstack preview $(STACK)
 
-## Every check and test: ruff (lint + format), mypy, pytest against PostgreSQL and Redis.
-check: system-packages install services lint test
+## Every check and test: ruff (lint + format), mypy, pytest against PostgreSQL and Redis, the
+## web client (build, unit tests, and end-to-end in Chromium against `soundstack serve`).
+check: system-packages install services lint test web web-e2e
 
-## Debian packages the checks need beyond Python's (Graphviz for the architecture picture).
+## System packages the checks need beyond Python's: Graphviz (the architecture picture) and
+## Node.js ^20.19 with npm (the web client).
 system-packages:
 	bash .ci/system-packages
+	bash .ci/node
 
 services:
 	bash .ci/services
@@ -35,6 +38,16 @@ lint:
 
 test:
 	$(BIN)/python -m pytest
+
+## The web client (app_services/web): install exactly package-lock.json, type-check and build
+## (dist/), run its unit tests (vitest). Needs Node ^20.19 or >=22.12 and npm (.ci/node).
+web:
+	cd app_services/web && npm ci --no-audit --no-fund && npm run build && npm test
+
+## The web client in Debian's Chromium against `soundstack serve --local-aws` on PostgreSQL and
+## Redis (.ci/web-e2e; screenshots in app_services/web/e2e/screenshots). Needs `web` first.
+web-e2e:
+	bash .ci/web-e2e
 
 ## Lambda dependency layer for `pulumi up` (the service functions' code needs it): wheels for
 ## Lambda's arm64 Python, installed by the project's pip into build/layer/python, without what

@@ -42,7 +42,10 @@ ARCHITECTURE = "arm64"
 #: /tmp kept free beyond the largest download (cover art, the runtime's own files).
 TMP_HEADROOM_MB = 128
 #: Paths never shipped in a code archive.
-_EXCLUDED_DIRS = frozenset({"tests", "__pycache__", ".pytest_cache", ".mypy_cache"})
+_EXCLUDED_DIRS = frozenset({"tests", "__pycache__", ".pytest_cache", ".mypy_cache", "node_modules"})
+#: Top-level folders of the package that are not Lambda code: the web client (app_services/web,
+#: with its node_modules and dist) ships to the site bucket.
+_NOT_FUNCTION_CODE = frozenset({"web"})
 _EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 _EXCLUDED_FILES = frozenset({"Dockerfile", ".dockerignore", "requirements.txt"})
 _TWO_WEEKS = 14 * 24 * 3600
@@ -149,7 +152,14 @@ def code_archive(source_dir: Path = APP_SERVICES_DIR) -> pulumi.AssetArchive:
         raise ValueError(f"{source_dir} is not a Python package (no __init__.py)")
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {}
     for root, dirs, files in os.walk(source_dir):
-        dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS and not d.startswith("."))
+        top = Path(root) == source_dir
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in _EXCLUDED_DIRS
+            and not d.startswith(".")
+            and not (top and d in _NOT_FUNCTION_CODE)
+        )
         for file in sorted(files):
             if file in _EXCLUDED_FILES or file.endswith(_EXCLUDED_SUFFIXES):
                 continue

@@ -175,7 +175,8 @@ def test_code_archive_ships_the_package_without_tests_or_caches(tmp_path: Path):
     pkg = tmp_path / "app_services"
     for rel in ("__init__.py", "catalog/__init__.py", "catalog/handler.py",
                 "catalog/tests/test_x.py", "catalog/__pycache__/handler.cpython-313.pyc",
-                "catalog/Dockerfile", "tests/conftest.py", "migrations/0001.sql"):  # fmt: skip
+                "catalog/Dockerfile", "tests/conftest.py", "migrations/0001.sql",
+                "web/package.json", "web/node_modules/react/index.js", "web/dist/index.html"):  # fmt: skip
         (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
         (pkg / rel).write_text("x")
     assert sorted(code_archive(pkg).assets) == [
@@ -184,6 +185,14 @@ def test_code_archive_ships_the_package_without_tests_or_caches(tmp_path: Path):
     ]  # fmt: skip
     with pytest.raises(ValueError, match="not a Python package"):
         code_archive(tmp_path)
+
+
+def test_code_archive_of_the_repository_leaves_the_web_client_out():
+    """app_services/web (React sources, node_modules, dist) goes to the site bucket, never into
+    a function's code."""
+    keys = list(code_archive().assets)
+    assert "app_services/catalog/handler.py" in keys
+    assert not [k for k in keys if k.startswith("app_services/web/") or "node_modules" in k]
 
 
 def test_settings_become_upper_case_variables_and_must_be_a_dataclass():

@@ -1,0 +1,126 @@
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { ApiClient } from "../lib/api";
+import type { RuntimeConfig } from "../lib/config";
+import { SoundStackApi } from "../lib/endpoints";
+import { CognitoSession, LocalSession, type Session } from "../lib/session";
+import { AlbumPage, ArtistPage } from "./Catalog";
+import { Services, type AppServices, type Played } from "./context";
+import { FeedPage } from "./Feed";
+import { describe, href, useRoute } from "./hooks";
+import { LibraryPage, ForYouPage } from "./Library";
+import { PlayerProvider } from "./Player";
+import { PlaylistPage, PlaylistsPage } from "./Playlists";
+import { SearchPage } from "./Search";
+import { SignIn } from "./SignIn";
+import { SubscriptionPage } from "./Subscription";
+
+const redirectUri = () => `${window.location.origin}${window.location.pathname}`;
+
+function makeSession(config: RuntimeConfig): Session {
+  return config.mode === "local" ? new LocalSession() : new CognitoSession(config, redirectUri());
+}
+
+export function App({ config }: { config: RuntimeConfig }) {
+  const session = useMemo(() => makeSession(config), [config]);
+  const [, setVersion] = useState(0);
+  const [signInError, setSignInError] = useState<string | null>(null);
+  const [completing, setCompleting] = useState(() => new URLSearchParams(location.search).has("code") || new URLSearchParams(location.search).has("error"));
+  useEffect(() => session.subscribe(() => setVersion((n) => n + 1)), [session]);
+
+  // Back from the hosted UI: trade the code (once), then drop it from the address bar.
+  useEffect(() => {
+    if (!completing || !(session instanceof CognitoSession)) return;
+    const query = new URLSearchParams(location.search);
+    history.replaceState(null, "", redirectUri() + location.hash);
+    session
+      .completeSignIn(query)
+      .catch((e: unknown) => setSignInError(describe(e)))
+      .finally(() => setCompleting(false));
+  }, [completing, session]);
+
+  const user = session.user();
+  if (completing) return <p role="status" className="center">Signing in…</p>;
+  if (!user) return <SignIn session={session} error={signInError} />;
+  return <SignedIn key={user.id} config={config} session={session} />;
+}
+
+function SignedIn({ config, session }: { config: RuntimeConfig; session: Session }) {
+  const api = useMemo(() => new SoundStackApi(new ApiClient({ baseUrl: config.apiUrl, session })), [config, session]);
+  const [liked, setLiked] = useState<Set<string>>(() => new Set());
+  const [recent, setRecent] = useState<Played[]>([]);
+  const like = useCallback(
+    async (track: { track_id: string }) => {
+      await api.like(track.track_id);
+      setLiked((s) => new Set(s).add(track.track_id));
+    },
+    [api],
+  );
+  const services: AppServices = useMemo(
+    () => ({
+      config,
+      session,
+      api,
+      liked,
+      like,
+      recent,
+      coverUrl: (key) => (key && config.mediaUrl ? `${config.mediaUrl}/${key}` : null),
+    }),
+    [config, session, api, liked, like, recent],
+  );
+  const onPlayed = useCallback((p: Played) => setRecent((r) => [p, ...r].slice(0, 50)), []);
+  const user = session.user()!;
+  return (
+    <Services.Provider value={services}>
+      <PlayerProvider onPlayed={onPlayed}>
+        <a className="skip" href="#main">
+          Skip to content
+        </a>
+        <header className="top">
+          <a className="brand" href={href("search")}>
+            SoundStack
+          </a>
+          <nav aria-label="Main">
+            <a href={href("search")}>Search</a>
+            <a href={href("playlists")}>Playlists</a>
+            <a href={href("library")}>Library</a>
+            <a href={href("for-you")}>For you</a>
+            <a href={href("feed")}>Live</a>
+            <a href={href("subscription")}>Subscription</a>
+          </nav>
+          <span className="who">
+            {user.name}{" "}
+            <button type="button" onClick={() => session.signOut()}>
+              Sign out
+            </button>
+          </span>
+        </header>
+        <main id="main" tabIndex={-1}>
+          <Routed />
+        </main>
+      </PlayerProvider>
+    </Services.Provider>
+  );
+}
+
+function Routed() {
+  const [page = "search", id] = useRoute();
+  useEffect(() => document.getElementById("main")?.focus({ preventScroll: true }), [page, id]);
+  switch (page) {
+    case "album":
+      return <AlbumPage id={id ?? ""} />;
+    case "artist":
+      return <ArtistPage id={id ?? ""} />;
+    case "playlists":
+      return id ? <PlaylistPage id={id} /> : <PlaylistsPage />;
+    case "library":
+      return <LibraryPage />;
+    case "for-you":
+      return <ForYouPage />;
+    case "feed":
+      return <FeedPage />;
+    case "subscription":
+      return <SubscriptionPage />;
+    default:
+      return <SearchPage />;
+  }
+}
