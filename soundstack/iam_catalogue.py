@@ -23,6 +23,7 @@ proxies); `check_document` takes one as a JSON string or a mapping. The pack's
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -209,6 +210,7 @@ def _overlap(a: str | frozenset[str], b: str | frozenset[str]) -> bool:
     return True  # two co-finite sets of an infinite alphabet always share characters
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same ARNs meet the same templates in every stack
 def arn_matches_template(arn: str, template: str) -> bool:
     """True when some concrete ARN matches both the policy's `arn` (with `*`/`?` wildcards)
     and the catalogue's `template` (with `${Var}` placeholders)."""
