@@ -175,7 +175,7 @@ def test_a_failed_upload_leaves_the_live_index_html_untouched(estate, tmp_path):
                 raise OSError("connection reset")
             return s3.put_object(**kwargs)
 
-    with pytest.raises(PublishError, match="index-new.css failed.*live index.html is unchanged"):
+    with pytest.raises(PublishError, match=r"index-new\.css failed.*live index\.html is unchanged"):
         publish(
             outputs,
             build(tmp_path / "new", "new"),
@@ -204,21 +204,25 @@ def test_earlier_builds_stay_for_the_grace_period_then_go(estate, tmp_path):
     assert "assets/index-new.js" in keys and "assets/index-old.js" not in keys
 
 
+class ReportingCloudFront:
+    """Answers get_invalidation with the given statuses, in turn."""
+
+    def __init__(self, *statuses: str) -> None:
+        self.statuses = iter(statuses)
+
+    def get_invalidation(self, DistributionId, Id):
+        assert (DistributionId, Id) == ("E1", "I1")
+        return {"Invalidation": {"Status": next(self.statuses)}}
+
+
 def test_wait_polls_until_the_invalidation_completes():
-    statuses = iter(["InProgress", "InProgress", "Completed"])
     slept: list[float] = []
-
-    class CloudFront:
-        def get_invalidation(self, DistributionId, Id):  # noqa: N803 (boto3's names)
-            assert (DistributionId, Id) == ("E1", "I1")
-            return {"Invalidation": {"Status": next(statuses)}}
-
-    assert wait_for_invalidation(CloudFront(), "E1", "I1", sleep=slept.append) == "Completed"
+    cloudfront = ReportingCloudFront("InProgress", "InProgress", "Completed")
+    assert wait_for_invalidation(cloudfront, "E1", "I1", sleep=slept.append) == "Completed"
     assert slept == [20, 20]
-    stuck = iter(["InProgress"] * 3)
-    CloudFront.get_invalidation = lambda self, **_: {"Invalidation": {"Status": next(stuck)}}
+    stuck = ReportingCloudFront(*["InProgress"] * 3)
     with pytest.raises(PublishError, match="still InProgress after 60 s; the build is live"):
-        wait_for_invalidation(CloudFront(), "E1", "I1", attempts=3, sleep=slept.append)
+        wait_for_invalidation(stuck, "E1", "I1", attempts=3, sleep=slept.append)
 
 
 def test_missing_outputs_and_a_missing_build_are_explained(estate, tmp_path, capsys):
