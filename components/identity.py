@@ -231,8 +231,12 @@ class UserDirectory(Component):
         )
         #: JWT audience (the web app's client id).
         self.web_client_id: pulumi.Output[str] = self.web_client.id
+        #: Host of the hosted UI (managed login), e.g. for the web app's `config.json`.
+        self.hosted_ui_domain: pulumi.Output[str] = pulumi.Output.concat(
+            self.domain.domain, ".auth.", ctx.region, ".amazoncognito.com"
+        )
         self.hosted_ui_url: pulumi.Output[str] = pulumi.Output.concat(
-            "https://", self.domain.domain, ".auth.", ctx.region, ".amazoncognito.com"
+            "https://", self.hosted_ui_domain
         )
         self.add_signal(
             "throttles",

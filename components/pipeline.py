@@ -41,6 +41,9 @@ from components.network import Network
 BUILD_IMAGE = "aws/codebuild/amazonlinux-aarch64-standard:3.0"
 #: Python of every build (`runtime-versions`); the project's floor (pyproject `requires-python`).
 BUILD_PYTHON = "3.11"
+#: Node.js of the deploy runner (`make web`): the image's runtimes.yml offers 18, 20 and 22;
+#: Vite 8 needs ^20.19 or >=22.12, which `.ci/node` checks.
+BUILD_NODE = "22"
 JENKINS_PROVIDER = "SoundStackJenkins"
 SOURCE = "source"
 
@@ -83,16 +86,20 @@ def buildspec(
     env: Mapping[str, str] | None = None,
     secrets: Mapping[str, str] | None = None,
     install: Sequence[str] = (),
+    runtimes: Mapping[str, str] | None = None,
 ) -> str:
     """A CodeBuild buildspec (version 0.2, bash) running `commands` after `install` with
-    `BUILD_PYTHON` selected."""
+    `BUILD_PYTHON` (and `runtimes`, e.g. `{"nodejs": "22"}`) selected."""
     spec: dict[str, Any] = {"version": 0.2, "env": {"shell": "bash"}}
     if env:
         spec["env"]["variables"] = dict(env)
     if secrets:
         spec["env"]["secrets-manager"] = dict(secrets)
     spec["phases"] = {
-        "install": {"runtime-versions": {"python": BUILD_PYTHON}, "commands": list(install)}
+        "install": {
+            "runtime-versions": {"python": BUILD_PYTHON, **(runtimes or {})},
+            "commands": list(install),
+        }
     }
     if not install:
         del spec["phases"]["install"]["commands"]
@@ -101,7 +108,9 @@ def buildspec(
 
 
 def deploy_commands(stack: str, repositories: Sequence[str], release_parameter: str) -> list[str]:
-    """The deploy runner's build: layer, release record (only once its images exist), deploy.
+    """The deploy runner's build: layer, release record (only once its images exist), deploy,
+    then the web client built and published onto what `pulumi up` created (README "Identity,
+    media, web and edge": `soundstack publish-web`).
 
     CodeBuild sets CODEBUILD_RESOLVED_SOURCE_VERSION to "the source revision provided by
     CodePipeline", the commit id the Images stage of the same execution tagged its pushes with.
@@ -127,6 +136,9 @@ def deploy_commands(stack: str, repositories: Sequence[str], release_parameter: 
         f"pulumi stack select {stack}",
         f"pulumi preview --stack {stack} {pack} --diff",
         f"pulumi up --stack {stack} {pack} --yes --skip-preview",
+        "bash .ci/node",  # Vite 8's Node floor, checked before the build
+        "make web",
+        f".venv/bin/soundstack publish-web {stack} --wait",
     ]
 
 
@@ -539,6 +551,7 @@ class DeployRunner(Component):
                 env={"STACK": ctx.stack},
                 secrets={"PULUMI_ACCESS_TOKEN": token},
                 install=PULUMI_INSTALL,
+                runtimes={"nodejs": BUILD_NODE},
             )
         )
         self.project = aws.codebuild.Project(

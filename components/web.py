@@ -70,9 +70,9 @@ class WebArgs:
     domain: cdn.CustomDomain | None = None
     price_class: str = "PriceClass_All"
     log_retention_days: int = 365
-    #: Extra `connect-src` origins (e.g. the Cognito hosted UI and IdP endpoints).
+    #: Extra `connect-src` origins (e.g. the hosted UI's token endpoint, the feed's wss origin).
     connect_sources: Sequence[pulumi.Input[str]] = field(default_factory=list)
-    #: Extra `media-src` origins (e.g. the music distribution).
+    #: Extra `media-src` and `img-src` origins (the music distribution: audio and cover art).
     media_sources: Sequence[pulumi.Input[str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -84,13 +84,14 @@ class WebArgs:
 
 
 def content_security_policy(connect: Sequence[str], media: Sequence[str]) -> str:
-    """A CSP that lets the app load only its own code and talk only to the listed origins."""
+    """A CSP that lets the app load only its own code and talk only to the listed origins
+    (`media`: audio and images)."""
     return "; ".join(
         [
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' data: https:",
+            " ".join(["img-src 'self'", *media]),  # cover art comes from the media CDN
             " ".join(["media-src 'self'", *media]),
             " ".join(["connect-src 'self'", *connect]),
             "frame-ancestors 'none'",
@@ -201,6 +202,8 @@ class WebApp(Component):
         )  # fmt: skip
 
         self.bucket_name: pulumi.Output[str] = self.site.name
+        #: The key objects must be written with (`soundstack publish-web` names it).
+        self.kms_key_arn: pulumi.Output[str] = self.key.arn
         self.distribution_arn: pulumi.Output[str] = self.distribution.arn
         self.distribution_id: pulumi.Output[str] = self.distribution.id
         self.url: pulumi.Output[str] = pulumi.Output.concat("https://", self.domain_name)

@@ -563,8 +563,7 @@ web = WebApp(
         price_class=config.edge.price_class,
         log_retention_days=config.edge.log_retention_days,
         connect_sources=[
-            identity.hosted_ui_url,
-            f"https://cognito-idp.{config.region}.amazonaws.com",
+            identity.hosted_ui_url,  # the app's only Cognito call: /oauth2/token (PKCE)
             feed_api.origin,  # the activity feed's WebSocket (wss://)
         ],
         media_sources=[pulumi.Output.concat("https://", media.domain_name)],
@@ -707,9 +706,11 @@ pulumi.export("web_client_id", identity.web_client_id)
 pulumi.export("user_pool_id", identity.user_pool_id)
 pulumi.export("user_pool_arn", identity.user_pool_arn)
 pulumi.export("hosted_ui_url", identity.hosted_ui_url)
+pulumi.export("hosted_ui_domain", identity.hosted_ui_domain)  # soundstack publish-web
 pulumi.export("web_url", web.url)
 pulumi.export("web_bucket", web.bucket_name)
 pulumi.export("web_distribution_id", web.distribution_id)
+pulumi.export("web_kms_key_arn", web.kms_key_arn)  # soundstack publish-web
 pulumi.export("media_bucket", media.bucket_name)
 pulumi.export("media_domain", media.domain_name)
 pulumi.export("media_signing_key_ids", media.signing_key_ids)

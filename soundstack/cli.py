@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from soundstack.insight.commands import add_commands
 from soundstack.preview import document, render
@@ -61,6 +62,12 @@ def _signing_key(args: argparse.Namespace) -> int:
     from soundstack.signing_keys import run
 
     return run(args.action, args.stack, args.secret_id)
+
+
+def _publish_web(args: argparse.Namespace) -> int:
+    from soundstack.publish_web import run
+
+    return run(args.stack, args.outputs, args.dist, PROJECT_DIR, args.wait, args.keep_days)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -141,6 +148,30 @@ def parser() -> argparse.ArgumentParser:
     keys.add_argument("stack", help="stack name (its region and secret name)")
     keys.add_argument("--secret-id", help="override the secret (default: the media component's)")
     keys.set_defaults(run=_signing_key)
+    web = sub.add_parser(
+        "publish-web",
+        help="after `pulumi up`: upload the built web client (`make web`) to the stack's site "
+        "bucket with its config.json, then invalidate index.html and config.json",
+    )
+    web.add_argument("stack", help="stack name (reads `pulumi stack output --json --stack`)")
+    web.add_argument(
+        "--outputs", metavar="FILE", help="stack outputs as JSON instead of asking pulumi"
+    )
+    web.add_argument(
+        "--dist",
+        type=Path,
+        default=PROJECT_DIR / "app_services" / "web" / "dist",
+        help="the build to publish (default: app_services/web/dist)",
+    )
+    web.add_argument("--wait", action="store_true", help="wait for the invalidation to complete")
+    web.add_argument(
+        "--keep-days",
+        type=int,
+        default=7,
+        help="delete files of earlier builds once no publish has needed them for this many "
+        "days (default 7: open tabs of the previous build still load their chunks)",
+    )
+    web.set_defaults(run=_publish_web)
     return top
 
 

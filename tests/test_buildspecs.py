@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the selected Python) or shell builtins; anything else must be installed by the buildspec.
 IMAGE_TOOLS = {"aws", "bash", "curl", "docker", "echo", "export", "jq", "make", "python3", "sh",
                "for", "do", "done", "then", "fi", "if", "exit", "test", "["}  # fmt: skip
-INSTALLED_BY = {"pulumi": "get.pulumi.com", ".venv/bin/pip": "-m venv .venv"}
+INSTALLED_BY = {"pulumi": "get.pulumi.com", ".venv/bin/pip": "-m venv .venv",
+                ".venv/bin/soundstack": "-m venv .venv"}  # fmt: skip
 
 
 def make_targets() -> set[str]:

@@ -171,6 +171,13 @@ def test_runner_builds_the_layer_records_the_release_once_images_exist_then_depl
             in commands[i]
         )
     assert "--yes" in commands[up]
+    # then the web client, onto the bucket and distribution that `pulumi up` just made
+    (node,) = at("bash .ci/node")
+    (web,) = at("make web")
+    (publish,) = at(".venv/bin/soundstack publish-web")
+    assert up < node < web < publish
+    assert commands[publish] == ".venv/bin/soundstack publish-web prod --wait"
+    assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "22"}
 
 
 def test_each_build_role_holds_only_its_stage_permissions(prod):

@@ -185,7 +185,6 @@ def test_csp_connect_src_admits_exactly_the_feed_websocket_origin(request, stack
     assert directives["connect-src"] == [
         "'self'",
         f"https://soundstack-{stack}-identity-auth.auth.eu-west-1.amazoncognito.com",
-        "https://cognito-idp.eu-west-1.amazonaws.com",
         origin,
     ]
 
