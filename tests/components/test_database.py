@@ -67,7 +67,7 @@ def test_prod_is_multi_az_postgres_that_survives_a_destroy(prod):
     assert params.inputs["family"] == "postgres17"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_database_and_proxy_live_in_isolated_subnets(request, stack):
     synth = request.getfixturevalue(stack)
     isolated = synth.outputs["isolated_subnet_ids"]
@@ -83,7 +83,7 @@ def test_database_and_proxy_live_in_isolated_subnets(request, stack):
     assert all(g.inputs["kmsKeyId"] == synth.outputs["logs_kms_key_arn"] for g in logs)
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_only_the_proxy_reaches_the_database_and_nothing_reaches_the_proxy_yet(request, stack):
     synth = request.getfixturevalue(stack)
     db_sg, proxy_sg = sg_of(synth, "database-db-sg"), sg_of(synth, "database-proxy-sg")

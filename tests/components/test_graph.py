@@ -17,7 +17,8 @@ from tests.components.datatier import (
 )
 
 
-def test_dev_is_serverless_without_reader(dev):
+def test_dev_is_serverless_without_reader(dev_neptune):
+    dev = dev_neptune
     (cluster,) = dev.by_type("aws:neptune/cluster:Cluster")
     assert cluster.inputs["serverlessV2ScalingConfiguration"] == {
         "minCapacity": 1,
@@ -41,7 +42,7 @@ def test_prod_has_a_reader_deletion_protection_and_a_week_of_backups(prod):
     assert sorted(x.inputs["promotionTier"] for x in instances) == [0, 1]
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev_neptune", "prod"])
 def test_graph_is_encrypted_iam_only_audited_and_isolated(request, stack):
     synth = request.getfixturevalue(stack)
     (cluster,) = synth.by_type("aws:neptune/cluster:Cluster")
