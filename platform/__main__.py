@@ -411,6 +411,11 @@ feed_api = WebSocketApi(
     ctx,
 )
 web_url = f"https://{config.domain}" if config.domain else "https://localhost:5173"
+# Without Neptune the feed reads follows from the graph's tables as its own role.
+feed_database: dict[str, Any] = (
+    {"db_host": database.client_endpoint, "db_user": "feed", "db_schema": "activity"}
+    if graph is None else {}
+)  # fmt: skip
 search_settings: dict[str, Any] = (
     {"search_engine": "postgres"} if search is None
     else {"search_engine": "opensearch", "opensearch_endpoint": search.endpoint,
@@ -454,8 +459,7 @@ service_settings: dict[str, tuple[ServiceSettings, bool]] = {
     ),
     "feed": (
         FeedSettings(redis_url=redis_url, **graph_settings,
-                     **({"db_host": database.client_endpoint, "db_user": "feed",
-                         "db_schema": "activity"} if graph is None else {}),
+                     **feed_database,
                      feed_callback_url=feed_api.management_endpoint,
                      cognito_user_pool_id=identity.user_pool_id, cognito_client_ids=client_ids),
         True,
