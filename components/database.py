@@ -1,4 +1,4 @@
-"""The relational store: RDS PostgreSQL (or Aurora PostgreSQL Serverless v2) behind RDS Proxy.
+"""The relational store: RDS PostgreSQL (or Aurora PostgreSQL Serverless v2), behind RDS Proxy.
 
 One database serves the catalog, playlists and user preferences. It holds one PostgreSQL
 database (`db_name`, default `soundstack`) with one schema per service — `catalog`, `playlists`,
@@ -11,6 +11,9 @@ provisions.
 Services never hold a password: they connect to the proxy with an IAM token for their schema's
 role (`grant_connect`), and the proxy reaches the database with IAM as well (end-to-end IAM
 authentication). The master password is generated and rotated by RDS in Secrets Manager.
+Without the proxy (`proxy=False`, dev: RDS Proxy bills 8 ACU at least, more than a pausing
+Aurora), services connect to the writer endpoint itself, still with IAM tokens, and their IAM
+grants name the database's own resource id (`cluster-…` / `db-…`) instead of the proxy's `prx-…`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from components.network import Network, allow_from
 PROXY_PORT = 5432
 #: Schemas (and their owning roles) the services use, one per service.
 SERVICE_USERS = ("catalog", "playlists", "preferences", "accounts", "payments", "activity")
+#: Roles added when the activity graph lives in PostgreSQL (`graph.engine: postgres`): the feed
+#: reads who follows whom (migration 0340); activity writes the graph as `activity`.
+GRAPH_USERS = ("feed",)
 
 
 @dataclass
@@ -73,6 +79,9 @@ class DatabaseArgs:
     monitoring_interval_seconds: int = 60
     #: Seconds an idle client connection to the proxy stays open.
     proxy_idle_client_timeout: int = 1800
+    #: Services connect through RDS Proxy (pooling, fast failover); False: straight to the
+    #: writer on `port`, with IAM authentication all the same.
+    proxy: bool = True
 
     def __post_init__(self) -> None:
         if self.port == PROXY_PORT:
@@ -101,20 +110,26 @@ class Database(Component):
         self._account = lookups.account_id()
         self._partition = lookups.partition()
         net = args.network
-        self.security_group = net.security_group(self, "db", f"{name}: PostgreSQL, proxy only")
-        self.proxy_security_group = net.security_group(
-            self, "proxy", f"{name}: RDS Proxy, granted services only"
-        )
-        #: What clients reach: the proxy's group (the database admits only the proxy).
-        self.security_group_id: pulumi.Output[str] = self.proxy_security_group.id
-        allow_from(
-            self,
-            "from-proxy",
-            self.security_group.id,
-            self.proxy_security_group.id,
-            args.port,
-            "RDS Proxy to PostgreSQL",
-        )
+        if args.proxy:
+            self.security_group = net.security_group(self, "db", f"{name}: PostgreSQL, proxy only")
+            self.proxy_security_group = net.security_group(
+                self, "proxy", f"{name}: RDS Proxy, granted services only"
+            )
+            #: What clients reach: the proxy's group (the database admits only the proxy).
+            self.security_group_id: pulumi.Output[str] = self.proxy_security_group.id
+            allow_from(
+                self,
+                "from-proxy",
+                self.security_group.id,
+                self.proxy_security_group.id,
+                args.port,
+                "RDS Proxy to PostgreSQL",
+            )
+        else:
+            self.security_group = net.security_group(
+                self, "db", f"{name}: PostgreSQL, granted services only"
+            )
+            self.security_group_id = self.security_group.id
         self.subnet_group = aws.rds.SubnetGroup(
             self.child_name("subnets"),
             name=self.physical_name("", "rds"),
@@ -140,13 +155,24 @@ class Database(Component):
             self._instance(args, monitoring.role_arn)
         else:
             self._aurora(args, monitoring.role_arn)
-        self._proxy(args)
-        self.port = PROXY_PORT
+        if args.proxy:
+            self._proxy(args)
+            #: Host and port services connect to (`ServiceSettings.db_host`).
+            self.client_endpoint: pulumi.Output[str] = self.proxy_endpoint
+            self.port = PROXY_PORT
+            self._connect_resource_id = self.proxy_resource_id
+        else:
+            self.client_endpoint = self.endpoint
+            self.port = args.port
+            # "arn:aws:rds-db:region:account-id:dbuser:DbClusterResourceId/db-user-name" (Aurora
+            # User Guide, "Creating and using an IAM policy for IAM database access"): the
+            # cluster's `cluster-…` id for Aurora, the instance's `db-…` id for RDS.
+            self._connect_resource_id = self.resource_id
         self.register_outputs(
             {
                 "endpoint": self.endpoint,
                 "reader_endpoint": self.reader_endpoint,
-                "proxy_endpoint": self.proxy_endpoint,
+                "client_endpoint": self.client_endpoint,
                 "master_secret_arn": self.master_secret_arn,
             }
         )
@@ -409,13 +435,14 @@ class Database(Component):
 
     # -- verbs ---------------------------------------------------------------------------
     def allow_from(self, grantee: Grantee) -> None:
-        """Let `grantee`'s security group reach the proxy on 5432 (network only)."""
-        access.open_port(
-            self, self.proxy_security_group.id, grantee, PROXY_PORT, "RDS Proxy", self._admitted
-        )
+        """Let `grantee`'s security group reach the proxy on 5432, or without a proxy the
+        database on its port (network only)."""
+        what = "RDS Proxy" if self.args.proxy else "PostgreSQL"
+        access.open_port(self, self.security_group_id, grantee, self.port, what, self._admitted)
 
     def grant_connect(self, grantee: Grantee, user: str = SERVICE_USERS[0]) -> None:
-        """Let `grantee` connect through the proxy as database role `user` with an IAM token."""
+        """Let `grantee` connect (through the proxy, if any) as database role `user` with an IAM
+        token."""
         if user not in self.args.users:
             raise ValueError(
                 f"{self.logical_name}.grant_connect: unknown database role {user!r}; "
@@ -425,7 +452,7 @@ class Database(Component):
             grantee,
             access.sid("Connect", self.logical_name, "as", user),
             ["rds-db:connect"],
-            [self._dbuser_arn(self.proxy_resource_id, user)],
+            [self._dbuser_arn(self._connect_resource_id, user)],
         )
         self.allow_from(grantee)
 

@@ -188,8 +188,10 @@ class ServiceSettings:
     becomes the upper-case variable of the same name. Unset (None) fields are left out."""
 
     log_level: str = "INFO"
-    #: RDS Proxy endpoint, database role and schema (IAM authentication, TLS verified).
+    #: RDS Proxy (or database) endpoint, database role and schema (IAM authentication, TLS
+    #: verified); `db_port` only when it is not PostgreSQL's 5432 (no proxy).
     db_host: pulumi.Input[str] | None = None
+    db_port: int | None = None
     db_user: str | None = None
     db_schema: str | None = None
     #: `rediss://<endpoint>:6379` of the cache (TLS, IAM-authenticated user).

@@ -32,6 +32,11 @@ DEFAULT_INTERFACE_ENDPOINTS = (
     "logs",
     "sts",
 )
+#: What EKS nodes in private subnets need: image pulls (ecr.api, ecr.dkr; layers come from S3
+#: through the gateway endpoint) and IRSA / pod identity credentials (sts).
+CLUSTER_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts")
+#: Interface endpoints a stack may choose from (`network.interface_endpoints`).
+KNOWN_INTERFACE_ENDPOINTS = (*DEFAULT_INTERFACE_ENDPOINTS, "kms", "ssm", "monitoring")
 
 HTTPS = 443
 

@@ -8,6 +8,7 @@ data and messaging, compute and API, then analytics, observability and delivery.
 
 import dataclasses
 import json
+from typing import Any
 
 import pulumi
 
@@ -27,7 +28,7 @@ from components.bootstrap import deploy_role_arn
 from components.cache import Cache, CacheArgs
 from components.cdn import CustomDomain
 from components.cluster import Cluster, ClusterArgs, NodeGroupSpec, WorkloadSpec
-from components.database import Database, DatabaseArgs
+from components.database import GRAPH_USERS, SERVICE_USERS, Database, DatabaseArgs
 from components.edge import EdgeArgs, EdgeProtection, EmergencyContact
 from components.function import (
     DEFAULT_LAYER_DIR,
@@ -84,6 +85,7 @@ network = Network(
         flow_log_retention_days=config.network.flow_log_retention_days,
         kms_key_arn=logs_key.arn,
         min_private_azs=config.network.min_private_azs,
+        interface_endpoints=config.network.interface_endpoints,
     ),
     ctx,
 )
@@ -143,6 +145,7 @@ data_key = EncryptionKey(
 )
 # One PostgreSQL serves catalog, playlists and user preferences: one database (`soundstack`),
 # one schema and IAM-authenticated role per service (see components/database.py).
+graph_in_postgres = config.graph.engine == "postgres"
 database = Database(
     "database",
     DatabaseArgs(
@@ -159,10 +162,13 @@ database = Database(
         deletion_protection=config.database.deletion_protection,
         final_snapshot=config.database.deletion_protection,
         log_retention_days=config.monitoring.log_retention_days,
+        proxy=config.database.proxy,
+        users=(*SERVICE_USERS, *GRAPH_USERS) if graph_in_postgres else SERVICE_USERS,
     ),
     ctx,
 )
-graph = Graph(
+# The activity graph: Neptune, or (graph.engine: postgres, dev) edge tables in the database.
+graph = None if graph_in_postgres else Graph(
     "graph",
     GraphArgs(
         network=network,
@@ -179,7 +185,7 @@ graph = Graph(
         log_retention_days=config.monitoring.log_retention_days,
     ),
     ctx,
-)
+)  # fmt: skip
 cache = Cache(
     "cache",
     CacheArgs(
@@ -195,8 +201,10 @@ cache = Cache(
     ),
     ctx,
 )
-search: Search | SearchCollection
-if config.search.serverless:
+search: Search | SearchCollection | None
+if config.search.engine == "postgres":
+    search = None  # PostgreSQL full-text search over the catalog's own tables (dev)
+elif config.search.serverless:
     search = SearchCollection(
         "search",
         SearchCollectionArgs(
@@ -267,8 +275,14 @@ code_signing = (
 )
 
 
+# Through RDS Proxy services use PostgreSQL's default port; straight to the database, its own.
+db_port = None if config.database.proxy else database.port
+
+
 def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> ServiceFunctionArgs:
     """Sizes from `functions` config; in the private subnets when it talks to VPC-only stores."""
+    if settings.db_host is not None and db_port is not None:
+        settings = dataclasses.replace(settings, db_port=db_port)
     return ServiceFunctionArgs(
         service=service,
         settings=settings,
@@ -282,6 +296,12 @@ def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> Serv
         layer=deps_layer,
         code_signing_config_arn=code_signing.arn if code_signing else None,
     )
+
+
+graph_settings: dict[str, Any] = (
+    {"graph_backend": "postgres"} if graph is None
+    else {"graph_backend": "neptune", "neptune_endpoint": graph.endpoint}
+)  # fmt: skip
 
 
 if not config.payments.plans:
@@ -311,7 +331,7 @@ profiles_fn = ServiceFunction(
     "profiles-fn",
     function_args(
         "auth",
-        ServiceSettings(db_host=database.proxy_endpoint, db_user="accounts", db_schema="accounts"),
+        ServiceSettings(db_host=database.client_endpoint, db_user="accounts", db_schema="accounts"),
         in_vpc=True,
     ),
     ctx,
@@ -391,37 +411,46 @@ feed_api = WebSocketApi(
     ctx,
 )
 web_url = f"https://{config.domain}" if config.domain else "https://localhost:5173"
+# Without Neptune the feed reads follows from the graph's tables as its own role.
+feed_database: dict[str, Any] = (
+    {"db_host": database.client_endpoint, "db_user": "feed", "db_schema": "activity"}
+    if graph is None else {}
+)  # fmt: skip
+search_settings: dict[str, Any] = (
+    {"search_engine": "postgres"} if search is None
+    else {"search_engine": "opensearch", "opensearch_endpoint": search.endpoint,
+          "opensearch_service": search.signing_service}
+)  # fmt: skip
 service_settings: dict[str, tuple[ServiceSettings, bool]] = {
     "catalog": (
         CatalogSettings(
-            db_host=database.proxy_endpoint, db_user="catalog", db_schema="catalog",
-            redis_url=redis_url, opensearch_endpoint=search.endpoint,
-            opensearch_service=search.signing_service,
+            db_host=database.client_endpoint, db_user="catalog", db_schema="catalog",
+            redis_url=redis_url, **search_settings,
             cdn_domain=media.domain_name, cloudfront_signing_secret_id=media.signing_secret_arn,
         ),
         True,
     ),
     "playlist": (
-        ServiceSettings(db_host=database.proxy_endpoint, db_user="playlists",
+        ServiceSettings(db_host=database.client_endpoint, db_user="playlists",
                         db_schema="playlists", redis_url=redis_url),
         True,
     ),
     "activity": (
         ActivitySettings(activity_stream_name=messaging.stream.stream_name,
                          activity_topic_arn=messaging.topic("activity").arn,
-                         neptune_endpoint=graph.endpoint, db_host=database.proxy_endpoint,
-                         db_user="activity", db_schema="activity"),
+                         db_host=database.client_endpoint, db_user="activity",
+                         db_schema="activity", **graph_settings),
         True,
     ),
     "recommendation": (
-        RecommendationSettings(neptune_endpoint=graph.endpoint, redis_url=redis_url,
-                               db_host=database.proxy_endpoint, db_user="preferences",
+        RecommendationSettings(**graph_settings, redis_url=redis_url,
+                               db_host=database.client_endpoint, db_user="preferences",
                                db_schema="preferences"),
         True,
     ),
     "payment": (
         PaymentSettings(payment_secret_arn=payment_secrets.arns["providers"],
-                        db_host=database.proxy_endpoint, db_user="payments", db_schema="payments",
+                        db_host=database.client_endpoint, db_user="payments", db_schema="payments",
                         payment_plans=json.dumps([p.model_dump(exclude_none=True)
                                                   for p in config.payments.plans]),
                         checkout_success_url=f"{web_url}/account?checkout=success",
@@ -429,7 +458,8 @@ service_settings: dict[str, tuple[ServiceSettings, bool]] = {
         True,
     ),
     "feed": (
-        FeedSettings(redis_url=redis_url, neptune_endpoint=graph.endpoint,
+        FeedSettings(redis_url=redis_url, **graph_settings,
+                     **feed_database,
                      feed_callback_url=feed_api.management_endpoint,
                      cognito_user_pool_id=identity.user_pool_id, cognito_client_ids=client_ids),
         True,
@@ -447,15 +477,20 @@ media.grant_read(functions["catalog"])
 media.grant_sign(functions["catalog"])
 database.grant_connect(functions["catalog"], user="catalog")
 cache.grant_connect(functions["catalog"])
-search.grant_read(functions["catalog"])
-search.grant_write(functions["catalog"])
+if search is not None:
+    search.grant_read(functions["catalog"])
+    search.grant_write(functions["catalog"])
 database.grant_connect(functions["playlist"], user="playlists")
 cache.grant_connect(functions["playlist"])
 messaging.stream.grant_put(functions["activity"])
 messaging.topic("activity").grant_publish(functions["activity"])
-graph.grant_connect(functions["activity"])
 database.grant_connect(functions["activity"], user="activity")
-graph.grant_connect(functions["recommendation"])
+if graph is not None:
+    graph.grant_connect(functions["activity"])
+    graph.grant_connect(functions["recommendation"])
+    graph.grant_read(functions["feed"])
+else:
+    database.grant_connect(functions["feed"], user="feed")
 cache.grant_connect(functions["recommendation"])
 graph_updates.trigger(functions["recommendation"].function_name, functions["recommendation"])
 payment_secrets.grant_read(functions["payment"])
@@ -463,7 +498,6 @@ database.grant_connect(functions["payment"], user="payments")
 database.grant_connect(functions["recommendation"], user="preferences")
 messaging.topic("notifications").grant_publish(functions["payment"])
 cache.grant_connect(functions["feed"])
-graph.grant_read(functions["feed"])
 messaging.stream.subscribe_function(functions["feed"].function_name, functions["feed"], "feed")
 
 web_origins = [f"https://{config.domain}"] if config.domain else []
@@ -527,18 +561,18 @@ if config.cluster.enabled and config.domain is not None:
                 WorkloadSpec(
                     "catalog", "/catalog",
                     environment={
-                        **asgi_environment, "DB_HOST": database.proxy_endpoint,
+                        **asgi_environment, "DB_HOST": database.client_endpoint,
+                        **({"DB_PORT": str(db_port)} if db_port else {}),
                         "DB_USER": "catalog", "DB_SCHEMA": "catalog",
-                        "OPENSEARCH_ENDPOINT": search.endpoint, "SEARCH_ENGINE": "opensearch",
-                        "OPENSEARCH_SERVICE": search.signing_service,
+                        **{k.upper(): v for k, v in search_settings.items()},
                         "CDN_DOMAIN": media.domain_name,
                         "CLOUDFRONT_SIGNING_SECRET_ID": media.signing_secret_arn,
                     },
                 ),
                 WorkloadSpec(
                     "recommendation", "/recommendations",
-                    environment={**asgi_environment, "NEPTUNE_ENDPOINT": graph.endpoint,
-                                 "GRAPH_BACKEND": "neptune"},
+                    environment={**asgi_environment,
+                                 **{k.upper(): v for k, v in graph_settings.items()}},
                 ),
             ],
         ),
@@ -549,8 +583,10 @@ if config.cluster.enabled and config.domain is not None:
     media.grant_sign(pods["catalog"])
     database.grant_connect(pods["catalog"], user="catalog")
     cache.grant_connect(pods["catalog"])
-    search.grant_read(pods["catalog"])
-    graph.grant_read(pods["recommendation"])
+    if search is not None:
+        search.grant_read(pods["catalog"])
+    if graph is not None:
+        graph.grant_read(pods["recommendation"])
     cache.grant_connect(pods["recommendation"])
 
 # The web distribution fronts the SPA and, at /api/*, the HTTP API: that is how the API gets the
@@ -639,7 +675,8 @@ if resilience.backups:
         ctx,
     )
     backup.protect("database", database.arn)
-    backup.protect("graph", graph.cluster.arn)
+    if graph is not None:
+        backup.protect("graph", graph.cluster.arn)
     backup.protect("analytics", analytics.bucket.arn)
     if resilience.replicate_rds_backups:
         backup.replicate_instance_backups(
@@ -692,12 +729,15 @@ pulumi.export("isolated_subnet_ids", network.isolated_subnet_ids)
 pulumi.export("logs_kms_key_arn", logs_key.arn)
 pulumi.export("data_kms_key_arn", data_key.arn)
 pulumi.export("database_endpoint", database.endpoint)
-pulumi.export("database_proxy_endpoint", database.proxy_endpoint)
+if config.database.proxy:
+    pulumi.export("database_proxy_endpoint", database.client_endpoint)
 pulumi.export("database_master_secret_arn", database.master_secret_arn)
-pulumi.export("graph_endpoint", graph.endpoint)
-pulumi.export("graph_reader_endpoint", graph.reader_endpoint)
+if graph is not None:
+    pulumi.export("graph_endpoint", graph.endpoint)
+    pulumi.export("graph_reader_endpoint", graph.reader_endpoint)
 pulumi.export("cache_endpoint", cache.endpoint)
-pulumi.export("search_endpoint", search.endpoint)
+if search is not None:
+    pulumi.export("search_endpoint", search.endpoint)
 pulumi.export("topic_arns", {name: topic.arn for name, topic in messaging.topics.items()})
 pulumi.export("listening_stream_arn", messaging.stream.arn)
 pulumi.export("queue_urls", {name: queue.url for name, queue in messaging.queues.items()})

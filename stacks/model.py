@@ -20,6 +20,11 @@ from components.function import (
 )
 from components.logs import VALID_RETENTION_DAYS
 from components.monitoring import DEFAULT_THRESHOLDS
+from components.network import (
+    CLUSTER_INTERFACE_ENDPOINTS,
+    DEFAULT_INTERFACE_ENDPOINTS,
+    KNOWN_INTERFACE_ENDPOINTS,
+)
 
 Environment = Literal["dev", "staging", "prod"]
 
@@ -43,6 +48,23 @@ class NetworkConfig(Section):
     #: Zones the private tier spans at least: a zone beyond az_count gets one private subnet
     #: and nothing else (free), for Redshift Serverless, which needs three AZs.
     min_private_azs: int = Field(0, ge=0, le=3)
+    #: AWS services reached through interface endpoints (each ~$8/month per AZ); only those the
+    #: stack runs: EKS nodes need ecr.api, ecr.dkr and sts, functions need none of those three.
+    interface_endpoints: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_INTERFACE_ENDPOINTS), min_length=1
+    )
+
+    @field_validator("interface_endpoints")
+    @classmethod
+    def _endpoints(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(KNOWN_INTERFACE_ENDPOINTS))
+        if unknown:
+            raise ValueError(
+                f"unknown service(s) {unknown}; pick from {list(KNOWN_INTERFACE_ENDPOINTS)}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("lists a service twice; keep one entry per service")
+        return value
 
     @field_validator("cidr")
     @classmethod
@@ -69,11 +91,15 @@ class DatabaseConfig(Section):
     multi_az: bool = True
     backup_retention_days: int = Field(14, ge=1, le=35)
     deletion_protection: bool = True
+    #: Services connect through RDS Proxy; false: straight to the database (IAM auth still).
+    proxy: bool = True
 
 
 class GraphConfig(Section):
-    """Neptune for the user-activity graph."""
+    """The user-activity graph: Neptune, or (`engine: postgres`) edge tables in the database;
+    the Neptune keys below then do not apply."""
 
+    engine: Literal["neptune", "postgres"] = "neptune"
     serverless: bool = False
     instance_class: str = "db.r6g.large"
     min_capacity_ncu: float = Field(1, ge=1, le=128)
@@ -96,14 +122,25 @@ class SearchConfig(Section):
 
     `serverless: true` builds a collection; the instance, node and volume keys then do not apply,
     and `zone_awareness` decides the collection's standby replicas in another AZ. Prod keeps the
-    domain (see PROD_RULES)."""
+    domain (see PROD_RULES). `engine: postgres` builds neither: the catalog searches its own
+    tables with PostgreSQL full-text search (dev), and no other search key applies."""
 
+    engine: Literal["opensearch", "postgres"] = "opensearch"
     serverless: bool = False
     instance_type: str = "r7g.large.search"
     instance_count: int = Field(3, ge=1, le=80)
     dedicated_master: bool = True
     zone_awareness: bool = True
     volume_size_gb: int = Field(100, ge=10, le=16384)
+
+    @model_validator(mode="after")
+    def _engine(self) -> SearchConfig:
+        if self.engine == "postgres" and self.serverless:
+            raise ValueError(
+                "search.serverless: true asks for an OpenSearch collection, but search.engine: "
+                "postgres builds none; set search.engine: opensearch, or search.serverless: false"
+            )
+        return self
 
 
 class NodeGroupConfig(Section):
@@ -483,6 +520,19 @@ class PlatformConfig(Section):
         if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
             raise ValueError("not an AWS region; set aws:region, e.g. eu-west-1")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_endpoints(self) -> PlatformConfig:
+        chosen = self.network.interface_endpoints
+        missing = [e for e in CLUSTER_INTERFACE_ENDPOINTS if e not in chosen]
+        if self.cluster.enabled and missing:
+            raise ValueError(
+                f"network.interface_endpoints lacks {missing}, but cluster.enabled: true: EKS "
+                "nodes in private subnets pull images from ECR and get pod credentials from STS "
+                f"through them; add {missing} to network.interface_endpoints, or set "
+                "cluster.enabled: false"
+            )
+        return self
 
     @model_validator(mode="after")
     def _replica(self) -> PlatformConfig:

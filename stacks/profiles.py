@@ -18,6 +18,8 @@ PROFILES: dict[str, dict[str, Any]] = {
             "nat_gateways": "single",
             "flow_log_retention_days": 30,
             "min_private_azs": 3,
+            # No EKS in dev: no ecr.api, ecr.dkr, sts; Lambda ships logs itself (no `logs`).
+            "interface_endpoints": ["secretsmanager", "sqs", "sns", "kinesis-streams"],
         },
         "database": {
             "engine": "aurora-serverless",
@@ -28,8 +30,13 @@ PROFILES: dict[str, dict[str, Any]] = {
             "multi_az": False,
             "backup_retention_days": 1,
             "deletion_protection": False,
+            # RDS Proxy bills 8 ACU at least, more than the pausing Aurora behind it.
+            "proxy": False,
         },
+        # The graph's edge tables in the database (migration 0100): Neptune never goes below
+        # 1 NCU (~$140/month). The Neptune keys stay for a stack that sets engine: neptune.
         "graph": {
+            "engine": "postgres",
             "serverless": True,
             "max_capacity_ncu": 2.5,
             "reader_count": 0,
@@ -47,6 +54,9 @@ PROFILES: dict[str, dict[str, Any]] = {
             # A one-node domain: OpenSearch Serverless never drops below 1 OCU (~$190/month
             # with its VPC endpoint, against ~$29 for this node), so a dev stack picks it only
             # with `search.serverless: true`.
+            # Dev's catalog searches with PostgreSQL full-text search (SEARCH_ENGINE=postgres);
+            # the domain keys below apply to a dev stack that sets engine: opensearch.
+            "engine": "postgres",
             "instance_type": "t3.small.search",
             "instance_count": 1,
             "dedicated_master": False,
@@ -75,7 +85,13 @@ PROFILES: dict[str, dict[str, Any]] = {
             "log_retention_days": 14,
             "code_signing": "off",
         },
-        "messaging": {"max_receive_count": 3, "kinesis_retention_hours": 24},
+        # One provisioned shard (1 MB/s in) carries dev's plays; on-demand bills ~3x that.
+        "messaging": {
+            "max_receive_count": 3,
+            "kinesis_retention_hours": 24,
+            "kinesis_mode": "PROVISIONED",
+            "kinesis_shards": 1,
+        },
         "edge": {
             "shield_advanced": False,
             "price_class": "PriceClass_100",
@@ -169,6 +185,12 @@ PROD_RULES: tuple[ProdRule, ...] = (
              "prod keeps ≥ 7 days of backups", "database.backup_retention_days: 14"),
     ProdRule("database.engine", lambda v: v == "postgres",
              "Aurora Serverless scales to zero and is meant for dev", "database.engine: postgres"),
+    ProdRule("database.proxy", lambda v: v is True,
+             "RDS Proxy pools the functions' connections and hides a failover from them",
+             "database.proxy: true"),
+    ProdRule("graph.engine", lambda v: v == "neptune",
+             "prod's graph traversals need Neptune, not edge tables in the shared database",
+             "graph.engine: neptune"),
     ProdRule("graph.deletion_protection", lambda v: v is True,
              "a prod graph must survive a stray `pulumi destroy`",
              "graph.deletion_protection: true"),
@@ -182,6 +204,9 @@ PROD_RULES: tuple[ProdRule, ...] = (
              "automatic failover needs a replica", "cache.replicas_per_shard: 1"),
     ProdRule("cache.snapshot_retention_days", lambda v: v >= 7,
              "prod keeps ≥ 7 days of snapshots", "cache.snapshot_retention_days: 7"),
+    ProdRule("search.engine", lambda v: v == "opensearch",
+             "prod's catalog search needs OpenSearch's relevance and scale, not the database's",
+             "search.engine: opensearch"),
     ProdRule("search.serverless", lambda v: v is False,
              "prod search is a domain: only a domain publishes audit and error logs "
              "(Opensearch.4/.5, PCI 10.2.1) and runs the zone-aware nodes and masters below",

@@ -33,7 +33,13 @@ def stack_variant(stack: str, section: str, overrides: dict[str, object]) -> Syn
 @pytest.fixture(scope="session")
 def dev_serverless_search() -> Synthesis:
     """Dev with `search.serverless: true`: the OpenSearch Serverless path on a whole stack."""
-    return stack_variant("dev", "search", {"serverless": True})
+    return stack_variant("dev", "search", {"engine": "opensearch", "serverless": True})
+
+
+@pytest.fixture(scope="session")
+def dev_neptune() -> Synthesis:
+    """Dev with `graph.engine: neptune`: the dev profile's Neptune Serverless on a whole stack."""
+    return stack_variant("dev", "graph", {"engine": "neptune"})
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,34 @@ def test_dev_is_cheap_and_prod_is_prod_grade():
     assert not prod.cluster.public_endpoint and prod.identity.mfa == "required"
 
 
+def test_dev_runs_the_cheap_engines_and_staging_and_prod_the_managed_ones():
+    dev = load_stack("dev")
+    assert (dev.graph.engine, dev.search.engine, dev.database.proxy) == (
+        "postgres",
+        "postgres",
+        False,
+    )
+    assert (dev.messaging.kinesis_mode, dev.messaging.kinesis_shards) == ("PROVISIONED", 1)
+    assert not {"ecr.api", "ecr.dkr", "sts", "logs"} & set(dev.network.interface_endpoints)
+    for stack in ("staging", "prod"):
+        cfg = load_stack(stack)
+        assert (cfg.graph.engine, cfg.search.engine, cfg.database.proxy) == (
+            "neptune",
+            "opensearch",
+            True,
+        )
+        assert cfg.messaging.kinesis_mode == "ON_DEMAND"
+        assert {"ecr.api", "ecr.dkr", "sts"} <= set(cfg.network.interface_endpoints)
+
+
+def test_a_dev_stack_with_a_cluster_and_its_endpoints_is_accepted():
+    endpoints = ["secretsmanager", "sqs", "sns", "kinesis-streams", "ecr.api", "ecr.dkr", "sts"]
+    cfg = load_config(
+        "dev", config(cluster={"enabled": True}, network={"interface_endpoints": endpoints})
+    )
+    assert cfg.cluster.enabled and cfg.network.interface_endpoints == endpoints
+
+
 def test_stack_values_override_the_profile():
     cfg = load_config("dev", config(network={"az_count": 3, "nat_gateways": "per_az"}))
     assert (cfg.network.az_count, cfg.network.nat_gateways) == (3, "per_az")
@@ -62,6 +90,10 @@ def test_engine_json_strings_are_accepted():
         ({"identity": {"mfa": "optional"}}, "identity.mfa: required"),
         ({"edge": {"shield_advanced": False}}, "edge.shield_advanced=false"),
         ({"monitoring": {"alarm_email": None}}, "monitoring.alarm_email=null"),
+        ({"database": {"proxy": False}}, "database.proxy=false is not allowed in prod"),
+        ({"database": {"proxy": False}}, "set database.proxy: true"),
+        ({"graph": {"engine": "postgres"}}, "set graph.engine: neptune"),
+        ({"search": {"engine": "postgres"}}, "set search.engine: opensearch"),
     ],
 )  # fmt: skip
 def test_prod_refuses_unsafe_settings(sections, expected):
@@ -96,6 +128,16 @@ def test_all_problems_are_reported_at_once():
         (config(cluster={"public_endpoint": True, "public_access_cidrs": ["0.0.0.0/0"]}),
          "public_access_cidrs contains 0.0.0.0/0"),
         (config(identity={"google_enabled": True}), "set identity.google_client_id"),
+        (config(cluster={"enabled": True}),
+         "network.interface_endpoints lacks ['ecr.api', 'ecr.dkr', 'sts'], but cluster.enabled: "
+         "true"),
+        (config(cluster={"enabled": True}, network={"interface_endpoints": ["sqs", "ecr.api"]}),
+         "add ['ecr.dkr', 'sts'] to network.interface_endpoints, or set cluster.enabled: false"),
+        (config(network={"interface_endpoints": ["sqs", "ecr"]}),
+         "soundstack:network.interface_endpoints=[\"sqs\", \"ecr\"]: unknown service(s) ['ecr']; pick from"),
+        (config(network={"interface_endpoints": ["sqs", "sqs"]}), "lists a service twice"),
+        (config(search={"serverless": True}),
+         "set search.engine: opensearch, or search.serverless: false"),
         (config(identity={"callback_urls": ["http://music.example.com/cb"]}), "must use https://"),
         ({**config(), "aws:region": "Europe"}, "not an AWS region"),
         ({k: v for k, v in config().items() if k != "aws:region"}, "aws:region is required"),

@@ -273,12 +273,20 @@ def test_failed_migration_leaves_nothing_and_edited_one_is_refused(
         ("playlists", "INSERT INTO users (user_id, display_name) VALUES ('p1', 'P')",
          "SELECT email FROM users"),
         ("activity", "SELECT artist_id, duration_ms FROM tracks", "SELECT email FROM users"),
+        # graph.engine: postgres (dev): activity writes the graph, the feed reads follows only
+        ("activity", "INSERT INTO activity_follows (follower_id, followee_id, followed_at) "
+         "VALUES ('u1', 'u2', now())", "SELECT * FROM rec_signals"),
+        ("activity", "UPDATE activity_listens SET plays = plays + 1", "DELETE FROM tracks"),
+        ("feed", "SELECT follower_id FROM activity_follows", "SELECT * FROM activity_listens"),
+        ("feed", "SELECT follower_id FROM activity_follows",
+         "INSERT INTO activity_follows (follower_id, followee_id, followed_at) "
+         "VALUES ('u1', 'u2', now())"),
     ],
 )  # fmt: skip
 def test_service_roles_reach_only_their_own_tables(db_schema, role, allowed, refused):
-    from components.database import SERVICE_USERS
+    from components.database import GRAPH_USERS, SERVICE_USERS
 
-    assert role in SERVICE_USERS
+    assert role in (*SERVICE_USERS, *GRAPH_USERS)
     with psycopg.connect(TEST_DSN) as conn:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(db_schema)))
         conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
@@ -289,8 +297,8 @@ def test_service_roles_reach_only_their_own_tables(db_schema, role, allowed, ref
 
 
 def test_every_database_role_the_platform_grants_exists_after_migrating(db_schema):
-    from components.database import SERVICE_USERS
+    from components.database import GRAPH_USERS, SERVICE_USERS
 
     with psycopg.connect(TEST_DSN) as conn:
         found = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolcanlogin")}
-    assert set(SERVICE_USERS) <= found
+    assert set(SERVICE_USERS) | set(GRAPH_USERS) <= found

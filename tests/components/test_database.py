@@ -67,7 +67,7 @@ def test_prod_is_multi_az_postgres_that_survives_a_destroy(prod):
     assert params.inputs["family"] == "postgres17"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_database_and_proxy_live_in_isolated_subnets(request, stack):
     synth = request.getfixturevalue(stack)
     isolated = synth.outputs["isolated_subnet_ids"]
@@ -83,7 +83,7 @@ def test_database_and_proxy_live_in_isolated_subnets(request, stack):
     assert all(g.inputs["kmsKeyId"] == synth.outputs["logs_kms_key_arn"] for g in logs)
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_only_the_proxy_reaches_the_database_and_nothing_reaches_the_proxy_yet(request, stack):
     synth = request.getfixturevalue(stack)
     db_sg, proxy_sg = sg_of(synth, "database-db-sg"), sg_of(synth, "database-proxy-sg")
@@ -184,3 +184,50 @@ def test_database_offers_cpu_and_free_storage_signals():
     assert seen["cpu"].metric == "CPUUtilization" and seen["cpu"].namespace == "AWS/RDS"
     assert seen["free_storage"].comparison == "LessThanThreshold"
     assert seen["free_storage"].metric == "FreeStorageSpace"
+
+
+@pytest.mark.parametrize(
+    ("engine", "resource_id"),
+    [("aurora-serverless", ":dbuser:cluster-"), ("postgres", ":dbuser:db-")],
+)
+def test_without_proxy_grant_connect_names_the_databases_own_resource_id(engine, resource_id):
+    def build(e):
+        db = _database(e, engine=engine, proxy=False)
+        db.grant_connect(e.granted, "playlists")
+
+    synth, _ = run(build)
+    assert not synth.by_type("aws:rds/proxy:Proxy")
+    assert not synth.by_type("aws:rds/proxyTarget:ProxyTarget")
+    (statement,) = policies(synth, "granted").values()
+    # "arn:aws:rds-db:region:account-id:dbuser:DbClusterResourceId/db-user-name" (Aurora User
+    # Guide, IAM database access): the cluster's `cluster-…` id, an instance's `db-…` id.
+    (arn,) = statement["Resource"]
+    assert resource_id in arn and arn.endswith("/playlists")
+    assert not policies(synth, "bystander")
+    # the granted service reaches the database's own port, nothing else does
+    (rule,) = ingress_into(synth, sg_of(synth, "db-db-sg"))
+    assert sources(rule) == [sg_of(synth, "granted-client-app-sg").urn]
+    assert rule.inputs["fromPort"] == rule.inputs["toPort"] == 5433
+
+
+def test_dev_functions_reach_aurora_directly_with_iam_tokens(dev):
+    assert not dev.by_type("aws:rds/proxy:Proxy")
+    (cluster,) = dev.by_type("aws:rds/cluster:Cluster")
+    assert cluster.inputs["iamDatabaseAuthenticationEnabled"] is True
+    users = {}
+    for fn in dev.by_type("aws:lambda/function:Function"):
+        env = fn.inputs.get("environment", {}).get("variables", {})
+        if "DB_HOST" in env:
+            assert ".cluster-" in env["DB_HOST"] and env["DB_PORT"] == "5433", fn.name
+            users[fn.name.removesuffix("-lambda")] = env["DB_USER"]
+    assert users == {"profiles-fn": "accounts", "catalog-fn": "catalog",
+                     "playlist-fn": "playlists", "activity-fn": "activity",
+                     "recommendation-fn": "preferences", "payment-fn": "payments",
+                     "feed-fn": "feed"}  # fmt: skip
+    for fn, user in users.items():
+        (connect,) = [s for s in policies(dev, fn).values() if s["Action"] == ["rds-db:connect"]]
+        (arn,) = connect["Resource"]
+        assert ":dbuser:cluster-" in arn and arn.endswith(f"/{user}"), fn
+    rules = ingress_into(dev, sg_of(dev, "database-db-sg"))
+    assert len(rules) == len(users)  # one per granted function, each from its own group
+    assert all(r.inputs["fromPort"] == r.inputs["toPort"] == 5433 and sources(r) for r in rules)

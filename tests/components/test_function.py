@@ -40,8 +40,15 @@ EXPECTED_SIDS = {
              "SendMessagingListeningFeedFnFailed", "SendMessagingListeningFeedFnFailedKey"},
 }  # fmt: skip
 IN_VPC = set(EXPECTED_SIDS)  # Lambda.3: every service function runs in the VPC
-#: The catalog's search grants on the stacks' OpenSearch domains.
-SEARCH_SIDS = {"dev": {"SearchSearch", "IndexSearch"}, "prod": {"SearchSearch", "IndexSearch"}}
+#: The catalog's search grants on prod's OpenSearch domain; dev searches in PostgreSQL.
+SEARCH_SIDS = {"dev": set(), "prod": {"SearchSearch", "IndexSearch"}}
+#: Dev's graph is tables in PostgreSQL: no Neptune grants; the feed reads follows as `feed`.
+GRAPH_SIDS = {
+    "dev": {"feed": {"ConnectDatabaseAsFeed"}},
+    "prod": {"activity": {"ConnectGraph"}, "recommendation": {"ConnectGraph"},
+             "feed": {"ReadGraph"}},
+}  # fmt: skip
+NEPTUNE_SIDS = {"ConnectGraph", "ReadGraph"}
 
 
 def policies_of(synth, role_prefix):
@@ -226,7 +233,8 @@ def test_every_service_function_holds_only_its_services_grants(request, stack):
             | ({"ManageVpcInterfaces"} if service in IN_VPC else set())
         )
         search = SEARCH_SIDS[stack] if service == "catalog" else set()
-        assert set(policies) == base | expected | search, service
+        graph = GRAPH_SIDS[stack].get(service, set())
+        assert set(policies) == base | (expected - NEPTUNE_SIDS) | search | graph, service
         assert_no_broad_actions(policies.values())
         assert ("vpcConfig" in by_service[service].inputs) == (service in IN_VPC), service
 

@@ -17,7 +17,8 @@ from tests.components.datatier import (
 )
 
 
-def test_dev_is_serverless_without_reader(dev):
+def test_dev_is_serverless_without_reader(dev_neptune):
+    dev = dev_neptune
     (cluster,) = dev.by_type("aws:neptune/cluster:Cluster")
     assert cluster.inputs["serverlessV2ScalingConfiguration"] == {
         "minCapacity": 1,
@@ -41,7 +42,7 @@ def test_prod_has_a_reader_deletion_protection_and_a_week_of_backups(prod):
     assert sorted(x.inputs["promotionTier"] for x in instances) == [0, 1]
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev_neptune", "prod"])
 def test_graph_is_encrypted_iam_only_audited_and_isolated(request, stack):
     synth = request.getfixturevalue(stack)
     (cluster,) = synth.by_type("aws:neptune/cluster:Cluster")
@@ -115,3 +116,28 @@ def test_serverless_capacity_must_be_ordered():
             min_capacity_ncu=8,
             max_capacity_ncu=2,
         )
+
+
+def _env(synth, function):
+    (fn,) = [f for f in synth.by_type("aws:lambda/function:Function") if f.name == function]
+    return fn.inputs["environment"]["variables"]
+
+
+def test_dev_keeps_the_graph_in_postgresql_and_runs_no_neptune(dev):
+    assert not [r for r in dev.resources if r.type.startswith("aws:neptune/")]
+    assert "graph_endpoint" not in dev.outputs
+    for service in ("activity", "recommendation", "feed"):
+        env = _env(dev, f"{service}-fn-lambda")
+        assert env["GRAPH_BACKEND"] == "postgres" and "NEPTUNE_ENDPOINT" not in env, service
+    # the feed reads who follows whom as its own read-only role (migration 0340)
+    feed = _env(dev, "feed-fn-lambda")
+    assert (feed["DB_USER"], feed["DB_SCHEMA"]) == ("feed", "activity")
+    assert _env(dev, "activity-fn-lambda")["DB_USER"] == "activity"
+
+
+def test_staging_and_prod_keep_neptune(staging, prod):
+    for synth in (staging, prod):
+        assert synth.by_type("aws:neptune/cluster:Cluster")
+        env = _env(synth, "feed-fn-lambda")
+        assert env["GRAPH_BACKEND"] == "neptune" and env["NEPTUNE_ENDPOINT"]
+        assert "DB_USER" not in env

@@ -93,14 +93,18 @@ def test_topics_are_encrypted_log_deliveries_and_trust_only_the_account(request,
     assert f"sns/eu-west-1/123456789012/soundstack-{stack}-messaging-activity/Failure" in groups
 
 
-@pytest.mark.parametrize(("stack", "hours"), [("dev", 24), ("prod", 168)])
-def test_stream_is_encrypted_on_demand_with_a_fan_out_consumer(request, stack, hours):
+@pytest.mark.parametrize(
+    ("stack", "hours", "mode", "shards"),
+    [("dev", 24, "PROVISIONED", 1), ("prod", 168, "ON_DEMAND", None)],
+)
+def test_stream_is_encrypted_with_a_fan_out_consumer(request, stack, hours, mode, shards):
     synth = request.getfixturevalue(stack)
     (stream,) = synth.by_type("aws:kinesis/stream:Stream")
     assert stream.inputs["encryptionType"] == "KMS"
     assert stream.inputs["kmsKeyId"].startswith("arn:aws:kms:")
-    assert stream.inputs["streamModeDetails"] == {"streamMode": "ON_DEMAND"}
-    assert "shardCount" not in stream.inputs
+    # dev: one provisioned shard (1 MB/s in, ~$11/month) instead of on-demand's ~$32
+    assert stream.inputs["streamModeDetails"] == {"streamMode": mode}
+    assert stream.inputs.get("shardCount") == shards
     assert stream.inputs["retentionPeriod"] == hours
     (consumer,) = synth.by_type("aws:kinesis/streamConsumer:StreamConsumer")
     assert consumer.inputs["name"] == f"soundstack-{stack}-messaging-listening-feed"

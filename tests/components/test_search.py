@@ -387,3 +387,19 @@ def test_grants_depend_on_the_domain_they_name(prod):
         assert domain.urn in grant.property_dependencies["policy"], grant.name
         (statement,) = json.loads(grant.inputs["policy"])["Statement"]
         assert statement["Resource"] == [f"{domain.outputs['arn']}/*"]
+
+
+def test_dev_catalog_searches_in_postgresql_and_staging_prod_in_opensearch(dev, staging, prod):
+    def catalog_env(synth):
+        (fn,) = [f for f in synth.by_type("aws:lambda/function:Function")
+                 if f.name == "catalog-fn-lambda"]  # fmt: skip
+        return fn.inputs["environment"]["variables"]
+
+    assert not dev.by_type(DOMAIN) and not dev.by_type(COLLECTION)
+    assert "search_endpoint" not in dev.outputs
+    env = catalog_env(dev)
+    assert env["SEARCH_ENGINE"] == "postgres" and "OPENSEARCH_ENDPOINT" not in env
+    for synth in (staging, prod):
+        assert synth.by_type(DOMAIN)
+        env = catalog_env(synth)
+        assert env["SEARCH_ENGINE"] == "opensearch" and env["OPENSEARCH_ENDPOINT"]
