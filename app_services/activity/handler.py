@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import boto3  # noqa: F401  every route publishes with it: loaded during init, not by a request
 from pydantic import Field
 
 from app_services.activity.domain import Activity, Body, FollowBody, LikeBody, PlayBody
