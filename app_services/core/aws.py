@@ -1,15 +1,15 @@
 """boto3 clients, created once per cold start and reused across invocations.
 
-boto3 is imported by the first `client()` call, not by importing this module: a route that never
-calls AWS does not pay for it on a cold start. Endpoints follow boto3's own configuration, so `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`, ...)
-points a local run at moto's server without any code path that exists only for tests.
+boto3 is imported by the first `client()` call, not with this module: a route that never calls
+AWS does not pay for it on a cold start. Endpoints follow boto3's own configuration, so
+`AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`, ...) points a local run at moto's server without
+any code path that exists only for tests.
 """
 
 from __future__ import annotations
 
 import functools
 from typing import Any
-
 
 
 @functools.cache
