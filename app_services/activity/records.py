@@ -22,7 +22,7 @@ from app_services.activity.domain import ActivityEvent
 from app_services.core.errors import BadRequest
 from app_services.core.events import KinesisEvent, SnsEvent, batch_failures, parse_model
 
-KinesisEvent.model_rebuild(force=True)
+KinesisEvent.model_rebuild(force=True)  # every batch parses one: built with the module
 SnsEvent.model_rebuild(force=True)
 
 

@@ -49,9 +49,9 @@ def reject_nul(data: Any, where: str = "body") -> None:
 
 
 class _Event(BaseModel):
-    """An AWS event; its validator is built when the first event of its kind arrives, or when
-    the module handling that kind is imported (`activity.records`), except for the HTTP event
-    every service parses (`defer_build=False`)."""
+    """An AWS event. Its validator is built by the module that handles its kind, when imported
+    (`core.routing`: HTTP API events; `activity.records`: Kinesis and SNS), or else by the first
+    event of its kind: a function does not pay at cold start for kinds it does not receive."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
 
@@ -105,8 +105,6 @@ class HttpRequestContext(_Event):
 
 class HttpApiEvent(_Event):
     """An API Gateway HTTP API request (payload format version 2.0)."""
-
-    model_config = ConfigDict(defer_build=False)  # every HTTP request
 
     version: str = "2.0"
     route_key: str = Field("$default", alias="routeKey")
