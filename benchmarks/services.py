@@ -1,16 +1,17 @@
 """Service benchmarks (not a test): cold start per handler, catalog read latency.
 
-    .venv/bin/python benchmarks/services.py [--reads 500] [--repeats 9]
+    .venv/bin/python benchmarks/services.py [--reads 500] [--repeats 15] [--first-requests 3]
 
 Cold start, per handler: the import in a fresh interpreter (what a Lambda cold start pays before
 the first invocation) against its floor, a fresh interpreter importing only the third-party
-modules the handler's most frequent route needs (`HOT`), and the ratio of the medians (target:
-<= 1.25); then import + the first request of that route, as Lambda runs it
-(AWS_LAMBDA_FUNCTION_NAME set, so settings are parsed at import), against the real PostgreSQL
-and Redis and a moto server for AWS. Locally the graph is PostgreSQL (in the cloud, Neptune).
-Catalog reads run against the real PostgreSQL and Redis, in-process and over
-HTTP on one kept-alive connection to `soundstack serve` (target: p99 <= 5 ms) (SOUNDSTACK_TEST_DSN,
-SOUNDSTACK_TEST_REDIS; defaults: the machine's `test` database and Redis db 0) in a scratch
+modules the handler's most frequent route needs (`HOT`), and the ratio of the wall-clock medians
+(target: <= 1.25), with the ratio of CPU-time medians beside it (on a loaded machine the wall
+clock also measures waiting for a core); then import + the first request of that route as
+Lambda runs it (AWS_LAMBDA_FUNCTION_NAME set: settings are parsed at import) against the real
+PostgreSQL and Redis and a moto server for AWS (locally the graph is PostgreSQL, in the cloud
+Neptune). Catalog reads run against the real PostgreSQL and Redis, in-process and over HTTP on
+one kept-alive connection to `soundstack serve` (target: p99 <= 5 ms). SOUNDSTACK_TEST_DSN,
+SOUNDSTACK_TEST_REDIS; defaults: the machine's `test` database and Redis db 0, in a scratch
 schema and key prefix that are removed afterwards.
 """
 
@@ -99,17 +100,19 @@ def handler_modules() -> list[str]:
     return found
 
 
-def import_ms(modules: list[str]) -> float:
-    """Milliseconds a fresh interpreter takes to import `modules`."""
+def import_ms(modules: list[str]) -> tuple[float, float]:
+    """Milliseconds a fresh interpreter takes to import `modules`: wall clock, and CPU time of
+    the process (steadier on a loaded machine: it leaves out time spent waiting for a core)."""
     code = (
-        "import time; t = time.perf_counter(); import importlib; "
+        "import time; t, c = time.perf_counter(), time.process_time(); import importlib; "
         f"[importlib.import_module(m) for m in {modules!r}]; "
-        "print((time.perf_counter() - t) * 1000)"
+        "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    return float(out.stdout.strip())
+    wall, cpu = out.stdout.split()
+    return float(wall), float(cpu)
 
 
 _FIRST = """
@@ -253,7 +256,10 @@ def cold_starts(repeats: int, first_runs: int, env: dict[str, str], ctx: dict[st
         f"cold start, median of {repeats} fresh interpreters ({first_runs} for the first request);"
         f" load average {load} on {os.cpu_count()} CPUs"
     )
-    print(f"  {'handler':<15} {'hot route':<28} import ms  floor ms  ratio  import+1st request ms")
+    print(
+        f"  {'handler':<15} {'hot route':<27} import ms  floor ms  ratio  (CPU time ratio)"
+        "  import+1st request ms"
+    )
     for name in handler_modules():
         hot, imports, floors, firsts = HOT[name], [], [], []
         for _ in range(repeats):  # interleaved: a change in load hits both alike
@@ -266,10 +272,11 @@ def cold_starts(repeats: int, first_runs: int, env: dict[str, str], ctx: dict[st
             if name == "activity":
                 ctx["activity_event"] = json.loads(reply["body"])
             firsts.append(total)
-        imported, floor = statistics.median(imports), statistics.median(floors)
+        imported, floor = (statistics.median(w for w, _ in runs) for runs in (imports, floors))
+        cpu = statistics.median(c for _, c in imports) / statistics.median(c for _, c in floors)
         print(
-            f"  {name:<15} {hot.route:<28} {imported:9.1f} {floor:9.1f} {imported / floor:6.2f}"
-            f"  {statistics.median(firsts):9.1f}"
+            f"  {name:<15} {hot.route:<27} {imported:9.1f} {floor:9.1f} {imported / floor:6.2f}"
+            f"  ({cpu:4.2f}) {statistics.median(firsts):21.1f}"
         )
 
 
@@ -331,7 +338,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reads", type=int, default=500)
     parser.add_argument("--tracks", type=int, default=2000)
-    parser.add_argument("--repeats", type=int, default=9, help="fresh imports per handler")
+    parser.add_argument("--repeats", type=int, default=15, help="fresh imports per handler")
     parser.add_argument("--first-requests", type=int, default=3, help="cold first requests")
     args = parser.parse_args()
 

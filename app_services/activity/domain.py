@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol, cast
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from app_services.core.errors import BadRequest
 from app_services.core.events import RequestBody
@@ -146,8 +146,6 @@ ClientEventId = Annotated[
 
 
 class PlayBody(RequestBody):
-    model_config = ConfigDict(defer_build=False)  # the service's most frequent route
-
     event_id: ClientEventId
     track_id: uuid.UUID
     ms_played: int = Field(ge=0, le=MAX_MS_PLAYED, strict=True)

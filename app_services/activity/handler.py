@@ -28,6 +28,8 @@ from app_services.core.logs import configure
 from app_services.core.routing import Response, Routes
 from app_services.core.settings import load_settings
 
+PlayBody.model_rebuild(force=True)  # the most frequent route's body: built during init
+
 
 class ActivitySettings(GraphSettings):
     activity_stream_name: str = Field(description="Kinesis stream every event is put on")

@@ -25,8 +25,8 @@ class RequestBody(BaseModel):
     """The one rule for every JSON request body: unknown fields are a 400, models are frozen.
 
     A body belongs to one route, so its validator is built when that route first parses one,
-    not on the cold start (`defer_build`); the body of a function's most frequent route opts
-    out (`defer_build=False`) and is built at import."""
+    not on the cold start (`defer_build`); a handler builds its most frequent route's body at
+    import (`PlayBody.model_rebuild(force=True)`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
