@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import boto3  # noqa: F401  every route publishes with it: loaded during init, not by a request
 from pydantic import Field
 
 from app_services.activity.domain import Activity, Body, FollowBody, LikeBody, PlayBody
@@ -26,6 +27,8 @@ from app_services.core.events import HttpApiEvent
 from app_services.core.logs import configure
 from app_services.core.routing import Response, Routes
 from app_services.core.settings import load_settings
+
+PlayBody.model_rebuild(force=True)  # the most frequent route's body: built during init
 
 
 class ActivitySettings(GraphSettings):

@@ -5,6 +5,10 @@ logged and skipped, so one poison record never blocks a shard. When processing f
 Kinesis response names the failed record and every later one (`ReportBatchItemFailures`), so
 Lambda retries from there in order; SNS has no partial batches, so the error is raised and SNS
 retries the delivery.
+
+A subscriber imports this module when its consumer is the hot path (the feed, at import) or
+on the first stream batch (the recommendation service, whose hot path is HTTP); the record
+validators are built here, with the module, instead of by the first batch.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from typing import Any
 from app_services.activity.domain import ActivityEvent
 from app_services.core.errors import BadRequest
 from app_services.core.events import KinesisEvent, SnsEvent, batch_failures, parse_model
+
+KinesisEvent.model_rebuild(force=True)  # every batch parses one: built with the module
+SnsEvent.model_rebuild(force=True)
 
 
 def decode(payload: dict[str, Any], logger: logging.Logger) -> list[tuple[str, ActivityEvent]]:

@@ -1,20 +1,25 @@
-"""Activity I/O: the graph (Neptune openCypher or PostgreSQL) and the Kinesis + SNS publisher."""
+"""Activity I/O: the graph (Neptune openCypher or PostgreSQL) and the Kinesis + SNS publisher.
+
+The feed's fan-out reads the graph only: with Neptune it never needs the PostgreSQL driver, so
+psycopg is imported by `core.db` where a database is opened, not by this module.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-from psycopg.types.json import Jsonb
 from pydantic import Field
 
 from app_services.activity.domain import ActivityEvent, TrackFacts
-from app_services.core.db import Database
 from app_services.core.errors import UpstreamError
 from app_services.core.outbound import HttpCall, Send, send_urllib, sigv4_sign
 from app_services.core.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from app_services.core.db import Database
 
 # openCypher for Neptune. Nodes carry their application id in `id` (not Neptune's `~id`), so a
 # user and a track with the same id never collide. Every statement is parameterised.
@@ -180,6 +185,8 @@ class PostgresSubmissions:
     db: Database
 
     def claim(self, event: ActivityEvent) -> ActivityEvent | None:
+        from psycopg.types.json import Jsonb
+
         with self.db.transaction() as cur:
             cur.execute(
                 "INSERT INTO activity_submissions (event_id, user_id, event) VALUES (%s, %s, %s)"
@@ -236,6 +243,8 @@ class GraphSettings(ServiceSettings):
 def open_graph(settings: GraphSettings) -> NeptuneGraph | PostgresGraph:
     """The graph the settings name; Neptune signs with the Lambda role's credentials."""
     if settings.graph_backend == "postgres":
+        from app_services.core.db import Database
+
         return PostgresGraph(Database(settings))
     if not settings.neptune_endpoint:
         raise RuntimeError("GRAPH_BACKEND=neptune needs NEPTUNE_ENDPOINT")

@@ -66,7 +66,8 @@ class Directory(Protocol):
 class NewProfile(BaseModel):
     """A confirmed user's profile row, as post confirmation enqueues it (the message body)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # built by the first confirmation or queued profile, not by the edge gate's cold start
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     user_id: str = Field(min_length=1)
     email: str = Field(min_length=3, max_length=254)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app_services.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 
@@ -94,6 +94,8 @@ def implausible(meta: AudioMetadata) -> str | None:
 
 
 class Page(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # list and search routes, not track reads
+
     limit: int = Field(20, ge=1, le=100)
     offset: int = Field(0, ge=0, le=10_000)
 
@@ -103,6 +105,8 @@ class SearchQuery(Page):
 
 
 class StreamUrl(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # the stream route only
+
     url: str
     expires_at: datetime
 

@@ -22,9 +22,13 @@ _DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() also accepts `Â
 
 
 class RequestBody(BaseModel):
-    """The one rule for every JSON request body: unknown fields are a 400, models are frozen."""
+    """The one rule for every JSON request body: unknown fields are a 400, models are frozen.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A body belongs to one route, so its validator is built when that route first parses one,
+    not on the cold start (`defer_build`); a handler builds its most frequent route's body at
+    import (`PlayBody.model_rebuild(force=True)`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def reject_nul(data: Any, where: str = "body") -> None:
@@ -45,7 +49,11 @@ def reject_nul(data: Any, where: str = "body") -> None:
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    """An AWS event. Its validator is built by the module that handles its kind, when imported
+    (`core.routing`: HTTP API events; `activity.records`: Kinesis and SNS), or else by the first
+    event of its kind: a function does not pay at cold start for kinds it does not receive."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
 
 
 def _field_name(error: Any) -> str:

@@ -26,6 +26,7 @@ from app_services.core.events import HttpApiEvent, parse_model
 from app_services.core.logs import configure, reset_request_id, set_request_id
 from app_services.core.settings import ServiceSettings, in_lambda, load_settings
 
+HttpApiEvent.model_rebuild(force=True)  # every request parses one: built during init
 RouteFn = Callable[[HttpApiEvent], Any]
 #: The largest request body any route accepts; every body is small JSON (webhooks included).
 MAX_REQUEST_BYTES = 256 * 1024

@@ -4,7 +4,9 @@ HTTP API routes get verified claims from their JWT authorizer. Two entry points 
 WebSocket `$connect` (WebSocket APIs have no JWT authorizer; browsers pass the token in the
 query string) and the recommendation ASGI app on EKS. They use `CognitoVerifier`: RS256 only,
 signing key from the pool's JWKS (fetched once, refetched when an unknown `kid` appears after a
-key rotation), issuer, expiry and app client checked.
+key rotation), issuer, expiry and app client checked. The JWT library loads with the first
+verification, so a function whose most frequent path checks no token (the feed's fan-out) does
+not pay for it on a cold start.
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
-
-from joserfc import jws, jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from typing import TYPE_CHECKING, Any
 
 from app_services.core.errors import Unauthorized
 from app_services.core.outbound import HttpCall, Send, send_urllib
+
+if TYPE_CHECKING:
+    from joserfc.jwk import KeySet
 
 JwksFetch = Callable[[str], dict[str, Any]]
 
@@ -48,6 +49,9 @@ class CognitoVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims, or Unauthorized naming what is wrong (never the token)."""
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         try:
             decoded = jwt.decode(token, self._key_for(token), algorithms=["RS256"])
         except (JoseError, ValueError) as exc:
@@ -68,6 +72,10 @@ class CognitoVerifier:
         return claims
 
     def _key_for(self, token: str) -> KeySet:
+        from joserfc import jws
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         try:
             kid = jws.extract_compact(token.encode()).headers().get("kid")
         except (JoseError, ValueError):

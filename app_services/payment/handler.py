@@ -4,16 +4,17 @@ POST /payments/checkout {provider, plan} -> 201 {provider, id, url} (signed-in u
 POST /payments/webhooks/stripe and /payments/webhooks/paypal (no user: the signature is the
 authentication) -> 200 {status: processed|duplicate|ignored}; GET /payments/subscription.
 Provider keys come from a Secrets Manager secret (PAYMENT_SECRET_ARN), never from code.
+The subscription read (the most frequent route) needs neither: the provider SDKs and boto3 load
+when checkout or a webhook first wires the providers, not on the cold start.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import stripe
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app_services.core import aws
 from app_services.core.db import Database
@@ -22,17 +23,22 @@ from app_services.core.events import HttpApiEvent
 from app_services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from app_services.core.idempotency import MAX_KEY_LENGTH
 from app_services.core.logs import configure
-from app_services.core.outbound import Send, send_urllib
 from app_services.core.routing import Response, Routes
 from app_services.core.settings import ServiceSettings, load_settings
 from app_services.core.subscriptions import SubscriptionReader
 from app_services.payment.domain import CheckoutBody, PaymentProvider, Payments, Plan
-from app_services.payment.providers import PayPalProvider, StripeProvider
 from app_services.payment.repository import PostgresPaymentStore
+
+if TYPE_CHECKING:
+    import stripe
+
+    from app_services.core.outbound import Send
 
 
 class ProviderSecrets(BaseModel):
     """The JSON in the payment secret (rotated in Secrets Manager)."""
+
+    model_config = ConfigDict(defer_build=True)  # read when the providers are wired
 
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
@@ -51,7 +57,9 @@ class PaymentSettings(ServiceSettings):
 
 @functools.cache
 def service() -> Payments:
-    """Wired once per cold start: settings, the provider secret, the providers, the store."""
+    """Wired on the first checkout or webhook: settings, the provider secret, the providers."""
+    from app_services.payment.providers import PayPalProvider, StripeProvider
+
     settings = load_settings(PaymentSettings)
     secret = aws.client("secretsmanager", settings.aws_region).get_secret_value(
         SecretId=settings.payment_secret_arn
@@ -83,11 +91,15 @@ def database() -> Database:
 
 def stripe_client(api_key: str) -> stripe.StripeClient:
     """The Stripe SDK client (a seam: tests give it an http_client that answers locally)."""
+    import stripe
+
     return stripe.StripeClient(api_key, max_network_retries=2)
 
 
 def paypal_transport() -> Send:
     """How PayPal calls go out (a seam: tests answer them locally)."""
+    from app_services.core.outbound import send_urllib
+
     return send_urllib
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from app_services.activity import records
 from app_services.core.cache import Cache
 from app_services.core.db import Database
 from app_services.core.events import HttpApiEvent
@@ -54,5 +53,7 @@ def similar(request: HttpApiEvent) -> dict[str, Any]:
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if "Records" in event:
+        from app_services.activity import records  # the stream consumer: not the hot path
+
         return records.consume(event, lambda e: service().ingest([e]), logger)
     return routes.handle(event, context)
