@@ -81,6 +81,34 @@ class PipelineArgs:
             raise ValueError(f"jenkins_url={self.jenkins_url} must use https://")
 
 
+def in_vpc_build(
+    network: Network,
+    security_group_id: pulumi.Input[str],
+    log_group_name: pulumi.Input[str],
+    privileged: bool = False,
+) -> dict[str, Any]:
+    """A CodeBuild project's environment (arm64 Amazon Linux), private subnets and CloudWatch
+    logging: what every build of the pipeline and the deploy runner shares."""
+    return {
+        "environment": {
+            "type": "ARM_CONTAINER",
+            "compute_type": "BUILD_GENERAL1_LARGE" if privileged else "BUILD_GENERAL1_MEDIUM",
+            "image": BUILD_IMAGE,
+            "image_pull_credentials_type": "CODEBUILD",
+            "privileged_mode": privileged,
+        },
+        "vpc_config": {
+            "vpc_id": network.vpc_id,
+            "subnets": network.private_subnet_ids,
+            "security_group_ids": [security_group_id],
+        },
+        "logs_config": {
+            "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group_name},
+            "s3_logs": {"status": "DISABLED"},
+        },
+    }
+
+
 def buildspec(
     commands: Sequence[str],
     env: Mapping[str, str] | None = None,
@@ -310,22 +338,7 @@ class Pipeline(Component):
             service_role=role.role_arn,
             source={"type": "CODEPIPELINE", "buildspec": spec},
             artifacts={"type": "CODEPIPELINE"},
-            environment={
-                "type": "ARM_CONTAINER",
-                "compute_type": "BUILD_GENERAL1_LARGE" if privileged else "BUILD_GENERAL1_MEDIUM",
-                "image": BUILD_IMAGE,
-                "image_pull_credentials_type": "CODEBUILD",
-                "privileged_mode": privileged,
-            },
-            vpc_config={
-                "vpc_id": args.network.vpc_id,
-                "subnets": args.network.private_subnet_ids,
-                "security_group_ids": [self.security_group.id],
-            },
-            logs_config={
-                "cloudwatch_logs": {"status": "ENABLED", "group_name": group.name},
-                "s3_logs": {"status": "DISABLED"},
-            },
+            **in_vpc_build(args.network, self.security_group.id, group.name, privileged),
             encryption_key=self.key.arn,
             build_timeout=timeout_minutes,
             tags=self.tags(),
@@ -561,22 +574,7 @@ class DeployRunner(Component):
             service_role=args.role_arn,
             source={"type": "CODEPIPELINE", "buildspec": spec},
             artifacts={"type": "CODEPIPELINE"},
-            environment={
-                "type": "ARM_CONTAINER",
-                "compute_type": "BUILD_GENERAL1_MEDIUM",
-                "image": BUILD_IMAGE,
-                "image_pull_credentials_type": "CODEBUILD",
-                "privileged_mode": False,
-            },
-            vpc_config={
-                "vpc_id": args.network.vpc_id,
-                "subnets": args.network.private_subnet_ids,
-                "security_group_ids": [self.security_group.id],
-            },
-            logs_config={
-                "cloudwatch_logs": {"status": "ENABLED", "group_name": group.name},
-                "s3_logs": {"status": "DISABLED"},
-            },
+            **in_vpc_build(args.network, self.security_group.id, group.name),
             encryption_key=args.kms_key_arn,
             build_timeout=args.timeout_minutes,
             tags=self.tags(),
