@@ -57,11 +57,13 @@ class ProfileRepository:
         self.db = db
 
     def create(self, user_id: str, email: str, display_name: str) -> bool:
-        """Insert the profile; False when it already exists (a retried trigger)."""
+        """Insert the profile, or complete the e-mail of one a first playlist write created
+        before this message arrived; False when it is already complete (a retried trigger)."""
         with self.db.transaction() as cur:
             cur.execute(
                 "INSERT INTO users (user_id, email, display_name) VALUES (%s, %s, %s)"
-                " ON CONFLICT DO NOTHING",
+                " ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email"
+                " WHERE users.email IS NULL",
                 (user_id, email, display_name),
             )
             return cur.rowcount == 1

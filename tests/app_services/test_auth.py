@@ -402,3 +402,19 @@ def test_services_read_the_gates_claims_as_the_signed_in_user(gate):
         }
     )
     assert request.require_user() == "user-9"
+
+
+def test_the_profile_writer_completes_a_row_a_first_playlist_write_created(db: Database):
+    """The API may be used before the queued profile arrives: the playlist service then creates
+    the row without an e-mail (migration 0300); the writer fills it in instead of skipping."""
+    from app_services.auth.repository import ProfileRepository
+
+    sub = str(uuid.uuid4())
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO users (user_id, display_name) VALUES (%s, %s)", (sub, "Jo"))
+    profiles = ProfileRepository(db)
+    assert profiles.create(sub, f"{sub[:8]}@example.com", "Jo") is True
+    assert profiles.create(sub, f"{sub[:8]}@example.com", "Jo") is False  # a retried message
+    with db.transaction() as cur:
+        cur.execute("SELECT email FROM users WHERE user_id = %s", (sub,))
+        assert cur.fetchall() == [{"email": f"{sub[:8]}@example.com"}]
