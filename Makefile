@@ -57,6 +57,9 @@ web-e2e:
 LAMBDA_PYTHON ?= 3.13
 LAYER_DIR ?= build/layer
 LAYER_REQUIREMENTS ?= app_services/requirements.txt
+## The RDS global CA bundle (components/function.py DB_CA_BUNDLE): the services verify the
+## database's certificate against it (sslmode=verify-full).
+RDS_CA_BUNDLE_URL ?= https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 layer: | $(BIN)/python
 	rm -rf $(LAYER_DIR)
 	$(BIN)/python -m pip install --quiet --no-compile --platform manylinux2014_aarch64 \
@@ -66,6 +69,10 @@ layer: | $(BIN)/python
 	find $(LAYER_DIR)/python -depth -type d \( -name __pycache__ -o -name tests -o -name test \) \
 		-exec rm -rf {} +
 	find $(LAYER_DIR)/python -type f -name '*.py[co]' -delete
+	{ if [ -f $(LAYER_DIR)/python/botocore/cacert.pem ]; then \
+	    cat $(LAYER_DIR)/python/botocore/cacert.pem; fi; \
+	  curl -fsSL $(RDS_CA_BUNDLE_URL); } > $(LAYER_DIR)/python/db-ca-bundle.pem
+	grep -q 'BEGIN CERTIFICATE' $(LAYER_DIR)/python/db-ca-bundle.pem
 	du -sh $(LAYER_DIR)/python
 
 ## Only what `layer` needs when no venv exists yet (an existing one is left as it is).

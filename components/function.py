@@ -169,10 +169,21 @@ def code_archive(source_dir: Path = APP_SERVICES_DIR) -> pulumi.AssetArchive:
     return pulumi.AssetArchive(assets)
 
 
+#: Where `make layer` puts the CA bundle a database connection verifies against: Mozilla's roots
+#: (botocore's copy; RDS Proxy presents an ACM certificate: "RDS Proxy uses certificates from
+#: AWS Certificate Manager (ACM)") followed by the RDS global bundle (a direct connection to the
+#: database presents a certificate of its RDS CA, e.g. rds-ca-rsa2048-g1). A layer's `python/`
+#: directory is extracted to /opt/python.
+DB_CA_BUNDLE = "/opt/python/db-ca-bundle.pem"
+
+
 def settings_environment(settings: Any) -> dict[str, pulumi.Input[str]]:
-    """Environment variables from a settings dataclass: each set field becomes `FIELD_NAME`."""
+    """Environment variables from a settings dataclass: each set field becomes `FIELD_NAME`;
+    a database host brings the layer's CA bundle unless `db_sslrootcert` names another."""
     if not dataclasses.is_dataclass(settings) or isinstance(settings, type):
         raise TypeError(f"settings must be a dataclass instance, got {type(settings).__name__}")
+    if getattr(settings, "db_host", None) is not None and settings.db_sslrootcert is None:  # type: ignore[attr-defined]
+        settings = dataclasses.replace(settings, db_sslrootcert=DB_CA_BUNDLE)
     env: dict[str, pulumi.Input[str]] = {}
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
@@ -194,6 +205,9 @@ class ServiceSettings:
     db_port: int | None = None
     db_user: str | None = None
     db_schema: str | None = None
+    #: CA bundle libpq verifies the server with (`sslmode=verify-full` needs one): with a
+    #: `db_host`, the layer's `db-ca-bundle.pem` unless set (see `DB_CA_BUNDLE`).
+    db_sslrootcert: str | None = None
     #: `rediss://<endpoint>:6379` of the cache (TLS, IAM-authenticated user).
     redis_url: pulumi.Input[str] | None = None
     #: Cognito user pool and app clients (JSON list) whose tokens the service checks itself.

@@ -60,9 +60,11 @@ def test_layer_target_builds_a_lean_layer(tmp_path: Path):
     layer = tmp_path / "layer"
     (layer / "python" / "stale").mkdir(parents=True)  # a previous build is replaced
     options = f"--no-index --find-links {wheels}"
+    rds_ca = tmp_path / "global-bundle.pem"  # stands in for the RDS trust store's download
+    rds_ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     build = subprocess.run(
         [*MAKE, "layer", f"LAYER_DIR={layer}", f"LAYER_REQUIREMENTS={requirements}",
-         f"LAYER_PIP_OPTIONS={options}"],
+         f"LAYER_PIP_OPTIONS={options}", f"RDS_CA_BUNDLE_URL=file://{rds_ca}"],
         check=False, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert build.returncode == 0, build.stdout + build.stderr
@@ -73,3 +75,5 @@ def test_layer_target_builds_a_lean_layer(tmp_path: Path):
     for dropped in ("bin/", "share/", "demo_pkg/tests/", "__pycache__/", "stale"):
         assert not [p for p in shipped if dropped in f"{p}/"], dropped
     assert not [p for p in shipped if p.endswith((".pyc", ".pyo"))]
+    # the CA bundle DB_SSLROOTCERT points at (components/function.py DB_CA_BUNDLE)
+    assert (python / "db-ca-bundle.pem").read_text() == rds_ca.read_text()

@@ -101,7 +101,8 @@ def test_function_runs_the_service_on_arm64_python_with_tracing_logs_and_limits(
     assert i["reservedConcurrentExecutions"] == 7
     assert i["kmsKeyArn"].endswith(":key/fn")
     assert i["environment"]["variables"] == {
-        "LOG_LEVEL": "WARNING", "DB_HOST": "proxy.example", "DB_USER": "catalog"
+        "LOG_LEVEL": "WARNING", "DB_HOST": "proxy.example", "DB_USER": "catalog",
+        "DB_SSLROOTCERT": "/opt/python/db-ca-bundle.pem",
     }  # fmt: skip
     (group,) = [g for g in synth.by_type("aws:cloudwatch/logGroup:LogGroup")
                 if g.name == "catalog-fn-fn-logs"]  # fmt: skip
@@ -305,3 +306,15 @@ def test_ephemeral_storage_is_checked_against_lambda_and_the_ingest_limit():
         ServiceFunctionArgs(service="feed", settings=ServiceSettings(), ephemeral_storage_mb=256)
     with pytest.raises(ValueError, match="512 to 10240"):
         ServiceFunctionArgs(service="catalog", settings=CatalogSettings(max_ingest_bytes=2**34))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_functions_that_reach_the_database_verify_it_against_the_layers_ca_bundle(request, stack):
+    """sslmode=verify-full needs a root certificate file; Lambda has none of libpq's defaults."""
+    from components.function import DB_CA_BUNDLE
+
+    functions = request.getfixturevalue(stack).by_type("aws:lambda/function:Function")
+    env = {f.name: f.inputs["environment"]["variables"] for f in functions}
+    with_db = {name for name, e in env.items() if "DB_HOST" in e}
+    assert with_db
+    assert {name for name, e in env.items() if e.get("DB_SSLROOTCERT") == DB_CA_BUNDLE} == with_db
