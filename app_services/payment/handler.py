@@ -125,6 +125,26 @@ def webhook(request: HttpApiEvent) -> dict[str, Any]:
     return vars(outcome)
 
 
+@routes.route("GET /payments/plans")
+def plans(request: HttpApiEvent) -> list[dict[str, Any]]:
+    """The plans on sale and the providers each can be bought through (PayPal needs a billing
+    plan for a subscription, an amount for a pass); provider-side ids stay on the server."""
+    request.require_user()
+    return [
+        {
+            "id": plan.id,
+            "kind": plan.kind,
+            "currency": plan.currency,
+            "amount": plan.amount,
+            "pass_days": plan.pass_days,
+            "providers": ["stripe"]
+            + (["paypal"] if (plan.paypal_plan_id if plan.kind == "subscription" else plan.amount)
+               else []),
+        }
+        for plan in load_settings(PaymentSettings).payment_plans
+    ]  # fmt: skip
+
+
 @routes.route("GET /payments/subscription")
 def subscription(request: HttpApiEvent) -> Any:
     user = request.require_user()

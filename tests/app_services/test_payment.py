@@ -607,3 +607,19 @@ def test_the_caller_reads_their_subscription(
 
     assert json.loads(mine["body"])["status"] == "trialing"
     assert other["statusCode"] == 404
+
+
+def test_plans_lists_what_is_on_sale_without_provider_ids(
+    apis: tuple[StripeApi, PayPalApi],
+) -> None:
+    reply = payment.handler(build_event("GET", "/payments/plans", claims={"sub": "listener"}))
+    assert reply["statusCode"] == 200
+    assert json.loads(reply["body"]) == [
+        {"id": "premium_monthly", "kind": "subscription", "currency": "EUR", "amount": None,
+         "pass_days": None, "providers": ["stripe", "paypal"]},
+        {"id": "pass_30", "kind": "pass", "currency": "EUR", "amount": "9.99", "pass_days": 30,
+         "providers": ["stripe", "paypal"]},
+    ]  # fmt: skip
+    assert "price_" not in reply["body"] and "P-PREMIUM" not in reply["body"]
+    assert apis[0].requests == [] and apis[1].calls == []  # nothing asked of the providers
+    assert payment.handler(build_event("GET", "/payments/plans"))["statusCode"] == 401
