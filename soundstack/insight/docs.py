@@ -31,14 +31,15 @@ def _stacks(synths: Mapping[str, Synthesis]) -> str:
     m = capacity.model()
     for name in STACKS:
         synth = synths[name]
+        usual = cost.usd(cost.estimate(synth).total)
         first = capacity.analyse(synth, 1, m).first
         if first is None or first.saturates_at is None:
-            lines.append(f"| {name} | {cost.usd(cost.estimate(synth).total)} | no limit | | |")
+            lines.append(f"| {name} | {usual} | no limit | | |")
             continue
         at = first.saturates_at
         busy = cost.estimate(synth, {"monthly_streams": capacity.monthly_streams(at, m)})
         lines.append(
-            f"| {name} | {cost.usd(cost.estimate(synth).total)} | {at:,} | "
+            f"| {name} | {usual} | {at:,} | "
             f"{first.limit.component}: {first.limit.what} ({first.limit.knob}) | "
             f"{cost.usd(busy.total)} |"
         )
