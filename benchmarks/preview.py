@@ -5,8 +5,7 @@ The floor replays the very registrations the prod preview recorded as raw
 under the same mocks: the cost of registering that many resources, without the components'
 own work (validation, naming, grants, policy documents) and without the policies.
 
-Policies are evaluated with `policies.engine.evaluate(synthesis)` when the policy pack provides
-it; otherwise only the synthesis is timed and the output says so.
+Policies are evaluated in-process with `soundstack.engine.evaluate(synthesis)`.
 
     .venv/bin/python benchmarks/preview.py [--stack prod] [--repeat 3]
 """
@@ -14,7 +13,6 @@ it; otherwise only the synthesis is timed and the output says so.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import time
 from collections.abc import Callable
@@ -22,6 +20,7 @@ from typing import Any
 
 import pulumi
 
+from soundstack.engine import evaluate
 from soundstack.preview import document
 from soundstack.synth import Resource, Synthesis, stack_values, synthesize, synthesize_stack
 
@@ -41,16 +40,6 @@ def replay(resources: list[Resource]) -> Callable[[], None]:
     return program
 
 
-def policy_evaluator() -> Callable[[Synthesis], Any] | None:
-    """`policies.engine.evaluate` if the policy pack offers it."""
-    try:
-        engine = importlib.import_module("policies.engine")
-    except ImportError:
-        return None
-    evaluate = getattr(engine, "evaluate", None)
-    return evaluate if callable(evaluate) else None
-
-
 def best_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
     """Fastest wall time of `repeat` runs of `work`, and the last result."""
     best, result = float("inf"), None
@@ -67,12 +56,9 @@ def main() -> int:
     args.add_argument("--repeat", type=int, default=3)
     opts = args.parse_args()
 
-    evaluate = policy_evaluator()
-
     def preview() -> Synthesis:
         synth = synthesize_stack(opts.stack)
-        if evaluate is not None:
-            evaluate(synth)
+        evaluate(synth)
         return synth
 
     full, synth = best_of(opts.repeat, preview)
@@ -86,14 +72,12 @@ def main() -> int:
             f"replay registered {len(replayed.resources)} resources, "
             f"the preview {len(synth.resources)}"
         )
-    what = "synthesis + policies" if evaluate else "synthesis only (no policies/engine.py yet)"
     print(f"stack {opts.stack}: {len(synth.resources)} registrations, best of {opts.repeat}")
-    print(f"  full preview ({what}): {full:.3f} s")
+    print(f"  full preview (synthesis + policies): {full:.3f} s")
     synthesis, _ = best_of(opts.repeat, lambda: synthesize_stack(opts.stack))
     print(f"    synthesis: {synthesis:.3f} s")
-    if evaluate is not None:
-        policies, _ = best_of(opts.repeat, lambda: evaluate(synth))
-        print(f"    policy evaluation: {policies:.3f} s")
+    policies, _ = best_of(opts.repeat, lambda: evaluate(synth))
+    print(f"    policy evaluation: {policies:.3f} s")
     as_json, _ = best_of(opts.repeat, lambda: json.dumps(document(synth, [])))
     print(f"    JSON document (preview --json, not in the full figure): {as_json:.3f} s")
     calls = sorted(synth.invokes.items())

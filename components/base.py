@@ -8,12 +8,9 @@ from typing import Literal
 
 import pulumi
 
-from components.naming import physical_name
+from soundstack.components.naming import physical_name
 
 Environment = Literal["dev", "staging", "prod"]
-
-#: Tag keys every taggable resource carries (policy `required-cost-tags` checks them).
-REQUIRED_TAGS = ("project", "stack", "environment", "component", "owner", "cost-centre")
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from components.base import REQUIRED_TAGS
-from policies.compute import SECRET_NAME, SECRET_VALUE
-from policies.core import (
+from .compute import SECRET_NAME, SECRET_VALUE
+from .core import (
     ADVISORY,
     ENVIRONMENTS_PROPERTY,
     Settings,
@@ -20,7 +19,8 @@ from policies.core import (
     tags_of,
     truthy,
 )
-from soundstack.schema import is_taggable
+from .schema import is_taggable
+from .tags import REQUIRED_TAGS
 
 POLICIES: list[Spec] = []
 

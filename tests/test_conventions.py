@@ -8,21 +8,22 @@ import re
 
 import pytest
 
-import components
-from components.base import REQUIRED_TAGS, Component
-from soundstack.schema import is_taggable
+from soundstack import components
+from soundstack.components.base import Component
+from soundstack.policies.schema import is_taggable
+from soundstack.policies.tags import REQUIRED_TAGS
 
 TOKEN = re.compile(r"^soundstack:[a-z_]+:[A-Z][A-Za-z0-9]+$")
 
 
 def all_component_classes() -> list[type[Component]]:
-    for info in pkgutil.iter_modules(components.__path__, "components."):
+    for info in pkgutil.iter_modules(components.__path__, "soundstack.components."):
         importlib.import_module(info.name)
     found, todo = [], list(Component.__subclasses__())
     while todo:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
-        if cls.__module__.startswith("components."):
+        if cls.__module__.startswith("soundstack.components."):
             found.append(cls)
     return found
 

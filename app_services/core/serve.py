@@ -23,19 +23,20 @@ from urllib.parse import quote_plus
 
 from pydantic import BaseModel, Field
 
-from app_services.core.asgi import AsgiApp
-from app_services.core.errors import ServiceError
-from app_services.core.events import HttpApiEvent
-from app_services.core.gateway import Gateway, claims_from_headers
-from app_services.core.routing import Routes
+from .asgi import AsgiApp
+from .errors import ServiceError
+from .events import HttpApiEvent
+from .gateway import Gateway, claims_from_headers
+from .routing import Routes
 
-# Modules exposing a `routes` table; add a service here to serve it locally.
+# Modules exposing a `routes` table, relative to the services package; add a service here to
+# serve it locally.
 SERVICES = (
-    "app_services.catalog.api",
-    "app_services.playlist.api",
-    "app_services.activity.handler",
-    "app_services.recommendation.handler",
-    "app_services.payment.handler",
+    "catalog.api",
+    "playlist.api",
+    "activity.handler",
+    "recommendation.handler",
+    "payment.handler",
 )
 INGEST_PATH = "/_local/ingest"
 #: What `--local-aws` creates (names are local only; the cloud's come from the stack).
@@ -58,7 +59,7 @@ def ingest(request: HttpApiEvent) -> dict[str, Any]:
     The key arrives decoded once from the query string; S3 notifications URL-encode keys (the
     ingest decodes them), so it is encoded here exactly as S3 would (`+` and `%` survive).
     """
-    from app_services.catalog.handler import ingest as run_ingest
+    from ..catalog.handler import ingest as run_ingest
 
     query = request.query_model(IngestQuery)
     record = {
@@ -69,7 +70,8 @@ def ingest(request: HttpApiEvent) -> dict[str, Any]:
 
 
 def gateway(modules: tuple[str, ...] = SERVICES) -> Gateway:
-    tables: list[Routes] = [importlib.import_module(m).routes for m in modules]
+    package = __package__.rpartition(".")[0]  # the services package, however it is installed
+    tables: list[Routes] = [importlib.import_module(f"{package}.{m}").routes for m in modules]
     return Gateway([*tables, local])
 
 

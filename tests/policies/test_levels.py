@@ -7,9 +7,9 @@ import copy
 
 import pytest
 
-from policies.engine import CONFIG_DIR, evaluate, levels, load_config
-from policies.registry import specs
 from soundstack import cli
+from soundstack.engine import CONFIG_DIR, evaluate, levels, load_config
+from soundstack.policies.registry import specs
 from tests.policies.helpers import pinned_levels
 
 PINNED = pinned_levels()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.engine import evaluate
+from soundstack.engine import evaluate
 from soundstack.preview import Violation
 from soundstack.synth import Synthesis
 from tests.conftest import run_program

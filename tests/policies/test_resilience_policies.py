@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from policies.engine import evaluate
+from soundstack.engine import evaluate
 from tests.policies.helpers import Stack
 
 PROD = {"environment": "prod"}

@@ -9,8 +9,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
 
-from policies.engine import evaluate, load_config
 from soundstack import cli
+from soundstack.engine import evaluate, load_config
 from soundstack.synth import Synthesis
 from tests.conftest import run_program, stack_synthesis
 from tests.policies import planted

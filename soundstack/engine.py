@@ -44,12 +44,12 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from policies import registry
-from policies.core import SKIPPED, crash_message
+from soundstack.policies import registry
+from soundstack.policies.core import SKIPPED, crash_message
 from soundstack.preview import Violation
 from soundstack.synth import Resource, Synthesis
 
-CONFIG_DIR = Path(__file__).resolve().parent / "config"
+CONFIG_DIR = Path(__file__).resolve().parent / "policies" / "config"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 
-from policies.core import FRAMEWORKS, Spec
+from soundstack.policies.core import FRAMEWORKS, Spec
 from soundstack.preview import Violation
 
 
