@@ -130,7 +130,7 @@ _QUICKSIGHT_DATA_ACTIONS = {
 @cache
 def _templates() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("components", "templates"),
+        loader=jinja2.PackageLoader(__package__ or "soundstack.components", "templates"),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,

@@ -11,7 +11,7 @@ from pathlib import Path
 from soundstack.insight.commands import add_commands
 from soundstack.preview import document, render
 from soundstack.stacks.loader import ConfigError
-from soundstack.synth import PROJECT_DIR, synthesize_stack
+from soundstack.synth import BUNDLED_DIR, PROJECT_DIR, synthesize_stack
 
 FIRST_PREVIEW_HELP = (
     "run as the first `pulumi preview` of a new stack: ids and computed outputs unknown, "
@@ -22,7 +22,7 @@ FIRST_PREVIEW_HELP = (
 def _preview(args: argparse.Namespace) -> int:
     from soundstack.engine import evaluate
 
-    synth = synthesize_stack(args.stack, PROJECT_DIR, first_preview=args.first_preview)
+    synth = synthesize_stack(args.stack, BUNDLED_DIR, first_preview=args.first_preview)
     violations = evaluate(synth)
     if args.json:
         json.dump(document(synth, violations), sys.stdout, indent=2, sort_keys=False)
@@ -76,7 +76,7 @@ def _check(args: argparse.Namespace) -> int:
     from soundstack.engine import evaluate, levels, load_config
     from soundstack.policies.registry import specs
 
-    synth = synthesize_stack(args.stack, PROJECT_DIR, first_preview=args.first_preview)
+    synth = synthesize_stack(args.stack, BUNDLED_DIR, first_preview=args.first_preview)
     config = load_config(args.stack)
     violations = evaluate(synth, config)
     for v in violations:

@@ -39,7 +39,11 @@ from soundstack.stacks.loader import (
     stack_file,
 )
 
+#: The repository checkout (README, docs/): only meaningful when running from source.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+#: The bundled estate's project: `platform/` and `stacks/` inside the package (linked in the repo,
+#: copied into the wheel), so an installed `soundstack` finds them in site-packages.
+BUNDLED_DIR = Path(__file__).resolve().parent
 MASK = "[secret]"
 UNKNOWN = rpc.UNKNOWN  # the engine's unknown string, which pulumi-policy also uses
 UNKNOWN_SHOWN = "[unknown]"  # how an unknown value is printed
@@ -159,7 +163,7 @@ class _ErrorLog(logging.Handler):
             self.messages.append(record.getMessage())
 
 
-def stack_values(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[dict[str, str], list[str]]:
+def stack_values(stack: str, project_dir: Path = BUNDLED_DIR) -> tuple[dict[str, str], list[str]]:
     """A stack file's config as the engine passes it: JSON strings, with placeholders for every
     secret the file cannot supply offline."""
     values, secret = read_stack_file(stack_file(stack, project_dir / "stacks"))
@@ -177,7 +181,7 @@ def synthesize(
     config: Mapping[str, str],
     secret_keys: list[str],
     program: Callable[[], None] | None = None,
-    project_dir: Path = PROJECT_DIR,
+    project_dir: Path = BUNDLED_DIR,
     first_preview: bool = False,
     release: str | None = OFFLINE_RELEASE,
 ) -> Synthesis:
@@ -273,7 +277,7 @@ def _close(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def synthesize_stack(
-    stack: str, project_dir: Path = PROJECT_DIR, first_preview: bool = False
+    stack: str, project_dir: Path = BUNDLED_DIR, first_preview: bool = False
 ) -> Synthesis:
     """Run the platform program for `stacks/Pulumi.<stack>.yaml`."""
     config, secret = stack_values(stack, project_dir)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -74,3 +75,13 @@ def run_program(
     """Run a small program (building one or two components) under the estate mocks."""
     config = {"aws:region": "eu-west-1"}
     return synthesize(stack, config, [], program=program, first_preview=first_preview)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_top_level_package() -> Iterator[None]:
+    """After the whole run: nothing was imported as a top-level `components`, `stacks`, … (the
+    repo root is on sys.path here, so a stray import would pass here and fail once installed)."""
+    yield
+    folders = {"components", "stacks", "policies", "app_services"}
+    stray = sorted(name for name in sys.modules if name.split(".")[0] in folders)
+    assert stray == [], f"imported outside the soundstack package: {stray}"

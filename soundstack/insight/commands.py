@@ -9,13 +9,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from soundstack.insight import capacity, cost, diagram, diff, docs, picture, plan
-from soundstack.synth import PROJECT_DIR, Synthesis, synthesize_stack
+from soundstack.synth import BUNDLED_DIR, PROJECT_DIR, Synthesis, synthesize_stack
 
 _STACK_HELP = "stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)"
 
 
 def _synth(stack: str) -> Synthesis:
-    synth = synthesize_stack(stack, PROJECT_DIR)
+    synth = synthesize_stack(stack, BUNDLED_DIR)
     if synth.errors:
         print("\n".join(["errors during the mocked run:", *synth.errors]), file=sys.stderr)
     return synth

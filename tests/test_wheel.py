@@ -1,0 +1,102 @@
+"""The distribution as a platform engineer at another company gets it: the wheel, installed with
+only the base extra into a fresh venv outside the repo, used from a directory that has its own
+`components/` folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The reference services' runtime (the `services` extra): never installed by the base package.
+SERVICE_DISTRIBUTIONS = ("psycopg", "redis", "stripe", "mutagen", "joserfc", "uvicorn", "moto")
+
+pytestmark = pytest.mark.slow
+
+
+def run(*cmd: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, check=False, timeout=600
+    )
+    assert out.returncode == 0, f"{cmd}: exit {out.returncode}\n{out.stdout}\n{out.stderr}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", dist, ROOT, cwd=dist)
+    (found,) = dist.glob("soundstack-*.whl")
+    return found
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv (outside the repo) with the wheel and its base dependencies only."""
+    env = tmp_path_factory.mktemp("venv")
+    venv.create(env, with_pip=True)
+    run(env / "bin" / "python", "-m", "pip", "install", "--quiet", wheel, cwd=env)
+    return env
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user's repo with its own `components` package (PyPI has one of that name too)."""
+    work = tmp_path_factory.mktemp("acme")
+    (work / "components").mkdir()
+    (work / "components" / "__init__.py").write_text("")
+    (work / "components" / "network.py").write_text("OURS = True\n")
+    return work
+
+
+def test_the_wheel_holds_one_top_level_package_and_the_bundled_estate(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"soundstack", wheel.name.split("-py3")[0] + ".dist-info"}
+    for shipped in (
+        "soundstack/platform/__main__.py",
+        "soundstack/stacks/Pulumi.prod.yaml",
+        "soundstack/policies/config/prod.json",
+        "soundstack/policies/levels.txt",
+        "soundstack/policies/PulumiPolicy.yaml",
+        "soundstack/components/templates/listening_dashboard.json.j2",
+        "soundstack/insight/data/prices_eu-west-1.json",
+        "soundstack/app_services/migrations/0001_accounts.sql",
+    ):
+        assert shipped in names
+    assert not [n for n in names if "/web/" in n or "__pycache__" in n]
+
+
+def test_base_install_has_no_service_runtime(installed: Path) -> None:
+    listed = run(
+        installed / "bin" / "python", "-m", "pip", "list", "--format=freeze", cwd=installed
+    )
+    have = {line.split("==")[0].lower() for line in listed.stdout.splitlines()}
+    assert not have & {*SERVICE_DISTRIBUTIONS, "psycopg-binary"}
+
+
+def test_components_import_beside_a_users_own_components_folder(
+    installed: Path, workdir: Path
+) -> None:
+    code = (
+        "import importlib, pkgutil, soundstack\n"
+        "import soundstack.components.network as n\n"
+        "assert n.Network and 'site-packages' in n.__file__, n.__file__\n"
+        "import components.network as theirs\n"
+        "assert theirs.OURS\n"
+        "skip = ('soundstack.app_services', )\n"
+        "for m in pkgutil.walk_packages(soundstack.__path__, 'soundstack.'):\n"
+        "    if not m.name.startswith(skip) and not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+    )
+    run(installed / "bin" / "python", "-c", code, cwd=workdir)
+
+
+def test_the_installed_cli_previews_the_bundled_prod_stack(installed: Path, workdir: Path) -> None:
+    out = run(installed / "bin" / "soundstack", "preview", "prod", cwd=workdir)
+    assert "Policy violations (0 mandatory" in out.stdout, out.stdout
