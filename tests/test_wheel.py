@@ -4,6 +4,7 @@ only the base extra into a fresh venv outside the repo, used from a directory th
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import venv
@@ -30,7 +31,20 @@ def run(*cmd: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", dist, ROOT, cwd=dist)
+    # from a copy: an in-tree build would leave build/lib/ in the checkout
+    src = dist / "src"
+    skip = (
+        ".venv",
+        "node_modules",
+        ".git",
+        "build",
+        "dist",
+        "*.egg-info",
+        "__pycache__",
+        ".*_cache",
+    )
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(*skip))
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", dist, src, cwd=dist)
     (found,) = dist.glob("soundstack-*.whl")
     return found
 
