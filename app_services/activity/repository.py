@@ -48,7 +48,7 @@ MERGE (u)-[r:FOLLOWS]->(f)
 ON CREATE SET r.at = $at
 """.strip()
 FOLLOWERS = "MATCH (f:User)-[:FOLLOWS]->(:User {id: $user_id}) RETURN f.id AS user_id"
-# A user's library, newest first, after a mark. Neptune: "RETURN – Supported, except when used
+# A user's library, newest first, after a mark. Neptune: "RETURN - Supported, except when used
 # with non-static values for SKIP or LIMIT", so the (validated int) limit is part of the text.
 # Edge times are ISO 8601 strings in UTC, written by `cypher_for`: they sort as the times do.
 _AFTER = "$after_at IS NULL OR {at} < $after_at OR ({at} = $after_at AND t.id < $after_id)"
