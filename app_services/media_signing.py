@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -23,6 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from app_services.core.hosts import is_loopback_host
 
 #: The query parameters a canned-policy signature adds, last in the URL, in this order.
 SIGNING_PARAMS = ("Expires", "Signature", "Key-Pair-Id")
@@ -49,17 +50,6 @@ def cloudfront_b64decode(text: str) -> bytes:
         return base64.b64decode(text.translate(str.maketrans("-_~", "+=/")), validate=True)
     except binascii.Error as exc:
         raise ValueError(f"not CloudFront base64: {exc}") from None
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """`localhost`, `*.localhost` (RFC 6761: always loopback) or a loopback IP address."""
-    host = (host or "").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def canned_policy(url: str, expires: int) -> str:

@@ -42,7 +42,7 @@ class CatalogSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _plain_http_is_local(self) -> CatalogSettings:
-        from app_services.media_signing import is_loopback_host
+        from app_services.core.hosts import is_loopback_host
 
         if self.cdn_scheme == "http" and not is_loopback_host(self.cdn_domain.rsplit(":", 1)[0]):
             raise ValueError(

@@ -53,8 +53,8 @@ class LocalVerifier:
 class LocalPusher:
     """`post_to_connection` for sockets this process holds, from any thread."""
 
-    _sockets: dict[str, tuple[asyncio.AbstractEventLoop, Callable[[str], Awaitable[None]]]] = (
-        field(default_factory=dict)
+    _sockets: dict[str, tuple[asyncio.AbstractEventLoop, Callable[[str], Awaitable[None]]]] = field(
+        default_factory=dict
     )
 
     def attach(

@@ -15,12 +15,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from moto import mock_aws
 
+from app_services.core.hosts import is_loopback_host
 from app_services.media_signing import (
     CloudFrontSigner,
     SignatureRejected,
     SigningKeyMissing,
     canned_policy,
-    is_loopback_host,
     public_keys_from_secret,
     verify_signed_url,
 )

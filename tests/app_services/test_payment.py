@@ -592,3 +592,22 @@ def test_the_doubles_pay_only_what_is_pending_and_paypal_verifies_only_its_own(
     forged = {**approved.headers, "paypal-transmission-id": str(uuid.uuid4())}
     assert deliver("paypal", approved.body, forged)["statusCode"] == 400
     assert deliver("paypal", approved.body, approved.headers)["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [("https://app.example.com/paid", True), ("http://127.0.0.1:8080/?checkout=success", True),
+     ("http://localhost:5173/", True), ("http://app.example.com/paid", False),
+     ("ftp://127.0.0.1/", False)],
+)  # fmt: skip
+def test_return_urls_are_https_or_the_local_apps(url: str, ok: bool) -> None:
+    from pydantic import ValidationError
+
+    fields = {"payment_secret_arn": "arn", "payment_plans": [], "checkout_cancel_url": url}
+    if ok:
+        assert (
+            payment.PaymentSettings(checkout_success_url=url, **fields).checkout_cancel_url == url
+        )
+    else:
+        with pytest.raises(ValidationError, match="loopback host"):
+            payment.PaymentSettings(checkout_success_url=url, **fields)
