@@ -282,7 +282,7 @@ def edge(
 def aws_client(service: str, region: str) -> Any:
     import boto3
 
-    return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+    return boto3.client(service, region_name=region)
 
 
 def _trusted_keys(region: str) -> Any:

@@ -49,7 +49,9 @@ class LocalProviders:
 
         from app_services.payment import handler
 
-        handler.stripe_client = lambda key: stripe.StripeClient(key, http_client=self.stripe)
+        handler.stripe_client = lambda api_key: stripe.StripeClient(
+            api_key, http_client=self.stripe
+        )
         handler.paypal_transport = lambda: self.paypal
         handler.service.cache_clear()
 

@@ -18,6 +18,8 @@ from app_services.activity.domain import (
     Activity,
     ActivityEvent,
     FollowBody,
+    Liked,
+    Listened,
     Mark,
     PlayBody,
     TrackFacts,
@@ -253,6 +255,12 @@ class FakeGraph:
         self.calls.append(("follow", event.target_id))
 
     def followers(self, user_id: str) -> list[str]:
+        return []
+
+    def likes(self, user_id: str, limit: int, after: Mark | None) -> list[Liked]:
+        return []
+
+    def listens(self, user_id: str, limit: int, after: Mark | None) -> list[Listened]:
         return []
 
 

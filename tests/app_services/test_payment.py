@@ -603,7 +603,8 @@ def test_the_doubles_pay_only_what_is_pending_and_paypal_verifies_only_its_own(
 def test_return_urls_are_https_or_the_local_apps(url: str, ok: bool) -> None:
     from pydantic import ValidationError
 
-    fields = {"payment_secret_arn": "arn", "payment_plans": [], "checkout_cancel_url": url}
+    fields: dict[str, Any] = {"payment_secret_arn": "arn", "payment_plans": [],
+                              "checkout_cancel_url": url}  # fmt: skip
     if ok:
         assert (
             payment.PaymentSettings(checkout_success_url=url, **fields).checkout_cancel_url == url
