@@ -68,7 +68,7 @@ def test_a_failed_record_is_retried_from_itself_then_given_up(kinesis: Any) -> N
         batches.append(batch)
         return {"batchItemFailures": [{"itemIdentifier": batch[-1]}]}  # the second always fails
 
-    poller, retries = StreamPoller(kinesis, "activity", invoke), {}
+    poller, retries = StreamPoller(kinesis, "activity", invoke), dict[str, int]()
     for _ in range(MAX_RETRIES + 2):
         iterator = poller._poll(shard, iterator, retries)
 
