@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from app_services.core.hosts import is_loopback_host
+from .core.hosts import is_loopback_host
 
 #: The query parameters a canned-policy signature adds, last in the URL, in this order.
 SIGNING_PARAMS = ("Expires", "Signature", "Key-Pair-Id")

@@ -12,7 +12,7 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-from policies.registry import PACK_NAME, policies  # noqa: E402
+from soundstack.policies.registry import PACK_NAME, policies  # noqa: E402
 
 PolicyPack(
     name=PACK_NAME,

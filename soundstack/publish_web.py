@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from app_services.core.local_edge import LocalOrigins, Site
+    from soundstack.app_services.core.local_edge import LocalOrigins, Site
 
 #: Stack outputs `publish-web` reads (platform/__main__.py exports them).
 REQUIRED_OUTPUTS = (
@@ -313,8 +313,8 @@ def local_site(dist: Path) -> Callable[[LocalOrigins], Site]:
     security headers and the CSP `WebApp` builds (`components.web.content_security_policy`,
     with the local feed and media origins where the stack has its own), and a `config.json`
     for the local server."""
-    from app_services.core.local_edge import SECURITY_HEADERS, Site
-    from components.web import content_security_policy
+    from soundstack.app_services.core.local_edge import SECURITY_HEADERS, Site
+    from soundstack.components.web import content_security_policy
 
     if not (dist / ENTRY).is_file():
         raise PublishError(f"{dist / ENTRY} is missing: build the web client first (`make web`)")

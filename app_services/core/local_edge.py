@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
-from app_services.core.gateway import Gateway
+from .gateway import Gateway
 
 logger = logging.getLogger("serve")
 Scope = dict[str, Any]
@@ -118,7 +118,7 @@ class LocalMedia:
     def answer(self, method: str, url: str, headers: Mapping[str, str]) -> Reply:
         from botocore.exceptions import ClientError
 
-        from app_services.media_signing import SignatureRejected, verify_signed_url
+        from ..media_signing import SignatureRejected, verify_signed_url
 
         if method not in ("GET", "HEAD"):
             return _error(405, "MethodNotAllowed", "GET and HEAD only")

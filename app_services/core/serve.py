@@ -28,17 +28,17 @@ from urllib.parse import quote_plus
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app_services.core.asgi import AsgiApp
-from app_services.core.db import Database
-from app_services.core.errors import ServiceError
-from app_services.core.events import HttpApiEvent, RequestBody
-from app_services.core.gateway import Gateway, claims_from_headers
-from app_services.core.local_edge import LocalCheckout, LocalEdge, LocalMedia, LocalOrigins, Site
-from app_services.core.routing import Response, Routes
-from app_services.core.settings import ServiceSettings, load_settings
+from .asgi import AsgiApp
+from .db import Database
+from .errors import ServiceError
+from .events import HttpApiEvent, RequestBody
+from .gateway import Gateway, claims_from_headers
+from .local_edge import LocalCheckout, LocalEdge, LocalMedia, LocalOrigins, Site
+from .routing import Response, Routes
+from .settings import ServiceSettings, load_settings
 
 if TYPE_CHECKING:
-    from app_services.payment.local import LocalProviders
+    from ..payment.local import LocalProviders
 
 # Modules exposing a `routes` table; add a service here to serve it locally.
 SERVICES = (
@@ -69,7 +69,7 @@ def ingest(request: HttpApiEvent) -> dict[str, Any]:
     The key arrives decoded once from the query string; S3 notifications URL-encode keys (the
     ingest decodes them), so it is encoded here exactly as S3 would (`+` and `%` survive).
     """
-    from app_services.catalog.handler import ingest as run_ingest
+    from ..catalog.handler import ingest as run_ingest
 
     query = request.query_model(IngestQuery)
     record = {
@@ -94,8 +94,8 @@ def sign_in(request: HttpApiEvent) -> Response:
     """What a Cognito sign-up does before the first sign-in, at once: the post-confirmation
     trigger queues the profile, the auth service's profile writer inserts it. The app's local
     "sign in as" calls this, so a local user has the profile a subscription needs."""
-    from app_services.auth.domain import NewProfile, create_profile
-    from app_services.auth.repository import ProfileRepository
+    from ..auth.domain import NewProfile, create_profile
+    from ..auth.repository import ProfileRepository
 
     body = request.json_body(SignInBody)
     name = body.display_name.strip() or body.user_id
@@ -159,7 +159,7 @@ def provision(
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from app_services.payment.local import LOCAL_PLANS, PAYPAL_WEBHOOK_ID
+    from ..payment.local import LOCAL_PLANS, PAYPAL_WEBHOOK_ID
 
     s3 = boto3.client("s3", region_name=region)
     s3.create_bucket(Bucket=MEDIA_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
@@ -261,7 +261,7 @@ def edge(
     `media_bucket` (and CLOUDFRONT_SIGNING_SECRET_ID), the hosted checkout pages `providers`
     (installed into the payment service here); the feed's stream consumer runs when
     ACTIVITY_STREAM_NAME is set. Returns the app and what stops its background work."""
-    from app_services.feed.local import start_local_feed
+    from ..feed.local import start_local_feed
 
     region = os.environ.get("AWS_REGION", "eu-west-1")
     media = checkout = None
@@ -287,7 +287,7 @@ def aws_client(service: str, region: str) -> Any:
 
 def _trusted_keys(region: str) -> Any:
     """The media distribution's key group: the active key of the signing secret."""
-    from app_services.media_signing import public_keys_from_secret
+    from ..media_signing import public_keys_from_secret
 
     secret = aws_client("secretsmanager", region).get_secret_value(
         SecretId=os.environ["CLOUDFRONT_SIGNING_SECRET_ID"]
@@ -332,7 +332,7 @@ def serve(
     origins = LocalOrigins.of(host, sock.getsockname()[1])
     aws = providers = None
     if local_aws and not os.environ.get("AWS_ENDPOINT_URL"):
-        from app_services.payment.local import LocalProviders
+        from ..payment.local import LocalProviders
 
         aws = start_local_aws(aws_port)
         os.environ.update(local_aws_environment(aws.endpoint))

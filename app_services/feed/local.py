@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from app_services.core.errors import Unauthorized
-from app_services.feed import handler
-from app_services.feed.domain import Feed
+from ..core.errors import Unauthorized
+from . import handler
+from .domain import Feed
 
 logger = logging.getLogger("feed.local")
 #: How often the poller asks Kinesis for records (a Lambda event source mapping polls each
@@ -83,9 +83,9 @@ def local_feed(pusher: LocalPusher) -> Feed:
     GRAPH_BACKEND (PostgreSQL locally), pushes through `pusher`, the user id as token."""
     import redis
 
-    from app_services.activity.repository import GraphSettings, open_graph
-    from app_services.core.settings import load_settings
-    from app_services.feed.repository import RedisConnections
+    from ..activity.repository import GraphSettings, open_graph
+    from ..core.settings import load_settings
+    from .repository import RedisConnections
 
     settings = load_settings(GraphSettings)
     if not settings.redis_url:

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import stripe
 
-from app_services.core.outbound import HttpCall, HttpReply
+from ..core.outbound import HttpCall, HttpReply
 
 #: A paid subscription period of the doubles.
 PERIOD = timedelta(days=30)

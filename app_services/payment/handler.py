@@ -17,23 +17,23 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app_services.core import aws
-from app_services.core.db import Database
-from app_services.core.errors import BadRequest, NotFound
-from app_services.core.events import HttpApiEvent
-from app_services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
-from app_services.core.idempotency import MAX_KEY_LENGTH
-from app_services.core.logs import configure
-from app_services.core.routing import Response, Routes
-from app_services.core.settings import ServiceSettings, load_settings
-from app_services.core.subscriptions import SubscriptionReader
-from app_services.payment.domain import CheckoutBody, PaymentProvider, Payments, Plan
-from app_services.payment.repository import PostgresPaymentStore
+from ..core import aws
+from ..core.db import Database
+from ..core.errors import BadRequest, NotFound
+from ..core.events import HttpApiEvent
+from ..core.idempotency import HEADER as IDEMPOTENCY_HEADER
+from ..core.idempotency import MAX_KEY_LENGTH
+from ..core.logs import configure
+from ..core.routing import Response, Routes
+from ..core.settings import ServiceSettings, load_settings
+from ..core.subscriptions import SubscriptionReader
+from .domain import CheckoutBody, PaymentProvider, Payments, Plan
+from .repository import PostgresPaymentStore
 
 if TYPE_CHECKING:
     import stripe
 
-    from app_services.core.outbound import Send
+    from ..core.outbound import Send
 
 
 class ProviderSecrets(BaseModel):
@@ -50,7 +50,7 @@ class ProviderSecrets(BaseModel):
 def _return_url(url: str) -> str:
     """Where the provider sends the buyer back: https, or plain http on a loopback host (the
     app under `soundstack serve`)."""
-    from app_services.core.hosts import is_loopback_host
+    from ..core.hosts import is_loopback_host
 
     parts = urlsplit(url)
     if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
@@ -73,7 +73,7 @@ class PaymentSettings(ServiceSettings):
 @functools.cache
 def service() -> Payments:
     """Wired on the first checkout or webhook: settings, the provider secret, the providers."""
-    from app_services.payment.providers import PayPalProvider, StripeProvider
+    from .providers import PayPalProvider, StripeProvider
 
     settings = load_settings(PaymentSettings)
     secret = aws.client("secretsmanager", settings.aws_region).get_secret_value(
@@ -115,7 +115,7 @@ def stripe_client(api_key: str) -> stripe.StripeClient:
 def paypal_transport() -> Send:
     """How PayPal calls go out (a seam: tests and `soundstack serve` answer them locally,
     `payment.doubles.PayPalApi`)."""
-    from app_services.core.outbound import send_urllib
+    from ..core.outbound import send_urllib
 
     return send_urllib
 

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from app_services.payment.doubles import PayPalApi, StripeApi, Webhook
+from .doubles import PayPalApi, StripeApi, Webhook
 
 #: The plans `soundstack serve --local-aws` sells (PAYMENT_PLANS), both through both providers.
 LOCAL_PLANS = [
@@ -47,7 +47,7 @@ class LocalProviders:
         """Point the payment service's provider seams at the doubles (this process only)."""
         import stripe
 
-        from app_services.payment import handler
+        from . import handler
 
         handler.stripe_client = lambda api_key: stripe.StripeClient(
             api_key, http_client=self.stripe

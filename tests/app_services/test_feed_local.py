@@ -12,9 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
-from app_services.activity import records
-from app_services.core.errors import Unauthorized
-from app_services.feed.local import MAX_RETRIES, LocalPusher, LocalVerifier, StreamPoller
+from soundstack.app_services.activity import records
+from soundstack.app_services.core.errors import Unauthorized
+from soundstack.app_services.feed.local import MAX_RETRIES, LocalPusher, LocalVerifier, StreamPoller
 
 from .streams import activity
 

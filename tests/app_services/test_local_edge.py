@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 import websockets
 
-from app_services.activity import handler as activity
-from app_services.catalog import service as catalog_service
-from app_services.core import aws as shared
-from app_services.core import serve
-from app_services.core.local_edge import LocalOrigins
-from app_services.core.settings import load_settings
-from app_services.payment import handler as payment
-from app_services.payment.local import LocalProviders
-from app_services.playlist import service as playlist_service
-from components.web import content_security_policy
+from soundstack.app_services.activity import handler as activity
+from soundstack.app_services.catalog import service as catalog_service
+from soundstack.app_services.core import aws as shared
+from soundstack.app_services.core import serve
+from soundstack.app_services.core.local_edge import LocalOrigins
+from soundstack.app_services.core.settings import load_settings
+from soundstack.app_services.payment import handler as payment
+from soundstack.app_services.payment.local import LocalProviders
+from soundstack.app_services.playlist import service as playlist_service
+from soundstack.components.web import content_security_policy
 from soundstack.publish_web import local_site
 
 from .conftest import FIXTURES

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from moto import mock_aws
 
-from app_services.core.hosts import is_loopback_host
-from app_services.media_signing import (
+from soundstack.app_services.core.hosts import is_loopback_host
+from soundstack.app_services.media_signing import (
     CloudFrontSigner,
     SignatureRejected,
     SigningKeyMissing,

@@ -20,12 +20,12 @@ import boto3
 import pytest
 import stripe
 
-from app_services.core.db import Database
-from app_services.core.routing import build_event
-from app_services.payment import doubles
-from app_services.payment import handler as payment
-from app_services.payment.domain import SubscriptionState, should_replace
-from app_services.payment.doubles import PayPalApi, StripeApi, stripe_event
+from soundstack.app_services.core.db import Database
+from soundstack.app_services.core.routing import build_event
+from soundstack.app_services.payment import doubles
+from soundstack.app_services.payment import handler as payment
+from soundstack.app_services.payment.domain import SubscriptionState, should_replace
+from soundstack.app_services.payment.doubles import PayPalApi, StripeApi, stripe_event
 
 from .conftest import new_user
 
