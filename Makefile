@@ -44,8 +44,9 @@ test:
 web:
 	cd app_services/web && npm ci --no-audit --no-fund && npm run build && npm test
 
-## The web client in Debian's Chromium against `soundstack serve --local-aws` on PostgreSQL and
-## Redis (.ci/web-e2e; screenshots in app_services/web/e2e/screenshots). Needs `web` first.
+## The web client in Debian's Chromium as `soundstack serve --local-aws --web` serves it (the
+## stack's CSP, signed media, the feed's WebSocket, the providers' checkout doubles) on PostgreSQL
+## and Redis (.ci/web-e2e builds it; screenshots in app_services/web/e2e/screenshots).
 web-e2e:
 	bash .ci/web-e2e
 

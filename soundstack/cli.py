@@ -54,8 +54,14 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from soundstack.app_services.core.serve import serve
+    from soundstack.publish_web import PublishError, local_site
 
-    return serve(args.host, args.port, local_aws=args.local_aws, aws_port=args.aws_port)
+    try:
+        site = local_site(args.web) if args.web else None
+    except PublishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return serve(args.host, args.port, local_aws=args.local_aws, aws_port=args.aws_port, site=site)
 
 
 def _signing_key(args: argparse.Namespace) -> int:
@@ -138,6 +144,13 @@ def parser() -> argparse.ArgumentParser:
     )
     srv.add_argument(
         "--aws-port", type=int, default=4566, help="port of --local-aws (default 4566)"
+    )
+    srv.add_argument(
+        "--web",
+        type=Path,
+        metavar="DIST",
+        help="also serve this build of the web client (`make web`: app_services/web/dist) at /,"
+        " with its config.json and the CSP WebApp sets, the API at /api",
     )
     srv.set_defaults(run=_serve)
     add_commands(sub)  # diagram, cost, diff, plan, docs

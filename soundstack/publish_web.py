@@ -32,8 +32,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from soundstack.app_services.core.local_edge import LocalOrigins, Site
 
 #: Stack outputs `publish-web` reads (platform/__main__.py exports them).
 REQUIRED_OUTPUTS = (
@@ -302,3 +305,25 @@ def run(
         f"{result['invalidation_status']}"
     )
     return 0
+
+
+def local_site(dist: Path) -> Callable[[LocalOrigins], Site]:
+    """`soundstack serve --web`: the build served as the web distribution serves a published
+    one, for the server's origins: the same content types and cache headers as `publish`, the
+    security headers and the CSP `WebApp` builds (`components.web.content_security_policy`,
+    with the local feed and media origins where the stack has its own), and a `config.json`
+    for the local server."""
+    from soundstack.app_services.core.local_edge import SECURITY_HEADERS, Site
+    from soundstack.components.web import content_security_policy
+
+    if not (dist / ENTRY).is_file():
+        raise PublishError(f"{dist / ENTRY} is missing: build the web client first (`make web`)")
+
+    def build(origins: LocalOrigins) -> Site:
+        csp = content_security_policy(connect=[origins.feed], media=[origins.media])
+        config = {"mode": "local", "apiUrl": "/api", "feedUrl": origins.feed,
+                  "mediaUrl": origins.media}  # fmt: skip
+        headers = {**SECURITY_HEADERS, "content-security-policy": csp}
+        return Site(dist, config, headers, content_type, cache_control)
+
+    return build

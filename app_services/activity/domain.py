@@ -10,13 +10,16 @@ JSON shape is a contract: add fields, never rename.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol, cast
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from ..core.errors import BadRequest
 from ..core.events import RequestBody
@@ -105,6 +108,85 @@ class ActivityGraph(Protocol):
     def record_follow(self, event: ActivityEvent) -> None: ...
 
     def followers(self, user_id: str) -> list[str]: ...
+
+    def likes(self, user_id: str, limit: int, after: Mark | None) -> list[Liked]:
+        """The user's likes, newest first (then by track id), the first `limit` after `after`."""
+        ...
+
+    def listens(self, user_id: str, limit: int, after: Mark | None) -> list[Listened]:
+        """The tracks the user played, most recently played first, like `likes`."""
+        ...
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a page of a user's library ends: the time and track of its last row (newest first,
+    ties by track id), so the next page starts strictly after it whatever is added meanwhile."""
+
+    at: datetime
+    track_id: str
+
+    def encode(self) -> str:
+        raw = json.dumps([self.at.isoformat(), self.track_id], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Mark:
+        """The mark a `next` link carries (BadRequest `cursor` when it is not one)."""
+        try:
+            at, track_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            mark = cls(datetime.fromisoformat(at), str(track_id))
+        except (ValueError, TypeError, binascii.Error):
+            raise BadRequest("cursor: not a cursor this API returned", field="cursor") from None
+        if mark.at.tzinfo is None:
+            raise BadRequest("cursor: not a cursor this API returned", field="cursor")
+        return mark
+
+
+@dataclass(frozen=True)
+class Liked:
+    track_id: str
+    liked_at: datetime
+
+
+@dataclass(frozen=True)
+class Listened:
+    """A track the user played: how often, for how long in all, and when last."""
+
+    track_id: str
+    plays: int
+    ms_played: int
+    last_played_at: datetime
+
+
+class LibraryQuery(BaseModel):
+    """`?limit=&cursor=` of the library reads (`cursor` comes from a `next` link)."""
+
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = Field(None, min_length=1, max_length=400)
+
+    @property
+    def after(self) -> Mark | None:
+        return Mark.decode(self.cursor) if self.cursor is not None else None
+
+
+def library_page(
+    path: str, rows: list[Liked] | list[Listened], query: LibraryQuery
+) -> dict[str, Any]:
+    """`{"tracks": [...], "next": "<path>?limit=&cursor=" | null}` for rows fetched with one row
+    more than `query.limit` (that extra row only says whether a next page exists)."""
+    page = rows[: query.limit]
+    more = len(rows) > query.limit
+    next_link = None
+    if more and page:
+        last = page[-1]
+        at = last.liked_at if isinstance(last, Liked) else last.last_played_at
+        next_link = f"{path}?limit={query.limit}&cursor={Mark(at, last.track_id).encode()}"
+    tracks = [
+        {k: v.isoformat() if isinstance(v, datetime) else v for k, v in vars(row).items()}
+        for row in page
+    ]
+    return {"tracks": tracks, "next": next_link}
 
 
 class EventPublisher(Protocol):

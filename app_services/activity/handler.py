@@ -3,6 +3,8 @@
 POST /activity/plays {event_id, track_id, ms_played}, POST /activity/likes {track_id},
 POST /activity/follows {user_id} -> 201 with the published event; `event_id` (a UUID the client
 makes once per event, required for plays) makes a retry answer 200 with the first event.
+GET /activity/likes and GET /activity/recent-plays (`?limit=&cursor=`) -> the caller's library
+from the graph, newest first: `{"tracks": [...], "next": <path of the next page> | null}`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from ..core.events import HttpApiEvent
 from ..core.logs import configure
 from ..core.routing import Response, Routes
 from ..core.settings import load_settings
-from .domain import Activity, Body, FollowBody, LikeBody, PlayBody
+from .domain import (
+    Activity,
+    Body,
+    FollowBody,
+    LibraryQuery,
+    LikeBody,
+    PlayBody,
+    library_page,
+)
 from .repository import (
     GraphSettings,
     PostgresCatalog,
@@ -74,6 +84,20 @@ def like(request: HttpApiEvent) -> Response:
 @routes.route("POST /activity/follows")
 def follow(request: HttpApiEvent) -> Response:
     return _record(request, FollowBody)
+
+
+@routes.route("GET /activity/likes", cache_control="private, no-cache")
+def likes(request: HttpApiEvent) -> dict[str, Any]:
+    user, query = request.require_user(), request.query_model(LibraryQuery)
+    rows = service().graph.likes(user, query.limit + 1, query.after)
+    return library_page("/activity/likes", rows, query)
+
+
+@routes.route("GET /activity/recent-plays", cache_control="private, no-cache")
+def recent_plays(request: HttpApiEvent) -> dict[str, Any]:
+    user, query = request.require_user(), request.query_model(LibraryQuery)
+    rows = service().graph.listens(user, query.limit + 1, query.after)
+    return library_page("/activity/recent-plays", rows, query)
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

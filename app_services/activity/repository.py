@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from pydantic import Field
 from ..core.errors import UpstreamError
 from ..core.outbound import HttpCall, Send, send_urllib, sigv4_sign
 from ..core.settings import ServiceSettings
-from .domain import ActivityEvent, TrackFacts
+from .domain import ActivityEvent, Liked, Listened, Mark, TrackFacts
 
 if TYPE_CHECKING:
     from ..core.db import Database
@@ -47,6 +48,29 @@ MERGE (u)-[r:FOLLOWS]->(f)
 ON CREATE SET r.at = $at
 """.strip()
 FOLLOWERS = "MATCH (f:User)-[:FOLLOWS]->(:User {id: $user_id}) RETURN f.id AS user_id"
+# A user's library, newest first, after a mark. Neptune: "RETURN - Supported, except when used
+# with non-static values for SKIP or LIMIT", so the (validated int) limit is part of the text.
+# Edge times are ISO 8601 strings in UTC, written by `cypher_for`: they sort as the times do.
+_AFTER = "$after_at IS NULL OR {at} < $after_at OR ({at} = $after_at AND t.id < $after_id)"
+LIKES = (
+    "MATCH (:User {id: $user_id})-[k:LIKED]->(t:Track) WHERE "
+    + _AFTER.format(at="k.at")
+    + " RETURN t.id AS track_id, k.at AS at ORDER BY at DESC, track_id DESC LIMIT %d"
+)
+LISTENS = (
+    "MATCH (:User {id: $user_id})-[l:LISTENED]->(t:Track) WHERE "
+    + _AFTER.format(at="l.last_at")
+    + " RETURN t.id AS track_id, l.plays AS plays, l.ms_played AS ms_played, l.last_at AS at"
+    " ORDER BY at DESC, track_id DESC LIMIT %d"
+)
+
+
+def _after(user_id: str, after: Mark | None) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "after_at": after.at.isoformat() if after else None,
+        "after_id": after.track_id if after else None,
+    }
 
 
 def cypher_for(event: ActivityEvent) -> tuple[str, dict[str, Any]]:
@@ -104,6 +128,20 @@ class NeptuneGraph:
     def followers(self, user_id: str) -> list[str]:
         return sorted(str(row["user_id"]) for row in self.run(FOLLOWERS, {"user_id": user_id}))
 
+    def likes(self, user_id: str, limit: int, after: Mark | None) -> list[Liked]:
+        rows = self.run(LIKES % int(limit), _after(user_id, after))
+        return [Liked(str(r["track_id"]), datetime.fromisoformat(r["at"])) for r in rows]
+
+    def listens(self, user_id: str, limit: int, after: Mark | None) -> list[Listened]:
+        rows = self.run(LISTENS % int(limit), _after(user_id, after))
+        return [
+            Listened(
+                str(r["track_id"]), int(r["plays"]), int(r["ms_played"]),
+                datetime.fromisoformat(r["at"]),
+            )
+            for r in rows
+        ]  # fmt: skip
+
 
 @dataclass
 class PostgresGraph:
@@ -148,6 +186,33 @@ class PostgresGraph:
                 (user_id,),
             )
             return [row["follower_id"] for row in cur.fetchall()]
+
+    def likes(self, user_id: str, limit: int, after: Mark | None) -> list[Liked]:
+        rows = self._page(
+            "SELECT track_id, liked_at AS at FROM activity_likes WHERE user_id = %s",
+            "liked_at", user_id, limit, after,
+        )  # fmt: skip
+        return [Liked(r["track_id"], r["at"]) for r in rows]
+
+    def listens(self, user_id: str, limit: int, after: Mark | None) -> list[Listened]:
+        rows = self._page(
+            "SELECT track_id, plays, ms_played, last_at AS at FROM activity_listens"
+            " WHERE user_id = %s",
+            "last_at", user_id, limit, after,
+        )  # fmt: skip
+        return [Listened(r["track_id"], r["plays"], r["ms_played"], r["at"]) for r in rows]
+
+    def _page(
+        self, select: str, at: str, user_id: str, limit: int, after: Mark | None
+    ) -> list[dict[str, Any]]:
+        """Rows of `select` newest first (by `at`, then track id), strictly after `after`."""
+        params: list[Any] = [user_id]
+        if after is not None:
+            select += f" AND ({at}, track_id) < (%s, %s)"
+            params += [after.at, after.track_id]
+        with self.db.transaction() as cur:
+            cur.execute(f"{select} ORDER BY {at} DESC, track_id DESC LIMIT %s", [*params, limit])
+            return list(cur.fetchall())
 
     @staticmethod
     def _track(cur: Any, event: ActivityEvent) -> None:

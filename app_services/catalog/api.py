@@ -62,6 +62,7 @@ def stream(request: HttpApiEvent) -> domain.StreamUrl:
         subscriptions=c.subscriptions,
         sign=sign,
         cdn_domain=c.settings.cdn_domain,
+        cdn_scheme=c.settings.cdn_scheme,
         user_id=user_id,
         track_id=request.path("track_id"),
         ttl_seconds=c.settings.stream_url_ttl_seconds,

@@ -246,6 +246,7 @@ def stream_url(
     track_id: str,
     ttl_seconds: int,
     now: datetime | None = None,
+    cdn_scheme: str = "https",
 ) -> StreamUrl:
     """A short-lived CloudFront signed URL for a track, for a user whose subscription allows it.
 
@@ -256,5 +257,5 @@ def stream_url(
     if subscription is None or not subscription.allows_streaming(moment):
         raise Forbidden("streaming needs an active subscription", code="subscription_required")
     expires_at = moment + timedelta(seconds=ttl_seconds)
-    url = f"https://{cdn_domain}/{quote(track['media_key'])}"
+    url = f"{cdn_scheme}://{cdn_domain}/{quote(track['media_key'])}"
     return StreamUrl(url=sign(url, expires_at), expires_at=expires_at)

@@ -6,9 +6,9 @@ import functools
 import logging
 import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..core import aws
 from ..core.cache import Cache
@@ -29,6 +29,9 @@ class CatalogSettings(ServiceSettings):
         "es", pattern="^(es|aoss)$", description="SigV4 service: es (domain), aoss (serverless)"
     )
     cdn_domain: str = Field("media.localhost", description="CloudFront domain serving media")
+    cdn_scheme: Literal["https", "http"] = Field(
+        "https", description="http only for a loopback cdn_domain (soundstack serve's media)"
+    )
     cloudfront_signing_secret_id: str | None = Field(
         None, description="Secrets Manager secret with the active signing key (media component)"
     )
@@ -36,6 +39,17 @@ class CatalogSettings(ServiceSettings):
     cloudfront_private_key_pem: str | None = Field(None, description="local runs: PEM key")
     stream_url_ttl_seconds: int = Field(300, ge=30, le=3600)
     max_ingest_bytes: int = Field(500 * 1024 * 1024, ge=1)
+
+    @model_validator(mode="after")
+    def _plain_http_is_local(self) -> CatalogSettings:
+        from ..core.hosts import is_loopback_host
+
+        if self.cdn_scheme == "http" and not is_loopback_host(self.cdn_domain.rsplit(":", 1)[0]):
+            raise ValueError(
+                f"cdn_scheme: http is only for a loopback cdn_domain (soundstack serve), not "
+                f"{self.cdn_domain!r}; CloudFront serves media over https"
+            )
+        return self
 
 
 @dataclass

@@ -1,33 +1,44 @@
 """`soundstack serve`: the HTTP services on one local port, under uvicorn, behind an API Gateway
-v2 router.
+v2 router, with the edge the cloud puts around them (`core.local_edge`).
 
 Every request becomes the event API Gateway would send, so handlers run exactly as in Lambda.
 PostgreSQL and Redis come from the usual variables (DATABASE_URL, REDIS_URL, ...). AWS APIs go
 wherever boto3 points (AWS_ENDPOINT_URL for a moto server or LocalStack), or, with
 `--local-aws`, to a moto server this command starts on loopback and provisions with what the
-services use (`provision`). A signed-in user is simulated with `x-claim-*` headers
-(`-H 'x-claim-sub: <user id>'`): that is why the server binds to loopback by default.
+services use (`provision`); then the port also serves the signed media, the payment providers'
+hosted pages (their doubles) and, with `--web`, the built app. The live feed's WebSocket API
+and its stream consumer run whenever ACTIVITY_STREAM_NAME names a stream. A signed-in user is
+simulated with `x-claim-*` headers (`-H 'x-claim-sub: <user id>'`) and the feed takes the user
+id as its token: that is why the server binds to loopback by default.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote_plus
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from .asgi import AsgiApp
+from .db import Database
 from .errors import ServiceError
-from .events import HttpApiEvent
+from .events import HttpApiEvent, RequestBody
 from .gateway import Gateway, claims_from_headers
-from .routing import Routes
+from .local_edge import LocalCheckout, LocalEdge, LocalMedia, LocalOrigins, Site
+from .routing import Response, Routes
+from .settings import ServiceSettings, load_settings
+
+if TYPE_CHECKING:
+    from ..payment.local import LocalProviders
 
 # Modules exposing a `routes` table, relative to the services package; add a service here to
 # serve it locally.
@@ -42,7 +53,7 @@ INGEST_PATH = "/_local/ingest"
 #: What `--local-aws` creates (names are local only; the cloud's come from the stack).
 MEDIA_BUCKET = "soundstack-local-media"
 ACTIVITY_STREAM = "soundstack-local-activity"
-LOCAL_PLANS = [{"id": "premium_monthly", "kind": "subscription", "stripe_price_id": "price_local"}]
+SIGN_IN_PATH = "/_local/sign-in"
 
 local = Routes("local")
 
@@ -69,6 +80,33 @@ def ingest(request: HttpApiEvent) -> dict[str, Any]:
     return run_ingest({"Records": [record]}, None)
 
 
+class SignInBody(RequestBody):
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
+    display_name: str = Field("", max_length=100)
+
+
+@functools.cache
+def _accounts() -> Database:
+    return Database(load_settings(ServiceSettings))
+
+
+@local.route(f"POST {SIGN_IN_PATH}")
+def sign_in(request: HttpApiEvent) -> Response:
+    """What a Cognito sign-up does before the first sign-in, at once: the post-confirmation
+    trigger queues the profile, the auth service's profile writer inserts it. The app's local
+    "sign in as" calls this, so a local user has the profile a subscription needs."""
+    from ..auth.domain import NewProfile, create_profile
+    from ..auth.repository import ProfileRepository
+
+    body = request.json_body(SignInBody)
+    name = body.display_name.strip() or body.user_id
+    profile = NewProfile(
+        user_id=body.user_id, email=f"{body.user_id}@users.localhost", display_name=name
+    )
+    created = create_profile(profile, ProfileRepository(_accounts()))
+    return Response(201 if created else 200, {"user_id": body.user_id, "display_name": name})
+
+
 def gateway(modules: tuple[str, ...] = SERVICES) -> Gateway:
     package = __package__.rpartition(".")[0]  # the services package, however it is installed
     tables: list[Routes] = [importlib.import_module(f"{package}.{m}").routes for m in modules]
@@ -91,8 +129,11 @@ class LocalAws:
 def start_local_aws(port: int = 4566) -> LocalAws:
     """Start moto's server on 127.0.0.1:`port` (0: any free port); `local_aws_environment`
     points boto3 at it."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request (polled)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
     host, bound = moto.get_host_and_port()
@@ -109,13 +150,18 @@ def local_aws_environment(endpoint: str) -> dict[str, str]:
     }
 
 
-def provision(region: str) -> dict[str, str]:
+def provision(
+    region: str, origins: LocalOrigins | None = None, providers: LocalProviders | None = None
+) -> dict[str, str]:
     """Create what the services use in the (local) AWS boto3 points at: the media bucket, the
     activity stream and topic, the CloudFront signing key secret (a key generated here) and the
-    payment providers' secret; returns the settings that name them."""
+    payment providers' secret (the doubles' keys); returns the settings that name them, with
+    the local edge's media host and the app's checkout return URLs when `origins` are given."""
     import boto3
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from ..payment.local import LOCAL_PLANS, PAYPAL_WEBHOOK_ID
 
     s3 = boto3.client("s3", region_name=region)
     s3.create_bucket(Bucket=MEDIA_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
@@ -131,18 +177,25 @@ def provision(region: str) -> dict[str, str]:
         Name="soundstack-local-signing-key", SecretString=json.dumps({**signing, "pending": None})
     )["ARN"]
     payment_arn = secrets.create_secret(
-        Name="soundstack-local-payment-providers", SecretString="{}"
+        Name="soundstack-local-payment-providers",
+        SecretString=json.dumps(providers.secret() if providers else {}),
     )["ARN"]
-    return {
+    app = origins.app if origins else "http://localhost"
+    settings = {
         "ACTIVITY_STREAM_NAME": ACTIVITY_STREAM,
         "ACTIVITY_TOPIC_ARN": topic,
         "GRAPH_BACKEND": "postgres",
         "CLOUDFRONT_SIGNING_SECRET_ID": signing_arn,
         "PAYMENT_SECRET_ARN": payment_arn,
         "PAYMENT_PLANS": json.dumps(LOCAL_PLANS),
-        "CHECKOUT_SUCCESS_URL": "https://localhost/account?checkout=success",
-        "CHECKOUT_CANCEL_URL": "https://localhost/account?checkout=cancelled",
+        "PAYPAL_WEBHOOK_ID": PAYPAL_WEBHOOK_ID,
+        # the app's hash route; Stripe appends `?session_id=…`, which then stays in the hash
+        "CHECKOUT_SUCCESS_URL": f"{app}/?checkout=success#/subscription",
+        "CHECKOUT_CANCEL_URL": f"{app}/?checkout=cancelled#/subscription",
     }
+    if origins:
+        settings |= {"CDN_DOMAIN": origins.media_host, "CDN_SCHEME": "http"}
+    return settings
 
 
 def check_settings(table: Gateway) -> list[str]:
@@ -163,22 +216,30 @@ class LocalServer:
     url: str
     server: Any
     thread: threading.Thread
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        for close in self.closers:
+            close()
 
 
-def _uvicorn(app: AsgiApp, sock: socket.socket) -> Any:
+def _uvicorn(app: Any, sock: socket.socket) -> Any:
     import uvicorn
 
     config = uvicorn.Config(
-        app, lifespan="off", access_log=False, log_level="warning", timeout_keep_alive=30
+        app,
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=30,
+        ws="websockets-sansio",  # the feed's WebSocket API (app_services.feed.local)
     )
     return uvicorn.Server(config)
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
     """The listening socket. Created as IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on
     sockets whose `proto` says TCP, and without it every kept-alive reply (headers, then body)
     waits ~40 ms for the client's delayed ACK (Nagle)."""
@@ -190,10 +251,57 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_in_thread(host: str = "127.0.0.1", port: int = 0) -> LocalServer:
-    """Start the server on a background thread and wait until it accepts connections."""
-    sock = _listen(host, port)
-    server = _uvicorn(local_app(), sock)
+def edge(
+    table: Gateway,
+    origins: LocalOrigins,
+    *,
+    site: Site | None = None,
+    providers: LocalProviders | None = None,
+    media_bucket: str | None = None,
+) -> tuple[LocalEdge, list[Callable[[], None]]]:
+    """The app `serve` runs: the API behind the local edge. The signed media need
+    `media_bucket` (and CLOUDFRONT_SIGNING_SECRET_ID), the hosted checkout pages `providers`
+    (installed into the payment service here); the feed's stream consumer runs when
+    ACTIVITY_STREAM_NAME is set. Returns the app and what stops its background work."""
+    from ..feed.local import start_local_feed
+
+    region = os.environ.get("AWS_REGION", "eu-west-1")
+    media = checkout = None
+    if media_bucket and os.environ.get("CLOUDFRONT_SIGNING_SECRET_ID"):
+        media = LocalMedia(
+            aws_client("s3", region), media_bucket, functools.partial(_trusted_keys, region)
+        )
+    if providers is not None:
+        providers.install()
+        checkout = LocalCheckout(providers, table, origins.app)
+    feed = start_local_feed(region, os.environ.get("ACTIVITY_STREAM_NAME"))
+    app = LocalEdge(
+        local_app(table), origins, site=site, media=media, feed=feed.sockets, checkout=checkout
+    )
+    return app, [feed.stop]
+
+
+def aws_client(service: str, region: str) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=region)
+
+
+def _trusted_keys(region: str) -> Any:
+    """The media distribution's key group: the active key of the signing secret."""
+    from ..media_signing import public_keys_from_secret
+
+    secret = aws_client("secretsmanager", region).get_secret_value(
+        SecretId=os.environ["CLOUDFRONT_SIGNING_SECRET_ID"]
+    )
+    return public_keys_from_secret(secret["SecretString"])
+
+
+def start(
+    sock: socket.socket, app: Any, closers: list[Callable[[], None]] | None = None
+) -> LocalServer:
+    """Run `app` on `sock` on a background thread; returns once it accepts connections."""
+    server = _uvicorn(app, sock)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -201,30 +309,65 @@ def serve_in_thread(host: str = "127.0.0.1", port: int = 0) -> LocalServer:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the local server did not start")
         time.sleep(0.01)
-    return LocalServer(f"http://{host}:{sock.getsockname()[1]}", server, thread)
+    host, port = sock.getsockname()[:2]
+    return LocalServer(
+        f"http://{LocalOrigins.of(host, port).host}:{port}", server, thread, closers or []
+    )
 
 
-def serve(host: str, port: int, *, local_aws: bool = False, aws_port: int = 4566) -> int:
-    """Run until interrupted; prints the routes it serves and what is misconfigured."""
-    aws = None
+def serve_in_thread(host: str = "127.0.0.1", port: int = 0) -> LocalServer:
+    """The API alone on a background thread (tests, benchmarks)."""
+    return start(listen(host, port), local_app())
+
+
+def serve(
+    host: str,
+    port: int,
+    *,
+    local_aws: bool = False,
+    aws_port: int = 4566,
+    site: Callable[[LocalOrigins], Site] | None = None,
+) -> int:
+    """Run until interrupted; prints the origins, the routes it serves and what is
+    misconfigured. `site` builds the web app's origin for the bound port (`--web`)."""
+    sock = listen(host, port)
+    origins = LocalOrigins.of(host, sock.getsockname()[1])
+    aws = providers = None
     if local_aws and not os.environ.get("AWS_ENDPOINT_URL"):
+        from ..payment.local import LocalProviders
+
         aws = start_local_aws(aws_port)
         os.environ.update(local_aws_environment(aws.endpoint))
-        for key, value in provision(os.environ["AWS_REGION"]).items():
+        providers = LocalProviders(origins.checkout)
+        for key, value in provision(os.environ["AWS_REGION"], origins, providers).items():
             os.environ.setdefault(key, value)  # what the caller set wins
         print(f"local AWS (moto) on {aws.endpoint}: bucket {MEDIA_BUCKET}, stream, topic, secrets")
         print(f"  upload: curl -T track.mp3 {aws.endpoint}/{MEDIA_BUCKET}/uploads/track.mp3")
     table = gateway()
     for problem in check_settings(table):
         print(f"settings invalid, its routes answer 500: {problem}")
-    sock = _listen(host, port)
-    print(f"soundstack serve on http://{host}:{sock.getsockname()[1]}")
+    app, closers = edge(
+        table,
+        origins,
+        site=site(origins) if site else None,
+        providers=providers,
+        media_bucket=MEDIA_BUCKET if aws else None,
+    )
+    print(f"soundstack serve on {origins.app} (API also under /api)")
+    if site:
+        print(f"  web app:  {origins.app}/")
+    if aws:
+        print(f"  media:    {origins.media} (signed URLs only)")
+        print(f"  checkout: {origins.checkout} (Stripe and PayPal doubles)")
+    print(f"  feed:     {origins.feed}/?token=<user id>")
     for key in table.route_keys:
         print(f"  {key}")
     try:
-        _uvicorn(local_app(table), sock).run(sockets=[sock])
+        _uvicorn(app, sock).run(sockets=[sock])
     finally:
         sock.close()
+        for close in closers:
+            close()
         if aws is not None:
             aws.stop()
     return 0

@@ -10,6 +10,7 @@ connections of the actor's followers; connections API Gateway reports gone are d
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -63,16 +64,16 @@ def service() -> Feed:
     )
 
 
-def websocket(event: dict[str, Any]) -> dict[str, Any]:
+def websocket(event: dict[str, Any], feed: Callable[[], Feed] = service) -> dict[str, Any]:
     ws = parse_model(WebSocketEvent, event, where="event")
     context = ws.request_context
     token = set_request_id(context.request_id)
     try:
         if context.event_type == "CONNECT":
-            service().connect(context.connection_id, ws.query.get("token"))
+            feed().connect(context.connection_id, ws.query.get("token"))
         elif context.event_type == "DISCONNECT":
-            service().disconnect(context.connection_id)
-        elif not service().keep_alive(context.connection_id):
+            feed().disconnect(context.connection_id)
+        elif not feed().keep_alive(context.connection_id):
             return {"statusCode": 410}
         return {"statusCode": 200}
     except Exception as exc:  # the WebSocket twin of Routes.handle's mapping
@@ -81,10 +82,16 @@ def websocket(event: dict[str, Any]) -> dict[str, Any]:
         reset_request_id(token)
 
 
-def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+def dispatch(event: dict[str, Any], feed: Callable[[], Feed]) -> dict[str, Any]:
+    """Every event the function gets, answered by `feed` (`soundstack serve` passes its own, with
+    a local pusher: app_services.feed.local)."""
     if event.get("type") == "REQUEST" and "methodArn" in event:  # the $connect authorizer
         token = (event.get("queryStringParameters") or {}).get("token")
-        return service().authorize(token, str(event["methodArn"]))
+        return feed().authorize(token, str(event["methodArn"]))
     if "Records" in event:
-        return records.consume(event, lambda e: service().fan_out(e), logger)
-    return websocket(event)
+        return records.consume(event, lambda e: feed().fan_out(e), logger)
+    return websocket(event, feed)
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return dispatch(event, service)

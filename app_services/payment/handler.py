@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..core import aws
 from ..core.db import Database
@@ -46,11 +47,25 @@ class ProviderSecrets(BaseModel):
     paypal_client_secret: str | None = None
 
 
+def _return_url(url: str) -> str:
+    """Where the provider sends the buyer back: https, or plain http on a loopback host (the
+    app under `soundstack serve`)."""
+    from ..core.hosts import is_loopback_host
+
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
+        return url
+    raise ValueError("must be an https:// URL (http:// only for a loopback host)")
+
+
+ReturnUrl = Annotated[str, AfterValidator(_return_url)]
+
+
 class PaymentSettings(ServiceSettings):
     payment_secret_arn: str = Field(description="Secrets Manager secret with ProviderSecrets")
     payment_plans: list[Plan] = Field(description="JSON list of the plans on sale")
-    checkout_success_url: str = Field(pattern=r"^https://")
-    checkout_cancel_url: str = Field(pattern=r"^https://")
+    checkout_success_url: ReturnUrl
+    checkout_cancel_url: ReturnUrl
     paypal_webhook_id: str | None = None
     paypal_api_base: str = Field("https://api-m.paypal.com", pattern=r"^https://")
 
@@ -90,14 +105,16 @@ def database() -> Database:
 
 
 def stripe_client(api_key: str) -> stripe.StripeClient:
-    """The Stripe SDK client (a seam: tests give it an http_client that answers locally)."""
+    """The Stripe SDK client (a seam: tests and `soundstack serve` give it an http_client that
+    answers locally, `payment.doubles.StripeApi`)."""
     import stripe
 
     return stripe.StripeClient(api_key, max_network_retries=2)
 
 
 def paypal_transport() -> Send:
-    """How PayPal calls go out (a seam: tests answer them locally)."""
+    """How PayPal calls go out (a seam: tests and `soundstack serve` answer them locally,
+    `payment.doubles.PayPalApi`)."""
     from ..core.outbound import send_urllib
 
     return send_urllib

@@ -24,10 +24,6 @@ function localConfig(): Plugin {
   };
 }
 
-// `vite preview` can answer with the CSP WebApp sets (.ci/web-e2e passes components/web.py's).
-const csp = process.env.SOUNDSTACK_WEB_CSP;
-const headers: Record<string, string> = csp ? { "content-security-policy": csp } : {};
-
 const proxy = {
   "/api": { target: api, changeOrigin: true, rewrite: (path: string) => path.replace(/^\/api/, "") },
 };
@@ -36,7 +32,7 @@ export default defineConfig({
   base: "./",
   plugins: [react(), localConfig()],
   server: { proxy, host: "127.0.0.1" },
-  preview: { proxy, host: "127.0.0.1", headers },
+  preview: { proxy, host: "127.0.0.1" },
   build: { sourcemap: false, assetsDir: "assets" },
   test: { include: ["src/**/*.test.ts"], environment: "node" },
 });

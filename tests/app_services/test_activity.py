@@ -18,10 +18,19 @@ from soundstack.app_services.activity.domain import (
     Activity,
     ActivityEvent,
     FollowBody,
+    Liked,
+    Listened,
+    Mark,
     PlayBody,
     TrackFacts,
 )
-from soundstack.app_services.activity.repository import FOLLOWERS, PLAY, NeptuneGraph, PostgresGraph
+from soundstack.app_services.activity.repository import (
+    FOLLOWERS,
+    LIKES,
+    PLAY,
+    NeptuneGraph,
+    PostgresGraph,
+)
 from soundstack.app_services.catalog.audio import read_metadata
 from soundstack.app_services.catalog.repository import CatalogRepository
 from soundstack.app_services.core.db import Database
@@ -248,6 +257,12 @@ class FakeGraph:
     def followers(self, user_id: str) -> list[str]:
         return []
 
+    def likes(self, user_id: str, limit: int, after: Mark | None) -> list[Liked]:
+        return []
+
+    def listens(self, user_id: str, limit: int, after: Mark | None) -> list[Listened]:
+        return []
+
 
 class FailingPublisher:
     def publish(self, event: ActivityEvent) -> None:
@@ -380,3 +395,114 @@ def test_country_survives_the_round_trip_through_the_stream() -> None:
             "occurred_at": "2026-11-27T08:00:00+00:00", "country": "BR"}  # fmt: skip
     assert ActivityEvent.from_json(data).country == "BR"
     assert ActivityEvent.from_json({**data, "country": "brazil"}).country is None
+
+
+# --- The caller's library: likes and recently played tracks -----------------------------------
+
+
+def get(path: str, user: str | None, query: str = "") -> dict[str, Any]:
+    claims = {"sub": user} if user else None
+    return activity.handler(build_event("GET", path, query=query, claims=claims))
+
+
+def tracks_in(db: Database, n: int) -> list[str]:
+    """`n` catalog tracks (ids), each from its own upload of the fixture."""
+    meta = read_metadata(str(FIXTURES / "tone.ogg"), "x.ogg")
+    repo = CatalogRepository(db)
+    return [
+        str(repo.upsert_track(meta, f"u/{uuid.uuid4().hex}.ogg", None)["track_id"])
+        for _ in range(n)
+    ]
+
+
+def test_my_likes_page_newest_first_through_next_links(
+    stream: dict[str, Any], db: Database
+) -> None:
+    user, other = str(uuid.uuid4()), str(uuid.uuid4())
+    ids = tracks_in(db, 5)
+    for tid in ids:
+        assert post("/activity/likes", {"track_id": tid}, user)["statusCode"] == 201
+    post("/activity/likes", {"track_id": ids[0]}, other)  # someone else's like is not mine
+
+    pages, query = [], "limit=2"
+    while True:
+        reply = get("/activity/likes", user, query)
+        assert reply["statusCode"] == 200
+        assert reply["headers"]["cache-control"] == "private, no-cache"
+        page = json.loads(reply["body"])
+        pages.append([t["track_id"] for t in page["tracks"]])
+        if page["next"] is None:
+            break
+        path, _, query = page["next"].partition("?")
+        assert path == "/activity/likes"
+
+    assert pages == [ids[4:2:-1], ids[2:0:-1], ids[:1]]
+    first = json.loads(get("/activity/likes", user, "limit=1")["body"])["tracks"][0]
+    assert datetime.fromisoformat(first["liked_at"]).tzinfo is not None
+    assert json.loads(get("/activity/likes", str(uuid.uuid4()))["body"]) == {
+        "tracks": [], "next": None,
+    }  # fmt: skip
+
+
+def test_recent_plays_are_per_track_most_recently_played_first(
+    stream: dict[str, Any], db: Database
+) -> None:
+    user = str(uuid.uuid4())
+    older, newer = tracks_in(db, 2)
+    for tid, ms in ((older, 400), (newer, 500), (older, 600)):
+        body = {"event_id": str(uuid.uuid4()), "track_id": tid, "ms_played": ms}
+        assert post("/activity/plays", body, user)["statusCode"] == 201
+
+    page = json.loads(get("/activity/recent-plays", user)["body"])
+
+    assert [(t["track_id"], t["plays"], t["ms_played"]) for t in page["tracks"]] == [
+        (older, 2, 1000),
+        (newer, 1, 500),
+    ]
+    assert page["next"] is None
+    second = json.loads(get("/activity/recent-plays", user, "limit=1")["body"])
+    assert second["next"].startswith("/activity/recent-plays?limit=1&cursor=")
+    rest = json.loads(get("/activity/recent-plays", user, second["next"].partition("?")[2])["body"])
+    assert [t["track_id"] for t in rest["tracks"]] == [newer]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("limit=0", "limit"), ("limit=101", "limit"), ("cursor=nope", "cursor"),
+     ("cursor=WyJ4IiwieSJd", "cursor")],  # a JSON list, but no time in it
+)  # fmt: skip
+def test_library_reads_reject_bad_paging_and_anonymous_callers(
+    stream: dict[str, Any], query: str, field: str
+) -> None:
+    reply = get("/activity/likes", "u-1", query)
+    assert reply["statusCode"] == 400
+    assert json.loads(reply["body"])["error"]["field"] == field
+    assert get("/activity/recent-plays", None)["statusCode"] == 401
+
+
+def test_neptune_likes_page_after_the_mark_with_the_limit_in_the_text() -> None:
+    rows = [{"track_id": "t2", "at": "2026-11-27T08:00:01+00:00"},
+            {"track_id": "t1", "at": "2026-11-27T08:00:00.5+00:00"}]  # fmt: skip
+    graph, sent = neptune([HttpReply(200, json.dumps({"results": rows}).encode())])
+    mark = Mark(datetime(2026, 11, 27, 9, tzinfo=UTC), "t9")
+
+    liked = graph.likes("u1", 3, mark)
+
+    assert [(x.track_id, x.liked_at.isoformat()) for x in liked] == [
+        ("t2", "2026-11-27T08:00:01+00:00"),
+        ("t1", "2026-11-27T08:00:00.500000+00:00"),
+    ]
+    form = urllib.parse.parse_qs(sent[0].body.decode())
+    assert form["query"] == [LIKES % 3] and form["query"][0].endswith("LIMIT 3")
+    assert json.loads(form["parameters"][0]) == {
+        "user_id": "u1", "after_at": "2026-11-27T09:00:00+00:00", "after_id": "t9",
+    }  # fmt: skip
+
+
+def test_a_cursor_round_trips_and_garbage_is_a_400() -> None:
+    mark = Mark(datetime(2026, 11, 27, 8, 0, 0, 123456, tzinfo=UTC), "t-1")
+    assert Mark.decode(mark.encode()) == mark
+    for bad in ("", "!!", "W10", "WyIyMDI2LTExLTI3VDA4OjAwOjAwIiwidCJd"):  # [], naive time
+        with pytest.raises(BadRequest) as err:
+            Mark.decode(bad)
+        assert err.value.field == "cursor"

@@ -377,3 +377,13 @@ def test_catalog_reads_are_conditional_with_etag_and_cache_control(catalog_env):
     assert search["headers"]["etag"].startswith('"')
     missing = handler.handler(build_event("GET", f"/catalog/tracks/{uuid.uuid4()}"), None)
     assert missing["statusCode"] == 404 and "etag" not in missing["headers"]
+
+
+def test_plain_http_media_is_only_for_a_loopback_cdn_domain(monkeypatch):
+    from pydantic import ValidationError
+
+    local = service.CatalogSettings(cdn_domain="media.localhost:8080", cdn_scheme="http")
+    assert (local.cdn_scheme, local.cdn_domain) == ("http", "media.localhost:8080")
+    with pytest.raises(ValidationError, match="cdn_scheme: http is only for a loopback"):
+        service.CatalogSettings(cdn_domain="d111.cloudfront.net", cdn_scheme="http")
+    assert service.CatalogSettings(cdn_domain="d111.cloudfront.net").cdn_scheme == "https"

@@ -15,7 +15,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from moto import mock_aws
 
-from soundstack.app_services.media_signing import CloudFrontSigner, SigningKeyMissing, canned_policy
+from soundstack.app_services.core.hosts import is_loopback_host
+from soundstack.app_services.media_signing import (
+    CloudFrontSigner,
+    SignatureRejected,
+    SigningKeyMissing,
+    canned_policy,
+    public_keys_from_secret,
+    verify_signed_url,
+)
 
 URL = "https://media.music.example.com/tracks/abc/320k.mp3"
 
@@ -87,6 +95,10 @@ def test_bad_inputs_are_refused(key):
         signer.signed_url(URL, datetime.now(UTC) - timedelta(seconds=1))
     with pytest.raises(ValueError, match="not an https URL"):
         signer.signed_url("http://x/a.mp3", datetime.now(UTC) + timedelta(1))
+    with pytest.raises(ValueError, match="not an https URL"):
+        signer.signed_url("http://localhost.example.com/a.mp3", datetime.now(UTC) + timedelta(1))
+    local = signer.signed_url("http://media.localhost:8080/a.mp3", datetime.now(UTC) + timedelta(1))
+    assert local.startswith("http://media.localhost:8080/a.mp3?Expires=")
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     with pytest.raises(ValueError, match="at least 2048"):
         CloudFrontSigner("KID", pem(small))
@@ -106,3 +118,65 @@ def test_from_secret_loads_the_active_key(key, monkeypatch):
         signer = CloudFrontSigner.from_secret(client, "keys")
     signed = signer.signed_url(URL, datetime.now(UTC) + timedelta(minutes=1))
     assert verify(key.public_key(), signed)["Key-Pair-Id"] == "KACTIVE"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("localhost", True), ("media.localhost", True), ("127.0.0.1", True), ("[::1]", True),
+     ("127.8.0.1", True), ("example.com", False), ("localhost.example.com", False),
+     ("10.0.0.1", False), (None, False)],
+)  # fmt: skip
+def test_loopback_hosts(host, loopback):
+    assert is_loopback_host(host) is loopback
+
+
+# --- What `soundstack serve` checks before it serves media, as CloudFront does ------------------
+
+
+def test_a_url_the_catalog_signed_is_accepted_until_it_expires(key):
+    keys = {"KID": key.public_key()}
+    expires_at = datetime.now(UTC) + timedelta(minutes=5)
+    url = "http://media.localhost:8080/uploads/a%20b.ogg?format=aac"
+    signed = CloudFrontSigner("KID", pem(key)).signed_url(url, expires_at)
+
+    verify_signed_url(signed, keys)
+    verify_signed_url(signed, keys, now=expires_at - timedelta(seconds=1))
+    with pytest.raises(SignatureRejected, match="expired"):
+        verify_signed_url(signed, keys, now=expires_at)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "why"),
+    [
+        (lambda u: u.replace("a%20b", "c"), "does not match"),
+        (lambda u: u.replace("format=aac", "format=flac"), "does not match"),
+        (lambda u: u.replace("Expires=", "Expires=9"), "does not match"),
+        (lambda u: u.replace("Key-Pair-Id=KID", "Key-Pair-Id=KOTHER"), "trusted key group"),
+        (lambda u: u.split("&Key-Pair-Id")[0], "must end the query string"),
+        (lambda u: u + "&extra=1", "must end the query string"),
+        (lambda u: u.replace("Signature=", "Signature=*"), "malformed"),
+        (lambda u: u.replace("Expires=", "Policy=x&Expires="), "custom policies"),
+        (lambda u: u.replace("http://media.localhost:8080", "http://127.0.0.1:8080"),
+         "does not match"),
+    ],
+)  # fmt: skip
+def test_a_tampered_or_incomplete_url_is_rejected(key, tamper, why):
+    url = "http://media.localhost:8080/uploads/a%20b.ogg?format=aac"
+    signed = CloudFrontSigner("KID", pem(key)).signed_url(url, datetime.now(UTC) + timedelta(1))
+    with pytest.raises(SignatureRejected, match=why):
+        verify_signed_url(tamper(signed), {"KID": key.public_key()})
+
+
+def test_another_keys_signature_is_rejected(key):
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signed = CloudFrontSigner("KID", pem(other)).signed_url(URL, datetime.now(UTC) + timedelta(1))
+    with pytest.raises(SignatureRejected, match="does not match"):
+        verify_signed_url(signed, {"KID": key.public_key()})
+
+
+def test_the_trusted_keys_are_the_active_key_of_the_signing_secret(key):
+    active = {"key_pair_id": "KACTIVE", "private_key_pem": pem(key).decode()}
+    keys = public_keys_from_secret(json.dumps({"active": active, "pending": None}))
+    assert list(keys) == ["KACTIVE"]
+    assert keys["KACTIVE"].public_numbers() == key.public_key().public_numbers()
+    assert public_keys_from_secret('{"active": null}') == {}

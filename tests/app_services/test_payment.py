@@ -2,30 +2,30 @@
 
 Stripe goes through the real SDK (`stripe.StripeClient`) with an `http_client` that answers
 from a table of API objects; webhooks are signed exactly as Stripe signs them. PayPal's REST
-calls go through the provider's `send` seam.
+calls go through the provider's `send` seam. The doubles (`app_services.payment.doubles`) are
+also what `soundstack serve` checks out through; the whole hosted-checkout round trip through
+them is tested at the end.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
 import stripe
 
 from soundstack.app_services.core.db import Database
-from soundstack.app_services.core.outbound import HttpCall, HttpReply
 from soundstack.app_services.core.routing import build_event
+from soundstack.app_services.payment import doubles
 from soundstack.app_services.payment import handler as payment
 from soundstack.app_services.payment.domain import SubscriptionState, should_replace
+from soundstack.app_services.payment.doubles import PayPalApi, StripeApi, stripe_event
 
 from .conftest import new_user
 
@@ -36,74 +36,6 @@ PLANS = [
     {"id": "pass_30", "kind": "pass", "stripe_price_id": "price_pass", "amount": "9.99",
      "pass_days": 30},
 ]  # fmt: skip
-
-
-class StripeApi(stripe.HTTPClient):
-    """Answers the Stripe SDK from `objects` (path -> object) and records every request."""
-
-    name = "local"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.objects: dict[str, dict[str, Any]] = {}
-        self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
-        self.headers: list[dict[str, str]] = []
-
-    def request(self, method: str, url: str, headers: Any, post_data: Any = None, **_: Any) -> Any:
-        path = urlsplit(url).path
-        self.requests.append((method, path, parse_qs(post_data or "")))
-        self.headers.append(dict(headers or {}))
-        if method == "post" and path == "/v1/checkout/sessions":
-            body = {"id": "cs_new", "object": "checkout.session",
-                    "url": "https://checkout.stripe.com/c/pay/cs_new"}  # fmt: skip
-            return json.dumps(body), 200, {}
-        if path in self.objects:
-            return json.dumps(self.objects[path]), 200, {}
-        error = {"error": {"type": "invalid_request_error", "message": "No such object"}}
-        return json.dumps(error), 404, {}
-
-    def close(self) -> None:
-        pass
-
-
-class PayPalApi:
-    """PayPal's REST API as the provider's `send` sees it."""
-
-    def __init__(self) -> None:
-        self.calls: list[HttpCall] = []
-        self.verification = "SUCCESS"
-        self.subscriptions: dict[str, dict[str, Any]] = {}
-        self.orders: dict[str, dict[str, Any]] = {}
-
-    def __call__(self, call: HttpCall) -> HttpReply:
-        self.calls.append(call)
-        path = urlsplit(call.url).path
-        if path == "/v1/oauth2/token":
-            return self._json({"access_token": "A21-token", "expires_in": 32400})
-        if path == "/v1/notifications/verify-webhook-signature":
-            return self._json({"verification_status": self.verification})
-        if path == "/v1/billing/subscriptions" and call.method == "POST":
-            link = {"rel": "approve", "href": "https://www.paypal.com/webapps/billing/x"}
-            return self._json({"id": "I-NEW", "status": "APPROVAL_PENDING", "links": [link]})
-        if path == "/v2/checkout/orders" and call.method == "POST":
-            link = {"rel": "approve", "href": "https://www.paypal.com/checkoutnow?token=5O"}
-            return self._json({"id": "5O190127TN364715T", "status": "CREATED", "links": [link]})
-        if path.startswith("/v1/billing/subscriptions/"):
-            return self._json(self.subscriptions[path.rsplit("/", 1)[1]])
-        if path.endswith("/capture"):
-            order = self.orders[path.split("/")[4]]
-            order["status"] = "COMPLETED"
-            return self._json(order, 201)
-        if path.startswith("/v2/checkout/orders/"):
-            return self._json(self.orders[path.rsplit("/", 1)[1]])
-        return HttpReply(404, b"{}")
-
-    @staticmethod
-    def _json(body: Any, status: int = 200) -> HttpReply:
-        return HttpReply(status, json.dumps(body).encode())
-
-    def paths(self) -> list[str]:
-        return [f"{c.method} {urlsplit(c.url).path}" for c in self.calls]
 
 
 @pytest.fixture
@@ -128,7 +60,7 @@ def apis(
         "PAYPAL_API_BASE": "https://api-m.sandbox.paypal.com",
     }.items():
         monkeypatch.setenv(key, value)
-    stripe_api, paypal_api = StripeApi(), PayPalApi()
+    stripe_api, paypal_api = StripeApi(WEBHOOK_SECRET), PayPalApi()
     monkeypatch.setattr(
         payment, "stripe_client", lambda key: stripe.StripeClient(key, http_client=stripe_api)
     )
@@ -141,22 +73,7 @@ def apis(
 
 
 def stripe_signature(raw: bytes, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:
-    """The Stripe-Signature header exactly as Stripe computes it."""
-    t = at or int(time.time())
-    v1 = hmac.new(secret.encode(), f"{t}.".encode() + raw, hashlib.sha256).hexdigest()
-    return f"t={t},v1={v1}"
-
-
-def stripe_event(event_type: str, obj: dict[str, Any], event_id: str | None = None) -> bytes:
-    event = {
-        "id": event_id or f"evt_{uuid.uuid4().hex}",
-        "object": "event",
-        "type": event_type,
-        "api_version": "2026-10-28.endive",
-        "created": int(time.time()),
-        "data": {"object": obj},
-    }
-    return json.dumps(event, indent=2).encode()  # Stripe sends pretty-printed JSON
+    return doubles.stripe_signature(raw, secret, at)
 
 
 def deliver(provider: str, raw: bytes, headers: dict[str, str]) -> dict[str, Any]:
@@ -198,11 +115,9 @@ def test_stripe_checkout_creates_a_hosted_session_for_the_user(
     )
 
     assert reply["statusCode"] == 201
-    assert json.loads(reply["body"]) == {
-        "provider": "stripe",
-        "id": "cs_new",
-        "url": "https://checkout.stripe.com/c/pay/cs_new",
-    }
+    redirect = json.loads(reply["body"])
+    assert redirect["provider"] == "stripe" and redirect["id"].startswith("cs_test_")
+    assert redirect["url"] == f"https://checkout.stripe.com/c/pay/{redirect['id']}"
     ((method, path, form),) = stripe_api.requests
     assert (method, path) == ("post", "/v1/checkout/sessions")
     assert form["mode"] == ["subscription"]
@@ -247,8 +162,9 @@ def test_paypal_checkout_creates_a_subscription_or_an_order(
     order = payment.handler(build_event("POST", "/payments/checkout", claims=claims,
         body=json.dumps({"provider": "paypal", "plan": "pass_30"})))  # fmt: skip
 
-    assert json.loads(sub["body"])["url"] == "https://www.paypal.com/webapps/billing/x"
-    assert json.loads(order["body"])["id"] == "5O190127TN364715T"
+    sub_id, order_id = (json.loads(r["body"])["id"] for r in (sub, order))
+    assert sub_id.startswith("I-") and order_id.startswith("O-")
+    assert json.loads(sub["body"])["url"] == f"https://www.paypal.com/checkoutnow?token={sub_id}"
     assert paypal_api.paths() == [
         "POST /v1/oauth2/token",
         "POST /v1/billing/subscriptions",
@@ -623,3 +539,76 @@ def test_plans_lists_what_is_on_sale_without_provider_ids(
     assert "price_" not in reply["body"] and "P-PREMIUM" not in reply["body"]
     assert apis[0].requests == [] and apis[1].calls == []  # nothing asked of the providers
     assert payment.handler(build_event("GET", "/payments/plans"))["statusCode"] == 401
+
+
+# --- The hosted checkout round trip through the doubles (what `soundstack serve` runs) ---------
+
+
+def checkout_as(user: str, provider: str, plan: str) -> dict[str, Any]:
+    body = json.dumps({"provider": provider, "plan": plan})
+    reply = payment.handler(build_event("POST", "/payments/checkout", body=body,
+                                        claims={"sub": user}))  # fmt: skip
+    assert reply["statusCode"] == 201
+    return dict(json.loads(reply["body"]))
+
+
+@pytest.mark.parametrize(
+    ("provider", "plan", "subscription_prefix"),
+    [("stripe", "premium_monthly", "sub_"), ("stripe", "pass_30", "cs_test_"),
+     ("paypal", "premium_monthly", "I-"), ("paypal", "pass_30", "O-")],
+)  # fmt: skip
+def test_a_paid_hosted_checkout_becomes_the_users_subscription(
+    apis: tuple[StripeApi, PayPalApi], db: Database, provider: str, plan: str,
+    subscription_prefix: str,
+) -> None:  # fmt: skip
+    stripe_api, paypal_api = apis
+    user = new_user(db)
+    redirect = checkout_as(user, provider, plan)
+    assert subscription_row(db, user) is None  # nothing before the provider says it is paid
+
+    paid = (stripe_api.pay if provider == "stripe" else paypal_api.approve)(redirect["id"])
+    reply = deliver(provider, paid.body, paid.headers)
+
+    assert (reply["statusCode"], json.loads(reply["body"])["status"]) == (200, "processed")
+    row = subscription_row(db, user)
+    assert row is not None
+    assert (row["provider"], row["status"], row["plan"]) == (provider, "active", plan)
+    assert row["provider_subscription_id"].startswith(subscription_prefix)
+    assert row["current_period_end"] > datetime.now(UTC)
+    again = deliver(provider, paid.body, paid.headers)  # the provider retries the delivery
+    assert json.loads(again["body"])["status"] == "duplicate"
+
+
+def test_the_doubles_pay_only_what_is_pending_and_paypal_verifies_only_its_own(
+    apis: tuple[StripeApi, PayPalApi], db: Database
+) -> None:
+    stripe_api, paypal_api = apis
+    redirect = checkout_as(new_user(db), "stripe", "pass_30")
+    stripe_api.pay(redirect["id"])
+    with pytest.raises(KeyError):
+        stripe_api.pay(redirect["id"])  # a completed session is not paid twice
+    paypal_api.verification = "FAILURE"
+    approved = paypal_api.approve(checkout_as(new_user(db), "paypal", "pass_30")["id"])
+    forged = {**approved.headers, "paypal-transmission-id": str(uuid.uuid4())}
+    assert deliver("paypal", approved.body, forged)["statusCode"] == 400
+    assert deliver("paypal", approved.body, approved.headers)["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [("https://app.example.com/paid", True), ("http://127.0.0.1:8080/?checkout=success", True),
+     ("http://localhost:5173/", True), ("http://app.example.com/paid", False),
+     ("ftp://127.0.0.1/", False)],
+)  # fmt: skip
+def test_return_urls_are_https_or_the_local_apps(url: str, ok: bool) -> None:
+    from pydantic import ValidationError
+
+    fields: dict[str, Any] = {"payment_secret_arn": "arn", "payment_plans": [],
+                              "checkout_cancel_url": url}  # fmt: skip
+    if ok:
+        assert (
+            payment.PaymentSettings(checkout_success_url=url, **fields).checkout_cancel_url == url
+        )
+    else:
+        with pytest.raises(ValidationError, match="loopback host"):
+            payment.PaymentSettings(checkout_success_url=url, **fields)

@@ -227,6 +227,8 @@ def local_aws(service_env, monkeypatch) -> Iterator[str]:
     for cached in caches:
         cached.cache_clear()
     yield running.endpoint
+    reset = urllib.request.Request(f"{running.endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()  # moto's state is per process
     running.stop()
     for cached in caches:
         cached.cache_clear()
@@ -234,7 +236,8 @@ def local_aws(service_env, monkeypatch) -> Iterator[str]:
 
 PROVISIONED = (
     "ACTIVITY_STREAM_NAME", "ACTIVITY_TOPIC_ARN", "GRAPH_BACKEND", "CLOUDFRONT_SIGNING_SECRET_ID",
-    "PAYMENT_SECRET_ARN", "PAYMENT_PLANS", "CHECKOUT_SUCCESS_URL", "CHECKOUT_CANCEL_URL",
+    "PAYMENT_SECRET_ARN", "PAYMENT_PLANS", "PAYPAL_WEBHOOK_ID", "CHECKOUT_SUCCESS_URL",
+    "CHECKOUT_CANCEL_URL",
 )  # fmt: skip
 
 

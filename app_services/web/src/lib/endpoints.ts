@@ -1,6 +1,7 @@
 /** Typed calls of the SoundStack HTTP API (paths and bodies live here and nowhere else). */
 
 import { ApiClient, ApiError, newId } from "./api";
+import type { LibraryPage, LikedRow, PlayedRow } from "./library";
 
 export type Track = {
   track_id: string;
@@ -66,12 +67,15 @@ export type Subscription = {
   plan: string;
   current_period_end: string | null;
 };
+export type Provider = "stripe" | "paypal";
 export type Plan = {
   id: string;
   kind: "subscription" | "pass";
   currency: string;
   amount?: string | null;
   pass_days?: number | null;
+  /** The providers this plan can be bought through. */
+  providers: Provider[];
 };
 export type Redirect = { provider: string; id: string; url: string };
 export type ActivityEvent = {
@@ -171,6 +175,22 @@ export class SoundStackApi {
     });
   }
 
+  /** The caller's likes, newest first: the first page, or the page a `next` link names. */
+  likes(next?: string | null, limit = 50): Promise<LibraryPage<LikedRow>> {
+    return this.libraryPage("/activity/likes", next, limit);
+  }
+  /** The tracks the caller played, most recently played first (paged like `likes`). */
+  recentPlays(next?: string | null, limit = 50): Promise<LibraryPage<PlayedRow>> {
+    return this.libraryPage("/activity/recent-plays", next, limit);
+  }
+  private libraryPage<T>(path: string, next: string | null | undefined, limit: number): Promise<LibraryPage<T>> {
+    if (next) {
+      const parsed = parseNext(next);
+      return this.http.request("GET", parsed.path, { query: parsed.query });
+    }
+    return this.http.request("GET", path, { query: { limit } });
+  }
+
   // Recommendations
   recommendations(): Promise<Recommendations> {
     return this.http.request("GET", "/recommendations/me");
@@ -188,7 +208,7 @@ export class SoundStackApi {
   plans(): Promise<Plan[]> {
     return this.http.request("GET", "/payments/plans");
   }
-  checkout(provider: "stripe" | "paypal", plan: string, key = newId()): Promise<Redirect> {
+  checkout(provider: Provider, plan: string, key = newId()): Promise<Redirect> {
     return this.http.request("POST", "/payments/checkout", {
       body: { provider, plan },
       idempotencyKey: key,

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { CognitoConfig } from "./config";
-import { CognitoSession, LocalSession, REFRESH_SKEW_MS, type Clock } from "./session";
+import { CognitoSession, LocalSession, localRegister, REFRESH_SKEW_MS, type Clock } from "./session";
 
 const config: CognitoConfig = {
   mode: "cognito",
@@ -156,10 +156,26 @@ describe("LocalSession", () => {
   it("signs in as a user id the local server reads from x-claim headers", async () => {
     const s = new LocalSession(new MemoryStorage());
     expect(await s.authHeaders()).toEqual({});
-    s.signInAs(" alice ", "Alice");
+    await s.signInAs(" alice ", "Alice");
     expect(await s.authHeaders()).toEqual({ "x-claim-sub": "alice", "x-claim-name": "Alice" });
-    expect(() => s.signInAs("two words")).toThrow(/no spaces/);
+    await expect(s.signInAs("two words")).rejects.toThrow(/no spaces/);
     s.signOut();
+    expect(s.user()).toBeNull();
+  });
+
+  it("has the local server create the profile first, and stays signed out if it refuses", async () => {
+    const fetchFn = vi
+      .fn()
+      .mockResolvedValueOnce(new Response("{}", { status: 201 }))
+      .mockResolvedValueOnce(new Response("{}", { status: 500 }));
+    const storage = new MemoryStorage();
+    const s = new LocalSession(storage, localRegister("/api", fetchFn));
+    await s.signInAs("bob");
+    expect(fetchFn).toHaveBeenCalledWith("/api/_local/sign-in", expect.objectContaining({ method: "POST" }));
+    expect(JSON.parse(fetchFn.mock.calls[0]?.[1].body)).toEqual({ user_id: "bob", display_name: "bob" });
+    expect(new LocalSession(storage).user()).toEqual({ id: "bob", name: "bob" }); // survives a reload
+    s.signOut();
+    await expect(s.signInAs("carol")).rejects.toThrow(/HTTP 500/);
     expect(s.user()).toBeNull();
   });
 });

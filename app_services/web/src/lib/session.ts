@@ -44,20 +44,41 @@ class Listeners {
 
 const LOCAL_KEY = "soundstack.localUser";
 
+/** What a sign-up does before the first sign-in, on the local server: its profile row. */
+export type Register = (user: User) => Promise<void>;
+
+/** `POST <apiUrl>/_local/sign-in`: the local server creates the profile the post-confirmation
+ * trigger creates in the cloud (a subscription needs it). */
+export function localRegister(apiUrl: string, fetchFn: typeof fetch = (...a) => fetch(...a)): Register {
+  return async (user) => {
+    const reply = await fetchFn(`${apiUrl}/_local/sign-in`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user_id: user.id, display_name: user.name }),
+    });
+    if (!reply.ok) throw new Error(`The local server refused the sign-in (HTTP ${reply.status}).`);
+  };
+}
+
 /** Local development: the user types who they are; the local server trusts loopback. */
 export class LocalSession implements Session {
   private current: User | null;
   private listeners = new Listeners();
 
-  constructor(private storage: Storage = sessionStorage) {
+  constructor(
+    private storage: Storage = sessionStorage,
+    private register: Register = async () => {},
+  ) {
     const saved = storage.getItem(LOCAL_KEY);
     this.current = saved ? (JSON.parse(saved) as User) : null;
   }
 
-  signInAs(id: string, name?: string): void {
+  async signInAs(id: string, name?: string): Promise<void> {
     const trimmed = id.trim();
     if (!/^[^\s]{1,128}$/.test(trimmed)) throw new Error("user id: 1-128 characters, no spaces");
-    this.current = { id: trimmed, name: (name ?? "").trim() || trimmed };
+    const user = { id: trimmed, name: (name ?? "").trim() || trimmed };
+    await this.register(user);
+    this.current = user;
     this.storage.setItem(LOCAL_KEY, JSON.stringify(this.current));
     this.listeners.emit();
   }

@@ -2,12 +2,12 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { ApiClient } from "../lib/api";
 import type { RuntimeConfig } from "../lib/config";
 import { SoundStackApi } from "../lib/endpoints";
-import { CognitoSession, LocalSession, type Session } from "../lib/session";
+import { CognitoSession, LocalSession, localRegister, type Session } from "../lib/session";
 import { AlbumPage, ArtistPage } from "./Catalog";
 import { Services, type AppServices, type Played } from "./context";
 import { FeedPage } from "./Feed";
 import { describe, href, useRoute } from "./hooks";
-import { LibraryPage, ForYouPage } from "./Library";
+import { ForYouPage, LikesPage, RecentPage } from "./Library";
 import { PlayerProvider } from "./Player";
 import { PlaylistPage, PlaylistsPage } from "./Playlists";
 import { SearchPage } from "./Search";
@@ -17,7 +17,8 @@ import { SubscriptionPage } from "./Subscription";
 const redirectUri = () => `${window.location.origin}${window.location.pathname}`;
 
 function makeSession(config: RuntimeConfig): Session {
-  return config.mode === "local" ? new LocalSession() : new CognitoSession(config, redirectUri());
+  if (config.mode === "local") return new LocalSession(sessionStorage, localRegister(config.apiUrl));
+  return new CognitoSession(config, redirectUri());
 }
 
 export function App({ config }: { config: RuntimeConfig }) {
@@ -48,6 +49,19 @@ function SignedIn({ config, session }: { config: RuntimeConfig; session: Session
   const api = useMemo(() => new SoundStackApi(new ApiClient({ baseUrl: config.apiUrl, session })), [config, session]);
   const [liked, setLiked] = useState<Set<string>>(() => new Set());
   const [recent, setRecent] = useState<Played[]>([]);
+  // The like buttons start from what the activity service knows (the newest 100 likes).
+  useEffect(() => {
+    let live = true;
+    api.likes(null, 100).then(
+      (page) => live && setLiked((s) => new Set([...s, ...page.tracks.map((t) => t.track_id)])),
+      () => {
+        /* the buttons then show only this session's likes; the Likes page says what failed */
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [api]);
   const like = useCallback(
     async (track: { track_id: string }) => {
       await api.like(track.track_id);
@@ -82,7 +96,8 @@ function SignedIn({ config, session }: { config: RuntimeConfig; session: Session
           <nav aria-label="Main">
             <a href={href("search")}>Search</a>
             <a href={href("playlists")}>Playlists</a>
-            <a href={href("library")}>Library</a>
+            <a href={href("likes")}>Likes</a>
+            <a href={href("recent")}>Recently played</a>
             <a href={href("for-you")}>For you</a>
             <a href={href("feed")}>Live</a>
             <a href={href("subscription")}>Subscription</a>
@@ -112,8 +127,10 @@ function Routed() {
       return <ArtistPage id={id ?? ""} />;
     case "playlists":
       return id ? <PlaylistPage id={id} /> : <PlaylistsPage />;
-    case "library":
-      return <LibraryPage />;
+    case "likes":
+      return <LikesPage />;
+    case "recent":
+      return <RecentPage />;
     case "for-you":
       return <ForYouPage />;
     case "feed":

@@ -1,39 +1,109 @@
+import { useState } from "react";
 import type { Track } from "../lib/endpoints";
+import { appendPage, emptyListing, joinTracks, type Joined, type LibraryPage, type LikedRow, type Listing, type PlayedRow } from "../lib/library";
 import { useServices } from "./context";
-import { formatDuration, Loaded, useAsync } from "./hooks";
+import { describe, formatDuration, Loaded, useAsync } from "./hooks";
+import { toQueueItem, usePlayer } from "./Player";
 import { TrackList } from "./Tracks";
 
-/** Likes and recent plays of this browser session (the API offers no read of either yet). */
-export function LibraryPage() {
-  const { api, liked, recent } = useServices();
-  const ids = [...liked];
-  const likedTracks = useAsync(() => Promise.all(ids.map((id) => api.track(id))), [api, ids.join()]);
+/** One paged list of the library: loading, error with retry, empty, "Load more". */
+function useListing<T extends { track_id: string }>(
+  load: (next: string | null) => Promise<LibraryPage<T>>,
+  deps: unknown[],
+) {
+  const { api } = useServices();
+  const [listing, setListing] = useState<Listing<T>>(emptyListing);
+  const [more, setMore] = useState<{ busy: boolean; error: unknown }>({ busy: false, error: null });
+  const first = useAsync(async () => {
+    const page = await load(null);
+    const rows = await joinTracks(page.tracks, (id) => api.track(id));
+    setListing(appendPage(emptyListing<T>(), { rows, next: page.next }));
+    return true;
+  }, [api, ...deps]);
+  const loadMore = async () => {
+    if (!listing.next) return;
+    setMore({ busy: true, error: null });
+    try {
+      const page = await load(listing.next);
+      const rows = await joinTracks(page.tracks, (id) => api.track(id));
+      setListing((current) => appendPage(current, { rows, next: page.next }));
+      setMore({ busy: false, error: null });
+    } catch (error) {
+      setMore({ busy: false, error });
+    }
+  };
+  return { first, listing, more, loadMore };
+}
+
+function MoreButton({ next, more, loadMore, what }: { next: string | null; more: { busy: boolean; error: unknown }; loadMore: () => void; what: string }) {
+  if (!next) return null;
+  return (
+    <p>
+      <button type="button" onClick={loadMore} disabled={more.busy}>
+        {more.busy ? "Loading…" : `More ${what}`}
+      </button>
+      {more.error !== null && (
+        <span className="error" role="alert">
+          {" "}
+          {describe(more.error)}
+        </span>
+      )}
+    </p>
+  );
+}
+
+const available = <T,>(rows: Joined<T>[]) => rows.filter((r): r is Joined<T> & { track: Track } => r.track !== null);
+
+/** The caller's likes (newest first). */
+export function LikesPage() {
+  const { api } = useServices();
+  const { first, listing, more, loadMore } = useListing<LikedRow>((next) => api.likes(next), []);
   return (
     <section>
-      <h1>Library</h1>
-      <h2>Liked</h2>
-      {ids.length === 0 ? (
-        <p className="muted">Tracks you like (♡) appear here.</p>
-      ) : (
-        <Loaded state={likedTracks.state} retry={likedTracks.reload}>
-          {(tracks) => <TrackList tracks={tracks} />}
-        </Loaded>
-      )}
-      <h2>Recently played</h2>
-      {recent.length === 0 ? (
-        <p className="muted">Nothing played yet.</p>
-      ) : (
-        <ol className="list">
-          {recent.map((p, i) => (
-            <li key={i}>
-              <strong>{p.title}</strong> <span className="muted">{p.artist}</span>{" "}
-              <span className="muted">
-                listened {formatDuration(p.msPlayed)} at {p.at.toLocaleTimeString()}
-              </span>
-            </li>
-          ))}
-        </ol>
-      )}
+      <h1>Liked tracks</h1>
+      <Loaded state={first.state} retry={first.reload} empty={() => listing.rows.length === 0} emptyText="Tracks you like (♡) appear here.">
+        {() => (
+          <>
+            <TrackList tracks={available(listing.rows).map((r) => r.track)} />
+            <MoreButton next={listing.next} more={more} loadMore={() => void loadMore()} what="liked tracks" />
+          </>
+        )}
+      </Loaded>
+    </section>
+  );
+}
+
+/** The tracks the caller played, most recently played first, with how often and how long. */
+export function RecentPage() {
+  const { api, recent } = useServices();
+  const player = usePlayer();
+  // A play this tab reported (and the service recorded) reloads the list.
+  const { first, listing, more, loadMore } = useListing<PlayedRow>((next) => api.recentPlays(next), [recent[0]]);
+  const rows = available(listing.rows);
+  return (
+    <section>
+      <h1>Recently played</h1>
+      <Loaded state={first.state} retry={first.reload} empty={() => listing.rows.length === 0} emptyText="Nothing played yet: tracks you listen to appear here.">
+        {() => (
+          <>
+            <ol className="list recent">
+              {rows.map((r, i) => (
+                <li key={r.track_id}>
+                  <button type="button" className="play" onClick={() => player.play(rows.map((x) => toQueueItem(x.track)), i)} aria-label={`Play ${r.track.title}`}>
+                    ▶
+                  </button>{" "}
+                  <strong>{r.track.title}</strong> <span className="muted">{r.track.artist}</span>{" "}
+                  <span className="muted">
+                    {r.plays === 1 ? "1 play" : `${r.plays} plays`}, {formatDuration(r.ms_played)} in all, last{" "}
+                    <time dateTime={r.last_played_at}>{new Date(r.last_played_at).toLocaleString()}</time>
+                  </span>
+                </li>
+              ))}
+            </ol>
+            <MoreButton next={listing.next} more={more} loadMore={() => void loadMore()} what="played tracks" />
+          </>
+        )}
+      </Loaded>
     </section>
   );
 }

@@ -23,7 +23,8 @@ export function toQueueItem(t: { track_id: string; title: string; artist: string
   return { key: `q${++keys}`, trackId: t.track_id, title: t.title, artist: t.artist, durationMs: t.duration_ms };
 }
 
-/** The queue as state, one <audio> element following it, plays reported as they end. */
+/** The queue as state, one <audio> element following it, plays reported as they end
+ * (`onPlayed` once the activity service recorded one). */
 export function PlayerProvider({ children, onPlayed }: { children: ReactNode; onPlayed: (p: Played) => void }) {
   const { api } = useServices();
   const [queue, dispatch] = useReducer(queueReducer, emptyQueue);
@@ -57,10 +58,13 @@ export function PlayerProvider({ children, onPlayed }: { children: ReactNode; on
       if (!leaving) return;
       const ms = timer.current.take(leaving.durationMs);
       if (ms <= 0) return;
-      onPlayed({ trackId: leaving.trackId, title: leaving.title, artist: leaving.artist, msPlayed: ms, at: new Date() });
-      api.reportPlay(leaving.trackId, ms).catch(() => {
-        /* the listen happened; a failed report must not interrupt playback */
-      });
+      const played = { trackId: leaving.trackId, title: leaving.title, artist: leaving.artist, msPlayed: ms, at: new Date() };
+      api.reportPlay(leaving.trackId, ms).then(
+        () => onPlayed(played),
+        () => {
+          /* the listen happened; a failed report must not interrupt playback */
+        },
+      );
     },
     [api, onPlayed],
   );

@@ -7,20 +7,23 @@ export function SignIn({ session, error }: { session: Session; error: string | n
   const [busy, setBusy] = useState(false);
 
   if (session instanceof LocalSession) {
-    const submit = (e: FormEvent<HTMLFormElement>) => {
+    const submit = async (e: FormEvent<HTMLFormElement>) => {
       e.preventDefault();
       const form = new FormData(e.currentTarget);
+      setBusy(true);
+      setProblem(null);
       try {
-        session.signInAs(String(form.get("user")), String(form.get("name") ?? ""));
+        await session.signInAs(String(form.get("user")), String(form.get("name") ?? ""));
       } catch (err) {
         setProblem(describe(err));
+        setBusy(false);
       }
     };
     return (
       <main className="signin">
         <h1>SoundStack</h1>
         <p className="muted">Local server: sign in as any user id (it becomes the token's subject).</p>
-        <form onSubmit={submit}>
+        <form onSubmit={(e) => void submit(e)}>
           <label>
             User id
             <input name="user" required autoComplete="username" autoFocus pattern="[^\s]{1,128}" />
@@ -29,7 +32,9 @@ export function SignIn({ session, error }: { session: Session; error: string | n
             Display name <span className="muted">(optional)</span>
             <input name="name" maxLength={100} />
           </label>
-          <button type="submit">Sign in</button>
+          <button type="submit" disabled={busy}>
+            {busy ? "Signing in…" : "Sign in"}
+          </button>
         </form>
         {problem && <p role="alert" className="error">{problem}</p>}
       </main>

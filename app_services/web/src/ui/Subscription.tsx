@@ -1,22 +1,31 @@
-import { useState } from "react";
-import type { Plan } from "../lib/endpoints";
+import { useEffect, useState } from "react";
+import { checkoutReturn, entitled, pollAgain, priceLabel, PROVIDER_LABEL } from "../lib/checkout";
+import type { Provider } from "../lib/endpoints";
 import { useServices } from "./context";
-import { describe, Loaded, useAsync } from "./hooks";
-
-function price(plan: Plan): string {
-  const label = plan.kind === "pass" ? `${plan.pass_days ?? "?"}-day pass` : "Monthly subscription";
-  return plan.amount ? `${label} · ${plan.amount} ${plan.currency}` : label;
-}
+import { describe, href, Loaded, useAsync } from "./hooks";
 
 /** The caller's subscription, the plans on sale, checkout by redirect to Stripe or PayPal. */
 export function SubscriptionPage() {
   const { api } = useServices();
-  const current = useAsync(() => api.subscription(), [api]);
+  // Back from the provider: remember what the return URL said, then drop it from the address.
+  const [returned] = useState(() => checkoutReturn(window.location.search));
+  useEffect(() => {
+    if (returned) history.replaceState(null, "", `${window.location.pathname}${href("subscription")}`);
+  }, [returned]);
+  const [attempt, setAttempt] = useState(0);
+  const current = useAsync(() => api.subscription(), [api, attempt]);
   const plans = useAsync(() => api.plans(), [api]);
   const [note, setNote] = useState<string | null>(null);
-  const returned = new URLSearchParams(window.location.search).get("checkout");
 
-  const checkout = async (provider: "stripe" | "paypal", plan: string) => {
+  const sub = current.state.status === "ready" ? current.state.data : null;
+  const settled = current.state.status !== "loading";
+  useEffect(() => {
+    if (!settled || !pollAgain(returned, sub, attempt)) return;
+    const timer = setTimeout(() => setAttempt((n) => n + 1), 2_000);
+    return () => clearTimeout(timer);
+  }, [settled, returned, sub, attempt]);
+
+  const checkout = async (provider: Provider, plan: string) => {
     setNote("Opening checkout…");
     try {
       const redirect = await api.checkout(provider, plan);
@@ -29,13 +38,16 @@ export function SubscriptionPage() {
   return (
     <section>
       <h1>Subscription</h1>
-      {returned && <p role="status">Payment {returned === "success" ? "received: your subscription updates in a moment" : "cancelled"}.</p>}
+      {returned === "success" && (
+        <p role="status">{entitled(sub) ? "Payment received: thank you." : "Payment received: your subscription updates in a moment…"}</p>
+      )}
+      {returned === "cancelled" && <p role="status">Checkout cancelled: nothing was charged.</p>}
       <Loaded state={current.state} retry={current.reload}>
-        {(sub) =>
-          sub ? (
-            <p>
-              Plan <strong>{sub.plan}</strong> via {sub.provider}: <strong>{sub.status}</strong>
-              {sub.current_period_end && ` until ${new Date(sub.current_period_end).toLocaleDateString()}`}
+        {(s) =>
+          s ? (
+            <p className="subscription">
+              Plan <strong>{s.plan}</strong> via {s.provider}: <strong>{s.status}</strong>
+              {s.current_period_end && ` until ${new Date(s.current_period_end).toLocaleDateString()}`}
             </p>
           ) : (
             <p className="muted">No subscription: streaming needs one.</p>
@@ -48,13 +60,12 @@ export function SubscriptionPage() {
           <ul className="list">
             {list.map((plan) => (
               <li key={plan.id}>
-                <strong>{plan.id}</strong> <span className="muted">{price(plan)}</span>{" "}
-                <button type="button" onClick={() => void checkout("stripe", plan.id)}>
-                  Pay with card (Stripe)
-                </button>{" "}
-                <button type="button" onClick={() => void checkout("paypal", plan.id)}>
-                  PayPal
-                </button>
+                <strong>{plan.id}</strong> <span className="muted">{priceLabel(plan)}</span>{" "}
+                {plan.providers.map((provider) => (
+                  <button key={provider} type="button" onClick={() => void checkout(provider, plan.id)} aria-label={`${PROVIDER_LABEL[provider]}: ${plan.id}`}>
+                    {PROVIDER_LABEL[provider]}
+                  </button>
+                ))}
               </li>
             ))}
           </ul>

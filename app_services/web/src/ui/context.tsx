@@ -9,10 +9,10 @@ export type AppServices = {
   config: RuntimeConfig;
   session: Session;
   api: SoundStackApi;
-  /** Tracks liked in this session (the API has no "my likes" read yet). */
+  /** Tracks liked: the newest likes the activity service returned, plus this session's. */
   liked: Set<string>;
   like: (track: Pick<Track, "track_id">) => Promise<void>;
-  /** Plays reported from this browser, newest first. */
+  /** Plays this browser reported that the activity service recorded, newest first. */
   recent: Played[];
   coverUrl: (key: string | null) => string | null;
 };

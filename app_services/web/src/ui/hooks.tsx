@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, type ReactNode } from "react";
 import { ApiError } from "../lib/api";
+import { href, parseRoute } from "../lib/routes";
 
 export type Async<T> =
   | { status: "loading" }
@@ -66,9 +67,9 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, "0")}`;
 }
 
-/** The hash route: `#/album/<id>` → ["album", "<id>"]. */
+/** The hash route (`lib/routes.ts`), following `hashchange`. */
 export function useRoute(): string[] {
-  const read = () => window.location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  const read = () => parseRoute(window.location.hash);
   const [route, setRoute] = useState(read);
   useEffect(() => {
     const update = () => setRoute(read());
@@ -78,4 +79,4 @@ export function useRoute(): string[] {
   return route;
 }
 
-export const href = (...parts: string[]) => `#/${parts.map(encodeURIComponent).join("/")}`;
+export { href };
