@@ -38,6 +38,7 @@ from soundstack.components.function import (
     DependencyLayer,
     DependencyLayerArgs,
     FeedSettings,
+    FunctionCode,
     PaymentSettings,
     RecommendationSettings,
     ServiceFunction,
@@ -261,7 +262,8 @@ notifications = messaging.queue(
 # and recommendation also run as containers on EKS (README: "Where each service runs").
 # Every function runs in the private subnets (Lambda.3): most use VPC-only stores, and auth and
 # payment reach AWS through the endpoints and the providers through NAT.
-# `make layer` fills the directory; the zip reaches Lambda through the layer's assets bucket.
+# `make layer` fills build/layer (under the project root); the zip reaches Lambda through the
+# layer's assets bucket.
 deps_layer = DependencyLayer(
     "deps",
     DependencyLayerArgs(DEFAULT_LAYER_DIR, kms_key_arn=data_key.arn, access_logs=media.logs),
@@ -284,7 +286,7 @@ def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> Serv
     if settings.db_host is not None and db_port is not None:
         settings = dataclasses.replace(settings, db_port=db_port)
     return ServiceFunctionArgs(
-        service=service,
+        code=FunctionCode.service(service),
         settings=settings,
         memory_mb=config.functions.memory_mb,
         timeout_seconds=config.functions.timeout_seconds,
