@@ -56,6 +56,11 @@ class StackContext:
     def is_prod(self) -> bool:
         return self.environment == "prod"
 
+    def sized(self, dev: str, other: str) -> str:
+        """A default size: burstable `dev` in dev (the only classes the pack's
+        `cost-allowed-instance-classes` allows there), production-grade `other` elsewhere."""
+        return dev if self.environment == "dev" else other
+
     def name(self, role: str, kind: str = "default") -> str:
         """Physical name `<project>-<stack>-<role>` cut to the limit of `kind`."""
         return physical_name(self.project, self.stack, role, kind)

@@ -72,7 +72,9 @@ HANDLER_MAX_LEN = 128
 _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 # CreateFunction, Layers: "Length Constraints: Minimum length of 1. Maximum length of 140.
 # Pattern: arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+"
-_LAYER_VERSION_ARN = re.compile(r"^arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+$")
+_LAYER_VERSION_ARN = re.compile(
+    r"^arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+$"
+)
 LAYER_ARN_MAX_LEN = 140
 
 
@@ -243,8 +245,9 @@ class FunctionCode:
         object.__setattr__(self, "exclude", frozenset(self.exclude))
         if len(self.handler) > HANDLER_MAX_LEN or not _HANDLER.match(self.handler):
             raise ValueError(
-                f"handler={self.handler!r} is not `<package>.<module>.<function>`: dotted Python "
-                f"names, at most {HANDLER_MAX_LEN} characters (Lambda CreateFunction, Handler), "
+                f"FunctionCode handler={self.handler!r} is not `<package>.<module>.<function>`: "
+                f"dotted Python names, at most {HANDLER_MAX_LEN} characters (Lambda "
+                "CreateFunction, Handler), "
                 "e.g. 'acme_services.orders.handler.handler'"
             )
         package = self.handler.split(".", 1)[0]
@@ -395,9 +398,10 @@ class ServiceSettings:
     becomes the upper-case variable of the same name. Unset (None) fields are left out."""
 
     log_level: str = "INFO"
-    #: RDS Proxy (or database) endpoint, database role and schema (IAM authentication, TLS
-    #: verified); `db_port` only when it is not PostgreSQL's 5432 (no proxy).
+    #: RDS Proxy (or database) endpoint, database (`Database.db_name`), role and schema (IAM
+    #: authentication, TLS verified); `db_port` only when it is not PostgreSQL's 5432 (no proxy).
     db_host: pulumi.Input[str] | None = None
+    db_name: str | None = None
     db_port: int | None = None
     db_user: str | None = None
     db_schema: str | None = None
@@ -494,7 +498,8 @@ class ServiceFunctionArgs:
     #: and the `deploy-lambda-reserved-concurrency` policy for the sum over a stack.
     reserved_concurrency: int | None = 50
     log_retention_days: int = 365
-    #: KMS key of the log group (a key whose policy admits CloudWatch Logs).
+    #: KMS key of the log group (a key whose policy admits CloudWatch Logs); None: a key of
+    #: the component's own.
     log_kms_key_arn: pulumi.Input[str] | None = None
     #: KMS key for the environment variables and the dead-letter queue; None uses AWS-owned keys.
     kms_key_arn: pulumi.Input[str] | None = None
@@ -518,10 +523,11 @@ class ServiceFunctionArgs:
             len(self.layer) > LAYER_ARN_MAX_LEN or not _LAYER_VERSION_ARN.match(self.layer)
         ):
             raise ValueError(
-                f"layer={self.layer!r} is not a layer version ARN (Lambda CreateFunction, Layers: "
-                "arn:<partition>:lambda:<region>:<12-digit account>:layer:<name>:<version>, at "
-                f"most {LAYER_ARN_MAX_LEN} characters); pass a DependencyLayer, a layer version "
-                "ARN, or None with layer_dir=<directory holding python/>"
+                f"ServiceFunctionArgs.layer={self.layer!r} is not a layer version ARN (Lambda "
+                "CreateFunction, Layers: arn:<partition>:lambda:<region>:<12-digit account>:"
+                f"layer:<name>:<version>, at most {LAYER_ARN_MAX_LEN} characters); pass a "
+                "DependencyLayer, a layer version ARN, or None with layer_dir=<directory holding "
+                "python/>"
             )
         if self.layer is not None and Path(self.layer_dir) != DEFAULT_LAYER_DIR:
             raise ValueError(
@@ -529,26 +535,35 @@ class ServiceFunctionArgs:
                 "layer_dir is only read when layer is None; drop one of them"
             )
         if not 1 <= self.timeout_seconds <= 900:
-            raise ValueError(f"timeout_seconds={self.timeout_seconds}: Lambda allows 1 to 900")
+            raise ValueError(
+                f"ServiceFunctionArgs.timeout_seconds={self.timeout_seconds}: Lambda allows 1 "
+                "to 900"
+            )
         if not 128 <= self.memory_mb <= 10240:
-            raise ValueError(f"memory_mb={self.memory_mb}: Lambda allows 128 to 10240")
+            raise ValueError(
+                f"ServiceFunctionArgs.memory_mb={self.memory_mb}: Lambda allows 128 to 10240"
+            )
         if not 0 <= self.async_retries <= 2:
-            raise ValueError(f"async_retries={self.async_retries}: Lambda allows 0 to 2")
+            raise ValueError(
+                f"ServiceFunctionArgs.async_retries={self.async_retries}: Lambda allows 0 to 2"
+            )
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
             raise ValueError(
-                f"reserved_concurrency={self.reserved_concurrency}: Lambda throttles every "
+                f"ServiceFunctionArgs.reserved_concurrency={self.reserved_concurrency}: Lambda "
+                "throttles every "
                 "invocation of a function reserving 0; reserve at least 1 or set None"
             )
         # AWS: "The size of the function's /tmp directory in MB. The default value is 512, but
         # can be any whole number between 512 and 10,240 MB."
         if not 512 <= self.tmp_mb <= 10240:
             raise ValueError(
-                f"ephemeral_storage_mb={self.tmp_mb}: Lambda allows 512 to 10240 MB of /tmp"
+                f"ServiceFunctionArgs.ephemeral_storage_mb={self.tmp_mb}: Lambda allows 512 to "
+                "10240 MB of /tmp"
                 + (" (needed for settings.max_ingest_bytes)" if self.tmp_needed_mb else "")
             )
         if self.tmp_mb < self.tmp_needed_mb:
             raise ValueError(
-                f"ephemeral_storage_mb={self.tmp_mb} cannot hold an upload of"
+                f"ServiceFunctionArgs.ephemeral_storage_mb={self.tmp_mb} cannot hold an upload of"
                 f" settings.max_ingest_bytes; set it to at least {self.tmp_needed_mb}"
             )
 
@@ -653,6 +668,7 @@ class ServiceFunction(RoleGrantee, Component):
     """A Lambda function running `ServiceFunctionArgs.code`, with its own least-privilege role."""
 
     TYPE = "soundstack:function:ServiceFunction"
+    security_group_arg = "ServiceFunctionArgs.network"
 
     def __init__(
         self,
@@ -690,7 +706,13 @@ class ServiceFunction(RoleGrantee, Component):
             ctx,
             opts=self.child_opts(),
         )
-        self.log_group = log_group(self, "fn", args.log_retention_days, args.log_kms_key_arn)
+        self.log_group = log_group(
+            self,
+            "fn",
+            args.log_retention_days,
+            args.log_kms_key_arn,
+            arg="ServiceFunctionArgs.log_retention_days",
+        )
         self.dead_letter_queue = aws.sqs.Queue(
             self.child_name("dlq"),
             name=self.physical_name("dlq", "sqs"),

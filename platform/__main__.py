@@ -282,9 +282,10 @@ db_port = None if config.database.proxy else database.port
 
 
 def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> ServiceFunctionArgs:
-    """Sizes from `functions` config; in the private subnets when it talks to VPC-only stores."""
-    if settings.db_host is not None and db_port is not None:
-        settings = dataclasses.replace(settings, db_port=db_port)
+    """Sizes from `functions` config; in the private subnets when it talks to VPC-only stores;
+    the database's name and port when it connects to it."""
+    if settings.db_host is not None:
+        settings = dataclasses.replace(settings, db_name=database.db_name, db_port=db_port)
     return ServiceFunctionArgs(
         code=FunctionCode.service(service),
         settings=settings,

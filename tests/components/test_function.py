@@ -193,7 +193,7 @@ def test_code_archive_ships_the_package_without_tests_or_caches(tmp_path: Path):
         "app_services/__init__.py", "app_services/catalog/__init__.py",
         "app_services/catalog/handler.py", "app_services/migrations/0001.sql",
     ]  # fmt: skip
-    with pytest.raises(ValueError, match="source_dir=.* is not a directory"):
+    with pytest.raises(ValueError, match=r"source_dir=.* is not a directory"):
         code_archive(tmp_path / "missing")
 
 
@@ -391,7 +391,7 @@ def test_a_handler_whose_package_is_not_the_source_dir_fails_with_the_fix(tmp_pa
     assert f"source_dir={str(pkg / 'orders')!r} is the package it names" in str(err.value)
     with pytest.raises(ValueError, match=r"handler='handler' is not"):
         FunctionCode("handler", pkg)
-    with pytest.raises(ValueError, match="source_dir=.* is not a directory"):
+    with pytest.raises(ValueError, match=r"source_dir=.* is not a directory"):
         FunctionCode("missing.handler.handler", tmp_path / "missing").archive()
 
 

@@ -220,9 +220,7 @@ def test_function_without_a_shared_layer_builds_its_own_through_s3(tmp_path):
     def program():
         ServiceFunction(
             "fn",
-            ServiceFunctionArgs(
-                FunctionCode.service("catalog"), layer_dir=layer_dir(tmp_path, 10)
-            ),
+            ServiceFunctionArgs(FunctionCode.service("catalog"), layer_dir=layer_dir(tmp_path, 10)),
             make_ctx(stack="test"),
         )
 
