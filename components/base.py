@@ -11,6 +11,7 @@ import pulumi
 from soundstack.components.naming import physical_name
 
 Environment = Literal["dev", "staging", "prod"]
+ENVIRONMENTS: tuple[Environment, ...] = ("dev", "staging", "prod")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,13 @@ class StackContext:
     cost_centre: str
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     signals: list[Signal] = field(default_factory=list, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ValueError(
+                f"StackContext.environment={self.environment!r}: use one of "
+                f"{', '.join(ENVIRONMENTS)} (it picks the profile of defaults and policies)"
+            )
 
     @property
     def is_prod(self) -> bool:

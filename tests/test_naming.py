@@ -38,3 +38,10 @@ def test_secret_names_never_end_in_a_hyphen_and_six_characters():
     assert physical_name("acme", "dev", "payment-stripe", "secret") == "acme-dev-payment/stripe"
     assert physical_name("acme", "dev", "payment-paypal2", "secret") == "acme-dev-payment-paypal2"
     assert physical_name("acme", "dev", "payment-stripe") == "acme-dev-payment-stripe"
+
+
+def test_a_stack_context_refuses_an_environment_the_pack_does_not_know():
+    from soundstack.components.base import StackContext
+
+    with pytest.raises(ValueError, match=r"StackContext\.environment='production'"):
+        StackContext("acme", "prod", "production", "eu-west-1", "team", "cc")  # type: ignore[arg-type]
