@@ -223,7 +223,8 @@ class BackupPlan(Component):
         if self.replica_key is None or self.args.replica_region is None:
             raise ValueError(
                 f"{self.logical_name}.replicate_instance_backups: no replica Region; set "
-                "resilience.replica_region or resilience.replicate_rds_backups: false"
+                "BackupArgs.replica_region (config resilience.replica_region), or do not "
+                "replicate (config resilience.replicate_rds_backups: false)"
             )
         low, high = RDS_RETENTION_RANGE
         if not low <= retention_days <= high:

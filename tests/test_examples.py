@@ -35,14 +35,11 @@ def preview_project(project_dir: Path, stack: str = "dev") -> Synthesis:
         else json.dumps(value)
         for key, value in (stack_file.get("config") or {}).items()
     }
-    return synthesize(
-        stack,
-        config,
-        [],
-        program=lambda: runpy.run_path(str(entry), run_name="__main__"),
-        project_dir=project_dir,
-        project=name,
-    )
+
+    def program() -> None:
+        runpy.run_path(str(entry), run_name="__main__")
+
+    return synthesize(stack, config, [], program=program, project_dir=project_dir, project=name)
 
 
 @pytest.fixture(scope="module")

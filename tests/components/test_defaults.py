@@ -65,7 +65,7 @@ COMPOSED_IN_PROD = {
 BY_DESIGN = {"soundstack:bootstrap:DeployRoles": {"iam-no-wildcard-actions"}}
 
 
-def key(ctx: StackContext) -> object:
+def key(ctx: StackContext) -> pulumi.Output[str]:
     return kms.EncryptionKey("key", kms.EncryptionKeyArgs("test data"), ctx).arn
 
 
