@@ -595,6 +595,8 @@ class DependencyLayerArgs:
     access_log_retention_days: int = 365
     #: Days an uploaded layer zip is kept once a newer one replaces it.
     noncurrent_version_days: int = 30
+    #: What the layer holds (its description, followed by runtime and architecture).
+    description: str = "Third-party Python packages"
 
 
 class DependencyLayer(Component):
@@ -652,7 +654,7 @@ class DependencyLayer(Component):
         self.layer = aws.lambda_.LayerVersion(
             self.child_name("layer"),
             layer_name=layer_name,
-            description=f"Third-party dependencies of app_services ({RUNTIME}, {ARCHITECTURE})",
+            description=f"{args.description} ({RUNTIME}, {ARCHITECTURE})",
             s3_bucket=self.archive.bucket,
             s3_key=self.archive.key,
             s3_object_version=self.archive.version_id,

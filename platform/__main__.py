@@ -266,7 +266,12 @@ notifications = messaging.queue(
 # layer's assets bucket.
 deps_layer = DependencyLayer(
     "deps",
-    DependencyLayerArgs(DEFAULT_LAYER_DIR, kms_key_arn=data_key.arn, access_logs=media.logs),
+    DependencyLayerArgs(
+        DEFAULT_LAYER_DIR,
+        kms_key_arn=data_key.arn,
+        access_logs=media.logs,
+        description="Third-party dependencies of app_services",
+    ),
     ctx,
 )
 
