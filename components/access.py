@@ -64,9 +64,10 @@ def open_port(
         return
     admitted.add(f"{name}:{port}")
     if grantee.security_group_id is None:
+        fix = getattr(grantee, "security_group_arg", "a security group")
         raise ValueError(
             f"{name} has no security group, so it cannot reach {owner.logical_name} inside the "
-            f"VPC; give it one (ServiceRoleArgs.security_group_id) before granting access"
+            f"VPC; set {fix} of {name} before granting it access"
         )
     allow_from(
         owner,

@@ -11,6 +11,7 @@ events and a dashboard (rendered from `templates/listening_dashboard.json.j2`) s
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +25,7 @@ from soundstack.components import lookups
 from soundstack.components.access import KMS_DECRYPT, open_port
 from soundstack.components.base import Component, StackContext
 from soundstack.components.buckets import Bucket, bucket_policy, log_bucket, private_bucket
+from soundstack.components.database import RESERVED_WORDS, admin_of, identifier_from
 from soundstack.components.iam import Grantee, ServiceRole, ServiceRoleArgs
 from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
 from soundstack.components.logs import log_group
@@ -234,33 +236,61 @@ class AnalyticsArgs:
     nodes: int = 2
     #: Days automated snapshots of the provisioned cluster are kept (Redshift.3).
     snapshot_retention_days: int = 7
-    #: Retention and KMS key of the Firehose error log group.
+    #: Retention and KMS key of the Firehose error log group (None: a key of the component's own).
     log_retention_days: int = 365
     logs_kms_key_arn: pulumi.Input[str] | None = None
     #: Bucket for the data bucket's S3 server access logs; None makes one for analytics.
     access_logs: Bucket | None = None
     #: QuickSight VPC connection, Redshift data source, dataset and dashboard.
     quicksight: bool = False
+    #: Redshift's admin user (Secrets Manager generates and keeps its password); None:
+    #: `<project, first 10 characters>_admin`.
+    admin_username: str | None = None
 
     def __post_init__(self) -> None:
+        if self.admin_username is not None:
+            check_admin_username(self.admin_username)
         if not 60 <= self.buffer_seconds <= 900:
-            raise ValueError(f"buffer_seconds={self.buffer_seconds}: Firehose accepts 60 to 900")
+            raise ValueError(
+                f"AnalyticsArgs.buffer_seconds={self.buffer_seconds}: Firehose accepts 60 to 900"
+            )
         if self.redshift_mode == "serverless" and not (
             8 <= self.base_capacity_rpu <= 1024 and self.base_capacity_rpu % 8 == 0
         ):
             raise ValueError(
-                f"analytics.redshift_base_capacity_rpu={self.base_capacity_rpu}: use a multiple "
-                "of 8 between 8 and 1024"
+                f"AnalyticsArgs.base_capacity_rpu={self.base_capacity_rpu} (config "
+                "analytics.redshift_base_capacity_rpu): use a multiple of 8 between 8 and 1024"
             )
         zones = len(self.network.extended_private_subnet_ids)
         if self.redshift_mode == "serverless" and zones < SERVERLESS_MIN_AZS:
             raise ValueError(
-                f"analytics.redshift_mode=serverless: the network's private subnets span {zones} "
-                f'zones, and Redshift Serverless needs {SERVERLESS_MIN_AZS} ("You must have at '
-                'least three subnets, and they must span across three Availability Zones"); set '
-                "network.min_private_azs: 3 (one more private subnet, no NAT or endpoints) or "
-                "network.az_count: 3, or analytics.redshift_mode: provisioned"
+                "AnalyticsArgs.redshift_mode=serverless: the network's private subnets span "
+                f"{zones} zones, and Redshift Serverless needs {SERVERLESS_MIN_AZS} "
+                '("You must have at least three subnets, and they must span across three '
+                'Availability Zones"); set NetworkArgs.min_private_azs=3 (config '
+                "network.min_private_azs: one more private subnet, no NAT or endpoints) or "
+                "NetworkArgs.az_count=3, or AnalyticsArgs.redshift_mode='provisioned'"
             )
+
+
+#: Redshift CreateCluster MasterUsername: "Must contain only lowercase letters, numbers,
+#: underscore, plus sign, period (dot), at symbol (@), or hyphen. The first character must be a
+#: letter." (1 to 128 characters; "The user name can't be PUBLIC"; not a reserved word).
+REDSHIFT_USERNAME = re.compile(r"^[a-z][a-z0-9_+.@-]{0,127}$")
+
+
+def check_admin_username(value: str) -> None:
+    """Refuse an admin user name Redshift refuses, naming `AnalyticsArgs.admin_username`."""
+    if not REDSHIFT_USERNAME.match(value):
+        raise ValueError(
+            f"AnalyticsArgs.admin_username={value!r}: Redshift takes 1 to 128 lower-case letters, "
+            "digits, _ + . @ or -, starting with a letter"
+        )
+    # Redshift's reserved words include PostgreSQL's (checked here) and more of its own.
+    if value in RESERVED_WORDS or value == "public":
+        raise ValueError(
+            f"AnalyticsArgs.admin_username={value!r} is a reserved word; choose another"
+        )
 
 
 class Analytics(Component):
@@ -275,6 +305,9 @@ class Analytics(Component):
         ctx: StackContext,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        #: Redshift's admin user (see `AnalyticsArgs.admin_username`).
+        self.admin_username = args.admin_username or admin_of(identifier_from(ctx.project))
+        check_admin_username(self.admin_username)
         super().__init__(name, ctx, opts)
         self._args = args
         self._admitted: set[str] = set()
@@ -434,7 +467,13 @@ class Analytics(Component):
                 ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
                 self._glue_arns,
             )
-        group = log_group(self, "firehose", args.log_retention_days, args.logs_kms_key_arn)
+        group = log_group(
+            self,
+            "firehose",
+            args.log_retention_days,
+            args.logs_kms_key_arn,
+            arg="AnalyticsArgs.log_retention_days",
+        )
         stream = aws.cloudwatch.LogStream(
             self.child_name("firehose-s3-delivery"),
             name=self.physical_name("s3-delivery"),
@@ -585,7 +624,7 @@ class Analytics(Component):
             self.child_name("namespace"),
             namespace_name=self.physical_name("", "redshift"),
             db_name=DATABASE,
-            admin_username="soundstack_admin",
+            admin_username=self.admin_username,
             manage_admin_password=True,  # Secrets Manager generates and keeps the password
             admin_password_secret_kms_key_id=self.key.arn,
             kms_key_id=self.key.arn,
@@ -644,7 +683,7 @@ class Analytics(Component):
             cluster_type="multi-node" if args.nodes > 1 else "single-node",
             number_of_nodes=args.nodes,
             database_name=DATABASE,
-            master_username="soundstack_admin",
+            master_username=self.admin_username,
             manage_master_password=True,  # Secrets Manager generates and keeps the password
             master_password_secret_kms_key_id=self.key.arn,
             encrypted=True,  # Redshift.10

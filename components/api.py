@@ -156,6 +156,8 @@ class HttpApiArgs:
     default_rate_limit: float = 100
     default_burst_limit: int = 200
     log_retention_days: int = 365
+    #: KMS key of the log groups (its policy admits CloudWatch Logs); None: a key of the
+    #: component's own.
     log_kms_key_arn: pulumi.Input[str] | None = None
     #: `api.<domain>` gets a regional custom domain with an ACM certificate when set.
     domain: str | None = None
@@ -167,8 +169,9 @@ class HttpApiArgs:
         jwt_complete = self.jwt_issuer is not None and bool(self.jwt_audiences)
         if (self.edge_authorizer is not None) == jwt_any or jwt_any != jwt_complete:
             raise ValueError(
-                "HttpApiArgs needs one authorizer: edge_authorizer (edge-only API behind "
-                "CloudFront) or jwt_issuer with jwt_audiences, not both"
+                "HttpApiArgs needs one authorizer: set HttpApiArgs.edge_authorizer (an edge-only "
+                "API behind CloudFront) or HttpApiArgs.jwt_issuer with HttpApiArgs.jwt_audiences, "
+                "not both"
             )
         if self.edge_authorizer is not None and self.domain:
             raise ValueError(
@@ -178,18 +181,21 @@ class HttpApiArgs:
             )
         if not 0 <= self.edge_authorizer_ttl_seconds <= MAX_AUTHORIZER_TTL:
             raise ValueError(
-                f"edge_authorizer_ttl_seconds={self.edge_authorizer_ttl_seconds}: API Gateway "
-                f"caches authorizer results for 0 to {MAX_AUTHORIZER_TTL} seconds"
+                "HttpApiArgs.edge_authorizer_ttl_seconds="
+                f"{self.edge_authorizer_ttl_seconds}: API Gateway caches authorizer results for "
+                f"0 to {MAX_AUTHORIZER_TTL} seconds"
             )
         keys = [r.key for routes in self.routes.values() for r in routes]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
-            raise ValueError(f"routes {duplicates} are mapped more than once; keep one of each")
+            raise ValueError(
+                f"HttpApiArgs.routes maps {duplicates} more than once; keep one of each"
+            )
         unknown = sorted(set(self.routes) - set(self.functions))
         if unknown:
             raise ValueError(
-                f"routes name services without a function: {unknown}; pass their functions "
-                "or remove their route sets"
+                f"HttpApiArgs.routes name services without a function: {unknown}; add them to "
+                "HttpApiArgs.functions or remove their route sets from HttpApiArgs.routes"
             )
 
 
@@ -259,7 +265,13 @@ class HttpApi(Component):
             for route in routes:
                 self._route(service, route, function, integration)
 
-        self.log_group = log_group(self, "access", args.log_retention_days, args.log_kms_key_arn)
+        self.log_group = log_group(
+            self,
+            "access",
+            args.log_retention_days,
+            args.log_kms_key_arn,
+            arg="HttpApiArgs.log_retention_days",
+        )
         self.stage = aws.apigatewayv2.Stage(
             self.child_name("stage"),
             api_id=self.api.id,
@@ -527,6 +539,8 @@ class WebSocketApiArgs:
     rate_limit: float = 100
     burst_limit: int = 200
     log_retention_days: int = 365
+    #: KMS key of the log groups (its policy admits CloudWatch Logs); None: a key of the
+    #: component's own.
     log_kms_key_arn: pulumi.Input[str] | None = None
     #: Set the region's API Gateway CloudWatch role (needed once per account and region for
     #: WebSocket access logs; turn off if another stack of the account already sets it).
@@ -563,7 +577,13 @@ class WebSocketApi(Component):
         depends: list[pulumi.Resource] = []
         if args.manage_account_log_role:
             depends.append(self._account_log_role())
-        self.log_group = log_group(self, "access", args.log_retention_days, args.log_kms_key_arn)
+        self.log_group = log_group(
+            self,
+            "access",
+            args.log_retention_days,
+            args.log_kms_key_arn,
+            arg="WebSocketApiArgs.log_retention_days",
+        )
         self.stage_name = ctx.stack
         # Auto-deploy publishes the routes `route_to` adds.
         self.stage = aws.apigatewayv2.Stage(

@@ -68,22 +68,25 @@ class BackupArgs:
     def __post_init__(self) -> None:
         if not 1 <= self.retention_days <= MAX_RETENTION_DAYS:
             raise ValueError(
-                f"resilience.backup_retention_days={self.retention_days}: AWS Backup keeps 1 to "
-                f"{MAX_RETENTION_DAYS} days; use e.g. 35"
+                f"BackupArgs.retention_days={self.retention_days} (config "
+                f"resilience.backup_retention_days): AWS Backup keeps 1 to {MAX_RETENTION_DAYS} "
+                "days; use e.g. 35"
             )
         if self.vault_lock and self.lock_changeable_days < MIN_CHANGEABLE_DAYS:
             raise ValueError(
-                f"lock_changeable_days={self.lock_changeable_days}: AWS Backup enforces a 72-hour "
-                "cooling-off period, so ChangeableForDays must be 3 or greater; use 3"
+                f"BackupArgs.lock_changeable_days={self.lock_changeable_days}: AWS Backup "
+                "enforces a 72-hour cooling-off period, so ChangeableForDays must be 3 or "
+                "greater; use 3"
             )
         if self.start_window_minutes < MIN_START_WINDOW_MINUTES:
             raise ValueError(
-                f"start_window_minutes={self.start_window_minutes}: AWS Backup needs at least 60"
+                f"BackupArgs.start_window_minutes={self.start_window_minutes}: AWS Backup needs "
+                "at least 60"
             )
         if self.completion_window_minutes <= self.start_window_minutes:
             raise ValueError(
-                f"completion_window_minutes={self.completion_window_minutes} must exceed "
-                f"start_window_minutes={self.start_window_minutes}"
+                f"BackupArgs.completion_window_minutes={self.completion_window_minutes} must "
+                f"exceed start_window_minutes={self.start_window_minutes}"
             )
 
 
@@ -114,7 +117,8 @@ class BackupPlan(Component):
         super().__init__(name, ctx, opts)
         if args.replica_region == ctx.region:
             raise ValueError(
-                f"resilience.replica_region={args.replica_region} is the stack's own Region; a "
+                f"BackupArgs.replica_region={args.replica_region} (config "
+                "resilience.replica_region) is the stack's own Region; a "
                 "copy there survives no regional outage: pick another Region, e.g. eu-central-1"
             )
         self.args = args
@@ -219,7 +223,8 @@ class BackupPlan(Component):
         if self.replica_key is None or self.args.replica_region is None:
             raise ValueError(
                 f"{self.logical_name}.replicate_instance_backups: no replica Region; set "
-                "resilience.replica_region or resilience.replicate_rds_backups: false"
+                "BackupArgs.replica_region (config resilience.replica_region), or do not "
+                "replicate (config resilience.replicate_rds_backups: false)"
             )
         low, high = RDS_RETENTION_RANGE
         if not low <= retention_days <= high:

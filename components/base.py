@@ -11,6 +11,7 @@ import pulumi
 from soundstack.components.naming import physical_name
 
 Environment = Literal["dev", "staging", "prod"]
+ENVIRONMENTS: tuple[Environment, ...] = ("dev", "staging", "prod")
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,21 @@ class StackContext:
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     signals: list[Signal] = field(default_factory=list, compare=False, hash=False, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ValueError(
+                f"StackContext.environment={self.environment!r}: use one of "
+                f"{', '.join(ENVIRONMENTS)} (it picks the profile of defaults and policies)"
+            )
+
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    def sized(self, dev: str, other: str) -> str:
+        """A default size: burstable `dev` in dev (the only classes the pack's
+        `cost-allowed-instance-classes` allows there), production-grade `other` elsewhere."""
+        return dev if self.environment == "dev" else other
 
     def name(self, role: str, kind: str = "default") -> str:
         """Physical name `<project>-<stack>-<role>` cut to the limit of `kind`."""

@@ -279,17 +279,19 @@ class DeployRolesArgs:
 
     def __post_init__(self) -> None:
         if not self.stacks or len(set(self.stacks)) != len(self.stacks):
-            raise ValueError(f"stacks={list(self.stacks)}: list each stack once")
+            raise ValueError(f"DeployRolesArgs.stacks={list(self.stacks)}: list each stack once")
         for arn in self.admin_principal_arns:
             if not arn.startswith("arn:") or ":iam::" not in arn or arn.endswith(":root"):
                 raise ValueError(
-                    f"admin_principal_arns: {arn!r} is not an IAM role or user ARN; name the "
-                    "roles (e.g. arn:aws:iam::123456789012:role/PlatformAdmin), not the account"
+                    f"DeployRolesArgs.admin_principal_arns: {arn!r} is not an IAM role or user "
+                    "ARN; name the roles (e.g. arn:aws:iam::123456789012:role/PlatformAdmin), "
+                    "not the account"
                 )
         # IAM MaxSessionDuration: "you can specify a value from 1 hour to 12 hours".
         if not 1 <= self.max_session_hours <= 12:
             raise ValueError(
-                f"max_session_hours={self.max_session_hours}: IAM accepts 1 to 12 hours"
+                f"DeployRolesArgs.max_session_hours={self.max_session_hours}: IAM accepts 1 to "
+                "12 hours"
             )
 
 

@@ -33,12 +33,13 @@ class CacheArgs:
     network: Network
     #: Customer-managed KMS key for data at rest and snapshots.
     kms_key_arn: pulumi.Input[str]
-    #: KMS key of the slow/engine log groups; None uses CloudWatch's own encryption.
+    #: KMS key of the slow/engine log groups; None: a key of the component's own.
     log_kms_key_arn: pulumi.Input[str] | None = None
     #: Serverless scales on its own and always replicates across AZs (cheap when idle: dev).
     serverless: bool = False
     engine_version: str = "8.0"
-    node_type: str = "cache.r7g.large"
+    #: None: cache.t4g.small in dev, cache.r7g.large elsewhere (`StackContext.sized`).
+    node_type: str | None = None
     #: Read replicas of the primary; ≥ 1 enables automatic failover.
     replicas_per_shard: int = 1
     multi_az: bool = True
@@ -51,8 +52,8 @@ class CacheArgs:
     def __post_init__(self) -> None:
         if self.multi_az and not self.serverless and self.replicas_per_shard < 1:
             raise ValueError(
-                "cache.multi_az=true needs cache.replicas_per_shard ≥ 1 (a replica to fail "
-                "over to); set cache.replicas_per_shard: 1 or cache.multi_az: false"
+                "CacheArgs.multi_az=True needs CacheArgs.replicas_per_shard ≥ 1 (a replica to "
+                "fail over to); set replicas_per_shard=1 or multi_az=False (config cache.*)"
             )
 
 
@@ -167,7 +168,13 @@ class Cache(Component):
             opts=self.child_opts(),
         )
         logs = {
-            kind: log_group(self, kind, args.log_retention_days, args.log_kms_key_arn)
+            kind: log_group(
+                self,
+                kind,
+                args.log_retention_days,
+                args.log_kms_key_arn,
+                arg="CacheArgs.log_retention_days",
+            )
             for kind in ("slow-log", "engine-log")
         }
         failover = args.replicas_per_shard >= 1
@@ -177,7 +184,7 @@ class Cache(Component):
             description=f"{self.logical_name}: Valkey",
             engine="valkey",
             engine_version=args.engine_version,
-            node_type=args.node_type,
+            node_type=args.node_type or self.ctx.sized("cache.t4g.small", "cache.r7g.large"),
             port=REDIS_PORT,
             num_cache_clusters=1 + args.replicas_per_shard,
             automatic_failover_enabled=failover,

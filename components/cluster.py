@@ -109,7 +109,9 @@ def _admin_entry(principal_arn: str, partition: str) -> eks.AccessEntryArgs:
 class NodeGroupSpec:
     """Size and shape of one managed node group."""
 
-    instance_types: Sequence[str] = ("m7g.large",)
+    #: Empty: t4g.medium in dev, m7g.large elsewhere (`StackContext.sized`; a Spot group adds
+    #: m6g.large for capacity).
+    instance_types: Sequence[str] = ()
     min_size: int = 2
     max_size: int = 6
     desired_size: int = 2
@@ -117,7 +119,7 @@ class NodeGroupSpec:
     def __post_init__(self) -> None:
         if not self.min_size <= self.desired_size <= self.max_size:
             raise ValueError(
-                f"node group needs min_size ≤ desired_size ≤ max_size, got {self.min_size} ≤ "
+                f"NodeGroupSpec needs min_size ≤ desired_size ≤ max_size, got {self.min_size} ≤ "
                 f"{self.desired_size} ≤ {self.max_size}"
             )
 
@@ -144,11 +146,11 @@ class WorkloadSpec:
     def __post_init__(self) -> None:
         if not 1 <= self.min_replicas <= self.max_replicas:
             raise ValueError(
-                f"{self.service}: need 1 ≤ min_replicas ≤ max_replicas, got "
+                f"WorkloadSpec {self.service!r}: need 1 ≤ min_replicas ≤ max_replicas, got "
                 f"{self.min_replicas}, {self.max_replicas}"
             )
         if not self.path.startswith("/"):
-            raise ValueError(f"{self.service}: path {self.path!r} must start with /")
+            raise ValueError(f"WorkloadSpec {self.service!r}: path={self.path!r} must start with /")
 
 
 @dataclass
@@ -165,9 +167,7 @@ class ClusterArgs:
     public_access_cidrs: Sequence[str] = ()
     system_nodes: NodeGroupSpec = field(default_factory=NodeGroupSpec)
     #: A Spot node group for the service pods; None runs them on the system group.
-    worker_nodes: NodeGroupSpec | None = field(
-        default_factory=lambda: NodeGroupSpec(("m7g.large", "m6g.large"), 0, 10, 2)
-    )
+    worker_nodes: NodeGroupSpec | None = field(default_factory=lambda: NodeGroupSpec((), 0, 10, 2))
     #: IAM roles (e.g. the platform team's SSO role) given cluster-admin access entries.
     admin_role_arns: Sequence[str] = ()
     #: The stack's `<project>-<stack>-deploy` role (components/bootstrap.py): a cluster-admin
@@ -177,6 +177,8 @@ class ClusterArgs:
     #: runs it). None before the first release: nothing is deployed inside the cluster yet.
     image_tag: str | None = None
     log_retention_days: int = 365
+    #: KMS key of the log groups (its policy admits CloudWatch Logs); None: a key of the
+    #: component's own.
     log_kms_key_arn: pulumi.Input[str] | None = None
     #: Regional WAF web ACL the ALB is associated with (the edge component's).
     web_acl_arn: pulumi.Input[str] | None = None
@@ -190,27 +192,31 @@ class ClusterArgs:
     def __post_init__(self) -> None:
         if self.version != AUTOSCALER_KUBERNETES_VERSION:
             raise ValueError(
-                f"cluster version {self.version!r}: the pinned cluster autoscaler is built for "
-                f"Kubernetes {AUTOSCALER_KUBERNETES_VERSION} (it should match the control "
-                f"plane): set cluster.version: '{AUTOSCALER_KUBERNETES_VERSION}' or pin the "
-                "autoscaler chart of your version in AUTOSCALER_CHART"
+                f"ClusterArgs.version={self.version!r}: the pinned cluster autoscaler is built "
+                f"for Kubernetes {AUTOSCALER_KUBERNETES_VERSION} (it should match the control "
+                f"plane): set it (config cluster.version) to '{AUTOSCALER_KUBERNETES_VERSION}' "
+                "or pin the autoscaler chart of your version in AUTOSCALER_CHART"
             )
         if self.public_endpoint and not self.public_access_cidrs:
-            raise ValueError("public_endpoint needs public_access_cidrs (your VPN ranges)")
+            raise ValueError(
+                "ClusterArgs.public_endpoint=True needs ClusterArgs.public_access_cidrs (your VPN "
+                "ranges)"
+            )
         if any(c in ("0.0.0.0/0", "::/0") for c in self.public_access_cidrs):
-            raise ValueError("public_access_cidrs must not contain 0.0.0.0/0 or ::/0")
+            raise ValueError("ClusterArgs.public_access_cidrs must not contain 0.0.0.0/0 or ::/0")
         # CreateAccessEntry: "You can't specify the same ARN in more than one access entry."
         if self.deploy_role_arn is not None and self.deploy_role_arn in self.admin_role_arns:
             raise ValueError(
-                f"admin_role_arns lists the deploy role {self.deploy_role_arn}, which already has "
-                "its own access entry: EKS refuses a second entry for one ARN; remove it there"
+                f"ClusterArgs.admin_role_arns lists the deploy role {self.deploy_role_arn}, which "
+                "already has its own access entry: EKS refuses a second entry for one ARN; remove "
+                "it from admin_role_arns"
             )
         if self.image_tag is not None and not re.fullmatch(
             r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", self.image_tag
         ):
             raise ValueError(
-                f"image_tag={self.image_tag!r} is not a Docker tag (letters, digits, _ . -; at "
-                "most 128): record the commit id the Images stage pushed"
+                f"ClusterArgs.image_tag={self.image_tag!r} is not a Docker tag (letters, "
+                "digits, _ . -; at most 128): record the commit id the Images stage pushed"
             )
 
 
@@ -238,6 +244,7 @@ class Cluster(Component):
         self.control_plane_logs = log_group(
             self, "control-plane", args.log_retention_days, args.log_kms_key_arn,
             name=f"/aws/eks/{self.cluster_name}/cluster",
+            arg="ClusterArgs.log_retention_days",
         )  # fmt: skip
         partition = lookups.partition()
         self.cluster = eks.Cluster(
@@ -422,7 +429,7 @@ class Cluster(Component):
                 subnet_ids=args.network.private_subnet_ids,
                 capacity_type=capacity,
                 ami_type="AL2023_ARM_64_STANDARD",
-                instance_types=list(spec.instance_types),
+                instance_types=self._instance_types(spec, capacity),
                 scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                     min_size=spec.min_size, max_size=spec.max_size, desired_size=spec.desired_size
                 ),
@@ -438,6 +445,14 @@ class Cluster(Component):
         }
 
     # -- add-ons ---------------------------------------------------------------------------
+    def _instance_types(self, spec: NodeGroupSpec, capacity: str) -> list[str]:
+        """The spec's types, or the environment's default (`StackContext.sized`); outside dev a
+        Spot group takes a second Graviton type, so one type's shortage does not starve it."""
+        if spec.instance_types:
+            return list(spec.instance_types)
+        first = self.ctx.sized("t4g.medium", "m7g.large")
+        return [first, "m6g.large"] if capacity == "SPOT" and first != "t4g.medium" else [first]
+
     def _helm(
         self,
         role: str,

@@ -1,12 +1,12 @@
 """The relational store: RDS PostgreSQL (or Aurora PostgreSQL Serverless v2), behind RDS Proxy.
 
 One database serves the catalog, playlists and user preferences. It holds one PostgreSQL
-database (`db_name`, default `soundstack`) with one schema per service — `catalog`, `playlists`,
-`preferences` — each owned by a login role of the same name that is granted `rds_iam`. Schemas
-(not separate databases) keep cross-service reads such as "tracks of a playlist" one query away,
-while each service's role owns only its own schema. The services' migrations create the roles
-and schemas (connecting with the master secret, see `grant_admin`); this component only
-provisions.
+database (`db_name`, default: the project's name) with one schema per service — `catalog`,
+`playlists`, `preferences` — each owned by a login role of the same name that is granted
+`rds_iam`. Schemas (not separate databases) keep cross-service reads such as "tracks of a
+playlist" one query away, while each service's role owns only its own schema. The services'
+migrations create the roles and schemas (connecting with the master secret, see
+`grant_admin`); this component only provisions.
 
 Services never hold a password: they connect to the proxy with an IAM token for their schema's
 role (`grant_connect`), and the proxy reaches the database with IAM as well (end-to-end IAM
@@ -18,6 +18,7 @@ grants name the database's own resource id (`cluster-…` / `db-…`) instead of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -35,6 +36,49 @@ from soundstack.components.network import Network, allow_from
 PROXY_PORT = 5432
 #: Schemas (and their owning roles) the services use, one per service.
 SERVICE_USERS = ("catalog", "playlists", "preferences", "accounts", "payments", "activity")
+#: PostgreSQL's reserved key words (`SELECT word FROM pg_get_keywords() WHERE catcode IN ('R',
+#: 'T')`, PostgreSQL 15, plus SYSTEM_USER reserved since 16): not allowed as the master user or
+#: database name (RDS: "Can't be a reserved word for the chosen database engine").
+RESERVED_WORDS = frozenset({
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric",
+    "authorization", "binary", "both", "case", "cast", "check", "collate", "collation",
+    "column", "concurrently", "constraint", "create", "cross", "current_catalog",
+    "current_date", "current_role", "current_schema", "current_time", "current_timestamp",
+    "current_user", "default", "deferrable", "desc", "distinct", "do", "else", "end", "except",
+    "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant", "group", "having",
+    "ilike", "in", "initially", "inner", "intersect", "into", "is", "isnull", "join",
+    "lateral", "leading", "left", "like", "limit", "localtime", "localtimestamp", "natural",
+    "not", "notnull", "null", "offset", "on", "only", "or", "order", "outer", "overlaps",
+    "placing", "primary", "references", "returning", "right", "select", "session_user",
+    "similar", "some", "symmetric", "system_user", "table", "tablesample", "then", "to",
+    "trailing", "true", "union", "unique", "user", "using", "variadic", "verbose", "when",
+    "where", "window", "with",
+})  # fmt: skip
+#: CreateDBInstance MasterUsername: "Must be 1 to 16 letters, numbers, or underscores. First
+#: character must be a letter. Can't be a reserved word for the chosen database engine."
+MASTER_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
+#: CreateDBInstance DBName (PostgreSQL): "Must contain 1 to 63 letters, numbers, or underscores.
+#: Must begin with a letter. Subsequent characters can be letters, underscores, or digits (0-9).
+#: Can't be a word reserved by the database engine."
+DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+
+def identifier_from(project: str) -> str:
+    """`project` as a PostgreSQL identifier RDS accepts: lower case, `_` for other characters,
+    starting with a letter (`orders-platform` → `orders_platform`, `42ops` → `db_42ops`)."""
+    name = re.sub(r"[^a-z0-9_]+", "_", project.lower()).strip("_")
+    return (name if name[:1].isalpha() else f"db_{name}".rstrip("_"))[:63]
+
+
+def database_name_problem(key: str, value: str, pattern: re.Pattern[str], rule: str) -> str | None:
+    """Why RDS would refuse `value` for `key` (None: it accepts it)."""
+    if not pattern.match(value):
+        return f"{key}={value!r}: RDS takes {rule}"
+    if value.lower() in RESERVED_WORDS:
+        return f"{key}={value!r} is a PostgreSQL reserved word, which RDS refuses; choose another"
+    return None
+
+
 #: Roles added when the activity graph lives in PostgreSQL (`graph.engine: postgres`): the feed
 #: reads who follows whom (migration 0340); activity writes the graph as `activity`.
 GRAPH_USERS = ("feed",)
@@ -47,7 +91,7 @@ class DatabaseArgs:
     network: Network
     #: Customer-managed KMS key for storage, snapshots, Performance Insights and the master secret.
     kms_key_arn: pulumi.Input[str]
-    #: KMS key of the exported PostgreSQL logs; None uses CloudWatch's own encryption.
+    #: KMS key of the exported PostgreSQL logs; None: a key of the component's own.
     log_kms_key_arn: pulumi.Input[str] | None = None
     #: `postgres` is one RDS instance (multi-AZ standby in prod); `aurora-serverless` is Aurora
     #: PostgreSQL Serverless v2, which can pause at 0 ACU (dev).
@@ -56,7 +100,8 @@ class DatabaseArgs:
     major_version: int = 17
     #: Aurora needs a full version to create a cluster; minor upgrades still apply automatically.
     aurora_version: str = "17.4"
-    instance_class: str = "db.r7g.large"
+    #: None: db.t4g.medium in dev, db.r7g.large elsewhere (`StackContext.sized`).
+    instance_class: str | None = None
     allocated_storage_gb: int = 100
     #: Storage autoscaling ceiling, as a multiple of `allocated_storage_gb`.
     max_storage_factor: int = 4
@@ -71,7 +116,12 @@ class DatabaseArgs:
     final_snapshot: bool = True
     #: Not the engine's default port (RDS.23); clients use the proxy on 5432.
     port: int = 5433
-    db_name: str = "soundstack"
+    #: The PostgreSQL database the services use; None: the project's name as an identifier
+    #: (`identifier_from`, e.g. `orders_platform`).
+    db_name: str | None = None
+    #: The master user (RDS generates and rotates its password in Secrets Manager); None:
+    #: `<db_name, first 10 characters>_admin`.
+    master_username: str | None = None
     #: Database roles services may connect as through the proxy (one per schema).
     users: Sequence[str] = field(default_factory=lambda: SERVICE_USERS)
     log_retention_days: int = 365
@@ -86,10 +136,34 @@ class DatabaseArgs:
     def __post_init__(self) -> None:
         if self.port == PROXY_PORT:
             raise ValueError(
-                f"database.port={self.port} is PostgreSQL's default port (RDS.23); use e.g. 5433"
+                f"DatabaseArgs.port={self.port} (config database.port) is PostgreSQL's default "
+                "port (RDS.23); use e.g. 5433"
             )
         if not self.users:
-            raise ValueError("database.users is empty; name at least one service role")
+            raise ValueError("DatabaseArgs.users is empty; name at least one service role")
+        self.check_names(self.db_name, self.master_username)
+
+    @staticmethod
+    def check_names(db_name: str | None, master_username: str | None) -> None:
+        """Refuse names RDS refuses, naming the argument to change (None: not chosen yet)."""
+        problems = [
+            db_name and database_name_problem(
+                "DatabaseArgs.db_name", db_name, DB_NAME,
+                "1 to 63 letters, digits or underscores, starting with a letter",
+            ),
+            master_username and database_name_problem(
+                "DatabaseArgs.master_username", master_username, MASTER_USERNAME,
+                "1 to 16 letters, digits or underscores, starting with a letter",
+            ),
+        ]  # fmt: skip
+        found = [p for p in problems if p]
+        if found:
+            raise ValueError("; ".join(found))
+
+
+def admin_of(db_name: str) -> str:
+    """The default master user of database `db_name`: at most 16 characters."""
+    return f"{db_name[:10].rstrip('_')}_admin"
 
 
 class Database(Component):
@@ -104,6 +178,10 @@ class Database(Component):
         ctx: StackContext,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        #: The database services connect to and its master user (see `DatabaseArgs`).
+        self.db_name = args.db_name or identifier_from(ctx.project)
+        self.master_username = args.master_username or admin_of(self.db_name)
+        args.check_names(self.db_name, self.master_username)
         super().__init__(name, ctx, opts)
         self.args = args
         self._admitted: set[str] = set()
@@ -196,6 +274,7 @@ class Database(Component):
                 self.args.log_retention_days,
                 self.args.log_kms_key_arn,
                 name=f"/aws/rds/{kind}/{self.identifier}/{export}",
+                arg="DatabaseArgs.log_retention_days",
             )
             for export in exports
         ]
@@ -217,14 +296,14 @@ class Database(Component):
             identifier=self.identifier,
             engine="postgres",
             engine_version=str(args.major_version),
-            instance_class=args.instance_class,
+            instance_class=args.instance_class or self.ctx.sized("db.t4g.medium", "db.r7g.large"),
             allocated_storage=args.allocated_storage_gb,
             max_allocated_storage=args.allocated_storage_gb * args.max_storage_factor,
             storage_type="gp3",
             storage_encrypted=True,
             kms_key_id=args.kms_key_arn,
-            db_name=args.db_name,
-            username="soundstack_admin",
+            db_name=self.db_name,
+            username=self.master_username,
             manage_master_user_password=True,
             master_user_secret_kms_key_id=args.kms_key_arn,
             port=args.port,
@@ -305,8 +384,8 @@ class Database(Component):
             engine="aurora-postgresql",
             engine_mode="provisioned",
             engine_version=args.aurora_version,
-            database_name=args.db_name,
-            master_username="soundstack_admin",
+            database_name=self.db_name,
+            master_username=self.master_username,
             manage_master_user_password=True,
             master_user_secret_kms_key_id=args.kms_key_arn,
             storage_encrypted=True,

@@ -52,6 +52,11 @@ CONTACT_NOTES = re.compile(r"^[\w\s\.\-,:/()+@]{1,1024}$")
 MAX_EMERGENCY_CONTACTS = 10
 
 Scope = Literal["CLOUDFRONT", "REGIONAL"]
+#: Default per-IP limits over 5 minutes (see `EdgeArgs`).
+WEB_RATE_LIMIT = 2000
+API_RATE_LIMIT = 1000
+MEDIA_RATE_LIMIT = 20_000
+SIGN_IN_RATE_LIMIT = 300
 #: WAF `RateBasedStatement.Limit`: 10 to 2,000,000,000 requests per evaluation window.
 RATE_LIMIT_RANGE = (10, 2_000_000_000)
 #: Paths of the web distribution that reach the HTTP API (components.web.API_PATH).
@@ -144,17 +149,18 @@ class EdgeArgs:
     of WAF logs, matched requests blocked automatically during an application-layer attack."""
 
     #: Every request to the web app (pages, assets and API) and to the regional resources.
-    rate_limit: int = 2000
+    rate_limit: int = WEB_RATE_LIMIT
     #: Requests to the web app's `/api/` paths (stricter than `rate_limit`).
-    api_rate_limit: int = 1000
+    api_rate_limit: int = API_RATE_LIMIT
     #: Requests to the music distribution: a track is several range requests, and a carrier
     #: NAT puts many listeners behind one address.
-    media_rate_limit: int = 20_000
+    media_rate_limit: int = MEDIA_RATE_LIMIT
     #: Cognito sign-in, sign-up, password-reset and token calls (the regional ACL).
-    sign_in_rate_limit: int = 300
+    sign_in_rate_limit: int = SIGN_IN_RATE_LIMIT
     shield_advanced: bool = True
     log_retention_days: int = 365
-    #: KMS key for the regional WAF log group (the CloudFront one gets a key in us-east-1).
+    #: KMS key for the regional WAF log group (the CloudFront one gets a key in us-east-1);
+    #: None: a key of the component's own.
     kms_key_arn: pulumi.Input[str] | None = None
     #: Shield proactive engagement: the Shield Response Team calls `emergency_contacts` when a
     #: protected resource's health check fails during an attack. Off unless asked: it needs
@@ -172,14 +178,16 @@ class EdgeArgs:
                            ("sign_in_rate_limit", self.sign_in_rate_limit)):  # fmt: skip
             if not low <= value <= high:
                 raise ValueError(
-                    f"edge.{key}={value}: WAF accepts 10 to 2,000,000,000 requests per 5 "
-                    f"minutes; set e.g. edge.{key}: {getattr(EdgeArgs, key.replace('waf_', ''))}"
+                    f"EdgeArgs.{key.replace('waf_', '')}={value} (config edge.{key}): WAF "
+                    "accepts 10 to 2,000,000,000 requests per 5 minutes; set e.g. "
+                    f"{getattr(EdgeArgs, key.replace('waf_', ''))}"
                 )
         if self.proactive_engagement:
             if not self.shield_advanced:
                 raise ValueError(
-                    "edge.proactive_engagement.enabled needs edge.shield_advanced: true (the "
-                    "Shield Response Team engages for Shield Advanced subscribers only)"
+                    "EdgeArgs.proactive_engagement (config edge.proactive_engagement.enabled) "
+                    "needs EdgeArgs.shield_advanced=True (config edge.shield_advanced: true): the "
+                    "Shield Response Team engages for Shield Advanced subscribers only"
                 )
             key = "edge.proactive_engagement.contacts"
             problems = contact_problems(self.emergency_contacts, key)
@@ -203,35 +211,29 @@ class EdgeProtection(Component):
         self.args = args
         self.shield_enabled = args.shield_advanced
 
-        global_key = self._us_east_1_logs_key()
-        global_logs = aws.cloudwatch.LogGroup(
-            self.child_name("cloudfront-waf-logs"),
-            name=f"aws-waf-logs-{self.physical_name('cloudfront')}",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=global_key.arn,
-            region=cdn.CLOUDFRONT_REGION,
-            tags=self.tags(),
-            opts=self.child_opts(),
-        )
+        global_logs = cloudfront_waf_logs(self, "cloudfront", args.log_retention_days)
         regional_logs = log_group(
             self,
             "regional-waf",
             args.log_retention_days,
             args.kms_key_arn,
             name=f"aws-waf-logs-{self.physical_name('regional')}",
+            arg="EdgeArgs.log_retention_days",
         )
         everything = RateRule("rate-limit-per-ip", args.rate_limit)
-        self.cloudfront_web_acl = self._web_acl(
-            "cloudfront", "CLOUDFRONT", global_logs,
-            [RateRule("rate-limit-api", args.api_rate_limit, API_SCOPE), everything],
+        groups = args.managed_rule_groups
+        self.cloudfront_web_acl = web_acl(
+            self, "cloudfront", "CLOUDFRONT", global_logs,
+            [RateRule("rate-limit-api", args.api_rate_limit, API_SCOPE), everything], groups,
         )  # fmt: skip
-        self.media_web_acl = self._web_acl(
-            "media", "CLOUDFRONT", global_logs,
-            [RateRule("rate-limit-per-ip", args.media_rate_limit)],
+        self.media_web_acl = web_acl(
+            self, "media", "CLOUDFRONT", global_logs,
+            [RateRule("rate-limit-per-ip", args.media_rate_limit)], groups,
         )  # fmt: skip
-        self.regional_web_acl = self._web_acl(
-            "regional", "REGIONAL", regional_logs,
+        self.regional_web_acl = web_acl(
+            self, "regional", "REGIONAL", regional_logs,
             [RateRule("rate-limit-sign-in", args.sign_in_rate_limit, SIGN_IN_SCOPE), everything],
+            groups,
         )  # fmt: skip
         self.cloudfront_web_acl_arn: pulumi.Output[str] = self.cloudfront_web_acl.arn
         self.media_web_acl_arn: pulumi.Output[str] = self.media_web_acl.arn
@@ -267,122 +269,6 @@ class EdgeProtection(Component):
                 "regional_web_acl_arn": self.regional_web_acl_arn,
             }
         )
-
-    def _us_east_1_logs_key(self) -> aws.kms.Key:
-        """KMS key for the CloudFront ACL's log group, which must live in us-east-1."""
-        account = lookups.account_id()
-        part = lookups.partition()
-        region = cdn.CLOUDFRONT_REGION
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountAdministers",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:{part}:iam::{account}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "CloudWatchLogsUseKey",
-                    "Effect": "Allow",
-                    "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                    "Action": [
-                        "kms:Encrypt",
-                        "kms:Decrypt",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:DescribeKey",
-                    ],
-                    "Resource": "*",
-                    "Condition": {
-                        "ArnLike": {
-                            "kms:EncryptionContext:aws:logs:arn": (
-                                f"arn:{part}:logs:{region}:{account}:*"
-                            )
-                        }
-                    },
-                },
-            ],
-        }
-        key = aws.kms.Key(
-            self.child_name("cloudfront-logs-key"),
-            description=f"CloudFront WAF logs of {self.ctx.project}-{self.ctx.stack}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30 if self.ctx.is_prod else 7,
-            policy=json.dumps(policy),
-            region=region,
-            tags=self.tags(),
-            opts=self.child_opts(),
-        )
-        aws.kms.Alias(
-            self.child_name("cloudfront-logs-alias"),
-            name=f"alias/{self.physical_name('cloudfront-logs', 'kms_alias')}",
-            target_key_id=key.key_id,
-            region=region,
-            opts=self.child_opts(),
-        )
-        return key
-
-    def _web_acl(
-        self,
-        role: str,
-        scope: Scope,
-        logs: aws.cloudwatch.LogGroup,
-        rate_rules: Sequence[RateRule],
-    ) -> aws.wafv2.WebAcl:
-        region = cdn.CLOUDFRONT_REGION if scope == "CLOUDFRONT" else None
-        metric_prefix = self.physical_name(role, "waf")
-        rules: list[dict[str, Any]] = [
-            {
-                "name": group,
-                "priority": priority,
-                "override_action": {"none": {}},
-                "statement": {
-                    "managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}
-                },
-                "visibility_config": _visibility(f"{metric_prefix}-{group}"),
-            }
-            for priority, group in enumerate(self.args.managed_rule_groups, start=10)
-        ]
-        for priority, rule in enumerate(rate_rules, start=100):
-            statement: dict[str, Any] = {
-                "limit": rule.limit,
-                "aggregate_key_type": "IP",
-                "evaluation_window_sec": 300,
-            }
-            if rule.scope_down is not None:
-                statement["scope_down_statement"] = rule.scope_down
-            rules.append(
-                {
-                    "name": rule.name,
-                    "priority": priority,
-                    "action": {"block": {}},
-                    "statement": {"rate_based_statement": statement},
-                    "visibility_config": _visibility(f"{metric_prefix}-{rule.name}"),
-                }
-            )
-        acl = aws.wafv2.WebAcl(
-            self.child_name(f"{role}-acl"),
-            name=self.physical_name(role, "waf"),
-            description=f"{scope} web ACL of {self.ctx.project}-{self.ctx.stack}",
-            scope=scope,
-            default_action={"allow": {}},
-            rules=rules,
-            visibility_config=_visibility(metric_prefix),
-            region=region,
-            tags=self.tags(),
-            opts=self.child_opts(),
-        )
-        aws.wafv2.WebAclLoggingConfiguration(
-            self.child_name(f"{role}-acl-logging"),
-            resource_arn=acl.arn,
-            log_destination_configs=[logs.arn],
-            redacted_fields=[{"single_header": {"name": h}} for h in REDACTED_HEADERS],
-            region=region,
-            opts=self.child_opts(),
-        )
-        return acl
 
     def associate(
         self,
@@ -457,6 +343,152 @@ class EdgeProtection(Component):
                 opts=owner.child_opts(depends_on=[protection]),
             )
         return protection
+
+
+def us_east_1_logs_key(owner: Component) -> aws.kms.Key:
+    """KMS key of `owner`'s CloudFront WAF log groups, which must live in us-east-1."""
+    account = lookups.account_id()
+    part = lookups.partition()
+    region = cdn.CLOUDFRONT_REGION
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{part}:iam::{account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogsUseKey",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:DescribeKey",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{part}:logs:{region}:{account}:*"
+                        )
+                    }
+                },
+            },
+        ],
+    }
+    ctx = owner.ctx
+    key = aws.kms.Key(
+        owner.child_name("cloudfront-logs-key"),
+        description=f"CloudFront WAF logs of {ctx.project}-{ctx.stack}",
+        enable_key_rotation=True,
+        deletion_window_in_days=30 if ctx.is_prod else 7,
+        policy=json.dumps(policy),
+        region=region,
+        tags=owner.tags(),
+        opts=owner.child_opts(),
+    )
+    aws.kms.Alias(
+        owner.child_name("cloudfront-logs-alias"),
+        name=f"alias/{owner.physical_name('cloudfront-logs', 'kms_alias')}",
+        target_key_id=key.key_id,
+        region=region,
+        opts=owner.child_opts(),
+    )
+    return key
+
+
+def cloudfront_waf_logs(
+    owner: Component, role: str, retention_days: int
+) -> aws.cloudwatch.LogGroup:
+    """The us-east-1 log group CLOUDFRONT-scope ACLs of `owner` log to (WAF requires the
+    `aws-waf-logs-` prefix), KMS-encrypted with `owner`'s us-east-1 key."""
+    return aws.cloudwatch.LogGroup(
+        owner.child_name(f"{role}-waf-logs"),
+        name=f"aws-waf-logs-{owner.physical_name(role)}",
+        retention_in_days=retention_days,
+        kms_key_id=us_east_1_logs_key(owner).arn,
+        region=cdn.CLOUDFRONT_REGION,
+        tags=owner.tags(),
+        opts=owner.child_opts(),
+    )
+
+
+def web_acl(
+    owner: Component,
+    role: str,
+    scope: Scope,
+    logs: aws.cloudwatch.LogGroup,
+    rate_rules: Sequence[RateRule],
+    managed_rule_groups: Sequence[str] = MANAGED_RULE_GROUPS,
+) -> aws.wafv2.WebAcl:
+    """A web ACL of `owner`: the managed rule groups, then `rate_rules` (blocking), metrics
+    for every rule and logging to `logs` with credentials redacted."""
+    region = cdn.CLOUDFRONT_REGION if scope == "CLOUDFRONT" else None
+    metric_prefix = owner.physical_name(role, "waf")
+    rules: list[dict[str, Any]] = [
+        {
+            "name": group,
+            "priority": priority,
+            "override_action": {"none": {}},
+            "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+            "visibility_config": _visibility(f"{metric_prefix}-{group}"),
+        }
+        for priority, group in enumerate(managed_rule_groups, start=10)
+    ]
+    for priority, rule in enumerate(rate_rules, start=100):
+        statement: dict[str, Any] = {
+            "limit": rule.limit,
+            "aggregate_key_type": "IP",
+            "evaluation_window_sec": 300,
+        }
+        if rule.scope_down is not None:
+            statement["scope_down_statement"] = rule.scope_down
+        rules.append(
+            {
+                "name": rule.name,
+                "priority": priority,
+                "action": {"block": {}},
+                "statement": {"rate_based_statement": statement},
+                "visibility_config": _visibility(f"{metric_prefix}-{rule.name}"),
+            }
+        )
+    ctx = owner.ctx
+    acl = aws.wafv2.WebAcl(
+        owner.child_name(f"{role}-acl"),
+        name=owner.physical_name(role, "waf"),
+        description=f"{scope} web ACL of {ctx.project}-{ctx.stack}",
+        scope=scope,
+        default_action={"allow": {}},
+        rules=rules,
+        visibility_config=_visibility(metric_prefix),
+        region=region,
+        tags=owner.tags(),
+        opts=owner.child_opts(),
+    )
+    aws.wafv2.WebAclLoggingConfiguration(
+        owner.child_name(f"{role}-acl-logging"),
+        resource_arn=acl.arn,
+        log_destination_configs=[logs.arn],
+        redacted_fields=[{"single_header": {"name": h}} for h in REDACTED_HEADERS],
+        region=region,
+        opts=owner.child_opts(),
+    )
+    return acl
+
+
+def own_cloudfront_web_acl(
+    owner: Component, rate_rules: Sequence[RateRule], log_retention_days: int
+) -> aws.wafv2.WebAcl:
+    """A CLOUDFRONT-scope ACL of `owner`'s own, for a distribution given no `EdgeProtection`
+    ACL: the managed rule groups, `rate_rules`, logs kept `log_retention_days` in us-east-1."""
+    logs = cloudfront_waf_logs(owner, "cdn", log_retention_days)
+    return web_acl(owner, "cdn", "CLOUDFRONT", logs, rate_rules)
 
 
 def _visibility(metric_name: str) -> dict[str, Any]:

@@ -30,13 +30,14 @@ class GraphArgs:
     network: Network
     #: Customer-managed KMS key for the cluster storage and snapshots.
     kms_key_arn: pulumi.Input[str]
-    #: KMS key of the audit log group; None uses CloudWatch's own encryption.
+    #: KMS key of the audit log group; None: a key of the component's own.
     log_kms_key_arn: pulumi.Input[str] | None = None
     #: Engine release; its major (`1.4`) picks the parameter group family.
     engine_version: str = "1.4.5.0"
     #: Neptune Serverless scales between the capacities below instead of a fixed instance class.
     serverless: bool = False
-    instance_class: str = "db.r6g.large"
+    #: None: db.t4g.medium in dev, db.r6g.large elsewhere (`StackContext.sized`).
+    instance_class: str | None = None
     min_capacity_ncu: float = 1
     max_capacity_ncu: float = 8
     #: Readers in other AZs; the first is the failover target.
@@ -50,8 +51,9 @@ class GraphArgs:
     def __post_init__(self) -> None:
         if self.serverless and self.min_capacity_ncu > self.max_capacity_ncu:
             raise ValueError(
-                f"graph.min_capacity_ncu={self.min_capacity_ncu} exceeds graph.max_capacity_ncu="
-                f"{self.max_capacity_ncu}; raise the maximum or lower the minimum"
+                f"GraphArgs.min_capacity_ncu={self.min_capacity_ncu} exceeds "
+                f"GraphArgs.max_capacity_ncu={self.max_capacity_ncu} (config graph.*); raise the "
+                "maximum or lower the minimum"
             )
 
 
@@ -100,6 +102,7 @@ class Graph(Component):
             args.log_retention_days,
             args.log_kms_key_arn,
             name=f"/aws/neptune/{identifier}/audit",
+            arg="GraphArgs.log_retention_days",
         )
         self.cluster = aws.neptune.Cluster(
             self.child_name("cluster"),
@@ -131,13 +134,14 @@ class Graph(Component):
             opts=self.child_opts(depends_on=[audit]),
         )
         roles = ["writer", *(f"reader-{i}" for i in range(1, args.reader_count + 1))]
+        instance_class = args.instance_class or ctx.sized("db.t4g.medium", "db.r6g.large")
         self.instances = [
             aws.neptune.ClusterInstance(
                 self.child_name(role),
                 identifier=self.physical_name(role, "neptune"),
                 cluster_identifier=self.cluster.id,
                 engine="neptune",
-                instance_class="db.serverless" if args.serverless else args.instance_class,
+                instance_class="db.serverless" if args.serverless else instance_class,
                 neptune_subnet_group_name=subnets.name,
                 auto_minor_version_upgrade=True,
                 promotion_tier=i,

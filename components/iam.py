@@ -85,6 +85,8 @@ class ServiceRole(Component):
     """An IAM role with no permissions until something grants it some."""
 
     TYPE = "soundstack:iam:ServiceRole"
+    #: What gives this grantee a security group (named in errors of verbs that need one).
+    security_group_arg = "ServiceRoleArgs.security_group_id"
 
     def __init__(
         self,
@@ -95,10 +97,16 @@ class ServiceRole(Component):
     ) -> None:
         super().__init__(name, ctx, opts)
         if args.assume_role_policy is None and not args.services:
-            raise ValueError(f"{name}: a ServiceRole needs `services` or `assume_role_policy`")
+            raise ValueError(
+                f"{name}: set ServiceRoleArgs.services (e.g. ['lambda.amazonaws.com']) or "
+                "ServiceRoleArgs.assume_role_policy: a role nobody may assume is useless"
+            )
         for arn in args.managed_policy_arns:
             if arn.endswith(("/AdministratorAccess", "/PowerUserAccess", "/IAMFullAccess")):
-                raise ValueError(f"{name}: {arn} is an admin policy; grant named actions instead")
+                raise ValueError(
+                    f"{name}: ServiceRoleArgs.managed_policy_arns lists {arn}, an admin policy; "
+                    "remove it and grant named actions instead"
+                )
         self.role = aws.iam.Role(
             self.child_name("role"),
             name=self.physical_name("", "iam_role"),
@@ -163,6 +171,8 @@ class RoleGrantee:
     """Mixin making a component that runs code under `self.role` (a `ServiceRole`) a `Grantee`."""
 
     role: ServiceRole
+    #: What gives this grantee a security group (named in errors of verbs that need one).
+    security_group_arg = "ServiceRoleArgs.security_group_id"
 
     @property
     def role_arn(self) -> pulumi.Output[str]:

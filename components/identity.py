@@ -59,11 +59,14 @@ class IdentityArgs:
     def __post_init__(self) -> None:
         if not self.callback_urls:
             raise ValueError(
-                "identity.callback_urls is empty: the hosted UI needs at least one, e.g. "
-                "https://music.example.com/auth/callback"
+                "IdentityArgs.callback_urls (config identity.callback_urls) is empty: the "
+                "hosted UI needs at least one, e.g. https://music.example.com/auth/callback"
             )
         if not 5 <= self.access_token_minutes <= 1440 or not 5 <= self.id_token_minutes <= 1440:
-            raise ValueError("access/id token validity must be 5 to 1440 minutes")
+            raise ValueError(
+                f"IdentityArgs.access_token_minutes={self.access_token_minutes} and "
+                f"id_token_minutes={self.id_token_minutes}: Cognito allows 5 to 1440 minutes"
+            )
 
 
 #: Cognito attribute ← provider attribute, per social provider.

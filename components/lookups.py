@@ -45,8 +45,8 @@ def availability_zones(count: int) -> list[str]:
     ).names
     if len(zones) < count:
         raise ValueError(
-            f"network.az_count={count} but the region offers only {len(zones)} zones "
-            f"({', '.join(zones)}); set network.az_count: {len(zones)}"
+            f"NetworkArgs.az_count={count} (config network.az_count) but the region offers only "
+            f"{len(zones)} zones ({', '.join(zones)}); set it to {len(zones)}"
         )
     return sorted(zones)[:count]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from soundstack.components import buckets, cdn
+from soundstack.components import buckets, cdn, edge
 from soundstack.components.base import Component, StackContext
 from soundstack.components.iam import Grantee
 
@@ -45,7 +45,9 @@ class MediaArgs:
 
     #: PEM public keys (1 or 2) whose private halves sign stream URLs; see the module docstring.
     signing_public_keys: Sequence[str]
-    #: ARN of the CLOUDFRONT-scope WAF web ACL (components.edge.EdgeProtection.media_web_acl_arn).
+    #: ARN of the CLOUDFRONT-scope WAF web ACL (components.edge.EdgeProtection.media_web_acl_arn);
+    #: None: an ACL of the component's own (AWS managed rule groups, a per-IP limit of
+    #: `edge.MEDIA_RATE_LIMIT` requests per 5 minutes, logs kept `log_retention_days`).
     web_acl_arn: pulumi.Input[str] | None = None
     price_class: str = "PriceClass_All"
     log_retention_days: int = 365
@@ -57,17 +59,22 @@ class MediaArgs:
         keys = list(self.signing_public_keys)
         if not 1 <= len(keys) <= 2:
             raise ValueError(
-                f"edge.signing_public_keys has {len(keys)} keys: list 1 or 2 PEM public keys "
-                "(run `soundstack signing-key rotate <stack>` to create one)"
+                f"MediaArgs.signing_public_keys (config edge.signing_public_keys) has "
+                f"{len(keys)} keys: list 1 or 2 PEM public keys (`soundstack signing-key rotate "
+                "<stack>` or `openssl rsa -pubout` of a 2048-bit RSA key)"
             )
         for key in keys:
             if not _PEM.match(key.strip()):
                 raise ValueError(
-                    f"edge.signing_public_keys entry {key[:40]!r}… is not a PEM public key; "
-                    "paste the block `soundstack signing-key rotate` printed"
+                    f"MediaArgs.signing_public_keys (config edge.signing_public_keys) entry "
+                    f"{key[:40]!r}… is not a PEM public key; paste the -----BEGIN PUBLIC KEY----- "
+                    "block `soundstack signing-key rotate` printed"
                 )
         if len({key_fingerprint(k) for k in keys}) != len(keys):
-            raise ValueError("edge.signing_public_keys lists the same key twice; remove one")
+            raise ValueError(
+                "MediaArgs.signing_public_keys (config edge.signing_public_keys) lists the same "
+                "key twice; remove one"
+            )
 
 
 class MediaDelivery(Component):
@@ -139,6 +146,15 @@ class MediaDelivery(Component):
             opts=self.child_opts(),
         )
         headers = cdn.security_headers_policy(self, "audio")
+        web_acl_arn = (
+            args.web_acl_arn
+            if args.web_acl_arn is not None
+            else edge.own_cloudfront_web_acl(
+                self,
+                [edge.RateRule("rate-limit-per-ip", edge.MEDIA_RATE_LIMIT)],
+                args.log_retention_days,
+            ).arn
+        )
         origin_id = "music-bucket"
         self.distribution = aws.cloudfront.Distribution(
             self.child_name("distribution"),
@@ -148,7 +164,7 @@ class MediaDelivery(Component):
             http_version="http2and3",
             price_class=args.price_class,
             aliases=[args.domain.name] if args.domain else None,
-            web_acl_id=args.web_acl_arn,
+            web_acl_id=web_acl_arn,
             origins=[
                 {
                     "origin_id": origin_id,

@@ -58,6 +58,8 @@ class TopicArgs:
     delivery_log_role_arn: pulumi.Input[str] | None = None
     #: Percentage of successful deliveries logged (failures are always logged).
     success_sample_rate: int = 10
+    #: KMS key of the log groups (its policy admits CloudWatch Logs); None: a key of the
+    #: component's own.
     log_kms_key_arn: pulumi.Input[str] | None = None
     log_retention_days: int = 365
 
@@ -84,7 +86,14 @@ class Topic(Component):
             # SNS writes to these fixed names; creating them first sets retention and KMS.
             base = delivery_log_group_name(ctx.region, account, self.topic_name)
             logs = [
-                log_group(self, role, args.log_retention_days, args.log_kms_key_arn, name=group)
+                log_group(
+                    self,
+                    role,
+                    args.log_retention_days,
+                    args.log_kms_key_arn,
+                    name=group,
+                    arg="TopicArgs.log_retention_days",
+                )
                 for role, group in (("delivery", base), ("delivery-failures", f"{base}/Failure"))
             ]
             for protocol in ("sqs", "lambda"):
@@ -167,11 +176,13 @@ class QueueArgs:
     def __post_init__(self) -> None:
         if not 1 <= self.consumer_timeout_seconds <= MAX_VISIBILITY_SECONDS // 6:
             raise ValueError(
-                f"queue consumer_timeout_seconds={self.consumer_timeout_seconds}: use 1 to "
+                f"QueueArgs.consumer_timeout_seconds={self.consumer_timeout_seconds}: use 1 to "
                 f"{MAX_VISIBILITY_SECONDS // 6} (visibility is six times it, at most 12 hours)"
             )
         if self.filter_policy is not None and self.topic is None:
-            raise ValueError("a queue filter_policy needs the topic it filters; set `topic`")
+            raise ValueError(
+                "QueueArgs.filter_policy needs the topic it filters; set QueueArgs.topic"
+            )
 
 
 class Queue(Component):
@@ -513,6 +524,8 @@ class MessagingArgs:
     """The platform's topics and stream. Queues are added per consumer with `queue(...)`."""
 
     kms_key_arn: pulumi.Input[str]
+    #: KMS key of the log groups (its policy admits CloudWatch Logs); None: a key of the
+    #: component's own.
     log_kms_key_arn: pulumi.Input[str] | None = None
     topics: Sequence[str] = ("activity", "notifications")
     stream: str = "listening"
@@ -598,7 +611,10 @@ class Messaging(Component):
     def topic(self, name: str) -> Topic:
         """The topic called `name` (e.g. `activity`), or a clear error."""
         if name not in self.topics:
-            raise KeyError(f"no topic {name!r}; topics: {', '.join(self.topics)}")
+            raise KeyError(
+                f"{self.logical_name} has no topic {name!r}; use one of {', '.join(self.topics)} "
+                "or add it to MessagingArgs.topics"
+            )
         return self.topics[name]
 
     def queue(

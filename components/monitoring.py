@@ -64,7 +64,7 @@ class AuditTrailArgs:
 
     #: Days the trail's CloudWatch log group keeps events (PCI DSS 10.5.1 wants ≥ 365 in prod).
     retention_days: int = 365
-    #: KMS key of the CloudWatch log group; None keeps CloudWatch's own encryption.
+    #: KMS key of the CloudWatch log group; None: a key of the component's own.
     logs_kms_key_arn: pulumi.Input[str] | None = None
     #: ARN of the music bucket: its object writes are recorded as data events.
     music_bucket_arn: pulumi.Input[str] | None = None
@@ -159,7 +159,13 @@ class AuditTrail(Component):
             ],
         )
 
-        self.log_group = log_group(self, "trail", args.retention_days, args.logs_kms_key_arn)
+        self.log_group = log_group(
+            self,
+            "trail",
+            args.retention_days,
+            args.logs_kms_key_arn,
+            arg="AuditTrailArgs.retention_days",
+        )
         delivery = ServiceRole(
             self.child_name("cloudwatch"),
             ServiceRoleArgs(
@@ -246,13 +252,14 @@ class MonitoringArgs:
         unknown = sorted(set(self.thresholds) - set(DEFAULT_THRESHOLDS))
         if unknown:
             raise ValueError(
-                f"monitoring.thresholds has unknown keys {unknown}; use signal keys "
+                f"MonitoringArgs.thresholds (config monitoring.thresholds) has unknown keys "
+                f"{unknown}; use signal keys "
                 f"{sorted(DEFAULT_THRESHOLDS)}"
             )
         if not 1 <= self.datapoints_to_alarm <= self.evaluation_periods:
             raise ValueError(
-                f"datapoints_to_alarm={self.datapoints_to_alarm} must be between 1 and "
-                f"evaluation_periods={self.evaluation_periods}"
+                f"MonitoringArgs.datapoints_to_alarm={self.datapoints_to_alarm} must be between "
+                f"1 and evaluation_periods={self.evaluation_periods}"
             )
 
 

@@ -52,6 +52,9 @@ LIMITS: dict[str, int] = {
 
 _HASH_LEN = 8
 _INVALID = re.compile(r"[^a-z0-9-]+")
+#: Secrets Manager CreateSecret, Name: "Do not end your secret name with a hyphen followed by
+#: six characters." (Secrets Manager appends `-` and six random characters to a secret's ARN.)
+_SECRET_ARN_SUFFIX = re.compile(r"-([^-]{6})$")
 
 
 def physical_name(project: str, stack: str, role: str, kind: str = "default") -> str:
@@ -61,7 +64,10 @@ def physical_name(project: str, stack: str, role: str, kind: str = "default") ->
     full = _INVALID.sub("-", f"{project}-{stack}-{role}".lower()).strip("-")
     full = re.sub(r"-{2,}", "-", full)
     limit = LIMITS[kind]
-    if len(full) <= limit:
-        return full
-    digest = hashlib.sha256(full.encode()).hexdigest()[:_HASH_LEN]
-    return f"{full[: limit - _HASH_LEN - 1].rstrip('-')}-{digest}"
+    if len(full) > limit:
+        digest = hashlib.sha256(full.encode()).hexdigest()[:_HASH_LEN]
+        full = f"{full[: limit - _HASH_LEN - 1].rstrip('-')}-{digest}"
+    if kind == "secret":
+        # `<project>-<stack>-payment/stripe`, not `…-payment-stripe`.
+        full = _SECRET_ARN_SUFFIX.sub(r"/\1", full)
+    return full

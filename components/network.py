@@ -51,7 +51,7 @@ class NetworkArgs:
     nat_gateways: Literal["single", "per_az"] = "per_az"
     flow_log_retention_days: int = 365
     interface_endpoints: Sequence[str] = field(default_factory=lambda: DEFAULT_INTERFACE_ENDPOINTS)
-    #: KMS key for the flow-log group; None uses CloudWatch's own encryption.
+    #: KMS key for the flow-log group; None: a key of the component's own.
     kms_key_arn: pulumi.Input[str] | None = None
     #: Zones the private tier spans at least. Zones beyond `az_count` get a private subnet only
     #: (routed through the existing NAT, no NAT, endpoints or other tiers: it costs nothing),
@@ -62,12 +62,17 @@ class NetworkArgs:
     def __post_init__(self) -> None:
         net = ipaddress.ip_network(self.cidr)
         if not 16 <= net.prefixlen <= 24:
-            raise ValueError(f"network.cidr={self.cidr}: use a /16 to /24 block, e.g. 10.0.0.0/16")
+            raise ValueError(
+                f"NetworkArgs.cidr={self.cidr} (config network.cidr): use a /16 to /24 block, "
+                "e.g. 10.0.0.0/16"
+            )
         if not 2 <= self.az_count <= 3:
-            raise ValueError(f"network.az_count={self.az_count}: use 2 or 3 zones")
+            raise ValueError(
+                f"NetworkArgs.az_count={self.az_count} (config network.az_count): use 2 or 3 zones"
+            )
         if not 0 <= self.min_private_azs <= 3:
             raise ValueError(
-                f"network.min_private_azs={self.min_private_azs}: use 0 to 3 (the subnet plan "
+                f"NetworkArgs.min_private_azs={self.min_private_azs}: use 0 to 3 (the subnet plan "
                 "has room for three zones per tier)"
             )
 
@@ -281,7 +286,13 @@ class Network(Component):
             )
 
     def _flow_logs(self, args: NetworkArgs) -> None:
-        group = log_group(self, "flow", args.flow_log_retention_days, args.kms_key_arn)
+        group = log_group(
+            self,
+            "flow",
+            args.flow_log_retention_days,
+            args.kms_key_arn,
+            arg="NetworkArgs.flow_log_retention_days",
+        )
         role = aws.iam.Role(
             self.child_name("flow-logs-role"),
             name=self.physical_name("flow-logs", "iam_role"),

@@ -70,15 +70,19 @@ class PipelineArgs:
     jenkins_url: str | None = None
     jenkins_project: str = "soundstack"
     log_retention_days: int = 365
+    #: KMS key of the log groups (its policy admits CloudWatch Logs); None: a key of the
+    #: component's own.
     logs_kms_key_arn: pulumi.Input[str] | None = None
     #: Bucket for the artifacts bucket's S3 server access logs; None makes one.
     access_logs: Bucket | None = None
 
     def __post_init__(self) -> None:
         if not self.environments or len(set(self.environments)) != len(self.environments):
-            raise ValueError(f"environments={list(self.environments)}: list each stack once")
+            raise ValueError(
+                f"PipelineArgs.environments={list(self.environments)}: list each stack once"
+            )
         if self.jenkins_url is not None and not self.jenkins_url.startswith("https://"):
-            raise ValueError(f"jenkins_url={self.jenkins_url} must use https://")
+            raise ValueError(f"PipelineArgs.jenkins_url={self.jenkins_url} must use https://")
 
 
 def in_vpc_build(
@@ -293,7 +297,13 @@ class Pipeline(Component):
             self.ctx,
             opts=self.child_opts(),
         )
-        group = log_group(self, role_name, args.log_retention_days, args.logs_kms_key_arn)
+        group = log_group(
+            self,
+            role_name,
+            args.log_retention_days,
+            args.logs_kms_key_arn,
+            arg="PipelineArgs.log_retention_days",
+        )
         role.grant(
             "WriteBuildLogs",
             ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -502,11 +512,14 @@ class DeployRunnerArgs:
     network: Network
     #: The stack's deploy role (components/bootstrap.py), the runner's service role.
     role_arn: pulumi.Input[str]
+    #: Customer-managed KMS key of the Pulumi access token secret and the build's artifacts
+    #: (SecretsManager: the AWS managed key fails policy `secrets-cmk`).
+    kms_key_arn: pulumi.Input[str]
     #: ECR repositories (names) whose image of the commit must exist before it is released.
     repositories: Sequence[str] = ()
-    #: Key of the Pulumi access token secret.
-    kms_key_arn: pulumi.Input[str] | None = None
     log_retention_days: int = 365
+    #: KMS key of the log groups (its policy admits CloudWatch Logs); None: a key of the
+    #: component's own.
     logs_kms_key_arn: pulumi.Input[str] | None = None
     #: A first deploy of a cluster with its add-ons takes about an hour; CodeBuild allows 5-2160.
     timeout_minutes: int = 120
@@ -514,7 +527,8 @@ class DeployRunnerArgs:
     def __post_init__(self) -> None:
         if not 5 <= self.timeout_minutes <= 2160:
             raise ValueError(
-                f"timeout_minutes={self.timeout_minutes}: CodeBuild's build timeout is 5 to "
+                f"DeployRunnerArgs.timeout_minutes={self.timeout_minutes}: CodeBuild's build "
+                "timeout is 5 to "
                 "2160 minutes"
             )
 
@@ -553,7 +567,13 @@ class DeployRunner(Component):
             tags=self.tags(),
             opts=self.child_opts(),
         )
-        group = log_group(self, "build", args.log_retention_days, args.logs_kms_key_arn)
+        group = log_group(
+            self,
+            "build",
+            args.log_retention_days,
+            args.logs_kms_key_arn,
+            arg="DeployRunnerArgs.log_retention_days",
+        )
         spec = self.pulumi_token.arn.apply(
             lambda token: buildspec(
                 deploy_commands(

@@ -31,9 +31,15 @@ class ProviderSecretsArgs:
     def __post_init__(self) -> None:
         for provider in self.providers:
             if not re.fullmatch(r"[a-z][a-z0-9-]*", provider):
-                raise ValueError(f"provider {provider!r}: use lower-case letters, e.g. 'stripe'")
+                raise ValueError(
+                    f"ProviderSecretsArgs.providers entry {provider!r}: use lower-case letters, "
+                    "digits and -, starting with a letter, e.g. 'stripe'"
+                )
         if not 7 <= self.recovery_window_days <= 30:
-            raise ValueError("recovery_window_days: Secrets Manager allows 7 to 30")
+            raise ValueError(
+                f"ProviderSecretsArgs.recovery_window_days={self.recovery_window_days}: Secrets "
+                "Manager allows 7 to 30"
+            )
 
 
 class ProviderSecrets(Component):
@@ -70,7 +76,10 @@ class ProviderSecrets(Component):
         wanted = list(providers) if providers is not None else list(self.secrets)
         unknown = sorted(set(wanted) - set(self.secrets))
         if unknown:
-            raise ValueError(f"{self.logical_name} has no secrets for {unknown}")
+            raise ValueError(
+                f"{self.logical_name} has no secrets for {unknown}; use one of "
+                f"{', '.join(self.secrets)} or add them to ProviderSecretsArgs.providers"
+            )
         suffix = "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]", self.logical_name))
         grantee.grant(
             f"Read{suffix}",

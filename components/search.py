@@ -48,13 +48,15 @@ class SearchArgs:
     network: Network
     #: Customer-managed KMS key for the indices at rest.
     kms_key_arn: pulumi.Input[str]
-    #: KMS key of the log groups; None uses CloudWatch's own encryption.
+    #: KMS key of the log groups; None: a key of the component's own.
     log_kms_key_arn: pulumi.Input[str] | None = None
     engine_version: str = "OpenSearch_2.19"
-    instance_type: str = "r7g.large.search"
+    #: None: t3.small.search in dev, r7g.large.search elsewhere (`StackContext.sized`).
+    instance_type: str | None = None
     instance_count: int = 3
-    #: Three dedicated master nodes keep cluster state stable under indexing load.
-    dedicated_master: bool = True
+    #: Three dedicated master nodes keep cluster state stable under indexing load; None: on,
+    #: except in dev.
+    dedicated_master: bool | None = None
     dedicated_master_type: str = "m7g.large.search"
     #: Spread data nodes over the network's zones (instance_count must be a multiple of them).
     zone_awareness: bool = True
@@ -80,8 +82,8 @@ class Search(Component):
         zones = len(net.isolated_subnet_ids) if args.zone_awareness else 1
         if args.zone_awareness and args.instance_count % zones:
             raise ValueError(
-                f"search.instance_count={args.instance_count} does not spread evenly over "
-                f"{zones} zones; set search.instance_count to a multiple of {zones}"
+                f"SearchArgs.instance_count={args.instance_count} (config search.instance_count) "
+                f"does not spread evenly over {zones} zones; set it to a multiple of {zones}"
             )
         part, account = lookups.partition(), lookups.account_id()
         self.security_group = net.security_group(self, "search", f"{name}: HTTPS, granted only")
@@ -114,6 +116,7 @@ class Search(Component):
                 log_type.lower().replace("_", "-"),
                 args.log_retention_days,
                 args.log_kms_key_arn,
+                arg="SearchArgs.log_retention_days",
             )
             for log_type in LOG_TYPES
         }
@@ -142,13 +145,16 @@ class Search(Component):
             ),
             opts=self.child_opts(),
         )
+        dedicated_master = (
+            args.dedicated_master if args.dedicated_master is not None else ctx.environment != "dev"
+        )
         cluster: dict[str, object] = {
-            "instance_type": args.instance_type,
+            "instance_type": args.instance_type or ctx.sized("t3.small.search", "r7g.large.search"),
             "instance_count": args.instance_count,
-            "dedicated_master_enabled": args.dedicated_master,
+            "dedicated_master_enabled": dedicated_master,
             "zone_awareness_enabled": args.zone_awareness,
         }
-        if args.dedicated_master:
+        if dedicated_master:
             cluster |= {
                 "dedicated_master_type": args.dedicated_master_type,
                 "dedicated_master_count": 3,

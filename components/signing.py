@@ -44,13 +44,14 @@ class CodeSigningArgs:
     def __post_init__(self) -> None:
         if self.untrusted_artifact_on_deployment == "Enforce" and not self.artefacts_signed:
             raise ValueError(
-                "untrusted_artifact_on_deployment=Enforce blocks every deployment of unsigned "
-                "code, and the functions' zips are uploaded unsigned (Pulumi's direct upload); "
-                "use Warn until the pipeline signs them (README: Lambda code signing)"
+                "CodeSigningArgs.untrusted_artifact_on_deployment=Enforce blocks every deployment "
+                "of unsigned code, and the functions' zips are uploaded unsigned (Pulumi's direct "
+                "upload); use Warn until the pipeline signs them (README: Lambda code signing)"
             )
         if not 1 <= self.signature_validity_months <= MAX_VALIDITY_MONTHS:
             raise ValueError(
-                f"signature_validity_months={self.signature_validity_months}: Signer allows 1 "
+                f"CodeSigningArgs.signature_validity_months={self.signature_validity_months}: "
+                "Signer allows 1 "
                 f"to {MAX_VALIDITY_MONTHS}"
             )
 

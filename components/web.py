@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from soundstack.components import buckets, cdn
+from soundstack.components import buckets, cdn, edge
 from soundstack.components.base import Component, StackContext
 from soundstack.components.iam import Grantee
 
@@ -59,7 +59,10 @@ class WebArgs:
     """SPA hosting settings. Defaults: every edge location, a year of access logs, no API
     behaviour until `api_domain` is set, CSP limited to this site plus the given sources."""
 
-    #: ARN of the CLOUDFRONT-scope WAF web ACL (components.edge.EdgeProtection).
+    #: ARN of the CLOUDFRONT-scope WAF web ACL (components.edge.EdgeProtection); None: an ACL
+    #: of the component's own (AWS managed rule groups, per-IP limits of `edge.WEB_RATE_LIMIT`
+    #: requests per 5 minutes and `edge.API_RATE_LIMIT` on /api/, logs kept
+    #: `log_retention_days`).
     web_acl_arn: pulumi.Input[str] | None = None
     #: Host name of the HTTP API (e.g. `abc123.execute-api.eu-west-1.amazonaws.com`).
     api_domain: pulumi.Input[str] | None = None
@@ -165,6 +168,18 @@ class WebApp(Component):
             )
             behaviours.append(self._api_behaviour(headers.id))
 
+        web_acl_arn = (
+            args.web_acl_arn
+            if args.web_acl_arn is not None
+            else edge.own_cloudfront_web_acl(
+                self,
+                [
+                    edge.RateRule("rate-limit-api", edge.API_RATE_LIMIT, edge.API_SCOPE),
+                    edge.RateRule("rate-limit-per-ip", edge.WEB_RATE_LIMIT),
+                ],
+                args.log_retention_days,
+            ).arn
+        )
         self.distribution = aws.cloudfront.Distribution(
             self.child_name("distribution"),
             comment=f"{ctx.project}-{ctx.stack} web app",
@@ -174,7 +189,7 @@ class WebApp(Component):
             price_class=args.price_class,
             default_root_object="index.html",
             aliases=[args.domain.name] if args.domain else None,
-            web_acl_id=args.web_acl_arn,
+            web_acl_id=web_acl_arn,
             origins=origins,
             default_cache_behavior={
                 "target_origin_id": "site",

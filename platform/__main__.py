@@ -38,6 +38,7 @@ from soundstack.components.function import (
     DependencyLayer,
     DependencyLayerArgs,
     FeedSettings,
+    FunctionCode,
     PaymentSettings,
     RecommendationSettings,
     ServiceFunction,
@@ -261,10 +262,16 @@ notifications = messaging.queue(
 # and recommendation also run as containers on EKS (README: "Where each service runs").
 # Every function runs in the private subnets (Lambda.3): most use VPC-only stores, and auth and
 # payment reach AWS through the endpoints and the providers through NAT.
-# `make layer` fills the directory; the zip reaches Lambda through the layer's assets bucket.
+# `make layer` fills build/layer (under the project root); the zip reaches Lambda through the
+# layer's assets bucket.
 deps_layer = DependencyLayer(
     "deps",
-    DependencyLayerArgs(DEFAULT_LAYER_DIR, kms_key_arn=data_key.arn, access_logs=media.logs),
+    DependencyLayerArgs(
+        DEFAULT_LAYER_DIR,
+        kms_key_arn=data_key.arn,
+        access_logs=media.logs,
+        description="Third-party dependencies of app_services",
+    ),
     ctx,
 )
 
@@ -280,11 +287,12 @@ db_port = None if config.database.proxy else database.port
 
 
 def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> ServiceFunctionArgs:
-    """Sizes from `functions` config; in the private subnets when it talks to VPC-only stores."""
-    if settings.db_host is not None and db_port is not None:
-        settings = dataclasses.replace(settings, db_port=db_port)
+    """Sizes from `functions` config; in the private subnets when it talks to VPC-only stores;
+    the database's name and port when it connects to it."""
+    if settings.db_host is not None:
+        settings = dataclasses.replace(settings, db_name=database.db_name, db_port=db_port)
     return ServiceFunctionArgs(
-        service=service,
+        code=FunctionCode.service(service),
         settings=settings,
         memory_mb=config.functions.memory_mb,
         timeout_seconds=config.functions.timeout_seconds,

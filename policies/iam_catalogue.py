@@ -294,8 +294,8 @@ def _check_resources(
             bad.add(arn)
             yield Finding("malformed-arn", sid, f"{arn}: {problem}")
     arns = [a for a in arns if a not in bad]
-    if "*" in resources or not arns:
-        return
+    if "*" in resources or not arns or not actions:
+        return  # no actions to judge the ARNs by: NotAction (every other action) or "*"
     used: set[str] = set()
     for action, resolved in actions.items():
         fits = []

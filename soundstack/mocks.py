@@ -75,6 +75,12 @@ _DOCUMENT_KEYS = ("policy", "assumeRolePolicy", "accessPolicies", "policyDocumen
 _LOWERCASE_NAMES = ("s3", "rds", "neptune", "elasticache", "redshift", "docdb", "memorydb")
 
 
+def _plain(value: Any) -> Any:
+    """An input as the provider reads it: secret-marked values (e.g. admin user names, which
+    pulumi-aws marks sensitive) unwrapped."""
+    return value["value"] if rpc.is_rpc_secret(value) else value
+
+
 def _digest(*parts: str, length: int = 17) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
@@ -609,7 +615,7 @@ _OUTPUTS: dict[str, Computed] = {
         f"{_digest(name, length=8)}-{_digest(name, 'ns', length=4)}",
         "namespaceId": _digest(name, length=32),
         "adminPasswordSecretArn": f"arn:aws:secretsmanager:{m.region}:{m.account_id}:secret:"
-        f"redshift!{name}-soundstack_admin-{_digest(name, length=6)}",
+        f"redshift!{name}-{_plain(i.get('adminUsername'))}-{_digest(name, length=6)}",
     },
     "aws:redshiftserverless/workgroup:Workgroup": lambda m, rid, name, i: {
         "arn": f"arn:aws:redshift-serverless:{m.region}:{m.account_id}:workgroup/"
@@ -628,7 +634,7 @@ _OUTPUTS: dict[str, Computed] = {
         "dnsName": f"{name}.c{_digest(name, length=11)}.{m.region}.redshift.amazonaws.com",
         "endpoint": f"{name}.c{_digest(name, length=11)}.{m.region}.redshift.amazonaws.com:5439",
         "masterPasswordSecretArn": f"arn:aws:secretsmanager:{m.region}:{m.account_id}:secret:"
-        f"redshift!{name}-soundstack_admin-{_digest(name, length=6)}",
+        f"redshift!{name}-{_plain(i.get('masterUsername'))}-{_digest(name, length=6)}",
     },
     "aws:quicksight/vpcConnection:VpcConnection": lambda m, rid, name, i: {
         "arn": f"arn:aws:quicksight:{m.region}:{m.account_id}:vpcConnection/"

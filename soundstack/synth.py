@@ -30,6 +30,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from soundstack.components.function import LAYER_DIR_REQUIRED
 from soundstack.mocks import OFFLINE_RELEASE, EstateMocks
 from soundstack.stacks.loader import (
     NAMESPACE,
@@ -184,9 +185,11 @@ def synthesize(
     project_dir: Path = BUNDLED_DIR,
     first_preview: bool = False,
     release: str | None = OFFLINE_RELEASE,
+    project: str = NAMESPACE,
 ) -> Synthesis:
-    """Run `program` (default: `platform/__main__.py`) under mocks with `config` for `stack`;
-    `release` is the image tag the account has recorded for it (None: a first deploy)."""
+    """Run `program` (default: `platform/__main__.py`) under mocks with `config` for `stack`
+    of `project`, whose root (`pulumi.get_root_directory()`) is `project_dir`; `release` is the
+    image tag the account has recorded for it (None: a first deploy)."""
     region = config.get("aws:region", "eu-west-1")
     mocks = EstateMocks(region, first_preview=first_preview, release=release)
     monitor = RecordingMonitor(mocks)
@@ -208,6 +211,9 @@ def synthesize(
     gc.freeze()
     thresholds = gc.get_threshold()
     gc.set_threshold(50_000, *thresholds[1:])
+    # Nothing here zips a layer directory: previewing without `make layer` is fine.
+    layer_dir_required = LAYER_DIR_REQUIRED.set(False)
+    root_directory = settings.SETTINGS.root_directory
     try:
         settings.ROOT.set(None)
         settings.SETTINGS.rpc_manager.clear()
@@ -215,12 +221,14 @@ def synthesize(
         pulumi.runtime.set_all_config(dict(config), secret_keys)
         pulumi.runtime.set_mocks(
             mocks,
-            project=NAMESPACE,
+            project=project,
             stack=stack,
             preview=first_preview,
             logger=logger,
             monitor=monitor,
         )
+        # What the Pulumi CLI passes the program: the directory of its Pulumi.yaml.
+        settings.SETTINGS.root_directory = str(project_dir)
         main = project_dir / "platform" / "__main__.py"
 
         def run() -> None:
@@ -241,6 +249,8 @@ def synthesize(
             else:
                 outputs[key] = _unwrap(_sync_await(out.future()), mask=True)
     finally:
+        LAYER_DIR_REQUIRED.reset(layer_dir_required)
+        settings.SETTINGS.root_directory = root_directory
         pulumi_resource._get_stack_trace = stack_trace
         gc.set_threshold(*thresholds)
         gc.unfreeze()

@@ -92,6 +92,18 @@ def test_trust_and_resource_policies_need_no_resource_but_known_keys():
     ]
 
 
+def test_not_action_statements_are_judged_by_their_arns_only():
+    """NotAction covers every other action: no action list to test the resources against (the
+    deploy role's NeverChangeItself was reported as acting on nothing); bad ARNs still are."""
+    never = {"Sid": "NeverChangeItself", "Effect": "Deny",
+             "NotAction": ["iam:PassRole", "iam:Get*", "iam:List*"],
+             "Resource": [f"arn:aws:iam::{ACCOUNT}:role/acme-dev-deploy",
+                          f"arn:aws:iam::{ACCOUNT}:policy/acme-dev-deploy*"]}  # fmt: skip
+    assert check_document(doc(never)) == []
+    broken = {**never, "Resource": [f"arn:aws:iam:eu-west-1:{ACCOUNT}:role/x"]}
+    assert rules(check_document(doc(broken))) == ["malformed-arn"]
+
+
 @pytest.mark.parametrize(
     ("statement", "expected"),
     [

@@ -30,3 +30,18 @@ def test_truncated_names_differ_when_roles_differ():
 def test_unknown_kind_is_an_error_naming_the_kinds():
     with pytest.raises(KeyError, match="s3_bucket"):
         physical_name("soundstack", "prod", "x", "s3-bucket")
+
+
+def test_secret_names_never_end_in_a_hyphen_and_six_characters():
+    """Secrets Manager: "Do not end your secret name with a hyphen followed by six characters"
+    (it would read as the random suffix of the secret's ARN)."""
+    assert physical_name("acme", "dev", "payment-stripe", "secret") == "acme-dev-payment/stripe"
+    assert physical_name("acme", "dev", "payment-paypal2", "secret") == "acme-dev-payment-paypal2"
+    assert physical_name("acme", "dev", "payment-stripe") == "acme-dev-payment-stripe"
+
+
+def test_a_stack_context_refuses_an_environment_the_pack_does_not_know():
+    from soundstack.components.base import StackContext
+
+    with pytest.raises(ValueError, match=r"StackContext\.environment='production'"):
+        StackContext("acme", "prod", "production", "eu-west-1", "team", "cc")  # type: ignore[arg-type]

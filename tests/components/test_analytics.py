@@ -81,7 +81,7 @@ def test_serverless_refuses_a_network_in_two_zones():
         net = Network("net", NetworkArgs(az_count=2, nat_gateways="single"), ctx)
         AnalyticsArgs(network=net, activity_stream_arn=STREAM)
 
-    with pytest.raises(Exception, match=r"network\.min_private_azs: 3"):
+    with pytest.raises(Exception, match=r"NetworkArgs\.min_private_azs=3 \(config network"):
         run_program(program)
 
 
@@ -344,3 +344,17 @@ def test_bad_analytics_args_fail_clearly():
         AnalyticsArgs(network=net, activity_stream_arn=STREAM, buffer_seconds=30)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="multiple of 8"):
         AnalyticsArgs(network=net, activity_stream_arn=STREAM, base_capacity_rpu=12)  # type: ignore[arg-type]
+
+
+def test_redshift_admin_user_comes_from_the_project_or_the_argument():
+    synth = _analytics()
+    (namespace,) = synth.by_type("aws:redshiftserverless/namespace:Namespace")
+    assert namespace.inputs["adminUsername"] == "soundstack_admin"  # make_ctx's project
+    synth = _analytics(redshift_mode="provisioned", admin_username="warehouse_owner")
+    (cluster,) = synth.by_type("aws:redshift/cluster:Cluster")
+    assert cluster.inputs["masterUsername"] == "warehouse_owner"
+    net = object()
+    for bad, why in (("Owner", "lower-case letters"), ("9lives", "starting with a letter"),
+                     ("public", "reserved word"), ("user", "reserved word")):  # fmt: skip
+        with pytest.raises(ValueError, match=f"AnalyticsArgs.admin_username='{bad}'.*{why}"):
+            AnalyticsArgs(network=net, activity_stream_arn=STREAM, admin_username=bad)  # type: ignore[arg-type]

@@ -152,7 +152,7 @@ def test_custom_domain_only_when_configured():
 def test_route_table_mistakes_fail_before_any_resource():
     functions = {s: FakeFunction(s) for s in DEFAULT_ROUTES}
     dup = {"catalog": (Route("GET", "/x"),), "feed": (Route("GET", "/x"),)}
-    with pytest.raises(ValueError, match="mapped more than once"):
+    with pytest.raises(ValueError, match=r"HttpApiArgs\.routes maps .* more than once"):
         HttpApiArgs(jwt_issuer=ISSUER, jwt_audiences=["a"], functions=functions, routes=dup)
     with pytest.raises(ValueError, match="without a function"):
         HttpApiArgs(jwt_issuer=ISSUER, jwt_audiences=["a"], functions={}, routes=DEFAULT_ROUTES)

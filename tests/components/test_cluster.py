@@ -81,7 +81,7 @@ def test_public_endpoint_only_with_allowed_cidrs():
     assert eks.inputs["endpointPublicAccess"] is True
     assert eks.inputs["publicAccessCidrs"] == ["198.51.100.0/24"]
     net = object()
-    with pytest.raises(ValueError, match="needs public_access_cidrs"):
+    with pytest.raises(ValueError, match=r"needs ClusterArgs\.public_access_cidrs"):
         ClusterArgs(network=net, domain="x.com", public_endpoint=True)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"0\.0\.0\.0/0"):
         ClusterArgs(network=net, domain="x.com", public_endpoint=True,  # type: ignore[arg-type]

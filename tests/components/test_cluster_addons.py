@@ -153,7 +153,9 @@ def test_autoscaler_policy_is_upstreams_with_writes_limited_to_this_clusters_gro
 def test_autoscaler_is_the_one_built_for_the_cluster_version():
     image = upstream(AUTOSCALER_CHART, "values.yaml")["image"]["tag"]
     assert image.startswith(f"v{AUTOSCALER_KUBERNETES_VERSION}.")
-    with pytest.raises(ValueError, match=r"set cluster\.version: '1\.33'"):
+    with pytest.raises(
+        ValueError, match=r"ClusterArgs\.version='1\.34'.*\(config cluster\.version\) to '1\.33'"
+    ):
         ClusterArgs(network=object(), domain="x.com", version="1.34")  # type: ignore[arg-type]
 
 

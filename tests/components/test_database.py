@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from soundstack.components.database import PROXY_PORT, Database, DatabaseArgs
+from soundstack.components.database import (
+    PROXY_PORT,
+    RESERVED_WORDS,
+    Database,
+    DatabaseArgs,
+    identifier_from,
+)
 from tests.components.datatier import (
     DATA_KEY,
     LOGS_KEY,
@@ -231,3 +239,103 @@ def test_dev_functions_reach_aurora_directly_with_iam_tokens(dev):
     rules = ingress_into(dev, sg_of(dev, "database-db-sg"))
     assert len(rules) == len(users)  # one per granted function, each from its own group
     assert all(r.inputs["fromPort"] == r.inputs["toPort"] == 5433 and sources(r) for r in rules)
+
+
+def test_database_and_master_user_are_named_after_the_project_unless_set():
+    def build(e):
+        _database(e)
+
+    synth, _ = run(build)
+    (db,) = synth.by_type("aws:rds/instance:Instance")
+    # make_ctx's project is `soundstack`: the names the platform always had
+    assert (db.inputs["dbName"], db.inputs["username"]) == ("soundstack", "soundstack_admin")
+
+    def other(e):
+        ctx = dataclasses.replace(e.ctx, project="orders-platform")
+        Database("db", DatabaseArgs(network=e.network, kms_key_arn=DATA_KEY), ctx)
+        Database(
+            "aurora",
+            DatabaseArgs(network=e.network, kms_key_arn=DATA_KEY, engine="aurora-serverless",
+                         db_name="orders", master_username="orders_owner"),
+            ctx,
+        )  # fmt: skip
+
+    synth, _ = run(other)
+    (db,) = synth.by_type("aws:rds/instance:Instance")
+    assert (db.inputs["dbName"], db.inputs["username"]) == ("orders_platform", "orders_pla_admin")
+    (cluster,) = synth.by_type("aws:rds/cluster:Cluster")
+    assert (cluster.inputs["databaseName"], cluster.inputs["masterUsername"]) == (
+        "orders", "orders_owner",
+    )  # fmt: skip
+    assert identifier_from("42-Ops.Team") == "db_42_ops_team"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("master_username", "1admin", "1 to 16 letters, digits or underscores"),
+        ("master_username", "platform_administrator", "1 to 16 letters"),
+        ("master_username", "db-admin", "1 to 16 letters"),
+        ("master_username", "user", "reserved word"),
+        ("db_name", "orders-db", "1 to 63 letters"),
+        ("db_name", "select", "reserved word"),
+    ],
+)
+def test_names_rds_refuses_fail_naming_the_argument(field, value, expected):
+    with pytest.raises(ValueError, match=f"DatabaseArgs.{field}={value!r}.*{expected}"):
+        DatabaseArgs(network=None, kms_key_arn=DATA_KEY, **{field: value})  # type: ignore[arg-type]
+
+
+def test_a_project_named_like_a_reserved_word_fails_naming_db_name():
+    def build(e):
+        ctx = dataclasses.replace(e.ctx, project="user")
+        Database("db", DatabaseArgs(network=e.network, kms_key_arn=DATA_KEY), ctx)
+
+    with pytest.raises(ValueError, match=r"DatabaseArgs\.db_name='user' is a PostgreSQL reserved"):
+        run(build)
+
+
+def test_reserved_words_are_the_servers(postgres_keywords):
+    """Every key word the running PostgreSQL reserves (fully, or except as function/type name)
+    is in RESERVED_WORDS."""
+    assert postgres_keywords - RESERVED_WORDS == set()
+
+
+@pytest.fixture(scope="module")
+def postgres_keywords() -> set[str]:
+    import os
+
+    import psycopg
+
+    dsn = os.environ.get(
+        "SOUNDSTACK_TEST_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres"
+    )
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT word FROM pg_get_keywords() WHERE catcode IN ('R', 'T')")
+        return {word for (word,) in rows}
+
+
+def test_granting_a_function_outside_the_vpc_names_the_argument_that_puts_it_inside():
+    from soundstack.components.function import FunctionCode, ServiceFunction, ServiceFunctionArgs
+
+    def build(e):
+        fn = ServiceFunction("orders-fn", ServiceFunctionArgs(FunctionCode.service("feed")), e.ctx)
+        _database(e).grant_connect(fn, "catalog")
+
+    with pytest.raises(ValueError, match=r"set ServiceFunctionArgs\.network of orders-fn") as err:
+        run(build)
+    assert "ServiceRoleArgs" not in str(err.value)
+    # a bare role is told about its own argument
+    assert "set ServiceRoleArgs.security_group_id of outside" in _error_of_outside()
+
+
+def _error_of_outside() -> str:
+    box = []
+
+    def build(e):
+        with pytest.raises(ValueError) as err:
+            _database(e).grant_connect(e.outside, "catalog")
+        box.append(str(err.value))
+
+    run(build)
+    return box[0]

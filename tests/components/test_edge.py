@@ -233,10 +233,11 @@ def test_associate_puts_an_alb_behind_the_regional_acl_and_shields_it_when_enabl
 
 
 def test_rate_limit_out_of_range_fails_clearly():
-    with pytest.raises(ValueError, match=r"edge\.waf_rate_limit=5"):
+    with pytest.raises(ValueError, match=r"EdgeArgs\.rate_limit=5 \(config edge\.waf_rate_limit\)"):
         EdgeArgs(rate_limit=5)
     with pytest.raises(
-        ValueError, match=r"edge\.media_rate_limit=5: .* edge\.media_rate_limit: 20000"
+        ValueError,
+        match=r"EdgeArgs\.media_rate_limit=5 \(config edge\.media_rate_limit\): .* 20000",
     ):
         EdgeArgs(media_rate_limit=5)
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from soundstack.components.function import (
+    APP_SERVICES_DIR,
     TMP_HEADROOM_MB,
     CatalogSettings,
+    FunctionCode,
     ServiceFunction,
     ServiceFunctionArgs,
     ServiceSettings,
@@ -75,7 +77,7 @@ def build(network: bool = True, **overrides):
         if network:
             net = Network("network", NetworkArgs(az_count=2, interface_endpoints=()), ctx)
         args = ServiceFunctionArgs(
-            service="catalog",
+            code=FunctionCode.service("catalog"),
             settings=ServiceSettings(
                 db_host="proxy.example", db_user="catalog", log_level="WARNING"
             ),
@@ -173,7 +175,7 @@ def test_signals_cover_errors_throttles_duration_and_dead_letters():
     ctx = make_ctx(stack="test")
 
     def program():
-        ServiceFunction("fn", ServiceFunctionArgs(service="feed", settings=ServiceSettings()), ctx)
+        ServiceFunction("fn", ServiceFunctionArgs(FunctionCode.service("feed")), ctx)
 
     run_program(program)
     assert {s.key for s in ctx.signals} == {"errors", "throttles", "duration", "dlq_depth"}
@@ -187,18 +189,18 @@ def test_code_archive_ships_the_package_without_tests_or_caches(tmp_path: Path):
                 "web/package.json", "web/node_modules/react/index.js", "web/dist/index.html"):  # fmt: skip
         (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
         (pkg / rel).write_text("x")
-    assert sorted(code_archive(pkg).assets) == [
+    assert sorted(code_archive(pkg, exclude={"web"}).assets) == [
         "app_services/__init__.py", "app_services/catalog/__init__.py",
         "app_services/catalog/handler.py", "app_services/migrations/0001.sql",
     ]  # fmt: skip
-    with pytest.raises(ValueError, match="not a Python package"):
-        code_archive(tmp_path)
+    with pytest.raises(ValueError, match=r"source_dir=.* is not a directory"):
+        code_archive(tmp_path / "missing")
 
 
 def test_code_archive_of_the_repository_leaves_the_web_client_out():
     """app_services/web (React sources, node_modules, dist) goes to the site bucket, never into
     a function's code."""
-    keys = list(code_archive().assets)
+    keys = list(FunctionCode.service("catalog").archive().assets)
     assert "app_services/catalog/handler.py" in keys
     assert not [k for k in keys if k.startswith("app_services/web/") or "node_modules" in k]
 
@@ -211,9 +213,10 @@ def test_settings_become_upper_case_variables_and_must_be_a_dataclass():
 
 
 @pytest.mark.parametrize(("field", "value"), [("timeout_seconds", 901), ("memory_mb", 64),
-                                              ("service", "not-a-package")])  # fmt: skip
+                                              ("layer", "arn:aws:lambda:eu-west-1:1:layer:x:1"),
+                                              ("layer", "build/layer")])  # fmt: skip
 def test_bad_function_args_fail_clearly(field, value):
-    kwargs = {"service": "catalog", "settings": ServiceSettings(), field: value}
+    kwargs = {"code": FunctionCode.service("catalog"), "settings": ServiceSettings(), field: value}
     with pytest.raises(ValueError, match=field.split("_")[0]):
         ServiceFunctionArgs(**kwargs)
 
@@ -298,14 +301,15 @@ def test_the_catalog_function_has_tmp_for_its_largest_ingest_and_others_the_defa
 
 
 def test_ephemeral_storage_is_checked_against_lambda_and_the_ingest_limit():
+    CATALOG = FunctionCode.service("catalog")
     big = CatalogSettings(max_ingest_bytes=2 * 2**30)
-    assert ServiceFunctionArgs(service="catalog", settings=big).tmp_mb == 2048 + TMP_HEADROOM_MB
+    assert ServiceFunctionArgs(CATALOG, settings=big).tmp_mb == 2048 + TMP_HEADROOM_MB
     with pytest.raises(ValueError, match="cannot hold an upload"):
-        ServiceFunctionArgs(service="catalog", settings=big, ephemeral_storage_mb=1024)
+        ServiceFunctionArgs(CATALOG, settings=big, ephemeral_storage_mb=1024)
     with pytest.raises(ValueError, match="512 to 10240"):
-        ServiceFunctionArgs(service="feed", settings=ServiceSettings(), ephemeral_storage_mb=256)
+        ServiceFunctionArgs(CATALOG, settings=ServiceSettings(), ephemeral_storage_mb=256)
     with pytest.raises(ValueError, match="512 to 10240"):
-        ServiceFunctionArgs(service="catalog", settings=CatalogSettings(max_ingest_bytes=2**34))
+        ServiceFunctionArgs(CATALOG, settings=CatalogSettings(max_ingest_bytes=2**34))
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -318,3 +322,96 @@ def test_functions_that_reach_the_database_verify_it_against_the_layers_ca_bundl
     with_db = {name for name, e in env.items() if "DB_HOST" in e}
     assert with_db
     assert {name for name, e in env.items() if e.get("DB_SSLROOTCERT") == DB_CA_BUNDLE} == with_db
+
+
+def acme(tmp_path: Path, handler_source: str = "def handler(event, context):\n    return {}\n"):
+    """A user's own package: acme_services/orders/handler.py (plus a test the archive drops)."""
+    pkg = tmp_path / "src" / "acme_services"
+    (pkg / "orders" / "tests").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "orders" / "__init__.py").write_text("")
+    (pkg / "orders" / "handler.py").write_text(handler_source)
+    (pkg / "orders" / "tests" / "test_handler.py").write_text("def test(): pass\n")
+    return pkg
+
+
+def test_a_function_runs_your_own_package_with_its_top_package_at_the_archive_root(tmp_path):
+    pkg = acme(tmp_path)
+    code = FunctionCode("acme_services.orders.handler.handler", pkg)
+
+    def program():
+        ServiceFunction(
+            "orders-fn", ServiceFunctionArgs(code, reserved_concurrency=None), make_ctx(stack="t")
+        )
+
+    synth = run_program(program)
+    (fn,) = synth.by_type("aws:lambda/function:Function")
+    assert fn.inputs["handler"] == "acme_services.orders.handler.handler"
+    assert fn.inputs["tags"]["service"] == "orders"
+    assert "environment" not in fn.inputs or fn.inputs["environment"]["variables"] == {}
+    # what Lambda imports from /var/task: acme_services/orders/handler.py, nothing of the tests
+    assert sorted(code.archive().assets) == [
+        "acme_services/__init__.py", "acme_services/orders/__init__.py",
+        "acme_services/orders/handler.py",
+    ]  # fmt: skip
+
+
+def test_a_handler_module_missing_from_the_archive_fails_naming_the_argument(tmp_path):
+    pkg = acme(tmp_path)
+    with pytest.raises(ValueError, match=r"handler='acme_services\.orders\.api\.handler'") as err:
+        FunctionCode("acme_services.orders.api.handler", pkg).archive()
+    message = str(err.value)
+    assert "acme_services/orders/api.py" in message and "source_dir=" in message
+    assert "found acme_services/orders/__init__.py, acme_services/orders/handler.py" in message
+    # a module that exists only under tests/ is not shipped, so it is not found either
+    with pytest.raises(ValueError, match="not in the code archive"):
+        FunctionCode("acme_services.orders.tests.test_handler.test", pkg).archive()
+
+
+def test_a_handler_function_the_module_does_not_define_fails_listing_what_it_defines(tmp_path):
+    pkg = acme(tmp_path, "import json\n\ndef main(event, context):\n    return {}\n")
+    with pytest.raises(ValueError, match=r"defines no 'handler' .*json, main") as err:
+        FunctionCode("acme_services.orders.handler.handler", pkg).archive()
+    assert "handler='acme_services.orders.handler.handler'" in str(err.value)
+    # assigned, imported or conditionally defined names count; a star import cannot be judged
+    for source in ("handler = make_handler()\n", "from .app import handler\n",
+                   "try:\n    import x\nexcept ImportError:\n    x = None\nif x:\n"
+                   "    def handler(e, c): ...\n", "from .app import *\n"):  # fmt: skip
+        (pkg / "orders" / "handler.py").write_text(source)
+        FunctionCode("acme_services.orders.handler.handler", pkg).archive()
+    (pkg / "orders" / "handler.py").write_text("def handler(event, context)\n")
+    with pytest.raises(ValueError, match=r"handler\.py:1 does not parse"):
+        FunctionCode("acme_services.orders.handler.handler", pkg).archive()
+
+
+def test_a_handler_whose_package_is_not_the_source_dir_fails_with_the_fix(tmp_path):
+    pkg = acme(tmp_path)
+    with pytest.raises(ValueError, match="imports package 'orders'") as err:
+        FunctionCode("orders.handler.handler", pkg)
+    assert f"source_dir={str(pkg / 'orders')!r} is the package it names" in str(err.value)
+    with pytest.raises(ValueError, match=r"handler='handler' is not"):
+        FunctionCode("handler", pkg)
+    with pytest.raises(ValueError, match=r"source_dir=.* is not a directory"):
+        FunctionCode("missing.handler.handler", tmp_path / "missing").archive()
+
+
+def test_an_unknown_reference_service_fails_listing_the_valid_ones():
+    with pytest.raises(ValueError, match="service='nosuchservice' is not a reference") as err:
+        FunctionCode.service("nosuchservice")
+    valid = sorted(p.parent.name for p in APP_SERVICES_DIR.glob("*/handler.py"))
+    assert f"valid: {', '.join(valid)}" in str(err.value)
+    assert {"catalog", "payment", "feed"} <= set(valid)
+
+
+def test_a_published_layer_version_is_used_as_is():
+    arn = "arn:aws:lambda:eu-west-1:123456789012:layer:acme-deps:7"
+
+    def program():
+        ServiceFunction(
+            "fn", ServiceFunctionArgs(FunctionCode.service("feed"), layer=arn), make_ctx(stack="t")
+        )
+
+    synth = run_program(program)
+    (fn,) = synth.by_type("aws:lambda/function:Function")
+    assert fn.inputs["layers"] == [arn]
+    assert synth.by_type("aws:lambda/layerVersion:LayerVersion") == []

@@ -13,11 +13,14 @@ from soundstack.components import function
 from soundstack.components.function import (
     DependencyLayer,
     DependencyLayerArgs,
+    FunctionCode,
     ServiceFunction,
     ServiceFunctionArgs,
     ServiceSettings,
     layer_size,
+    project_path,
 )
+from soundstack.synth import synthesize
 from tests.conftest import make_ctx, run_program
 
 MB = 1024 * 1024
@@ -67,7 +70,9 @@ def build_function(source_dir: Path, layer: Path):
         ServiceFunction(
             "catalog-fn",
             ServiceFunctionArgs(
-                service="catalog", settings=ServiceSettings(), source_dir=source_dir, layer=deps
+                FunctionCode("app_services.catalog.handler.handler", source_dir),
+                settings=ServiceSettings(),
+                layer=deps,
             ),
             ctx,
         )
@@ -133,7 +138,6 @@ def test_layer_without_a_key_uses_the_aws_managed_s3_key(tmp_path):
 def test_layer_within_lambdas_limit_is_measured(tmp_path):
     root = layer_dir(tmp_path, 200 * MB)
     assert layer_size(root) == 200 * MB
-    assert layer_size(tmp_path / "not-built") is None
 
 
 def test_layer_over_250_mb_unzipped_fails_at_construction_naming_directory_and_limit(tmp_path):
@@ -149,11 +153,46 @@ def test_layer_without_python_dir_fails_naming_the_directory(tmp_path):
         build_layer(tmp_path / "flat")
 
 
-def test_missing_layer_directory_only_warns_so_the_offline_preview_runs(tmp_path):
+def test_missing_layer_directory_only_warns_in_the_offline_preview(tmp_path):
     synth = build_layer(tmp_path / "not-built")
     assert synth.errors == []
     (obj,) = synth.by_type("aws:s3/bucketObject:BucketObject")
     assert obj.inputs["source"]["path"] == str(tmp_path / "not-built")
+
+
+def test_missing_layer_directory_fails_a_real_run_naming_the_argument_and_make_layer(tmp_path):
+    """`pulumi preview`/`up` zip the directory: there a missing one fails at construction."""
+    with pytest.raises(ValueError, match=r"DependencyLayerArgs\.layer_dir=.* does not exist") as e:
+        layer_size(tmp_path / "not-built", "DependencyLayerArgs.layer_dir")
+    assert "make layer" in str(e.value)
+
+    def program():
+        function.LAYER_DIR_REQUIRED.set(True)  # as outside the offline engine
+        ServiceFunction(
+            "fn",
+            ServiceFunctionArgs(FunctionCode.service("catalog"), layer_dir=tmp_path / "nope"),
+            make_ctx(stack="test"),
+        )
+
+    with pytest.raises(ValueError, match=r"ServiceFunctionArgs\.layer_dir=.*nope.* does not exist"):
+        run_program(program)
+
+
+def test_relative_layer_directories_resolve_under_the_project_root_not_the_package(tmp_path):
+    """`build/layer` is the project's (the directory of Pulumi.yaml), never site-packages'."""
+    layer_dir(tmp_path, 10)  # tmp_path/layer/python/…
+
+    def program():
+        ServiceFunction(
+            "fn",
+            ServiceFunctionArgs(FunctionCode.service("catalog"), layer_dir="layer"),
+            make_ctx(stack="test"),
+        )
+
+    synth = synthesize("test", {"aws:region": "eu-west-1"}, [], program, project_dir=tmp_path)
+    (obj,) = synth.by_type("aws:s3/bucketObject:BucketObject")
+    assert obj.inputs["source"]["path"] == str(tmp_path / "layer")
+    assert project_path("build/layer").is_relative_to(Path.cwd())  # outside a run: the cwd
 
 
 def test_function_and_layer_over_250_mb_together_fail_naming_the_code(tmp_path):
@@ -181,9 +220,7 @@ def test_function_without_a_shared_layer_builds_its_own_through_s3(tmp_path):
     def program():
         ServiceFunction(
             "fn",
-            ServiceFunctionArgs(
-                service="catalog", settings=ServiceSettings(), layer_dir=layer_dir(tmp_path, 10)
-            ),
+            ServiceFunctionArgs(FunctionCode.service("catalog"), layer_dir=layer_dir(tmp_path, 10)),
             make_ctx(stack="test"),
         )
 
@@ -197,4 +234,4 @@ def test_function_without_a_shared_layer_builds_its_own_through_s3(tmp_path):
 
 def test_reserving_zero_is_refused_because_it_throttles_every_call():
     with pytest.raises(ValueError, match="reserved_concurrency=0"):
-        ServiceFunctionArgs(service="catalog", settings=ServiceSettings(), reserved_concurrency=0)
+        ServiceFunctionArgs(FunctionCode.service("catalog"), reserved_concurrency=0)

@@ -108,7 +108,7 @@ def test_two_verbs_for_one_grantee_open_the_port_once_and_signals_offer_cpu():
 
 
 def test_serverless_capacity_must_be_ordered():
-    with pytest.raises(ValueError, match=r"exceeds graph\.max_capacity_ncu"):
+    with pytest.raises(ValueError, match=r"exceeds GraphArgs\.max_capacity_ncu"):
         GraphArgs(
             network=None,  # type: ignore[arg-type]
             kms_key_arn=DATA_KEY,

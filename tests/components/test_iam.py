@@ -72,5 +72,6 @@ def test_duplicate_or_empty_grants_and_admin_policies_are_refused():
     assert "already has a grant named 'ReadA'" in errors[0]
     assert "names no resources" in errors[1]
     assert "must be alphanumeric" in errors[2]
-    assert "is an admin policy" in errors[3]
-    assert "needs `services` or `assume_role_policy`" in errors[4]
+    assert "ServiceRoleArgs.managed_policy_arns lists" in errors[3] and "admin policy" in errors[3]
+    assert "set ServiceRoleArgs.services" in errors[4]
+    assert "or ServiceRoleArgs.assume_role_policy" in errors[4]

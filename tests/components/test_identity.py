@@ -163,7 +163,9 @@ def test_no_triggers_means_no_lambda_config():
 
 
 def test_a_pool_without_callback_urls_is_refused():
-    with pytest.raises(ValueError, match="callback_urls is empty"):
+    with pytest.raises(
+        ValueError, match=r"IdentityArgs\.callback_urls \(config identity\.callback_urls\) is empty"
+    ):
         IdentityArgs(callback_urls=[], logout_urls=[])
 
 

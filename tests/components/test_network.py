@@ -124,7 +124,7 @@ def test_default_security_group_is_closed(prod):
 
 
 def test_bad_network_args_fail_clearly():
-    with pytest.raises(ValueError, match=r"network\.az_count=4"):
+    with pytest.raises(ValueError, match=r"NetworkArgs\.az_count=4 \(config network\.az_count\)"):
         NetworkArgs(az_count=4)
     with pytest.raises(ValueError, match="use a /16 to /24 block"):
         NetworkArgs(cidr="10.0.0.0/8")
@@ -153,7 +153,7 @@ def test_min_private_azs_adds_a_private_subnet_and_nothing_billed():
             assert len(endpoint.inputs["subnetIds"]) == 2
     _, routes = _routes_by_table(synth)
     assert sum("natGatewayId" in r for rs in routes.values() for r in rs) == 3
-    with pytest.raises(ValueError, match=r"network\.min_private_azs=4"):
+    with pytest.raises(ValueError, match=r"NetworkArgs\.min_private_azs=4"):
         NetworkArgs(min_private_azs=4)
 
 

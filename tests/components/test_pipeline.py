@@ -264,4 +264,4 @@ def test_images_are_built_once_and_pushed_to_every_environments_repository(stagi
 
 def test_pipeline_validates_the_runner_timeout():
     with pytest.raises(ValueError, match="5 to 2160 minutes"):
-        DeployRunnerArgs(network=object(), role_arn="r", timeout_minutes=3000)  # type: ignore[arg-type]
+        DeployRunnerArgs(network=object(), role_arn="r", kms_key_arn="k", timeout_minutes=3000)  # type: ignore[arg-type]
