@@ -27,6 +27,7 @@ from soundstack.components.buckets import Bucket, bucket_policy, log_bucket, pri
 from soundstack.components.iam import Grantee, ServiceRole, ServiceRoleArgs
 from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
 from soundstack.components.logs import log_group
+from soundstack.components.naming import admin_username
 from soundstack.components.network import Network
 
 REDSHIFT_PORT = 5439
@@ -585,7 +586,7 @@ class Analytics(Component):
             self.child_name("namespace"),
             namespace_name=self.physical_name("", "redshift"),
             db_name=DATABASE,
-            admin_username="soundstack_admin",
+            admin_username=admin_username(self.ctx.project),
             manage_admin_password=True,  # Secrets Manager generates and keeps the password
             admin_password_secret_kms_key_id=self.key.arn,
             kms_key_id=self.key.arn,
@@ -644,7 +645,7 @@ class Analytics(Component):
             cluster_type="multi-node" if args.nodes > 1 else "single-node",
             number_of_nodes=args.nodes,
             database_name=DATABASE,
-            master_username="soundstack_admin",
+            master_username=admin_username(self.ctx.project),
             manage_master_password=True,  # Secrets Manager generates and keeps the password
             master_password_secret_kms_key_id=self.key.arn,
             encrypted=True,  # Redshift.10

@@ -1,12 +1,12 @@
 """The relational store: RDS PostgreSQL (or Aurora PostgreSQL Serverless v2), behind RDS Proxy.
 
 One database serves the catalog, playlists and user preferences. It holds one PostgreSQL
-database (`db_name`, default `soundstack`) with one schema per service — `catalog`, `playlists`,
-`preferences` — each owned by a login role of the same name that is granted `rds_iam`. Schemas
-(not separate databases) keep cross-service reads such as "tracks of a playlist" one query away,
-while each service's role owns only its own schema. The services' migrations create the roles
-and schemas (connecting with the master secret, see `grant_admin`); this component only
-provisions.
+database (`db_name`, default the project's name) with one schema per service — `catalog`,
+`playlists`, `preferences` — each owned by a login role of the same name that is granted
+`rds_iam`. Schemas (not separate databases) keep cross-service reads such as "tracks of a
+playlist" one query away, while each service's role owns only its own schema. The services'
+migrations create the roles and schemas (connecting with the master secret, see `grant_admin`);
+this component only provisions.
 
 Services never hold a password: they connect to the proxy with an IAM token for their schema's
 role (`grant_connect`), and the proxy reaches the database with IAM as well (end-to-end IAM
@@ -18,6 +18,7 @@ grants name the database's own resource id (`cluster-…` / `db-…`) instead of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -29,10 +30,13 @@ from soundstack.components import access, lookups
 from soundstack.components.base import Component, StackContext
 from soundstack.components.iam import Grantee, ServiceRole, ServiceRoleArgs
 from soundstack.components.logs import log_group
+from soundstack.components.naming import admin_username, database_name
 from soundstack.components.network import Network, allow_from
 
 #: The port RDS Proxy listens on for PostgreSQL clients (fixed by AWS).
 PROXY_PORT = 5432
+_DB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+_MASTER_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
 #: Schemas (and their owning roles) the services use, one per service.
 SERVICE_USERS = ("catalog", "playlists", "preferences", "accounts", "payments", "activity")
 #: Roles added when the activity graph lives in PostgreSQL (`graph.engine: postgres`): the feed
@@ -71,7 +75,11 @@ class DatabaseArgs:
     final_snapshot: bool = True
     #: Not the engine's default port (RDS.23); clients use the proxy on 5432.
     port: int = 5433
-    db_name: str = "soundstack"
+    #: The PostgreSQL database created in it; None: the project's name (`acme-infra` →
+    #: `acme_infra`). Services read it as `DB_NAME` (`Database.db_name`).
+    db_name: str | None = None
+    #: The master user (its password lives in Secrets Manager); None: `<project>_admin`.
+    master_username: str | None = None
     #: Database roles services may connect as through the proxy (one per schema).
     users: Sequence[str] = field(default_factory=lambda: SERVICE_USERS)
     log_retention_days: int = 365
@@ -90,6 +98,23 @@ class DatabaseArgs:
             )
         if not self.users:
             raise ValueError("database.users is empty; name at least one service role")
+        # RDS DBName: "Must contain 1 to 63 letters, numbers, or underscores. Must begin with a
+        # letter."
+        if self.db_name is not None and not _DB_NAME.fullmatch(self.db_name):
+            raise ValueError(
+                f"DatabaseArgs.db_name={self.db_name!r}: RDS needs 1 to 63 letters, digits or "
+                "underscores starting with a letter; set e.g. db_name='catalog'"
+            )
+        # RDS MasterUsername: "Must be 1 to 16 letters, numbers, or underscores. First character
+        # must be a letter."
+        if self.master_username is not None and not _MASTER_USERNAME.fullmatch(
+            self.master_username
+        ):
+            raise ValueError(
+                f"DatabaseArgs.master_username={self.master_username!r}: RDS needs 1 to 16 "
+                "letters, digits or underscores starting with a letter; set e.g. "
+                "master_username='app_admin' (or leave it unset: `<project>_admin`)"
+            )
 
 
 class Database(Component):
@@ -106,6 +131,9 @@ class Database(Component):
     ) -> None:
         super().__init__(name, ctx, opts)
         self.args = args
+        #: The PostgreSQL database services connect to (`DB_NAME`).
+        self.db_name = args.db_name or database_name(ctx.project)
+        self.master_username = args.master_username or admin_username(ctx.project)
         self._admitted: set[str] = set()
         self._account = lookups.account_id()
         self._partition = lookups.partition()
@@ -223,8 +251,8 @@ class Database(Component):
             storage_type="gp3",
             storage_encrypted=True,
             kms_key_id=args.kms_key_arn,
-            db_name=args.db_name,
-            username="soundstack_admin",
+            db_name=self.db_name,
+            username=self.master_username,
             manage_master_user_password=True,
             master_user_secret_kms_key_id=args.kms_key_arn,
             port=args.port,
@@ -305,8 +333,8 @@ class Database(Component):
             engine="aurora-postgresql",
             engine_mode="provisioned",
             engine_version=args.aurora_version,
-            database_name=args.db_name,
-            master_username="soundstack_admin",
+            database_name=self.db_name,
+            master_username=self.master_username,
             manage_master_user_password=True,
             master_user_secret_kms_key_id=args.kms_key_arn,
             storage_encrypted=True,

@@ -203,6 +203,8 @@ class ServiceSettings:
     #: verified); `db_port` only when it is not PostgreSQL's 5432 (no proxy).
     db_host: pulumi.Input[str] | None = None
     db_port: int | None = None
+    #: The PostgreSQL database (`Database.db_name`); unset, the services' default.
+    db_name: str | None = None
     db_user: str | None = None
     db_schema: str | None = None
     #: CA bundle libpq verifies the server with (`sslmode=verify-full` needs one): with a
@@ -503,7 +505,7 @@ class ServiceFunction(RoleGrantee, Component):
         self.function = aws.lambda_.Function(
             self.child_name("lambda"),
             name=function_name,
-            description=f"SoundStack {args.service} service",
+            description=f"{args.service} service of {self.ctx.project}-{self.ctx.stack}",
             role=self.role.role_arn,
             runtime=RUNTIME,
             architectures=[ARCHITECTURE],

@@ -143,8 +143,8 @@ data_key = EncryptionKey(
     ),
     ctx,
 )
-# One PostgreSQL serves catalog, playlists and user preferences: one database (`soundstack`),
-# one schema and IAM-authenticated role per service (see components/database.py).
+# One PostgreSQL serves catalog, playlists and user preferences: one database (the project's
+# name), one schema and IAM-authenticated role per service (see components/database.py).
 graph_in_postgres = config.graph.engine == "postgres"
 database = Database(
     "database",
@@ -281,8 +281,9 @@ db_port = None if config.database.proxy else database.port
 
 def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> ServiceFunctionArgs:
     """Sizes from `functions` config; in the private subnets when it talks to VPC-only stores."""
-    if settings.db_host is not None and db_port is not None:
-        settings = dataclasses.replace(settings, db_port=db_port)
+    if settings.db_host is not None:
+        port = db_port if db_port is not None else settings.db_port
+        settings = dataclasses.replace(settings, db_port=port, db_name=database.db_name)
     return ServiceFunctionArgs(
         service=service,
         settings=settings,
@@ -562,6 +563,7 @@ if config.cluster.enabled and config.domain is not None:
                     "catalog", "/catalog",
                     environment={
                         **asgi_environment, "DB_HOST": database.client_endpoint,
+                        "DB_NAME": database.db_name,
                         **({"DB_PORT": str(db_port)} if db_port else {}),
                         "DB_USER": "catalog", "DB_SCHEMA": "catalog",
                         **{k.upper(): v for k, v in search_settings.items()},

@@ -609,7 +609,7 @@ _OUTPUTS: dict[str, Computed] = {
         f"{_digest(name, length=8)}-{_digest(name, 'ns', length=4)}",
         "namespaceId": _digest(name, length=32),
         "adminPasswordSecretArn": f"arn:aws:secretsmanager:{m.region}:{m.account_id}:secret:"
-        f"redshift!{name}-soundstack_admin-{_digest(name, length=6)}",
+        f"redshift!{name}-{i.get('adminUsername', 'admin')}-{_digest(name, length=6)}",
     },
     "aws:redshiftserverless/workgroup:Workgroup": lambda m, rid, name, i: {
         "arn": f"arn:aws:redshift-serverless:{m.region}:{m.account_id}:workgroup/"
@@ -628,7 +628,7 @@ _OUTPUTS: dict[str, Computed] = {
         "dnsName": f"{name}.c{_digest(name, length=11)}.{m.region}.redshift.amazonaws.com",
         "endpoint": f"{name}.c{_digest(name, length=11)}.{m.region}.redshift.amazonaws.com:5439",
         "masterPasswordSecretArn": f"arn:aws:secretsmanager:{m.region}:{m.account_id}:secret:"
-        f"redshift!{name}-soundstack_admin-{_digest(name, length=6)}",
+        f"redshift!{name}-{i.get('masterUsername', 'admin')}-{_digest(name, length=6)}",
     },
     "aws:quicksight/vpcConnection:VpcConnection": lambda m, rid, name, i: {
         "arn": f"arn:aws:quicksight:{m.region}:{m.account_id}:vpcConnection/"
