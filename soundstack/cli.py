@@ -15,6 +15,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pulumi import RunError
+from pulumi.config import ConfigMissingError, ConfigTypeError
+
 from soundstack.insight.commands import add_commands
 from soundstack.preview import document, render
 from soundstack.project import Project
@@ -272,6 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (ConfigMissingError, ConfigTypeError) as exc:  # the program's own config reads
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RunError as exc:  # what Pulumi reports without a traceback, as `pulumi up` does
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         os.chdir(started_in)
 

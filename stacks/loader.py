@@ -104,8 +104,34 @@ def _pydantic_problems(errors: Iterable[Any]) -> list[str]:
         else:
             value = err.get("input")
             text = json.dumps(value) if not isinstance(value, Mapping) else "{...}"
-            problems.append(f"{NAMESPACE}:{loc}={text}: {msg}")
+            problems.append(f"{NAMESPACE}:{loc}={text}: {msg}{_fix(err, loc)}")
     return problems
+
+
+#: pydantic's type errors → what to write instead.
+_KINDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "string": "text",
+          "list": "a list", "dict": "a mapping of keys", "model": "a mapping of keys"}  # fmt: skip
+
+
+def _fix(err: Mapping[str, Any], loc: str) -> str:
+    """The fix pydantic's message leaves out (a validator of ours already names one)."""
+    ctx = err.get("ctx") or {}
+    kind = str(err["type"])
+    for bound, word in (("le", "or less"), ("ge", "or more"), ("lt", None), ("gt", None)):
+        if bound in ctx and kind.endswith(("_equal", "_than")):
+            if word is None:
+                return f"; set {loc} to a value that fits"
+            return f"; set {loc}: {ctx[bound]} {word}"
+    if kind == "literal_error":
+        return f"; set {loc} to one of {ctx.get('expected')}"
+    if kind.endswith("too_short"):
+        return f"; set {loc} (at least {ctx.get('min_length')})"
+    if kind.endswith("too_long"):
+        return f"; shorten {loc} (at most {ctx.get('max_length')})"
+    for prefix, what in _KINDS.items():
+        if kind.startswith(f"{prefix}_"):
+            return f"; set {loc} to {what}"
+    return ""
 
 
 def load_config(
@@ -134,7 +160,7 @@ def load_config(
                 )
             continue
         value = raw
-        if isinstance(raw, str) and raw[:1] in "[{":
+        if isinstance(raw, str) and raw.startswith(("[", "{")):
             try:
                 value = json.loads(raw)
             except json.JSONDecodeError as exc:
