@@ -131,7 +131,7 @@ _QUICKSIGHT_DATA_ACTIONS = {
 @cache
 def _templates() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("components", "templates"),
+        loader=jinja2.PackageLoader("soundstack.components", "templates"),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,

@@ -42,7 +42,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from soundstack.mocks import OFFLINE_RELEASE, EstateMocks
 from soundstack.project import Project
-from soundstack.stacks.loader import load_config, shown
+from soundstack.stacks.loader import NAMESPACE, load_config, shown
 
 #: The repository around this package (README, web client): only its own tooling uses it
 #: (`soundstack docs`, `publish-web`'s default build); programs and stacks come from `Project`.
@@ -82,7 +82,7 @@ class Synthesis:
     errors: list[str] = field(default_factory=list)
     first_preview: bool = False  # recorded as the first preview of a new stack
     invokes: dict[str, int] = field(default_factory=dict)  # data-source token → calls made
-    project: str = Project.bundled().name
+    project: str = NAMESPACE  # the Pulumi project's name (the bundled estate: soundstack)
 
     def by_type(self, type_token: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_token]

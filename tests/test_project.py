@@ -248,3 +248,16 @@ def test_policy_config_sets_the_levels_of_a_users_stack(tmp_path):
     assert "policy config from levels.json" in relaxed.stdout
     assert "advisory  stack-audit-trail  (stack)" in relaxed.stdout
     assert "mandatory stack-audit-trail" not in relaxed.stdout
+
+
+@pytest.mark.slow
+def test_the_bundled_prod_stack_runs_beside_a_users_own_components_folder(tmp_path):
+    """A user's directory holding its own `components/` package (importing it fails here): the
+    bundled estate imports nothing of it, templates included (the analytics dashboard)."""
+    write(tmp_path, {"components/__init__.py": "raise ImportError('the user components')\n"})
+    result = soundstack_cli("check", "prod", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "project soundstack, stack prod: policy config from the pack's config for prod" in (
+        result.stdout
+    )
+    assert "0 mandatory" in result.stdout
