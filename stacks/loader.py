@@ -103,8 +103,10 @@ def _pydantic_problems(errors: Iterable[Any]) -> list[str]:
             problems.append(f"{NAMESPACE}:{loc} is required; set it in the stack file")
         else:
             value = err.get("input")
-            text = json.dumps(value) if not isinstance(value, Mapping) else "{...}"
-            problems.append(f"{NAMESPACE}:{loc}={text}: {msg}{_fix(err, loc)}")
+            if isinstance(value, Mapping):  # a section's own check: its message names the keys
+                problems.append(f"{NAMESPACE}:{loc}: {msg}" if loc else msg)
+            else:
+                problems.append(f"{NAMESPACE}:{loc}={json.dumps(value)}: {msg}{_fix(err, loc)}")
     return problems
 
 

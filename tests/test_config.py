@@ -374,3 +374,17 @@ def test_a_yaml_syntax_error_in_the_project_file_exits_2_too(tmp_path):
     assert result.stderr.startswith(
         "error: YAML syntax error in Pulumi.yaml:\n  - line 3, column 1:"
     )
+
+
+def test_a_sections_own_check_is_reported_by_its_key_not_its_value():
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", config(cluster={"enabled": True, "system_nodes": {"min_size": 3,
+                                                                             "max_size": 2}}))  # fmt: skip
+    assert err.value.problems == [
+        "soundstack:cluster.system_nodes: need min_size ≤ desired_size ≤ max_size, got 3 ≤ 1 ≤ 2; "
+        "adjust the three sizes"
+    ]
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", config(cluster={"enabled": True}))
+    (problem,) = err.value.problems
+    assert problem.startswith("network.interface_endpoints lacks ['ecr.api', 'ecr.dkr', 'sts']")
