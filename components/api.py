@@ -226,7 +226,7 @@ class HttpApi(Component):
             self.child_name("api"),
             name=self.physical_name("http"),
             protocol_type="HTTP",
-            description=f"SoundStack API ({ctx.stack})",
+            description=f"HTTP API of {ctx.project}-{ctx.stack}",
             cors_configuration=cors,
             tags=self.tags(),
             opts=self.child_opts(),
@@ -570,7 +570,7 @@ class WebSocketApi(Component):
             name=self.physical_name("ws"),
             protocol_type="WEBSOCKET",
             route_selection_expression="$request.body.action",
-            description=f"SoundStack activity feed ({ctx.stack})",
+            description=f"Activity feed (WebSocket) of {ctx.project}-{ctx.stack}",
             tags=self.tags(),
             opts=self.child_opts(),
         )

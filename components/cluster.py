@@ -38,12 +38,11 @@ from soundstack.components.base import Component, StackContext
 from soundstack.components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
 from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
 from soundstack.components.logs import log_group
-from soundstack.components.naming import physical_name
+from soundstack.components.naming import dns_label, physical_name
 from soundstack.components.network import Network
 
 #: Every control-plane log type EKS offers (EKS.8 asks for audit at least).
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-NAMESPACE = "soundstack"
 SYSTEM_NAMESPACE = "kube-system"
 #: Cluster autoscaler 1.33.0: "We recommend using Cluster Autoscaler with the Kubernetes control
 #: plane version for which it was meant" (its README), so `ClusterArgs.version` must match.
@@ -57,8 +56,6 @@ METRICS_SERVER_CHART = (
     "3.13.1",
     "https://kubernetes-sigs.github.io/metrics-server/",
 )
-#: Node label of the managed node groups (`system`, `workers`).
-NODE_ROLE_LABEL = "soundstack/node-role"
 #: The UID the service images run as (app_services Dockerfiles create this user).
 APP_UID = 10001
 _ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -234,6 +231,10 @@ class Cluster(Component):
     ) -> None:
         super().__init__(name, ctx, opts)
         self.cluster_name = self.physical_name("", "eks")
+        #: Kubernetes namespace of the workloads: the project's name as a DNS label.
+        self.workload_namespace = dns_label(ctx.project)
+        #: Node label of the managed node groups (`system`, `workers`), prefixed by the project.
+        self.node_role_label = f"{self.workload_namespace}/node-role"
         self.key = EncryptionKey(
             self.child_name("key"),
             EncryptionKeyArgs(description=f"EKS secrets and images of {self.cluster_name}"),
@@ -315,7 +316,7 @@ class Cluster(Component):
         self.namespace = k8s.core.v1.Namespace(
             self.child_name("ns"),
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=NAMESPACE,
+                name=self.workload_namespace,
                 labels={
                     # Pod Security Admission: refuse any pod that is not `restricted`.
                     "pod-security.kubernetes.io/enforce": "restricted",
@@ -434,7 +435,7 @@ class Cluster(Component):
                     min_size=spec.min_size, max_size=spec.max_size, desired_size=spec.desired_size
                 ),
                 update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-                labels={NODE_ROLE_LABEL: role},
+                labels={self.node_role_label: role},
                 tags=self.tags(),
                 # The autoscaler owns the desired size once the group exists.
                 opts=self.child_opts(
@@ -472,7 +473,7 @@ class Cluster(Component):
             version=version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
             namespace=SYSTEM_NAMESPACE,
-            values={**values, "nodeSelector": {NODE_ROLE_LABEL: "system"}},
+            values={**values, "nodeSelector": {self.node_role_label: "system"}},
             atomic=True,
             cleanup_on_fail=True,
             opts=self.k8s_opts(depends_on=after),
@@ -672,12 +673,13 @@ class Workload(RoleGrantee, Component):
             opts=self.child_opts(),
         )
         sa_name = spec.service
-        self.role = cluster.irsa_role(self, "role", NAMESPACE, sa_name)
+        namespace = cluster.workload_namespace
+        self.role = cluster.irsa_role(self, "role", namespace, sa_name)
         if cluster.image_tag is None:  # no release recorded: no pods without an image
             self.register_outputs({"repository_url": self.repository.repository_url})
             return
-        labels = {"app.kubernetes.io/name": spec.service, "app.kubernetes.io/part-of": "soundstack"}
-        metadata = k8s.meta.v1.ObjectMetaArgs(name=spec.service, namespace=NAMESPACE, labels=labels)
+        labels = {"app.kubernetes.io/name": spec.service, "app.kubernetes.io/part-of": namespace}
+        metadata = k8s.meta.v1.ObjectMetaArgs(name=spec.service, namespace=namespace, labels=labels)
         # Everything after the namespace, the nodes the pods schedule on and the Load Balancer
         # Controller, whose webhooks (Services, Ingresses) refuse objects until it serves.
         opts = self.child_opts(
@@ -693,7 +695,7 @@ class Workload(RoleGrantee, Component):
             self.child_name("sa"),
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=sa_name,
-                namespace=NAMESPACE,
+                namespace=namespace,
                 labels=labels,
                 annotations={"eks.amazonaws.com/role-arn": self.role.role_arn},
             ),
@@ -715,7 +717,7 @@ class Workload(RoleGrantee, Component):
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=self._pod_spec(spec, sa_name, labels, args),
+                    spec=self._pod_spec(spec, sa_name, labels, args, cluster.node_role_label),
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(
@@ -793,7 +795,7 @@ class Workload(RoleGrantee, Component):
         self.ingress = k8s.networking.v1.Ingress(
             self.child_name("ingress"),
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=spec.service, namespace=NAMESPACE, labels=labels, annotations=annotations
+                name=spec.service, namespace=namespace, labels=labels, annotations=annotations
             ),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name="alb",
@@ -831,6 +833,7 @@ class Workload(RoleGrantee, Component):
         sa_name: str,
         labels: Mapping[str, str],
         args: ClusterArgs,
+        node_role_label: str,
     ) -> k8s.core.v1.PodSpecArgs:
         probe = k8s.core.v1.HTTPGetActionArgs(path=spec.health_path, port="http")
         return k8s.core.v1.PodSpecArgs(
@@ -851,7 +854,7 @@ class Workload(RoleGrantee, Component):
                     label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)),
                 )
             ],
-            node_selector=({NODE_ROLE_LABEL: "workers"} if args.worker_nodes is not None else None),
+            node_selector=({node_role_label: "workers"} if args.worker_nodes is not None else None),
             containers=[
                 k8s.core.v1.ContainerArgs(
                     name=spec.service,

@@ -30,10 +30,13 @@ from soundstack.components import access, lookups
 from soundstack.components.base import Component, StackContext
 from soundstack.components.iam import Grantee, ServiceRole, ServiceRoleArgs
 from soundstack.components.logs import log_group
+from soundstack.components.naming import admin_username, database_name
 from soundstack.components.network import Network, allow_from
 
 #: The port RDS Proxy listens on for PostgreSQL clients (fixed by AWS).
 PROXY_PORT = 5432
+_DB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+_MASTER_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
 #: Schemas (and their owning roles) the services use, one per service.
 SERVICE_USERS = ("catalog", "playlists", "preferences", "accounts", "payments", "activity")
 #: PostgreSQL's reserved key words (`SELECT word FROM pg_get_keywords() WHERE catcode IN ('R',
@@ -70,12 +73,15 @@ def identifier_from(project: str) -> str:
     return (name if name[:1].isalpha() else f"db_{name}".rstrip("_"))[:63]
 
 
-def database_name_problem(key: str, value: str, pattern: re.Pattern[str], rule: str) -> str | None:
-    """Why RDS would refuse `value` for `key` (None: it accepts it)."""
+def database_name_problem(
+    key: str, value: str, pattern: re.Pattern[str], rule: str, example: str
+) -> str | None:
+    """Why RDS would refuse `value` for `key` (None: it accepts it), with a value it takes."""
+    fix = f"set e.g. {key.rpartition('.')[2]}={example!r}"
     if not pattern.match(value):
-        return f"{key}={value!r}: RDS takes {rule}"
+        return f"{key}={value!r}: RDS takes {rule}; {fix}"
     if value.lower() in RESERVED_WORDS:
-        return f"{key}={value!r} is a PostgreSQL reserved word, which RDS refuses; choose another"
+        return f"{key}={value!r} is a PostgreSQL reserved word, which RDS refuses; {fix}"
     return None
 
 
@@ -149,11 +155,11 @@ class DatabaseArgs:
         problems = [
             db_name and database_name_problem(
                 "DatabaseArgs.db_name", db_name, DB_NAME,
-                "1 to 63 letters, digits or underscores, starting with a letter",
+                "1 to 63 letters, digits or underscores, starting with a letter", "catalog",
             ),
             master_username and database_name_problem(
                 "DatabaseArgs.master_username", master_username, MASTER_USERNAME,
-                "1 to 16 letters, digits or underscores, starting with a letter",
+                "1 to 16 letters, digits or underscores, starting with a letter", "app_admin",
             ),
         ]  # fmt: skip
         found = [p for p in problems if p]
@@ -184,6 +190,9 @@ class Database(Component):
         args.check_names(self.db_name, self.master_username)
         super().__init__(name, ctx, opts)
         self.args = args
+        #: The PostgreSQL database services connect to (`DB_NAME`).
+        self.db_name = args.db_name or database_name(ctx.project)
+        self.master_username = args.master_username or admin_username(ctx.project)
         self._admitted: set[str] = set()
         self._account = lookups.account_id()
         self._partition = lookups.partition()

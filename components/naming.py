@@ -71,3 +71,41 @@ def physical_name(project: str, stack: str, role: str, kind: str = "default") ->
         # `<project>-<stack>-payment/stripe`, not `…-payment-stripe`.
         full = _SECRET_ARN_SUFFIX.sub(r"/\1", full)
     return full
+
+
+#: RDS CreateDBInstance `MasterUsername`: "Must be 1 to 16 letters, numbers, or underscores. First
+#: character must be a letter." The tightest of the engines here (Redshift's admin user: "Must
+#: contain only lowercase letters, numbers, underscore, ... The first character must be a
+#: letter", up to 128).
+ADMIN_USERNAME_LIMIT = 16
+#: RDS `DBName` (PostgreSQL): "Must contain 1 to 63 letters, numbers, or underscores. Must begin
+#: with a letter."
+DATABASE_NAME_LIMIT = 63
+#: Kubernetes names (namespaces, label values): a DNS-1123 label, "at most 63 characters,
+#: contain only lowercase alphanumeric characters or '-', start and end with an alphanumeric".
+DNS_LABEL_LIMIT = 63
+
+
+def _sql_word(text: str) -> str:
+    word = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return word if word[:1].isalpha() else f"db_{word}".rstrip("_")
+
+
+def admin_username(project: str) -> str:
+    """The databases' master user: `<project>_admin` in lower-case letters, digits and
+    underscores, starting with a letter, cut to 16 characters (`ADMIN_USERNAME_LIMIT`)."""
+    suffix = "_admin"
+    return f"{_sql_word(project)[: ADMIN_USERNAME_LIMIT - len(suffix)].rstrip('_')}{suffix}"
+
+
+def database_name(project: str) -> str:
+    """The project's database inside PostgreSQL: `acme-infra` → `acme_infra` (≤ 63 characters,
+    starting with a letter)."""
+    return _sql_word(project)[:DATABASE_NAME_LIMIT].rstrip("_")
+
+
+def dns_label(project: str) -> str:
+    """The project as a Kubernetes namespace, label value and label-key prefix: lower-case
+    letters, digits and hyphens, alphanumeric at both ends, ≤ 63 characters."""
+    label = re.sub(r"[^a-z0-9]+", "-", project.lower()).strip("-")[:DNS_LABEL_LIMIT].strip("-")
+    return label or "app"

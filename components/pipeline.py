@@ -16,6 +16,7 @@ every image of the commit exists, records the commit as the stack's release (SSM
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,9 @@ BUILD_PYTHON = "3.11"
 #: Node.js of the deploy runner (`make web`): the image's runtimes.yml offers 18, 20 and 22;
 #: Vite 8 needs ^20.19 or >=22.12, which `.ci/node` checks.
 BUILD_NODE = "22"
-JENKINS_PROVIDER = "SoundStackJenkins"
+#: CreateCustomActionType: a custom action's `provider` is 1 to 35 characters of
+#: `[0-9A-Za-z_-]`, unique per account with its category and version.
+_JENKINS_PROVIDER = re.compile(r"[0-9A-Za-z_-]{1,35}")
 SOURCE = "source"
 
 
@@ -68,7 +71,11 @@ class PipelineArgs:
     services: Sequence[str] = ()
     #: Jenkins server taking over the test stage through a custom action; None: CodeBuild.
     jenkins_url: str | None = None
-    jenkins_project: str = "soundstack"
+    #: The Jenkins job the test stage runs; None: the project's name.
+    jenkins_project: str | None = None
+    #: Provider name of the custom action (account-wide; the Jenkins plugin polls for it);
+    #: None: `<project>-jenkins`.
+    jenkins_provider: str | None = None
     log_retention_days: int = 365
     #: KMS key of the log groups (its policy admits CloudWatch Logs); None: a key of the
     #: component's own.
@@ -83,6 +90,19 @@ class PipelineArgs:
             )
         if self.jenkins_url is not None and not self.jenkins_url.startswith("https://"):
             raise ValueError(f"PipelineArgs.jenkins_url={self.jenkins_url} must use https://")
+        if self.jenkins_provider is not None and not _JENKINS_PROVIDER.fullmatch(
+            self.jenkins_provider
+        ):
+            raise ValueError(
+                f"PipelineArgs.jenkins_provider={self.jenkins_provider!r}: CodePipeline takes 1 "
+                "to 35 letters, digits, '_' or '-'; set e.g. jenkins_provider='AcmeJenkins'"
+            )
+
+
+def jenkins_provider_name(project: str) -> str:
+    """`<project>-jenkins`, cut to the custom action's 35 characters."""
+    suffix = "-jenkins"
+    return re.sub(r"[^0-9A-Za-z_-]+", "-", project)[: 35 - len(suffix)] + suffix
 
 
 def in_vpc_build(
@@ -195,6 +215,8 @@ class Pipeline(Component):
     ) -> None:
         super().__init__(name, ctx, opts)
         self._args = args
+        #: Provider name of the Jenkins custom action (with `jenkins_url`).
+        self.jenkins_provider = args.jenkins_provider or jenkins_provider_name(ctx.project)
         self.account = lookups.account_id()
         self.partition = lookups.partition()
         self.key = EncryptionKey(
@@ -224,7 +246,7 @@ class Pipeline(Component):
             self.jenkins_action = aws.codepipeline.CustomActionType(
                 self.child_name("jenkins-action"),
                 category="Test",
-                provider_name=JENKINS_PROVIDER,
+                provider_name=self.jenkins_provider,
                 version="1",
                 settings={
                     "entity_url_template": f"{url}/job/{{Config:ProjectName}}/",
@@ -468,10 +490,10 @@ class Pipeline(Component):
                 "name": "Jenkins",
                 "category": "Test",
                 "owner": "Custom",
-                "provider": JENKINS_PROVIDER,
+                "provider": self.jenkins_provider,
                 "version": "1",
                 "input_artifacts": [SOURCE],
-                "configuration": {"ProjectName": args.jenkins_project},
+                "configuration": {"ProjectName": args.jenkins_project or self.ctx.project},
             }
         else:
             test_action = self._build_action("Test", self.projects["test"].name)

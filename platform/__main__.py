@@ -144,8 +144,8 @@ data_key = EncryptionKey(
     ),
     ctx,
 )
-# One PostgreSQL serves catalog, playlists and user preferences: one database (`soundstack`),
-# one schema and IAM-authenticated role per service (see components/database.py).
+# One PostgreSQL serves catalog, playlists and user preferences: one database (the project's
+# name), one schema and IAM-authenticated role per service (see components/database.py).
 graph_in_postgres = config.graph.engine == "postgres"
 database = Database(
     "database",
@@ -570,6 +570,7 @@ if config.cluster.enabled and config.domain is not None:
                     "catalog", "/catalog",
                     environment={
                         **asgi_environment, "DB_HOST": database.client_endpoint,
+                        "DB_NAME": database.db_name,
                         **({"DB_PORT": str(db_port)} if db_port else {}),
                         "DB_USER": "catalog", "DB_SCHEMA": "catalog",
                         **{k.upper(): v for k, v in search_settings.items()},

@@ -1,17 +1,28 @@
-"""`soundstack` command line: offline preview of a stack (more commands join here)."""
+"""`soundstack` command line: offline preview, policy check and insight of a Pulumi project.
+
+The project commands (preview, check, diagram, cost, diff, plan, capacity) run the Pulumi project
+of the working directory (the nearest `Pulumi.yaml` at or above it; `-C DIR` runs as if started
+in DIR, like `pulumi -C`), or the bundled SoundStack estate when there is none or `--bundled`
+asks for it (soundstack/project.py).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pulumi import RunError
+from pulumi.config import ConfigMissingError, ConfigTypeError
+
 from soundstack.insight.commands import add_commands
 from soundstack.preview import document, render
-from soundstack.stacks.loader import ConfigError
-from soundstack.synth import BUNDLED_DIR, PROJECT_DIR, synthesize_stack
+from soundstack.project import Project
+from soundstack.stacks.loader import ConfigError, shown
+from soundstack.synth import PROJECT_DIR, synthesize_stack
 
 FIRST_PREVIEW_HELP = (
     "run as the first `pulumi preview` of a new stack: ids and computed outputs unknown, "
@@ -19,11 +30,69 @@ FIRST_PREVIEW_HELP = (
 )
 
 
+POLICY_CONFIG_HELP = (
+    "policy pack config (Pulumi's --policy-pack-config JSON: policy → level or settings); "
+    "default: the pack's config for the stack's name (policies/config/<stack>.json: dev, staging, "
+    "prod), else for its `<project>:environment`, else every policy at its default level"
+)
+
+
+def project_options(top: bool) -> argparse.ArgumentParser:
+    """`-C DIR` and `--bundled`, accepted before the command and after it."""
+    options = argparse.ArgumentParser(add_help=False)
+    # After the command, an option left out must not reset what was given before it.
+    unset: object = argparse.SUPPRESS
+    options.add_argument(
+        "-C",
+        "--cwd",
+        metavar="DIR",
+        default=None if top else unset,
+        help="run as if started in DIR: its Pulumi.yaml (or the nearest above) is the project",
+    )
+    options.add_argument(
+        "--bundled",
+        action="store_true",
+        default=False if top else unset,
+        help="run the bundled SoundStack estate even where a Pulumi.yaml is found",
+    )
+    return options
+
+
+def resolve_project(args: argparse.Namespace) -> Project:
+    """The project a command runs: `--bundled`, else the nearest `Pulumi.yaml` (an error when
+    `-C` named a directory without one), else the bundled estate."""
+    if args.bundled:
+        return Project.bundled()
+    found = Project.find(Path.cwd())
+    if found is not None:
+        return found
+    if args.cwd is not None:
+        raise ConfigError(
+            shown(Path.cwd()),
+            [
+                "no Pulumi.yaml here or in any directory above: a project needs one (`pulumi new "
+                'python`, or see README "Using a component in your own program"); --bundled '
+                "runs the SoundStack estate"
+            ],
+            "no Pulumi project",
+        )
+    return Project.bundled()
+
+
+def _pack_config(args: argparse.Namespace) -> tuple[dict[str, object], str]:
+    from soundstack.engine import pack_config
+
+    environment = args.project.environment(args.stack)
+    path = Path(args.policy_config) if args.policy_config else None
+    return pack_config(args.stack, environment, path)
+
+
 def _preview(args: argparse.Namespace) -> int:
     from soundstack.engine import evaluate
 
-    synth = synthesize_stack(args.stack, BUNDLED_DIR, first_preview=args.first_preview)
-    violations = evaluate(synth)
+    config, _ = _pack_config(args)
+    synth = synthesize_stack(args.stack, args.project, first_preview=args.first_preview)
+    violations = evaluate(synth, config)
     if args.json:
         json.dump(document(synth, violations), sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
@@ -79,12 +148,13 @@ def _publish_web(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     """Only the policy run: violations, an optional audit report, exit 1 on a mandatory one."""
     from soundstack import report
-    from soundstack.engine import evaluate, levels, load_config
+    from soundstack.engine import evaluate, levels
     from soundstack.policies.registry import specs
 
-    synth = synthesize_stack(args.stack, BUNDLED_DIR, first_preview=args.first_preview)
-    config = load_config(args.stack)
+    config, source = _pack_config(args)
+    synth = synthesize_stack(args.stack, args.project, first_preview=args.first_preview)
     violations = evaluate(synth, config)
+    print(f"project {synth.project}, stack {args.stack}: policy config from {source}")
     for v in violations:
         print(f"{v.level:<9} {v.policy}  {v.urn.split('::')[-1] or '(stack)'}: {v.message}")
     mandatory = [v for v in violations if v.level == "mandatory"]
@@ -102,29 +172,42 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if mandatory else 0
 
 
+STACK_HELP = "stack name: its Pulumi.<stack>.yaml (bundled estate: dev, staging or prod)"
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="soundstack", description=__doc__)
+    top = argparse.ArgumentParser(
+        prog="soundstack",
+        description=__doc__,
+        parents=[project_options(top=True)],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = top.add_subparsers(dest="command", required=True)
+    options = project_options(top=False)
     preview = sub.add_parser(
-        "preview", help="run platform/ under Pulumi mocks for a stack and show what it defines"
+        "preview",
+        parents=[options],
+        help="run the project's program under Pulumi mocks for a stack and show what it "
+        "defines, with the policy pack's verdicts",
     )
-    preview.add_argument(
-        "stack", help="stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)"
-    )
+    preview.add_argument("stack", help=STACK_HELP)
     preview.add_argument("--json", action="store_true", help="print one JSON document (README)")
     preview.add_argument("--first-preview", action="store_true", help=FIRST_PREVIEW_HELP)
-    preview.set_defaults(run=_preview)
+    preview.add_argument("--policy-config", metavar="FILE", help=POLICY_CONFIG_HELP)
+    preview.set_defaults(run=_preview, project_command=True)
     check = sub.add_parser(
         "check",
+        parents=[options],
         help="run the policy pack (policies/) against a stack under mocks; exit 1 on a "
         "mandatory violation",
     )
-    check.add_argument("stack", help="stack name: dev, staging or prod")
+    check.add_argument("stack", help=STACK_HELP)
     check.add_argument(
         "--report", metavar="FILE", help="write an audit report by control (.md, or .html)"
     )
     check.add_argument("--first-preview", action="store_true", help=FIRST_PREVIEW_HELP)
-    check.set_defaults(run=_check)
+    check.add_argument("--policy-config", metavar="FILE", help=POLICY_CONFIG_HELP)
+    check.set_defaults(run=_check, project_command=True)
     mig = sub.add_parser(
         "migrate", help="apply app_services/migrations/*.sql to PostgreSQL (DATABASE_URL or DB_*)"
     )
@@ -153,7 +236,7 @@ def parser() -> argparse.ArgumentParser:
         " with its config.json and the CSP WebApp sets, the API at /api",
     )
     srv.set_defaults(run=_serve)
-    add_commands(sub)  # diagram, cost, diff, plan, docs
+    add_commands(sub, options)  # diagram, cost, diff, plan, capacity, docs
     keys = sub.add_parser(
         "signing-key", help="rotate the CloudFront URL-signing key (soundstack/signing_keys.py)"
     )
@@ -190,11 +273,29 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    started_in = Path.cwd()
     try:
+        if args.cwd is not None:
+            try:
+                os.chdir(args.cwd)
+            except OSError as exc:
+                print(f"error: -C {args.cwd}: {exc.strerror}; name an existing directory",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+        if getattr(args, "project_command", False):
+            args.project = resolve_project(args)
         return int(args.run(args))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (ConfigMissingError, ConfigTypeError) as exc:  # the program's own config reads
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RunError as exc:  # what Pulumi reports without a traceback, as `pulumi up` does
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        os.chdir(started_in)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ stack policies seeing each resource's planned outputs (computed ones unknown).
 
 Config uses Pulumi's `--policy-pack-config` format, read from `policies/config/<stack>.json`:
 `{"all": "advisory", "<policy>": "disabled" | {"enforcementLevel": "...", "<prop>": value}}`.
+`pack_config` picks it for any project's stack: a file the user names (`--policy-config`), else
+the pack's config of the stack's name, else of its environment, else the pack's own levels.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 from soundstack.policies import registry
 from soundstack.policies.core import SKIPPED, crash_message
 from soundstack.preview import Violation
+from soundstack.stacks.loader import ConfigError
 from soundstack.synth import Resource, Synthesis
 
 CONFIG_DIR = Path(__file__).resolve().parent / "policies" / "config"
@@ -67,6 +70,35 @@ def load_config(stack: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object of policy name → level or settings")
     return data
+
+
+def pack_config(
+    stack: str,
+    environment: str | None = None,
+    path: Path | None = None,
+    config_dir: Path = CONFIG_DIR,
+) -> tuple[dict[str, Any], str]:
+    """The pack config for a stack and where it came from: `path` when given (Pulumi's
+    `--policy-pack-config` file), else `config/<stack>.json` (the bundled stacks' own), else
+    `config/<environment>.json` (a stack of another project that is dev, staging or prod), else
+    none: every policy at its default level."""
+    if path is not None:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(
+                str(path), [f"cannot read the policy config ({exc}); pass a JSON file of "
+                            "policy name → level or settings, as `pulumi --policy-pack-config`"],
+                "invalid policy config",
+            ) from None  # fmt: skip
+        if not isinstance(data, dict):
+            raise ConfigError(str(path), ["expected a JSON object of policy name → level or "
+                                          "settings"], "invalid policy config")  # fmt: skip
+        return data, str(path)
+    for name in (stack, environment):
+        if name is not None and (config_dir / f"{name}.json").is_file():
+            return load_config(name, config_dir), f"the pack's config for {name}"
+    return {}, "the pack's default levels"
 
 
 def settings_for(policy: Policy, config: Mapping[str, Any]) -> PolicySetting:
@@ -109,7 +141,7 @@ def _props(values: Mapping[str, Any], first_preview: bool = False) -> Any:
 def stack_resources(synth: Synthesis, first_preview: bool = False) -> list[PolicyResource]:
     """The stack as `AnalyzeStack` sees it, the root `pulumi:pulumi:Stack` (outputs) included;
     in a first preview each resource's props are its planned outputs (computed ones unknown)."""
-    project = synth.resources[0].urn.split("::")[1] if synth.resources else "soundstack"
+    project = synth.project
     root_urn = f"urn:pulumi:{synth.stack}::{project}::pulumi:pulumi:Stack::{project}-{synth.stack}"
     root = PolicyResource(
         "pulumi:pulumi:Stack",

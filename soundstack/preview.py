@@ -81,7 +81,8 @@ def render(synth: Synthesis, violations: list[Violation]) -> str:
     rows = [[c, s, str(n)] for (c, s), n in sorted(counts.items())]
     total = sum(counts.values())
     parts = [
-        f"SoundStack offline preview of stack {synth.stack!r}: {total} resources "
+        f"SoundStack offline preview of stack {synth.stack!r} (project {synth.project!r}): "
+        f"{total} resources "
         f"in {len({c for c, _ in counts})} components (mocked; nothing was deployed)",
         "",
         _table(["component", "service", "resources"], rows),

@@ -1,6 +1,9 @@
-"""Run the real `platform/` program under Pulumi mocks and record everything it registers.
+"""Run a Pulumi program under mocks and record everything it registers.
 
-This is the offline engine behind `soundstack preview`: no AWS credentials, no Pulumi CLI.
+This is the offline engine behind `soundstack preview`: no AWS credentials, no Pulumi CLI. The
+program is a `Project`'s (soundstack/project.py: the user's own, found by its `Pulumi.yaml`, or
+the bundled estate, `platform/__main__.py`), run under the project's name and with its stack's
+config, or any callable (`synthesize(..., program=...)`, tests).
 Each run gets a fresh event loop, fresh mocks, a fresh root stack and a cleared RPC/output
 tracker, and cancels whatever it left pending before closing its loop, so runs can follow each
 other in one process (tests run dev and prod back to back) even after one of them failed.
@@ -8,15 +11,22 @@ other in one process (tests run dev and prod back to back) even after one of the
 `first_preview=True` runs the program as `pulumi preview` of a stack that does not exist yet:
 ids and computed outputs are unknown (what depends on them is recorded as pulumi-policy's
 unknown sentinel), names Pulumi generates are known.
+
+Output is stable: the same inputs give the same `Synthesis`, byte for byte once printed.
+Registrations reach the mock monitor from Pulumi's worker threads in whatever order they finish,
+so the recorded resources are put in tree order (each parent before its children, siblings by
+URN); mock ids and generated names are digests of type and name, never random.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
-import json
 import logging
+import os
 import runpy
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,19 +42,12 @@ from pulumi.runtime.sync_await import _sync_await
 
 from soundstack.components.function import LAYER_DIR_REQUIRED
 from soundstack.mocks import OFFLINE_RELEASE, EstateMocks
-from soundstack.stacks.loader import (
-    NAMESPACE,
-    SECRET_KEYS,
-    SECRET_PLACEHOLDER,
-    read_stack_file,
-    stack_file,
-)
+from soundstack.project import Project
+from soundstack.stacks.loader import NAMESPACE, load_config, shown
 
-#: The repository checkout (README, docs/): only meaningful when running from source.
+#: The repository around this package (README, web client): only its own tooling uses it
+#: (`soundstack docs`, `publish-web`'s default build); programs and stacks come from `Project`.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-#: The bundled estate's project: `platform/` and `stacks/` inside the package (linked in the repo,
-#: copied into the wheel), so an installed `soundstack` finds them in site-packages.
-BUNDLED_DIR = Path(__file__).resolve().parent
 MASK = "[secret]"
 UNKNOWN = rpc.UNKNOWN  # the engine's unknown string, which pulumi-policy also uses
 UNKNOWN_SHOWN = "[unknown]"  # how an unknown value is printed
@@ -80,6 +83,7 @@ class Synthesis:
     errors: list[str] = field(default_factory=list)
     first_preview: bool = False  # recorded as the first preview of a new stack
     invokes: dict[str, int] = field(default_factory=dict)  # data-source token → calls made
+    project: str = NAMESPACE  # the Pulumi project's name (the bundled estate: soundstack)
 
     def by_type(self, type_token: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_token]
@@ -164,17 +168,26 @@ class _ErrorLog(logging.Handler):
             self.messages.append(record.getMessage())
 
 
-def stack_values(stack: str, project_dir: Path = BUNDLED_DIR) -> tuple[dict[str, str], list[str]]:
-    """A stack file's config as the engine passes it: JSON strings, with placeholders for every
-    secret the file cannot supply offline."""
-    values, secret = read_stack_file(stack_file(stack, project_dir / "stacks"))
-    for key in SECRET_KEYS:
-        full = f"{NAMESPACE}:{key}"
-        if full not in values:
-            values[full] = SECRET_PLACEHOLDER
-            secret.append(full)
-    as_engine = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
-    return as_engine, secret
+def stack_values(stack: str, project: Project | None = None) -> tuple[dict[str, str], list[str]]:
+    """A stack's config as the engine passes it (default: the bundled estate's stack files);
+    see `Project.stack_values`."""
+    return (project or Project.bundled()).stack_values(stack)
+
+
+def tree_order(resources: list[Resource]) -> list[Resource]:
+    """`resources` with each parent before its children and siblings sorted by URN: the same
+    list whatever order the registrations arrived in."""
+    urns = {r.urn for r in resources}
+    children: dict[str | None, list[Resource]] = {}
+    for r in resources:
+        children.setdefault(r.parent if r.parent in urns else None, []).append(r)
+    ordered: list[Resource] = []
+    stack = sorted(children.get(None, []), key=lambda r: r.urn, reverse=True)
+    while stack:
+        node = stack.pop()
+        ordered.append(node)
+        stack.extend(sorted(children.get(node.urn, []), key=lambda r: r.urn, reverse=True))
+    return ordered
 
 
 def synthesize(
@@ -182,14 +195,17 @@ def synthesize(
     config: Mapping[str, str],
     secret_keys: list[str],
     program: Callable[[], None] | None = None,
-    project_dir: Path = BUNDLED_DIR,
+    project: Project | str | None = None,
     first_preview: bool = False,
     release: str | None = OFFLINE_RELEASE,
-    project: str = NAMESPACE,
 ) -> Synthesis:
-    """Run `program` (default: `platform/__main__.py`) under mocks with `config` for `stack`
-    of `project`, whose root (`pulumi.get_root_directory()`) is `project_dir`; `release` is the
-    image tag the account has recorded for it (None: a first deploy)."""
+    """Run `program` (default: the project's `main`) under mocks with `config` for `stack`, as
+    `project` (default: the bundled estate; a name: the bundled estate's program under that
+    project name, or `program` under it); `release` is the image tag the account has recorded
+    for it (None: a first deploy)."""
+    if not isinstance(project, Project):
+        bundled = Project.bundled()
+        project = bundled if project is None else dataclasses.replace(bundled, name=project)
     region = config.get("aws:region", "eu-west-1")
     mocks = EstateMocks(region, first_preview=first_preview, release=release)
     monitor = RecordingMonitor(mocks)
@@ -221,21 +237,24 @@ def synthesize(
         pulumi.runtime.set_all_config(dict(config), secret_keys)
         pulumi.runtime.set_mocks(
             mocks,
-            project=project,
+            project=project.name,
             stack=stack,
             preview=first_preview,
             logger=logger,
             monitor=monitor,
         )
-        # What the Pulumi CLI passes the program: the directory of its Pulumi.yaml.
-        settings.SETTINGS.root_directory = str(project_dir)
-        main = project_dir / "platform" / "__main__.py"
+        # What the Pulumi CLI passes the program: the directory of its Pulumi.yaml. The bundled
+        # estate has none of its own (the package is no place for `make layer`'s build/): the
+        # working directory stands in, as outside a run.
+        own_root = project.root != Project.bundled().root
+        settings.SETTINGS.root_directory = str(project.root) if own_root else None
+        main = project.program
 
         def run() -> None:
             if program is not None:
                 program()
             else:
-                runpy.run_path(str(main), run_name="__main__")
+                _run_main(main)
 
         _sync_await(run_pulumi_func(run))
         root = settings.get_root_resource()
@@ -257,13 +276,29 @@ def synthesize(
         _close(loop)
     return Synthesis(
         stack,
-        monitor.registrations,
+        tree_order(monitor.registrations),
         outputs,
         secret_outputs,
         errors.messages,
         first_preview,
-        monitor.invokes,
+        dict(sorted(monitor.invokes.items())),
+        project.name,
     )
+
+
+def _run_main(main: Path) -> None:
+    """Run a project's program file as Pulumi's Python host does (`runpy.run_path` from the
+    program's directory), with that directory importable (the program's own modules); both
+    undone after."""
+    directory = main.parent
+    previous = Path.cwd()
+    sys.path.insert(0, str(directory))
+    os.chdir(directory)
+    try:
+        runpy.run_path(str(main), run_name="__main__")
+    finally:
+        os.chdir(previous)
+        sys.path.remove(str(directory))
 
 
 def _no_stack_trace() -> Any:
@@ -287,8 +322,14 @@ def _close(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def synthesize_stack(
-    stack: str, project_dir: Path = BUNDLED_DIR, first_preview: bool = False
+    stack: str, project: Project | None = None, first_preview: bool = False
 ) -> Synthesis:
-    """Run the platform program for `stacks/Pulumi.<stack>.yaml`."""
-    config, secret = stack_values(stack, project_dir)
-    return synthesize(stack, config, secret, project_dir=project_dir, first_preview=first_preview)
+    """Run a project's program (default: the bundled estate) for its `Pulumi.<stack>.yaml`.
+
+    A program that reads the platform's config has its stack file validated first, so every
+    problem is reported against the file (`ConfigError`) before anything runs."""
+    project = project or Project.bundled()
+    config, secret = project.stack_values(stack)
+    if project.uses_platform_config:
+        load_config(stack, config, secret, source=shown(project.stack_file(stack)))
+    return synthesize(stack, config, secret, project=project, first_preview=first_preview)

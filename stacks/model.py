@@ -433,7 +433,8 @@ class PipelineConfig(Section):
     connection_arn: str | None = None
     #: Jenkins server that takes over the test stage (CodePipeline custom action); None: CodeBuild.
     jenkins_url: str | None = None
-    jenkins_project: str = "soundstack"
+    #: The Jenkins job; None: the project's name.
+    jenkins_project: str | None = None
     #: Stacks deployed in order; a manual approval always precedes prod.
     environments: list[Environment] = Field(
         default_factory=lambda: list[Environment](["staging", "prod"])

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import yaml
 
 from soundstack.stacks.loader import ConfigError, load_config, load_stack
 from soundstack.synth import RecordingMonitor, synthesize
@@ -233,3 +241,150 @@ def test_reservations_within_the_quota_and_dev_on_a_new_account_are_accepted():
     staging = load_config("staging", config(functions={"reserved_concurrency": None,
                                                        "account_concurrency_quota": 10}))  # fmt: skip
     assert staging.functions.reserved_concurrency is None
+
+
+# -- every problem in one report ------------------------------------------------------------
+
+
+def test_schema_and_prod_rule_problems_come_in_one_report():
+    bad = config(
+        network={"az_count": 5, "nat_gateways": "single"},
+        databse={},
+        database={"multi_az": "false", "backup_retention_days": 3},
+        identity={"mfa": "optional"},
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config("prod", bad)
+    problems = err.value.problems
+    assert any(p.startswith("soundstack:network.az_count=5: Input should be") for p in problems)
+    assert any(p.startswith("soundstack:databse is not a known key") for p in problems)
+    prod = sorted(p.split("=", 1)[0] for p in problems if "is not allowed in prod" in p)
+    # Read as the schema reads them ("false" is false); az_count's own schema problem is not
+    # repeated as a prod-rule problem.
+    assert prod == [
+        "soundstack:database.backup_retention_days",
+        "soundstack:database.multi_az",
+        "soundstack:identity.mfa",
+        "soundstack:network.nat_gateways",
+    ]
+    assert len(problems) == 6
+
+
+def test_a_missing_region_or_environment_does_not_hide_the_other_problems():
+    no_region = {
+        k: v for k, v in config(network={"cidr": "8.8.0.0/16"}).items() if k != "aws:region"
+    }
+    with pytest.raises(ConfigError) as err:
+        load_config("prod", no_region)
+    assert [p.split(" ", 1)[0].split("=")[0] for p in err.value.problems] == [
+        "aws:region",
+        "soundstack:network.cidr",
+    ]
+    with pytest.raises(ConfigError) as err:
+        load_config("qa", config(databse={}))
+    assert [p.split("=")[0].split(" ")[0] for p in err.value.problems] == [
+        "soundstack:environment",
+        "soundstack:databse",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "fix"),
+    [
+        (config(database={"backup_retention_days": 40}), "set database.backup_retention_days: 35 or less"),
+        (config(network={"nat_gateways": "two"}), "set network.nat_gateways to one of 'single' or 'per_az'"),
+        (config(database={"proxy": "maybe"}), "set database.proxy to true or false"),
+        (config(network={"az_count": "three"}), "set network.az_count to a whole number"),
+        ({**config(), "soundstack:owner": ""}, "soundstack:owner=\"\": String should have at least 1 character; set owner"),
+    ],
+)  # fmt: skip
+def test_schema_problems_name_the_fix(values, fix):
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", values)
+    assert fix in str(err.value)
+
+
+# -- what the CLI prints ---------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = re.compile(
+    r"<!-- config-error-example.*?-->\n```yaml\n(.*?)```\n\n```text\n\$ (.*?)\n(.*?)```", re.S
+)
+
+
+def _repo_like_project(tmp_path: Path, change: dict[str, object] | None = None) -> Path:
+    """This repository's project (Pulumi.yaml, platform/, stacks/) with the prod file changed."""
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "platform").symlink_to(ROOT / "platform")
+    (tmp_path / "stacks").mkdir()
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())
+    document["config"].update(change or {})
+    (tmp_path / "stacks" / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
+    return tmp_path
+
+
+def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "soundstack.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_readme_error_examples_are_what_the_cli_prints(tmp_path):
+    examples = EXAMPLE.findall((ROOT / "README.md").read_text())
+    assert len(examples) == 2
+    for i, (change, command, printed) in enumerate(examples):
+        project = _repo_like_project(
+            tmp_path / str(i), yaml.safe_load(f"config:\n{change}")["config"]
+        )
+        args = shlex.split(command)
+        assert args[0] == "soundstack"
+        result = _cli(project, *args[1:])
+        assert (result.returncode, result.stdout) == (2, "")
+        assert result.stderr == printed
+
+
+def test_a_yaml_syntax_error_exits_2_naming_file_line_and_column(tmp_path):
+    project = _repo_like_project(tmp_path)
+    stack = project / "stacks" / "Pulumi.prod.yaml"
+    stack.write_text("config:\n  aws:region: eu-west-1\n  soundstack:owner: team: platform\n")
+    for command in ("check", "preview", "cost"):
+        result = _cli(project, command, "prod")
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(
+            "error: YAML syntax error in stacks/Pulumi.prod.yaml:\n"
+            "  - line 3, column 25: mapping values are not allowed here; fix the YAML there"
+        ), result.stderr
+    with pytest.raises(ConfigError, match=r"line 3, column 25: mapping values"):
+        load_stack("prod", project / "stacks")
+
+
+def test_a_yaml_syntax_error_in_the_project_file_exits_2_too(tmp_path):
+    project = _repo_like_project(tmp_path)
+    (project / "Pulumi.yaml").write_text("name: acme\nruntime: [python\n")
+    result = _cli(project, "preview", "prod")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(
+        "error: YAML syntax error in Pulumi.yaml:\n  - line 3, column 1:"
+    )
+
+
+def test_a_sections_own_check_is_reported_by_its_key_not_its_value():
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", config(cluster={"enabled": True, "system_nodes": {"min_size": 3,
+                                                                             "max_size": 2}}))  # fmt: skip
+    assert err.value.problems == [
+        "soundstack:cluster.system_nodes: need min_size ≤ desired_size ≤ max_size, got 3 ≤ 1 ≤ 2; "
+        "adjust the three sizes"
+    ]
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", config(cluster={"enabled": True}))
+    (problem,) = err.value.problems
+    assert problem.startswith("network.interface_endpoints lacks ['ecr.api', 'ecr.dkr', 'sts']")

@@ -12,34 +12,22 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import yaml
 
-from soundstack.engine import evaluate
-from soundstack.synth import Synthesis, synthesize
+from soundstack.engine import evaluate, load_config
+from soundstack.project import Project
+from soundstack.synth import Synthesis, synthesize_stack
+from tests import test_own_program as own_program
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def preview_project(project_dir: Path, stack: str = "dev") -> Synthesis:
-    """Run the Pulumi project in `project_dir` for `stack` under the mocks: its `Pulumi.yaml`
-    names the project and the program (`main`, default the directory), `Pulumi.<stack>.yaml`
-    gives the config (keys without a namespace are the project's, as in Pulumi)."""
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    name = project["name"]
-    main = project_dir / project.get("main", ".")
-    entry = main / "__main__.py" if main.is_dir() else main
-    stack_file = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
-    config = {
-        (key if ":" in key else f"{name}:{key}"): value
-        if isinstance(value, str)
-        else json.dumps(value)
-        for key, value in (stack_file.get("config") or {}).items()
-    }
-
-    def program() -> None:
-        runpy.run_path(str(entry), run_name="__main__")
-
-    return synthesize(stack, config, [], program=program, project_dir=project_dir, project=name)
+    """Run the Pulumi project in `project_dir` for `stack` under the mocks, as `soundstack -C
+    <dir> preview <stack>` does: its `Pulumi.yaml` names the project and the program, its
+    `Pulumi.<stack>.yaml` gives the config."""
+    project = Project.find(project_dir)
+    assert project is not None and project.root == project_dir
+    return synthesize_stack(stack, project)
 
 
 @pytest.fixture(scope="module")
@@ -145,18 +133,14 @@ def test_the_orders_handler_places_and_reads_orders_in_postgresql(monkeypatch):
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def readme_snippet(heading: str) -> str:
-    """The first Python block under `heading` in the README."""
-    text = (EXAMPLES.parent / "README.md").read_text()
-    section = text.split(f"\n{heading}\n", 1)[1]
-    return section.split("```python\n", 1)[1].split("```", 1)[0]
-
-
-def test_the_readme_snippet_run_verbatim_is_clean_under_the_pack():
-    """README "Using a component in your own program", as a user would paste it (prod)."""
-    code = readme_snippet("## Using a component in your own program")
-    synth = synthesize(
-        "prod", {"aws:region": "eu-west-1"}, [], program=lambda: exec(code, {}), project="acme-net"
-    )
+def test_the_readme_project_as_prod_is_clean_under_the_packs_prod_config(tmp_path):
+    """README "Using a component in your own program", its files as written, run as a prod stack
+    (its dev stack file with `environment: prod`) under the pack's prod levels."""
+    for name, text in own_program.files().items():
+        (tmp_path / name).write_text(text)
+    dev = (tmp_path / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.prod.yaml").write_text(dev.replace("environment: dev", "environment: prod"))
+    synth = synthesize_stack("prod", Project.find(tmp_path))
+    assert synth.project == "acme-infra"
     assert synth.by_type("aws:ec2/vpc:Vpc") and synth.outputs["vpc_id"]
-    assert [v for v in evaluate(synth, config={}) if v.level == "mandatory"] == []
+    assert [v for v in evaluate(synth, load_config("prod")) if v.level == "mandatory"] == []

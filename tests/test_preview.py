@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -10,6 +15,7 @@ import pulumi_aws as aws
 from soundstack.cli import main
 from soundstack.engine import evaluate
 from soundstack.preview import document, service_of
+from soundstack.synth import tree_order
 from tests.conftest import run_program, stack_synthesis
 
 
@@ -72,3 +78,39 @@ def test_service_names_from_type_tokens():
     assert service_of("aws:ec2/vpc:Vpc") == "ec2"
     assert service_of("eks:index:Cluster") == "eks"
     assert service_of("kubernetes:apps/v1:Deployment") == "k8s apps"
+
+
+def test_preview_json_is_the_same_bytes_in_two_processes():
+    """Registrations reach the monitor in whatever order Pulumi's threads finish; the document
+    must not show it (nor hash-seed-dependent ordering)."""
+    root = Path(__file__).resolve().parent.parent
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": seed}
+        run = subprocess.run(
+            [sys.executable, "-m", "soundstack.cli", "preview", "dev", "--json"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr.decode()[-2000:]
+        outputs.append(run.stdout)
+    assert outputs[0] == outputs[1]
+    doc = json.loads(outputs[0])
+    seen: set[str] = set()
+    for resource in doc["resources"]:  # tree order: a parent before its children
+        assert (
+            resource["parent"] is None
+            or resource["parent"] in seen
+            or (resource["parent"].endswith("::pulumi:pulumi:Stack::soundstack-dev"))
+        )
+        seen.add(resource["urn"])
+
+
+def test_tree_order_does_not_depend_on_arrival_order():
+    synth = stack_synthesis("dev")
+    shuffled = list(synth.resources)
+    random.Random(7).shuffle(shuffled)
+    assert [r.urn for r in tree_order(shuffled)] == [r.urn for r in synth.resources]
+    assert len(tree_order(shuffled)) == len(synth.resources)

@@ -9,13 +9,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from soundstack.insight import capacity, cost, diagram, diff, docs, picture, plan
-from soundstack.synth import BUNDLED_DIR, PROJECT_DIR, Synthesis, synthesize_stack
+from soundstack.project import Project
+from soundstack.synth import PROJECT_DIR, Synthesis, synthesize_stack
 
-_STACK_HELP = "stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)"
+_STACK_HELP = "stack name: its Pulumi.<stack>.yaml (bundled estate: dev, staging or prod)"
 
 
-def _synth(stack: str) -> Synthesis:
-    synth = synthesize_stack(stack, BUNDLED_DIR)
+def _synth(stack: str, project: Project | None = None) -> Synthesis:
+    synth = synthesize_stack(stack, project)
     if synth.errors:
         print("\n".join(["errors during the mocked run:", *synth.errors]), file=sys.stderr)
     return synth
@@ -24,13 +25,13 @@ def _synth(stack: str) -> Synthesis:
 def _diagram(args: argparse.Namespace) -> int:
     out = Path(args.out or f"diagram-{args.stack}.mmd")
     if out.suffix == ".mmd":
-        diagram.write(diagram.build(_synth(args.stack)), out)
+        diagram.write(diagram.build(_synth(args.stack, args.project)), out)
     else:
         problem = picture.missing() or picture.unsupported(out)
         if problem:
             print(problem, file=sys.stderr)
             return 2
-        picture.write(picture.build(_synth(args.stack)), out)
+        picture.write(picture.build(_synth(args.stack, args.project)), out)
     print(f"wrote {out}")
     return 0
 
@@ -47,7 +48,7 @@ def _cost(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
-    report = cost.estimate(_synth(args.stack), overrides)
+    report = cost.estimate(_synth(args.stack, args.project), overrides)
     if args.json:
         document = {
             "stack": report.stack,
@@ -68,7 +69,9 @@ def _cost(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    result = diff.compare(_synth(args.a), _synth(args.b), normalise=not args.raw)
+    result = diff.compare(
+        _synth(args.a, args.project), _synth(args.b, args.project), normalise=not args.raw
+    )
     if args.json:
         json.dump(diff.as_json(result), sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
@@ -78,7 +81,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    print(plan.render(plan.build(_synth(args.stack))))
+    print(plan.render(plan.build(_synth(args.stack, args.project))))
     return 0
 
 
@@ -95,7 +98,7 @@ def _capacity(args: argparse.Namespace) -> int:
     except (KeyError, ValueError) as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
-    synth = _synth(args.stack)
+    synth = _synth(args.stack, args.project)
     listeners = args.listeners
     if args.find_limit:
         first = capacity.analyse(synth, 1, m).first
@@ -125,18 +128,23 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register the insight subcommands on the `soundstack` parser."""
-    p = sub.add_parser("diagram", help="architecture picture (.svg/.png) or component diagram")
+def add_commands(sub: argparse._SubParsersAction, options: argparse.ArgumentParser) -> None:
+    """Register the insight subcommands on the `soundstack` parser; those that run a project
+    take its `options` (`-C DIR`, `--bundled`)."""
+    p = sub.add_parser(
+        "diagram", parents=[options], help="architecture picture (.svg/.png) or component diagram"
+    )
     p.add_argument("stack", help=_STACK_HELP)
     p.add_argument(
         "--out",
         help="file to write: .svg, .png or .dot (AWS icons, grouped by where things run) "
         "or .mmd (Mermaid component diagram; the default: diagram-<stack>.mmd)",
     )
-    p.set_defaults(run=_diagram)
+    p.set_defaults(run=_diagram, project_command=True)
 
-    p = sub.add_parser("cost", help="ESTIMATED monthly cost per component (dated price table)")
+    p = sub.add_parser(
+        "cost", parents=[options], help="ESTIMATED monthly cost per component (dated price table)"
+    )
     p.add_argument("stack", help=_STACK_HELP)
     p.add_argument("--monthly-streams", type=float, help="streams a month (default: per env)")
     p.add_argument("--avg-mb-per-stream", type=float, help="MB delivered per stream")
@@ -145,20 +153,26 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--serverless-load", type=float, help="0-1: where serverless capacity sits")
     p.add_argument("--top", type=int, default=8, help="how many cost drivers to list")
     p.add_argument("--json", action="store_true", help="machine-readable estimate")
-    p.set_defaults(run=_cost)
+    p.set_defaults(run=_cost, project_command=True)
 
-    p = sub.add_parser("diff", help="resources and settings that differ between two stacks")
+    p = sub.add_parser(
+        "diff", parents=[options], help="resources and settings that differ between two stacks"
+    )
     p.add_argument("a", help=_STACK_HELP)
     p.add_argument("b", help=_STACK_HELP)
     p.add_argument("--raw", action="store_true", help="do not replace stack names by <stack>")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=_diff)
+    p.set_defaults(run=_diff, project_command=True)
 
-    p = sub.add_parser("plan", help="critical path and estimated time of a first deploy")
+    p = sub.add_parser(
+        "plan", parents=[options], help="critical path and estimated time of a first deploy"
+    )
     p.add_argument("stack", help=_STACK_HELP)
-    p.set_defaults(run=_plan)
+    p.set_defaults(run=_plan, project_command=True)
 
-    p = sub.add_parser("capacity", help="which limit saturates first as listeners grow")
+    p = sub.add_parser(
+        "capacity", parents=[options], help="which limit saturates first as listeners grow"
+    )
     p.add_argument("stack", help=_STACK_HELP)
     p.add_argument(
         "--listeners",
@@ -184,7 +198,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="override a per-listener load assumption (data/capacity_model.json)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable table")
-    p.set_defaults(run=_capacity)
+    p.set_defaults(run=_capacity, project_command=True)
 
     p = sub.add_parser("docs", help="regenerate README's generated sections (diagram, costs)")
     p.add_argument("--check", action="store_true", help="only check; exit 1 when stale")

@@ -20,6 +20,7 @@ from soundstack.components.function import (
     layer_size,
     project_path,
 )
+from soundstack.project import Project
 from soundstack.synth import synthesize
 from tests.conftest import make_ctx, run_program
 
@@ -189,7 +190,8 @@ def test_relative_layer_directories_resolve_under_the_project_root_not_the_packa
             make_ctx(stack="test"),
         )
 
-    synth = synthesize("test", {"aws:region": "eu-west-1"}, [], program, project_dir=tmp_path)
+    project = Project("test", tmp_path, tmp_path, tmp_path)
+    synth = synthesize("test", {"aws:region": "eu-west-1"}, [], program, project=project)
     (obj,) = synth.by_type("aws:s3/bucketObject:BucketObject")
     assert obj.inputs["source"]["path"] == str(tmp_path / "layer")
     assert project_path("build/layer").is_relative_to(Path.cwd())  # outside a run: the cwd

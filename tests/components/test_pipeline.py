@@ -12,7 +12,6 @@ import yaml
 from soundstack.components.network import Network, NetworkArgs
 from soundstack.components.pipeline import (
     BUILD_IMAGE,
-    JENKINS_PROVIDER,
     DeployRunnerArgs,
     Pipeline,
     PipelineArgs,
@@ -197,7 +196,7 @@ def test_jenkins_takes_the_test_stage_through_a_custom_action():
     (action_type,) = synth.by_type("aws:codepipeline/customActionType:CustomActionType")
     assert (action_type.inputs["category"], action_type.inputs["providerName"]) == (
         "Test",
-        JENKINS_PROVIDER,
+        "soundstack-jenkins",  # <project>-jenkins
     )
     assert (
         action_type.inputs["settings"]["entityUrlTemplate"]
@@ -205,9 +204,22 @@ def test_jenkins_takes_the_test_stage_through_a_custom_action():
     )
     _, stages = _stages(synth)
     (test,) = stages["Test"]
-    assert (test["owner"], test["provider"]) == ("Custom", JENKINS_PROVIDER)
+    assert (test["owner"], test["provider"]) == ("Custom", "soundstack-jenkins")
     assert test["configuration"] == {"ProjectName": "soundstack-ci"}
     assert "pipeline-test" not in {p.name for p in synth.by_type("aws:codebuild/project:Project")}
+
+
+def test_jenkins_job_and_provider_default_to_the_project_and_a_bad_provider_names_the_fix():
+    synth = _pipeline(jenkins_url="https://jenkins.example.com/")
+    _, stages = _stages(synth)
+    (test,) = stages["Test"]
+    assert test["configuration"] == {"ProjectName": "soundstack"}  # make_ctx's project
+    named = _pipeline(jenkins_url="https://jenkins.example.com/", jenkins_provider="AcmeJenkins")
+    (action_type,) = named.by_type("aws:codepipeline/customActionType:CustomActionType")
+    assert action_type.inputs["providerName"] == "AcmeJenkins"
+    with pytest.raises(ValueError, match=r"jenkins_provider='Acme Jenkins'.*1 to 35"):
+        PipelineArgs(network=None, repository="a/b", connection_arn=CONNECTION,  # type: ignore[arg-type]
+                     jenkins_provider="Acme Jenkins")  # fmt: skip
 
 
 def test_jenkinsfile_has_the_same_stages_and_commands():
