@@ -66,8 +66,9 @@ PROCEDURES: dict[str, str] = {
     "built in the replica Region (`aws:region` set to it) whose buckets are seeded from the "
     "replicas with S3 Batch Replication. Replication copies new objects only: after switching "
     "it on for a bucket that already holds objects, copy those once with S3 Batch Replication "
-    "(`aws s3control create-job --operation '{\"S3ReplicateObject\":{}}'` over the bucket's "
-    "replication configuration).",
+    "(`aws s3control create-job --operation '{\"S3ReplicateObject\":{}}' "
+    "--manifest-generator …` with a role that may replicate, as in the S3 User Guide's "
+    "\"Replicating existing objects\").",
     "search": "**Search** — derived from the catalog: recreate the domain (`pulumi up`) and "
     "reindex from the database (catalog service's reindex job).",
 }
