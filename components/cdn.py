@@ -282,8 +282,9 @@ class S3Origins:
     target_origin_id: str
 
 
-def s3_origins(owner: Component, role: str, bucket: buckets.Bucket, replica: Replica | None
-               ) -> S3Origins:  # fmt: skip
+def s3_origins(
+    owner: Component, role: str, bucket: buckets.Bucket, replica: Replica | None
+) -> S3Origins:
     """`bucket` through its own OAC (CloudFront.13); with `replica`, an origin group that sends
     a request to the replica (through another OAC) when the primary fails to connect, times
     out, or answers 403, 404 or 5xx."""
