@@ -191,7 +191,11 @@ def replicate(
         opts=owner.child_opts(depends_on=[source.versioning, replica.versioning, grantee]),
     )
     # Replication metrics are the source bucket's, kept in its Region (the stack's alerts topic).
-    dimensions = {"SourceBucket": source.name, "DestinationBucket": replica.name, "RuleId": rule_id}
+    dimensions: dict[str, pulumi.Input[str]] = {
+        "SourceBucket": source.name,
+        "DestinationBucket": replica.name,
+        "RuleId": rule_id,
+    }
     owner.add_signal(
         "replication_latency",
         f"{role} replication latency to {region} (s)",

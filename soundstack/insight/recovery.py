@@ -68,7 +68,7 @@ PROCEDURES: dict[str, str] = {
     "it on for a bucket that already holds objects, copy those once with S3 Batch Replication "
     "(`aws s3control create-job --operation '{\"S3ReplicateObject\":{}}' "
     "--manifest-generator …` with a role that may replicate, as in the S3 User Guide's "
-    "\"Replicating existing objects\").",
+    '"Replicating existing objects").',
     "search": "**Search** — derived from the catalog: recreate the domain (`pulumi up`) and "
     "reindex from the database (catalog service's reindex job).",
 }

@@ -135,7 +135,7 @@ def test_s3_replication():
     dev = served(rules=None)
     for resource in dev.resources:
         if "tags" in resource.props:
-            resource.props["tags"]["environment"] = "dev"  # type: ignore[index]
+            resource.props["tags"]["environment"] = "dev"
     assert dev.check("s3-replication") == []
     assert dev.check("s3-replication", {"environments": ["dev"]}) != []
 
