@@ -8,9 +8,9 @@ Region): run the bootstrap again after changing `resilience.replica_region`.
 
 import pulumi
 
-from components.base import StackContext
-from components.bootstrap import GLOBAL_REGION, DeployRoles, DeployRolesArgs
-from stacks.loader import load_stack
+from soundstack.components.base import StackContext
+from soundstack.components.bootstrap import GLOBAL_REGION, DeployRoles, DeployRolesArgs
+from soundstack.stacks.loader import load_stack
 
 config = pulumi.Config("soundstack-bootstrap")
 ctx = StackContext(

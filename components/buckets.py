@@ -23,8 +23,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import lookups
-from components.base import Component
+from soundstack.components import lookups
+from soundstack.components.base import Component
 
 #: Where CloudFront's log delivery sources live (components.cdn.CLOUDFRONT_REGION).
 CLOUDFRONT_LOGS_REGION = "us-east-1"

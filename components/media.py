@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets, cdn, replication
-from components.base import Component, StackContext
-from components.iam import Grantee
+from soundstack.components import buckets, cdn, replication
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import Grantee
 
 _PEM = re.compile(
     r"^-----BEGIN PUBLIC KEY-----\s+[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*$", re.S

@@ -44,10 +44,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets
-from components.base import Component
-from components.iam import ServiceRole, ServiceRoleArgs
-from components.kms import EncryptionKey, EncryptionKeyArgs
+from soundstack.components import buckets
+from soundstack.components.base import Component
+from soundstack.components.iam import ServiceRole, ServiceRoleArgs
+from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
 
 #: S3 RTC's only threshold ("Valid value: 15"), in minutes.
 RTC_MINUTES = 15

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, StackValidationArgs
 
-from policies.core import Settings, Spec, get, of_type, stack_policy
+from .core import Settings, Spec, get, of_type, stack_policy
 
 POLICIES: list[Spec] = []
 

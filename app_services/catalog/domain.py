@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app_services.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from ..core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 
 #: Longest plausible track (a DJ mix, a long live set); past it a header is lying.
 MAX_DURATION_MS = 12 * 3600 * 1000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components import buckets
-from components.base import Component
+from soundstack.components import buckets
+from soundstack.components.base import Component
 from tests.conftest import make_ctx, run_program
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from components.cdn import FAILOVER_STATUS_CODES
+from soundstack.components.cdn import FAILOVER_STATUS_CODES
 
 DISTRIBUTIONS = [("media", "music"), ("web", "site")]
 

@@ -9,9 +9,9 @@ import json
 import pulumi
 import pytest
 
-from components import buckets, replication
-from components.base import Component
-from stacks.loader import ConfigError, load_config, load_stack
+from soundstack.components import buckets, replication
+from soundstack.components.base import Component
+from soundstack.stacks.loader import ConfigError, load_config, load_stack
 from tests.conftest import make_ctx, run_program
 from tests.test_config import config
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.signing import CodeSigningArgs
+from soundstack.components.signing import CodeSigningArgs
 
 FUNCTION = "aws:lambda/function:Function"
 CONFIG = "aws:lambda/codeSigningConfig:CodeSigningConfig"

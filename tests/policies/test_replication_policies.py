@@ -9,8 +9,8 @@ import copy
 from typing import Any
 
 import pytest
+from soundstack.engine import evaluate
 
-from policies.engine import evaluate
 from tests.policies.helpers import Stack, check_resource
 
 PROD = {"environment": "prod"}
