@@ -1,13 +1,16 @@
 """The bootstrap program: the deploy role of every stack of this account (components/bootstrap.py).
 
 Run once per account and region by an administrator, before the first stack:
-`pulumi -C bootstrap up --stack account`. Its own state holds nothing but IAM.
+`pulumi -C bootstrap up --stack account`. Its own state holds nothing but IAM. Each stack's file
+(stacks/Pulumi.<stack>.yaml) says which other Regions its deploy role must reach (the replica
+Region): run the bootstrap again after changing `resilience.replica_region`.
 """
 
 import pulumi
 
 from soundstack.components.base import StackContext
-from soundstack.components.bootstrap import DeployRoles, DeployRolesArgs
+from soundstack.components.bootstrap import GLOBAL_REGION, DeployRoles, DeployRolesArgs
+from soundstack.stacks.loader import load_stack
 
 config = pulumi.Config("soundstack-bootstrap")
 ctx = StackContext(
@@ -18,11 +21,16 @@ ctx = StackContext(
     owner=config.require("owner"),
     cost_centre=config.require("cost_centre"),
 )
+stacks = config.require_object("stacks")
 roles = DeployRoles(
     "deploy-roles",
     DeployRolesArgs(
-        stacks=config.require_object("stacks"),
+        stacks=stacks,
         admin_principal_arns=config.require_object("admin_principal_arns"),
+        extra_regions={
+            stack: [r for r in load_stack(stack).regions() if r not in (ctx.region, GLOBAL_REGION)]
+            for stack in stacks
+        },
     ),
     ctx,
 )

@@ -8,19 +8,21 @@ role, and the configured administrators assume it for the first deploy from a wo
 
 What the role may do is written down in `deploy_policy`: the estate creates resources of some
 thirty services, so it holds `<service>:*` on each of them (nothing else), only in the stack's
-region and us-east-1 (where CloudFront, its certificates and web ACLs, and the global services
-IAM and Route 53 are called). IAM is the exception that would make this admin: IAM writes are
-limited to roles and policies named `<project>-<stack>-*` (plus the cluster role pulumi-eks
-names), AWS's admin policies may never be attached, and the role can change neither itself nor
-its boundary. A permissions boundary with the same service list caps it even if someone later
-attaches a broader policy to it.
+region, us-east-1 (where CloudFront, its certificates, web ACLs and log delivery, and the global
+services IAM and Route 53 are called) and the stack's replica Region (backup copies, replicated
+RDS backups, bucket replicas), which the bootstrap program reads from each stack's file. IAM is
+the exception that would make this admin: IAM writes are limited to roles and policies named
+`<project>-<stack>-*` (plus the cluster role pulumi-eks names), AWS's admin policies may never
+be attached, and the role can change neither itself nor its boundary. A permissions boundary
+with the same service list caps it even if someone later attaches a broader policy to it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -86,6 +88,7 @@ EKS_ROLE_PREFIX = "cluster-eks-"
 #: Where CloudFront, its ACM certificates and CLOUDFRONT-scoped web ACLs live; IAM, Route 53 and
 #: Shield are global and AWS evaluates their calls as us-east-1 requests.
 GLOBAL_REGION = "us-east-1"
+_REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
 
 
 def deploy_role_name(project: str, stack: str) -> str:
@@ -105,12 +108,18 @@ def estate_services() -> list[str]:
 
 
 def deploy_policy(
-    project: str, stack: str, region: str, partition: str, account: str
+    project: str,
+    stack: str,
+    region: str,
+    partition: str,
+    account: str,
+    extra_regions: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The deploy role's permissions (see the module docstring for why each is as wide as it is)."""
+    """The deploy role's permissions (see the module docstring for why each is as wide as it is);
+    `extra_regions`: where the stack deploys besides `region` and us-east-1 (its replica)."""
     iam = f"arn:{partition}:iam::{account}"
     own = f"{project}-{stack}-"
-    regions = sorted({region, GLOBAL_REGION})
+    regions = sorted({region, GLOBAL_REGION, *extra_regions})
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -276,10 +285,25 @@ class DeployRolesArgs:
     admin_principal_arns: Sequence[str]
     #: A deploy runs up to 2 h (the runner's timeout); IAM allows 1-12 h.
     max_session_hours: int = 3
+    #: Per stack, the Regions it deploys into besides the account's and us-east-1 (its replica
+    #: Region: `stacks.model.PlatformConfig.regions()`); its deploy role may call only those.
+    extra_regions: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.stacks or len(set(self.stacks)) != len(self.stacks):
             raise ValueError(f"DeployRolesArgs.stacks={list(self.stacks)}: list each stack once")
+        unknown = sorted(set(self.extra_regions) - set(self.stacks))
+        if unknown:
+            raise ValueError(
+                f"DeployRolesArgs.extra_regions names stacks {unknown} not in stacks; remove them"
+            )
+        for stack, regions in self.extra_regions.items():
+            bad = [r for r in regions if not _REGION.fullmatch(r)]
+            if bad:
+                raise ValueError(
+                    f"DeployRolesArgs.extra_regions[{stack}]: {bad} are not AWS Regions; "
+                    "use e.g. eu-central-1"
+                )
         for arn in self.admin_principal_arns:
             if not arn.startswith("arn:") or ":iam::" not in arn or arn.endswith(":root"):
                 raise ValueError(
@@ -324,7 +348,16 @@ class DeployRoles(Component):
                 self.child_name(f"{stack}-policy"),
                 name=f"{role_name}-policy",
                 description=f"What `pulumi up` of {ctx.project}-{stack} needs",
-                policy=json.dumps(deploy_policy(ctx.project, stack, region, part, account)),
+                policy=json.dumps(
+                    deploy_policy(
+                        ctx.project,
+                        stack,
+                        region,
+                        part,
+                        account,
+                        args.extra_regions.get(stack, ()),
+                    )
+                ),
                 tags=self.tags({"stack": stack}),
                 opts=self.child_opts(),
             )

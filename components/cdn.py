@@ -1,8 +1,19 @@
 """CloudFront building blocks shared by the media and web distributions.
 
-CloudFront is global but its viewer certificates (ACM) and CLOUDFRONT-scope web ACLs live in
-us-east-1. Those resources set pulumi-aws 7's per-resource `region` argument instead of using a
-second provider, so they keep the default provider's credentials, profile and assumed role.
+CloudFront is global but its viewer certificates (ACM), CLOUDFRONT-scope web ACLs and log
+delivery sources live in us-east-1. Those resources set pulumi-aws 7's per-resource `region`
+argument instead of using a second provider, so they keep the default provider's credentials,
+profile and assumed role.
+
+- `s3_origins`: a private bucket as an origin through OAC and, with a replica
+  (components.replication), an origin group failing over to the replica on 403, 404 and 5xx.
+  CloudFront "fails over to the secondary origin only when the HTTP method of the viewer request
+  is GET, HEAD, or OPTIONS", and refuses a behaviour allowing more: "The parameter
+  AllowedMethods cannot include POST, PUT, PATCH, or DELETE for a cached behavior associated
+  with an origin group" (policy `deploy-cloudfront-origin-group`).
+- `access_logs`: standard logging v2, delivered by CloudWatch Logs into the owner's log bucket
+  under its bucket policy. Legacy standard logging is not used: "Your bucket must have access
+  control list (ACL) enabled", and every bucket here has ACLs disabled (FSBP S3.12).
 """
 
 from __future__ import annotations
@@ -17,9 +28,13 @@ import pulumi_aws as aws
 from soundstack.components import buckets
 from soundstack.components.base import Component
 from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
+from soundstack.components.replication import Replica
 
 #: Where CloudFront looks for certificates and CLOUDFRONT-scope web ACLs.
 CLOUDFRONT_REGION = "us-east-1"
+#: What makes an origin group try the replica: the primary refuses (403: OAC or a missing
+#: object without s3:ListBucket), lacks the object (404), or fails (5xx).
+FAILOVER_STATUS_CODES = (403, 404, 500, 502, 503, 504)
 #: Route 53 hosted zone of every `*.cloudfront.net` name (alias targets).
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 #: Viewer TLS policy for custom domains (TLS 1.2+, modern ciphers only).
@@ -174,9 +189,50 @@ def security_headers_policy(
     )
 
 
-def standard_logging(log_bucket_domain: pulumi.Input[str], prefix: str) -> dict[str, Any]:
-    """CloudFront.5: standard access logs to the owner's log bucket, cookies left out."""
-    return {"bucket": log_bucket_domain, "prefix": prefix, "include_cookies": False}
+def access_logs(
+    owner: Component, distribution: aws.cloudfront.Distribution, logs: buckets.Bucket
+) -> aws.cloudwatch.LogDelivery:
+    """Standard logging v2: the distribution's access logs delivered by CloudWatch Logs to
+    `logs` (a `log_bucket(..., cloudfront_logs=True)`), under `AWSLogs/<account>/CloudFront/`
+    then the distribution id and the hour.
+
+    A CloudFront delivery source, its destination and the delivery are made in us-east-1
+    (CloudFront's Region; policy `deploy-cloudfront-us-east-1`); the bucket may be elsewhere.
+    Names: "Minimum length of 1. Maximum length of 60. Pattern: [\\w-]*"."""
+    name = owner.physical_name("cloudfront-logs", "log_delivery")
+    source = aws.cloudwatch.LogDeliverySource(
+        owner.child_name("access-log-source"),
+        name=name,
+        log_type="ACCESS_LOGS",
+        resource_arn=distribution.arn,
+        region=CLOUDFRONT_REGION,
+        tags=owner.tags(),
+        opts=owner.child_opts(),
+    )
+    destination = aws.cloudwatch.LogDeliveryDestination(
+        owner.child_name("access-log-destination"),
+        name=name,
+        output_format="w3c",
+        delivery_destination_configuration={"destination_resource_arn": logs.arn},
+        region=CLOUDFRONT_REGION,
+        tags=owner.tags(),
+        opts=owner.child_opts(),
+    )
+    return aws.cloudwatch.LogDelivery(
+        owner.child_name("access-log-delivery"),
+        delivery_source_name=source.name,
+        delivery_destination_arn=destination.arn,
+        s3_delivery_configurations=[
+            {
+                "suffix_path": "{DistributionId}/{yyyy}/{MM}/{dd}/{HH}",
+                "enable_hive_compatible_path": False,
+            }
+        ],
+        region=CLOUDFRONT_REGION,
+        tags=owner.tags(),
+        # The bucket policy admits delivery.logs.amazonaws.com before the first delivery.
+        opts=owner.child_opts(depends_on=list(logs.settled)),
+    )
 
 
 def offer_error_rate(
@@ -213,13 +269,54 @@ def origin_key_and_logs(
         ctx,
         opts=owner.child_opts(),
     )
-    return key, buckets.log_bucket(owner, "access-logs", log_retention_days)
+    return key, buckets.log_bucket(owner, "access-logs", log_retention_days, cloudfront_logs=True)
+
+
+@dataclass(frozen=True)
+class S3Origins:
+    """A private bucket as a distribution's origin, optionally grouped with its replica."""
+
+    origins: list[dict[str, Any]]
+    origin_groups: list[dict[str, Any]]
+    #: What the bucket's behaviours target: the origin group, or the bucket's origin.
+    target_origin_id: str
+
+
+def s3_origins(
+    owner: Component, role: str, bucket: buckets.Bucket, replica: Replica | None
+) -> S3Origins:
+    """`bucket` through its own OAC (CloudFront.13); with `replica`, an origin group that sends
+    a request to the replica (through another OAC) when the primary fails to connect, times
+    out, or answers 403, 404 or 5xx."""
+    primary: dict[str, Any] = {
+        "origin_id": role,
+        "domain_name": bucket.regional_domain_name,
+        "origin_access_control_id": origin_access_control(owner, role).id,
+    }
+    if replica is None:
+        return S3Origins([primary], [], role)
+    # "By default, CloudFront tries to connect to the primary origin in an origin group for as
+    # long as 30 seconds (3 connection attempts of 10 seconds each) before failing over":
+    # a listener waits at most 2 x 5 s instead.
+    primary.update(connection_attempts=2, connection_timeout=5)
+    secondary = {
+        "origin_id": f"{role}-replica",
+        "domain_name": replica.bucket.regional_domain_name,
+        "origin_access_control_id": origin_access_control(owner, f"{role}-replica").id,
+    }
+    group = {
+        "origin_id": f"{role}-failover",
+        "failover_criteria": {"status_codes": list(FAILOVER_STATUS_CODES)},
+        "members": [{"origin_id": role}, {"origin_id": f"{role}-replica"}],
+    }
+    return S3Origins([primary, secondary], [group], f"{role}-failover")
 
 
 def serve_bucket(
     owner: Component,
     role: str,
     bucket: buckets.Bucket,
+    replica: Replica | None,
     distribution: aws.cloudfront.Distribution,
     domain: CustomDomain | None,
     actions: Sequence[str],
@@ -227,18 +324,21 @@ def serve_bucket(
     label: str,
 ) -> pulumi.Output[str]:
     """Finish a private-bucket distribution: alias records for the custom domain, its 5xx
-    signal, and the bucket policy admitting only this distribution (through OAC) to `actions`.
-    Returns the host name viewers use (the custom domain when there is one)."""
+    signal, and the policies of the bucket and its replica admitting only this distribution
+    (through OAC) to `actions`. Returns the host name viewers use (the custom domain when there
+    is one)."""
     alias_records(owner, domain, distribution)
     offer_error_rate(owner, label, distribution)
-    buckets.bucket_policy(
-        owner,
-        role,
-        bucket,
-        pulumi.Output.all(bucket.arn, distribution.arn).apply(
-            lambda a: [oac_statement(a[0], a[1], actions, sid)]
-        ),
-    )
+    served = [(role, bucket)] + ([(f"{role}-replica", replica.bucket)] if replica else [])
+    for policy_role, target in served:
+        buckets.bucket_policy(
+            owner,
+            policy_role,
+            target,
+            pulumi.Output.all(target.arn, distribution.arn).apply(
+                lambda a: [oac_statement(a[0], a[1], actions, sid)]
+            ),
+        )
     if domain is not None:
         return pulumi.Output.from_input(domain.name)
     return distribution.domain_name

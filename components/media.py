@@ -6,6 +6,14 @@ it reads from Secrets Manager (`grant_sign`, `app_services.media_signing.CloudFr
 CloudFront checks the signature against the key group, then fetches the object through Origin
 Access Control. The bucket has no public path at all.
 
+Surviving a Region (`replica_region`): the music bucket replicates to a bucket in that Region
+(components.replication: S3 RTC, its own KMS key, alarms on lag and failures), and the
+distribution serves from an origin group that fails over to the replica on 403, 404 and 5xx.
+Signed URLs are unaffected: CloudFront checks the signature against the key group at the edge,
+before choosing an origin, and the replica admits the same distribution through its own OAC.
+The behaviour allows GET, HEAD and OPTIONS only, as origin groups require, and runs no
+function or Lambda@Edge (an origin-request trigger would fire once per origin tried).
+
 Signing keys: the stack config lists one or two public keys (`edge.signing_public_keys`), each
 becoming a CloudFront public key in the key group the distribution trusts. The private key
 never passes through Pulumi: `soundstack signing-key rotate <stack>` generates a pair, stores the
@@ -23,7 +31,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from soundstack.components import buckets, cdn, edge
+from soundstack.components import buckets, cdn, edge, replication
 from soundstack.components.base import Component, StackContext
 from soundstack.components.iam import Grantee
 
@@ -41,7 +49,7 @@ def key_fingerprint(public_key_pem: str) -> str:
 @dataclass
 class MediaArgs:
     """Music delivery settings. Defaults: every edge location, a year of access logs, old object
-    versions kept 30 days, audio moved to Intelligent-Tiering on upload."""
+    versions kept 30 days, audio moved to Intelligent-Tiering on upload, no replica."""
 
     #: PEM public keys (1 or 2) whose private halves sign stream URLs; see the module docstring.
     signing_public_keys: Sequence[str]
@@ -54,6 +62,8 @@ class MediaArgs:
     noncurrent_version_days: int = 30
     #: Serve from this name (ACM certificate in us-east-1 + alias records) with TLS 1.2_2021.
     domain: cdn.CustomDomain | None = None
+    #: Replicate the music to this Region and fail over to it (see the module docstring).
+    replica_region: str | None = None
 
     def __post_init__(self) -> None:
         keys = list(self.signing_public_keys)
@@ -96,7 +106,14 @@ class MediaDelivery(Component):
         self.music = buckets.private_bucket(
             self, "music", self.key.arn, self.logs, args.noncurrent_version_days
         )
-        self.oac = cdn.origin_access_control(self, "music")
+        self.replica: replication.Replica | None = None
+        if args.replica_region is not None:
+            self.replica = replication.replicate(
+                self, "music", self.music, self.key.arn, args.replica_region,
+                args.log_retention_days, args.noncurrent_version_days,
+                key_service_principals=["cloudfront.amazonaws.com"],
+            )  # fmt: skip
+        origins = cdn.s3_origins(self, "music", self.music, self.replica)
 
         self.public_keys = [
             aws.cloudfront.PublicKey(
@@ -155,7 +172,6 @@ class MediaDelivery(Component):
                 args.log_retention_days,
             ).arn
         )
-        origin_id = "music-bucket"
         self.distribution = aws.cloudfront.Distribution(
             self.child_name("distribution"),
             comment=f"{ctx.project}-{ctx.stack} music (signed URLs only)",
@@ -165,15 +181,10 @@ class MediaDelivery(Component):
             price_class=args.price_class,
             aliases=[args.domain.name] if args.domain else None,
             web_acl_id=web_acl_arn,
-            origins=[
-                {
-                    "origin_id": origin_id,
-                    "domain_name": self.music.regional_domain_name,
-                    "origin_access_control_id": self.oac.id,
-                }
-            ],
+            origins=origins.origins,
+            origin_groups=origins.origin_groups or None,
             default_cache_behavior={
-                "target_origin_id": origin_id,
+                "target_origin_id": origins.target_origin_id,
                 "viewer_protocol_policy": "https-only",
                 "allowed_methods": ["GET", "HEAD", "OPTIONS"],
                 "cached_methods": ["GET", "HEAD"],
@@ -184,13 +195,13 @@ class MediaDelivery(Component):
             },
             restrictions={"geo_restriction": {"restriction_type": "none"}},
             viewer_certificate=cdn.viewer_certificate(self, args.domain),
-            logging_config=cdn.standard_logging(self.logs.domain_name, "cloudfront/"),
             tags=self.tags(),
-            opts=self.child_opts(depends_on=list(self.logs.settled)),
+            opts=self.child_opts(),
         )
+        cdn.access_logs(self, self.distribution, self.logs)
         #: Host name stream URLs use (custom domain when configured).
         self.domain_name: pulumi.Output[str] = cdn.serve_bucket(
-            self, "music", self.music, self.distribution, args.domain,
+            self, "music", self.music, self.replica, self.distribution, args.domain,
             ["s3:GetObject"], "CloudFrontReadsAudio", "music 5xx error rate",
         )  # fmt: skip
         self.bucket_name: pulumi.Output[str] = self.music.name

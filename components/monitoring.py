@@ -45,6 +45,9 @@ DEFAULT_THRESHOLDS: Mapping[str, float] = {
     "dlq_depth": 0,  # any message in a dead-letter queue
     "iterator_age": 60_000,  # ms a stream consumer lags behind
     "failures": 0,  # failed runs of a scheduled job
+    # S3 RTC replicates "99.99 percent of those objects within 15 minutes": seconds behind.
+    "replication_latency": 900,
+    "replication_failures": 0,  # objects S3 could not replicate
 }
 
 #: Statistics CloudWatch spells as percentiles (`p99`, `tm90` …) go in `extended_statistic`.

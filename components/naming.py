@@ -17,6 +17,7 @@ LIMITS: dict[str, int] = {
     "iam_policy": 128,
     "lambda": 64,
     "log_group": 512,
+    "log_delivery": 60,  # CloudWatch Logs delivery sources and destinations: [\w-]{1,60}
     "rds": 63,
     "neptune": 63,
     "elasticache": 40,

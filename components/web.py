@@ -15,6 +15,13 @@ Requests flow:
 
 Every response carries HSTS, a Content-Security-Policy, nosniff, `X-Frame-Options: DENY` and a
 strict referrer policy.
+
+Surviving a Region (`replica_region`): the site bucket replicates there (components.replication)
+and the default behaviour serves from an origin group that fails over to the replica on 403,
+404 and 5xx; a deploy publishes to the primary only and replication carries it over. The
+default behaviour allows GET, HEAD and OPTIONS, as origin groups require; its viewer-request
+function runs once per viewer request, before an origin is chosen. `/api/*` targets the API
+origin directly (all methods, no origin group).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from soundstack.components import buckets, cdn, edge
+from soundstack.components import buckets, cdn, edge, replication
 from soundstack.components.base import Component, StackContext
 from soundstack.components.iam import Grantee
 
@@ -57,7 +64,8 @@ API_PATH = "/api/*"
 @dataclass
 class WebArgs:
     """SPA hosting settings. Defaults: every edge location, a year of access logs, no API
-    behaviour until `api_domain` is set, CSP limited to this site plus the given sources."""
+    behaviour until `api_domain` is set, CSP limited to this site plus the given sources, no
+    replica."""
 
     #: ARN of the CLOUDFRONT-scope WAF web ACL (components.edge.EdgeProtection); None: an ACL
     #: of the component's own (AWS managed rule groups, per-IP limits of `edge.WEB_RATE_LIMIT`
@@ -77,6 +85,8 @@ class WebArgs:
     connect_sources: Sequence[pulumi.Input[str]] = field(default_factory=list)
     #: Extra `media-src` and `img-src` origins (the music distribution: audio and cover art).
     media_sources: Sequence[pulumi.Input[str]] = field(default_factory=list)
+    #: Replicate the site to this Region and fail over to it (see the module docstring).
+    replica_region: str | None = None
 
     def __post_init__(self) -> None:
         if self.api_origin_secret is not None and self.api_domain is None:
@@ -130,20 +140,21 @@ class WebApp(Component):
             noncurrent_version_days=30,
             intelligent_tiering=False,
         )
-        oac = cdn.origin_access_control(self, "site")
+        self.replica: replication.Replica | None = None
+        if args.replica_region is not None:
+            self.replica = replication.replicate(
+                self, "site", self.site, self.key.arn, args.replica_region,
+                args.log_retention_days, intelligent_tiering=False,
+                key_service_principals=["cloudfront.amazonaws.com"],
+            )  # fmt: skip
+        site_origins = cdn.s3_origins(self, "site", self.site, self.replica)
         rewrite = self._function("spa-rewrite", SPA_REWRITE, "client-side routes load index.html")
         csp = pulumi.Output.all(
             pulumi.Output.all(*args.connect_sources), pulumi.Output.all(*args.media_sources)
         ).apply(lambda s: content_security_policy(s[0], s[1]))
         headers = cdn.security_headers_policy(self, "site", csp)
 
-        origins: list[dict] = [
-            {
-                "origin_id": "site",
-                "domain_name": self.site.regional_domain_name,
-                "origin_access_control_id": oac.id,
-            }
-        ]
+        origins = list(site_origins.origins)
         behaviours: list[dict] = []
         if args.api_domain is not None:
             origins.append(
@@ -191,8 +202,9 @@ class WebApp(Component):
             aliases=[args.domain.name] if args.domain else None,
             web_acl_id=web_acl_arn,
             origins=origins,
+            origin_groups=site_origins.origin_groups or None,
             default_cache_behavior={
-                "target_origin_id": "site",
+                "target_origin_id": site_origins.target_origin_id,
                 "viewer_protocol_policy": "redirect-to-https",
                 "allowed_methods": ["GET", "HEAD", "OPTIONS"],
                 "cached_methods": ["GET", "HEAD"],
@@ -206,13 +218,13 @@ class WebApp(Component):
             ordered_cache_behaviors=behaviours or None,
             restrictions={"geo_restriction": {"restriction_type": "none"}},
             viewer_certificate=cdn.viewer_certificate(self, args.domain),
-            logging_config=cdn.standard_logging(self.logs.domain_name, "cloudfront/"),
             tags=self.tags(),
-            opts=self.child_opts(depends_on=list(self.logs.settled)),
+            opts=self.child_opts(),
         )
+        cdn.access_logs(self, self.distribution, self.logs)
         #: Host name of the app (custom domain when configured).
         self.domain_name: pulumi.Output[str] = cdn.serve_bucket(
-            self, "site", self.site, self.distribution, args.domain,
+            self, "site", self.site, self.replica, self.distribution, args.domain,
             ["s3:GetObject", "s3:ListBucket"], "CloudFrontReadsSite", "web 5xx error rate",
         )  # fmt: skip
 

@@ -114,6 +114,12 @@ edge = EdgeProtection(
 )
 
 
+# Music and the web app survive a Region: their buckets replicate there, CloudFront fails over.
+bucket_replica_region = (
+    config.resilience.replica_region if config.resilience.replicate_buckets else None
+)
+
+
 def custom_domain(prefix: str) -> CustomDomain | None:
     """`<prefix><domain>` in the stack's hosted zone, when both are configured."""
     if config.domain is None or config.edge.hosted_zone_id is None:
@@ -129,6 +135,7 @@ media = MediaDelivery(
         price_class=config.edge.price_class,
         log_retention_days=config.edge.log_retention_days,
         domain=custom_domain("media."),
+        replica_region=bucket_replica_region,
     ),
     ctx,
 )
@@ -614,6 +621,7 @@ web = WebApp(
         media_sources=[pulumi.Output.concat("https://", media.domain_name)],
         api_domain=api.endpoint_domain,
         api_origin_secret=edge_secret.header_value,
+        replica_region=bucket_replica_region,
     ),
     ctx,
 )

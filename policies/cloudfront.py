@@ -1,4 +1,5 @@
-"""CloudFront distributions and WAF web ACLs."""
+"""CloudFront distributions and WAF web ACLs: viewer and origin TLS, OAC, WAF, logging (v2),
+and the origin-group constraints CloudFront enforces (`deploy-cloudfront-origin-group`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from .core import (
 POLICIES: list[Spec] = []
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+LOG_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+LOG_DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 SECURE_VIEWER_POLICIES = ("https-only", "redirect-to-https")
@@ -158,16 +161,40 @@ def _waf(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> 
         report("no web_acl_id; attach the edge component's CLOUDFRONT-scope web ACL", None)
 
 
-@resource_policy(
+@stack_policy(
     POLICIES,
-    "cloudfront-logging",
-    "Every distribution writes standard access logs.",
-    ["FSBP CloudFront.5", "PCI 10.2.1"],
-    [DISTRIBUTION],
+    "cloudfront-logging-v2",
+    "Every distribution delivers its access logs through standard logging v2 (a CloudWatch Logs "
+    "delivery source of type ACCESS_LOGS for the distribution, and a delivery from it) and none "
+    'uses legacy standard logging, which writes through bucket ACLs: "Your bucket must have '
+    "access control list (ACL) enabled\". Security Hub's CloudFront.5 check (AWS Config "
+    "cloudfront-accesslogs-enabled) recognises only legacy logging, so it stays failed in the "
+    "account: suppress it there, with this policy as the compensating control.",
+    ["PCI 10.2.1", "FSBP S3.12", "custom"],
+    [DISTRIBUTION, LOG_SOURCE, LOG_DELIVERY],
 )
-def _logging(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    if not present(args.props, "loggingConfig", "bucket"):
-        report("no logging_config; log to the owner's log bucket", None)
+def _logging_v2(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    sources = [s for s in of_type(args.resources, LOG_SOURCE)
+               if get(s.props, "logType") == "ACCESS_LOGS"]  # fmt: skip
+    deliveries = list(of_type(args.resources, LOG_DELIVERY))
+    for dist in of_type(args.resources, DISTRIBUTION):
+        with judging(dist, report):
+            if present(dist.props, "loggingConfig", "bucket"):
+                report(
+                    f"distribution {dist.name} uses legacy standard logging (logging_config), "
+                    "which needs bucket ACLs; remove it and deliver through standard logging v2 "
+                    "(components.cdn.access_logs)",
+                    dist.urn,
+                )
+            mine = [s for s in sources if linked(s, "resourceArn", dist, "arn")]
+            if not any(linked(d, "deliverySourceName", s, "name") for s in mine
+                       for d in deliveries):  # fmt: skip
+                report(
+                    f"distribution {dist.name} has no standard logging v2 delivery; add a "
+                    "LogDeliverySource (ACCESS_LOGS, us-east-1), a LogDeliveryDestination and a "
+                    "LogDelivery (components.cdn.access_logs)",
+                    dist.urn,
+                )
 
 
 @resource_policy(
@@ -223,3 +250,57 @@ def _waf_logging(args: StackValidationArgs, report: ReportViolation, _: Settings
         with judging(acl, report):
             if not any(linked(c, "resourceArn", acl, "arn") for c in configs):
                 report(f"web ACL {acl.name} has no WebAclLoggingConfiguration", acl.urn)
+
+
+#: Failover criteria CloudFront accepts. Developer Guide: "You can choose any combination of the
+#: following status codes: 403, 404, 500, 502, 503, or 504"; the console now also offers 400
+#: and 416.
+FAILOVER_STATUS_CODES = (400, 403, 404, 416, 500, 502, 503, 504)
+#: What a behaviour served by an origin group may allow (AllowedMethods is one of three sets).
+ORIGIN_GROUP_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@resource_policy(
+    POLICIES,
+    "deploy-cloudfront-origin-group",
+    'Origin groups are built as CloudFront accepts them: "An origin group includes two origins '
+    '(a primary origin and a secondary origin to failover to)" of the same distribution, '
+    "failover status codes among 400, 403, 404, 416, 500, 502, 503 and 504, and a behaviour "
+    'served by a group allows only GET, HEAD and OPTIONS: "The parameter AllowedMethods cannot '
+    "include POST, PUT, PATCH, or DELETE for a cached behavior associated with an origin "
+    'group."',
+    ["custom"],
+    [DISTRIBUTION],
+)
+def _origin_groups(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    origin_ids = {get(o, "originId") for o in items(get(args.props, "origins"))}
+    groups = {get(g, "originId"): g for g in items(get(args.props, "originGroups"))}
+    for group_id, group in groups.items():
+        members = [get(m, "originId") for m in items(get(group, "members"))]
+        if len(members) != 2:
+            report(f"origin group {group_id} has {len(members)} members; it takes exactly 2", None)
+        unknown = [m for m in members if m not in origin_ids]
+        if unknown:
+            report(f"origin group {group_id} names {unknown}, not origins of the distribution",
+                   None)  # fmt: skip
+        codes = [int(c) for c in items(get(group, "failoverCriteria", "statusCodes"))]
+        refused = sorted(set(codes) - set(FAILOVER_STATUS_CODES))
+        if not codes or refused:
+            report(
+                f"origin group {group_id} fails over on {refused or 'no status code'}; choose "
+                f"from {list(FAILOVER_STATUS_CODES)}",
+                None,
+            )
+    for behaviour in _behaviours(args.props):
+        if get(behaviour, "targetOriginId") not in groups:
+            continue
+        extra = sorted(
+            set(as_strings(get(behaviour, "allowedMethods"))) - set(ORIGIN_GROUP_METHODS)
+        )
+        if extra:
+            path = get(behaviour, "pathPattern", default="default")
+            report(
+                f"behaviour {path} is served by origin group {get(behaviour, 'targetOriginId')} "
+                f"but allows {extra}; allow GET, HEAD and OPTIONS only, or target an origin",
+                None,
+            )

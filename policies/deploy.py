@@ -153,6 +153,11 @@ NAME_RULES: tuple[NameRule, ...] = (
              "a hyphen followed by six characters.\"",
              extra=lambda n: "ends with a hyphen and six characters"
              if re.search(r"-[^-/]{6}$", n) else None),
+    NameRule(("aws:cloudwatch/logDeliverySource:LogDeliverySource",
+              "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination"), "name",
+             r"[\w-]+", 60,
+             "CloudWatch Logs PutDeliverySource / PutDeliveryDestination name: \"Length "
+             "Constraints: Minimum length of 1. Maximum length of 60. Pattern: [\\w-]*\""),
     NameRule(("aws:cloudwatch/logGroup:LogGroup",), "name", r"[\.\-_/#A-Za-z0-9]+", 512,
              "CloudWatch Logs CreateLogGroup logGroupName: \"Length Constraints: Minimum "
              "length of 1. Maximum length of 512. Pattern: [\\.\\-_/#A-Za-z0-9]+\""),
@@ -450,7 +455,9 @@ def _region_of_arn(arn: object) -> str | None:
     POLICIES,
     "deploy-cloudfront-us-east-1",
     "What CloudFront uses lives in us-east-1: viewer certificates, CLOUDFRONT-scope web "
-    "ACLs and Cognito custom-domain certificates. CloudFront: \"To use a certificate in AWS "
+    "ACLs, Cognito custom-domain certificates and the CloudWatch Logs delivery sources of "
+    "distributions (standard logging v2 is configured through CloudWatch Logs in CloudFront's "
+    "Region, as for its metrics). CloudFront: \"To use a certificate in AWS "
     "Certificate Manager (ACM) to require HTTPS between viewers and CloudFront, make sure you "
     "request (or import) the certificate in the US East (N. Virginia) Region (us-east-1).\" "
     "WAF: \"For CLOUDFRONT, you must create your WAFv2 resources in the US East (N. Virginia) "
@@ -458,7 +465,8 @@ def _region_of_arn(arn: object) -> str | None:
     "must provide an SSL certificate in the US East (N. Virginia) AWS Region in your request.\"",
     ["custom"],
     ["aws:cloudfront/distribution:Distribution", "aws:wafv2/webAcl:WebAcl",
-     "aws:cognito/userPoolDomain:UserPoolDomain"],
+     "aws:cognito/userPoolDomain:UserPoolDomain",
+     "aws:cloudwatch/logDeliverySource:LogDeliverySource"],
 )  # fmt: skip
 def _us_east_1(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
     kind = args.resource_type
@@ -466,6 +474,14 @@ def _us_east_1(args: ResourceValidationArgs, report: ReportViolation, _: Setting
         if get(args.props, "scope") == "CLOUDFRONT" and get(args.props, "region") != "us-east-1":
             report("a CLOUDFRONT-scope web ACL needs region us-east-1 (set the resource's region)",
                    None)  # fmt: skip
+        return
+    if kind == "aws:cloudwatch/logDeliverySource:LogDeliverySource":
+        if (
+            ":cloudfront::" in str(get(args.props, "resourceArn", default=""))
+            and get(args.props, "region") != "us-east-1"
+        ):
+            report("a CloudFront distribution's delivery source needs region us-east-1 (set the "
+                   "resource's region; its destination and delivery with it)", None)  # fmt: skip
         return
     arn = (
         get(args.props, "viewerCertificate", "acmCertificateArn")

@@ -1,8 +1,12 @@
 """Resilience and code integrity: AWS Backup coverage, locked and copied vaults, RDS backups
-replicated to another Region, and Lambda code signing (components/backup.py, signing.py).
+replicated to another Region, S3 buckets behind CloudFront replicated to another Region with
+origin failover, and Lambda code signing (components/backup.py, replication.py, cdn.py,
+signing.py).
 
 No FSBP control covers backup plans, Vault Lock, cross-Region copies or Lambda code signing
 (AWS Config has `rds-resources-protected-by-backup-plan`, outside FSBP), so they are `custom`;
+so are bucket replication and origin failover (Security Hub's S3.7 and CloudFront.4 check them
+in its NIST 800-53 standard, not in FSBP);
 so is the vault's customer-managed key (FSBP Backup.1 judges recovery points, and Backup is
 not among the services of ../shared/CONTROLS.md). Rules apply to the environments listed in
 each policy's `environments` config (default `["prod"]`); the AWS constraints (Vault Lock's
@@ -45,6 +49,11 @@ RDS_CLUSTER = "aws:rds/cluster:Cluster"
 NEPTUNE_CLUSTER = "aws:neptune/cluster:Cluster"
 BUCKET = "aws:s3/bucket:Bucket"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+BUCKET_REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+BUCKET_ENCRYPTION = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+)
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 REPLICATION = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
 FUNCTION = "aws:lambda/function:Function"
 CODE_SIGNING_CONFIG = "aws:lambda/codeSigningConfig:CodeSigningConfig"
@@ -54,6 +63,10 @@ SCOPE: dict[str, Mapping[str, Any]] = {"environments": ENVIRONMENTS_PROPERTY}
 #: Vault Lock: "you must set ChangeableForDays to 3 or greater".
 MIN_CHANGEABLE_DAYS = 3
 _ARN_REGION = re.compile(r"^arn:[^:]+:[^:]+:([a-z0-9-]+):")
+#: What an origin group must fail over on at least: the primary's server errors.
+SERVER_ERRORS = (500, 502, 503, 504)
+#: S3 Replication Time Control's only threshold: "Valid value: 15".
+RTC_MINUTES = 15
 
 
 def _in_scope(resources: list[PolicyResource], cfg: Settings) -> bool:
@@ -304,3 +317,242 @@ def _code_signing(args: StackValidationArgs, report: ReportViolation, cfg: Setti
                         "requires Enforce",
                         c.urn,
                     )
+
+
+# -- buckets behind CloudFront survive a Region ---------------------------------------------------
+
+
+def _bucket_named(buckets: list[PolicyResource], name: Any) -> PolicyResource | None:
+    return next((b for b in buckets if known(b.props, "bucket") == name), None)
+
+
+def _origin_bucket(buckets: list[PolicyResource], origin: Mapping[str, Any]) -> Any:
+    """The bucket an S3 origin reads (by its `<bucket>.s3[.<region>].amazonaws.com` domain)."""
+    domain = str(get(origin, "domainName", default=""))
+    name, _, rest = domain.partition(".s3")
+    return _bucket_named(buckets, name) if rest.endswith("amazonaws.com") else None
+
+
+def _behaviours(dist: PolicyResource) -> list[Mapping[str, Any]]:
+    return [get(dist.props, "defaultCacheBehavior", default={}),
+            *items(get(dist.props, "orderedCacheBehaviors"))]  # fmt: skip
+
+
+def _primary_s3_origins(dist: PolicyResource) -> list[Mapping[str, Any]]:
+    """S3 origins a behaviour of `dist` reads first: its target, or its origin group's primary."""
+    origins = {get(o, "originId"): o for o in items(get(dist.props, "origins"))}
+    groups = {get(g, "originId"): g for g in items(get(dist.props, "originGroups"))}
+    primaries = []
+    for behaviour in _behaviours(dist):
+        target = get(behaviour, "targetOriginId")
+        if target in groups:
+            target = get(items(get(groups[target], "members"))[0], "originId")
+        origin = origins.get(target)
+        if origin is not None and ".s3" in str(get(origin, "domainName", default="")):
+            primaries.append(origin)
+    return primaries
+
+
+def _destination(rule: Mapping[str, Any], buckets: list[PolicyResource]) -> Any:
+    return _bucket_named(
+        buckets, str(get(rule, "destination", "bucket", default="")).split(":")[-1]
+    )
+
+
+@stack_policy(
+    POLICIES,
+    "s3-replication",
+    "Every S3 bucket a CloudFront distribution serves from (its primary origin) replicates, by "
+    "an enabled rule, to a bucket in another Region, with S3 Replication Time Control and "
+    'replication metrics on: "S3 RTC replicates most objects that you upload to Amazon S3 in '
+    'seconds, and 99.99 percent of those objects within 15 minutes." Another Region means a '
+    "destination whose `region` differs from the source's.",
+    ["custom"],
+    [DISTRIBUTION, BUCKET, BUCKET_REPLICATION],
+    config=SCOPE,
+)
+def _bucket_replication(args: StackValidationArgs, report: ReportViolation, cfg: Settings) -> None:
+    if not _in_scope(args.resources, cfg):
+        return
+    buckets = list(of_type(args.resources, BUCKET))
+    configurations = list(of_type(args.resources, BUCKET_REPLICATION))
+    served: dict[str, PolicyResource] = {}
+    for dist in of_type(args.resources, DISTRIBUTION):
+        with judging(dist, report):
+            for origin in _primary_s3_origins(dist):
+                bucket = _origin_bucket(buckets, origin)
+                if bucket is not None:
+                    served[bucket.urn] = bucket
+    for bucket in served.values():
+        with judging(bucket, report):
+            home = known(bucket.props, "region")
+            rules = [
+                r
+                for c in configurations
+                if linked(c, "bucket", bucket, "bucket", "id")
+                for r in items(get(c.props, "rules"))
+                if get(r, "status") == "Enabled"
+            ]
+            good = [
+                r
+                for r in rules
+                if (dest := _destination(r, buckets)) is not None
+                and known(dest.props, "region") not in (None, home)
+                and get(r, "destination", "replicationTime", "status") == "Enabled"
+                and get(r, "destination", "metrics", "status") == "Enabled"
+            ]
+            if not good:
+                report(
+                    f"bucket {bucket.name} is served by CloudFront but has no enabled replication "
+                    "rule to a bucket in another Region with Replication Time Control and "
+                    "metrics; set resilience.replica_region and resilience.replicate_buckets: "
+                    "true (components.replication.replicate)",
+                    bucket.urn,
+                )
+
+
+@stack_policy(
+    POLICIES,
+    "cloudfront-origin-failover",
+    "Every cache behaviour that serves from S3 targets an origin group whose secondary is a "
+    "bucket in another Region and which fails over at least on 500, 502, 503 and 504 (on "
+    '403 and 404 too where the replica may hold what the primary lost). CloudFront: "If the '
+    "primary origin is unavailable, or returns specific HTTP response status codes that "
+    'indicate a failure, CloudFront automatically switches to the secondary origin."',
+    ["custom"],
+    [DISTRIBUTION],
+    config=SCOPE,
+)
+def _origin_failover(args: StackValidationArgs, report: ReportViolation, cfg: Settings) -> None:
+    if not _in_scope(args.resources, cfg):
+        return
+    for dist in of_type(args.resources, DISTRIBUTION):
+        with judging(dist, report):
+            origins = {get(o, "originId"): o for o in items(get(dist.props, "origins"))}
+            groups = {get(g, "originId"): g for g in items(get(dist.props, "originGroups"))}
+            for behaviour in _behaviours(dist):
+                target = get(behaviour, "targetOriginId")
+                path = get(behaviour, "pathPattern", default="default")
+                if target in origins and ".s3" in str(get(origins[target], "domainName")):
+                    report(
+                        f"{dist.name} behaviour {path} serves S3 origin {target} without "
+                        "failover; target an origin group with the bucket's replica "
+                        "(components.cdn.s3_origins)",
+                        dist.urn,
+                    )
+                    continue
+                group = groups.get(target)
+                if group is None:
+                    continue
+                codes = {int(c) for c in items(get(group, "failoverCriteria", "statusCodes"))}
+                missing = sorted(set(SERVER_ERRORS) - codes)
+                if missing:
+                    report(
+                        f"{dist.name} origin group {target} does not fail over on {missing}",
+                        dist.urn,
+                    )
+                regions = [
+                    _origin_region(origins.get(get(m, "originId"), {}))
+                    for m in items(get(group, "members"))
+                ]
+                if len(regions) == 2 and regions[0] == regions[1]:
+                    report(
+                        f"{dist.name} origin group {target} fails over within {regions[0]}; "
+                        "the secondary must be a replica in another Region",
+                        dist.urn,
+                    )
+
+
+def _origin_region(origin: Mapping[str, Any]) -> str | None:
+    """`eu-west-1` of `<bucket>.s3.eu-west-1.amazonaws.com` (us-east-1 for the global name)."""
+    domain = str(get(origin, "domainName", default=""))
+    match = re.search(r"\.s3[.-]([a-z0-9-]+)\.amazonaws\.com$", domain)
+    if match:
+        return match.group(1)
+    return "us-east-1" if domain.endswith(".s3.amazonaws.com") else None
+
+
+def _versioned(resources: list[PolicyResource], bucket: PolicyResource) -> bool:
+    return get(bucket.props, "versioning", "enabled") is True or any(
+        linked(v, "bucket", bucket, "bucket", "id")
+        and get(v.props, "versioningConfiguration", "status") == "Enabled"
+        for v in of_type(resources, VERSIONING)
+    )
+
+
+def _kms_encrypted(resources: list[PolicyResource], bucket: PolicyResource) -> bool:
+    return any(
+        linked(e, "bucket", bucket, "bucket", "id")
+        and get(r, "applyServerSideEncryptionByDefault", "sseAlgorithm") in ("aws:kms",
+                                                                             "aws:kms:dsse")
+        for e in of_type(resources, *BUCKET_ENCRYPTION)
+        for r in items(get(e.props, "rules"))
+    )  # fmt: skip
+
+
+@stack_policy(
+    POLICIES,
+    "deploy-s3-replication",
+    "A replication configuration is one S3 accepts and that copies what it should. "
+    '"Both source and destination buckets must have versioning enabled." PutBucketReplication: '
+    '"To replicate AWS KMS-encrypted objects, add the following: SourceSelectionCriteria, '
+    'SseKmsEncryptedObjects, Status, EncryptionConfiguration, and ReplicaKmsKeyID" (else '
+    "\"Amazon S3 doesn't replicate objects that are stored at rest using server-side encryption "
+    'with KMS keys"), and the key "must have been created in the same AWS Region as the '
+    'destination buckets". ReplicationTime: "Must be specified together with a Metrics block", '
+    'minutes "Valid value: 15". With a Filter, "you must also add the following elements: '
+    'DeleteMarkerReplication, Status, and Priority."',
+    ["custom"],
+    [BUCKET, VERSIONING, BUCKET_REPLICATION, *BUCKET_ENCRYPTION],
+)
+def _replication_accepted(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    buckets = list(of_type(args.resources, BUCKET))
+    for configuration in of_type(args.resources, BUCKET_REPLICATION):
+        with judging(configuration, report):
+            sources = [b for b in buckets if linked(configuration, "bucket", b, "bucket", "id")]
+            source = sources[0] if sources else None
+            if source is not None and not _versioned(args.resources, source):
+                report(f"source bucket {source.name} is not versioned", configuration.urn)
+            for rule in items(get(configuration.props, "rules")):
+                for problem in _rule_problems(args.resources, rule, source, buckets):
+                    report(f"rule {get(rule, 'id', default='(no id)')}: {problem}",
+                           configuration.urn)  # fmt: skip
+
+
+def _rule_problems(
+    resources: list[PolicyResource],
+    rule: Mapping[str, Any],
+    source: PolicyResource | None,
+    buckets: list[PolicyResource],
+) -> list[str]:
+    problems = []
+    destination = _destination(rule, buckets)
+    if destination is not None and not _versioned(resources, destination):
+        problems.append(f"destination bucket {destination.name} is not versioned")
+    kms_objects = get(rule, "sourceSelectionCriteria", "sseKmsEncryptedObjects", "status")
+    key = get(rule, "destination", "encryptionConfiguration", "replicaKmsKeyId")
+    if kms_objects == "Enabled" and not key:
+        problems.append("replicates SSE-KMS objects without destination "
+                        "encryption_configuration.replica_kms_key_id")  # fmt: skip
+    if source is not None and kms_objects != "Enabled" and _kms_encrypted(resources, source):
+        problems.append(
+            f"source bucket {source.name} encrypts with KMS but the rule does not select "
+            "sse_kms_encrypted_objects: S3 would replicate none of its objects"
+        )
+    key_region = _region(key)
+    dest_region = known(destination.props, "region") if destination is not None else None
+    if key_region and dest_region and key_region != dest_region:
+        problems.append(f"replica key is in {key_region}, the destination bucket in {dest_region}")
+    rtc = get(rule, "destination", "replicationTime")
+    if get(rtc, "status") == "Enabled":
+        if get(rule, "destination", "metrics", "status") != "Enabled":
+            problems.append("Replication Time Control needs metrics status Enabled")
+        minutes = [get(rtc, "time", "minutes"),
+                   get(rule, "destination", "metrics", "eventThreshold", "minutes")]  # fmt: skip
+        if any(m is not None and int(m) != RTC_MINUTES for m in minutes):
+            problems.append(f"Replication Time Control takes {RTC_MINUTES} minutes only")
+    if get(rule, "filter") is not None and (
+        get(rule, "deleteMarkerReplication", "status") is None or get(rule, "priority") is None
+    ):
+        problems.append("a rule with a filter needs delete_marker_replication and priority")
+    return problems

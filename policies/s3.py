@@ -5,9 +5,10 @@ A bucket is configured either whole (`aws:s3/bucket:Bucket` with nested `version
 resources whose `bucket` property names it). Stack policies accept either style.
 
 Log-delivery buckets (the target of another bucket's access logging or of a CloudFront
-distribution's standard logging, or whose policy lets `logging.s3.amazonaws.com` write) may use
-SSE-S3 and ACLs and need no access logging of their own: S3 server access logging cannot write to
-SSE-KMS buckets and CloudFront standard logging delivers through an ACL grant.
+distribution's standard logging, or whose policy lets `logging.s3.amazonaws.com` or
+`delivery.logs.amazonaws.com` write) may use SSE-S3 and need no access logging of their own: S3
+server access logging cannot write to SSE-KMS buckets. They disable ACLs like every other bucket:
+both deliveries work through the bucket policy (CloudFront through standard logging v2).
 
 On a first preview a companion's `bucket` (from `bucket.id`) and a policy built from
 `bucket.arn` are unknown: companions are found through property dependencies, and each bucket is
@@ -27,7 +28,6 @@ from pulumi_policy import (
 )
 
 from .core import (
-    ADVISORY,
     Settings,
     Spec,
     as_strings,
@@ -310,10 +310,11 @@ def _logging(args: StackValidationArgs, report: ReportViolation, _: Settings) ->
 @stack_policy(
     POLICIES,
     "s3-acls-disabled",
-    "Buckets disable ACLs (object ownership BucketOwnerEnforced), except log-delivery buckets.",
+    "Every bucket disables ACLs (object ownership BucketOwnerEnforced), log buckets included: "
+    "S3 server access logs and CloudFront standard logs v2 are delivered under the bucket "
+    "policy, not an ACL grant.",
     ["FSBP S3.12"],
     [*BUCKETS, OWNERSHIP],
-    level=ADVISORY,
 )
 def _acls_disabled(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     for bucket in of_type(args.resources, *BUCKETS):
@@ -322,10 +323,40 @@ def _acls_disabled(args: StackValidationArgs, report: ReportViolation, _: Settin
                 get(c.props, "rule", "objectOwnership")
                 for c in companions(args.resources, bucket, [OWNERSHIP])
             ]
-            if "BucketOwnerEnforced" in owners or is_log_delivery(args.resources, bucket):
+            if owners and set(owners) == {"BucketOwnerEnforced"}:
                 continue
             report(
-                f"bucket {bucket.name} still honours ACLs; add BucketOwnershipControls "
-                "object_ownership BucketOwnerEnforced",
+                f"bucket {bucket.name} still honours ACLs ({owners or 'no ownership controls'}); "
+                "add BucketOwnershipControls object_ownership BucketOwnerEnforced (log buckets "
+                "too: deliver CloudFront logs through standard logging v2)",
                 bucket.urn,
             )
+
+
+@stack_policy(
+    POLICIES,
+    "deploy-s3-access-log-region",
+    'A bucket logs to a bucket of its own Region. S3 server access logging: "Both the source and '
+    'destination buckets must be in the same AWS Region and owned by the same account." '
+    "Regions are compared as each bucket's `region` property (unset: the provider's).",
+    ["custom"],
+    [*BUCKETS, *LOGGING],
+)
+def _log_region(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    buckets = list(of_type(args.resources, *BUCKETS))
+    for logging in of_type(args.resources, *LOGGING):
+        with judging(logging, report):
+            source = next((b for b in buckets if linked(logging, "bucket", b, "bucket", "id")),
+                          None)  # fmt: skip
+            target = next(
+                (b for b in buckets if linked(logging, "targetBucket", b, "bucket", "id")), None
+            )
+            if source is None or target is None:
+                continue
+            here, there = known(source.props, "region"), known(target.props, "region")
+            if here != there:
+                report(
+                    f"bucket {source.name} ({here or 'provider Region'}) logs to {target.name} "
+                    f"({there or 'provider Region'}); give it a log bucket in its own Region",
+                    logging.urn,
+                )

@@ -204,7 +204,8 @@ class EstateMocks(pulumi.runtime.Mocks):
     def _computed(self, typ: str, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         package, module, kind = typ.split(":")
         service = module.split("/", maxsplit=1)[0] if package == "aws" else package
-        default = {"arn": f"arn:aws:{service}:{self.region}:{self.account_id}:{kind.lower()}/{rid}"}
+        region = inputs.get("region") or self.region
+        default = {"arn": f"arn:aws:{service}:{region}:{self.account_id}:{kind.lower()}/{rid}"}
         extra = _OUTPUTS.get(typ)
         return {**default, **extra(self, rid, name, inputs)} if extra else default
 
@@ -238,12 +239,13 @@ def _iam(kind: str) -> Computed:
 
 
 def _bucket(m: EstateMocks, rid: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    region = inputs.get("region") or m.region
     return {
         "arn": f"arn:aws:s3:::{name}",
         "bucket": name,
         "bucketDomainName": f"{name}.s3.amazonaws.com",
-        "bucketRegionalDomainName": f"{name}.s3.{m.region}.amazonaws.com",
-        "region": m.region,
+        "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com",
+        "region": region,
     }
 
 
@@ -462,6 +464,20 @@ _OUTPUTS: dict[str, Computed] = {
     },
     "aws:cloudwatch/logGroup:LogGroup": lambda m, rid, name, i: {
         "arn": f"arn:aws:logs:{i.get('region') or m.region}:{m.account_id}:log-group:{name}"
+    },
+    # CloudWatch Logs deliveries (CloudFront standard logging v2): named, ARN'd like AWS's.
+    "aws:cloudwatch/logDeliverySource:LogDeliverySource": lambda m, rid, name, i: {
+        "arn": f"arn:aws:logs:{i.get('region') or m.region}:{m.account_id}:delivery-source:{name}",
+        "service": "cloudfront",
+    },
+    "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": lambda m, rid, name, i: {
+        "arn": f"arn:aws:logs:{i.get('region') or m.region}:{m.account_id}:"
+        f"delivery-destination:{name}",
+        "deliveryDestinationType": "S3",
+    },
+    "aws:cloudwatch/logDelivery:LogDelivery": lambda m, rid, name, i: {
+        "arn": f"arn:aws:logs:{i.get('region') or m.region}:{m.account_id}:"
+        f"delivery:{_digest(rid, length=16)}",
     },
     "aws:iam/role:Role": _iam("role"),
     "aws:lambda/codeSigningConfig:CodeSigningConfig": lambda m, rid, name, i: {

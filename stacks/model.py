@@ -468,13 +468,19 @@ class PipelineConfig(Section):
 
 
 class ResilienceConfig(Section):
-    """Backups and cross-Region copies (components/backup.py) and Lambda code signing.
+    """Backups, cross-Region copies and replicas (components/backup.py, replication.py).
 
     Defaults are prod's: a daily AWS Backup plan kept 35 days, copied to `replica_region`, both
-    vaults locked, and the RDS instance's automated backups replicated there too."""
+    vaults locked, the RDS instance's automated backups replicated there too, and the music and
+    web-site buckets replicated there with CloudFront failing over to the replicas."""
 
-    #: Second Region for backup copies and replicated RDS backups (e.g. eu-central-1).
+    #: Second Region for backup copies, replicated RDS backups and bucket replicas (e.g.
+    #: eu-central-1).
     replica_region: str | None = None
+    #: The music and web-site buckets replicate to `replica_region` (S3 Replication Time
+    #: Control: 99.99 % within 15 minutes) and their CloudFront distributions fail over to the
+    #: replicas on 403, 404 and 5xx.
+    replicate_buckets: bool = True
     backups: bool = True
     backup_retention_days: int = Field(35, ge=1, le=36500)
     copy_to_replica: bool = True
@@ -489,6 +495,15 @@ class ResilienceConfig(Section):
         if value is not None and not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
             raise ValueError("not an AWS region; use e.g. eu-central-1")
         return value
+
+    @property
+    def uses_replica(self) -> bool:
+        """Something is copied to `replica_region`: backups, RDS backups or buckets."""
+        return (
+            (self.backups and self.copy_to_replica)
+            or self.replicate_rds_backups
+            or self.replicate_buckets
+        )
 
 
 class PlatformConfig(Section):
@@ -538,13 +553,14 @@ class PlatformConfig(Section):
     @model_validator(mode="after")
     def _replica(self) -> PlatformConfig:
         r = self.resilience
-        copies = (r.backups and r.copy_to_replica) or r.replicate_rds_backups
+        copies = r.uses_replica
         # Prod: PROD_RULES reports a missing replica Region along with prod's other problems.
         if copies and r.replica_region is None and self.environment != "prod":
             raise ValueError(
-                "resilience.replica_region is not set, but backups are copied there; set "
-                "resilience.replica_region: eu-central-1 (any Region but the stack's), or "
-                "resilience.copy_to_replica: false and resilience.replicate_rds_backups: false"
+                "resilience.replica_region is not set, but backups or buckets are copied there; "
+                "set resilience.replica_region: eu-central-1 (any Region but the stack's), or "
+                "resilience.copy_to_replica, resilience.replicate_rds_backups and "
+                "resilience.replicate_buckets: false"
             )
         if copies and r.replica_region == self.region:
             raise ValueError(
@@ -564,6 +580,14 @@ class PlatformConfig(Section):
                 "resilience.replicate_rds_backups: false (the backup plan still copies them)"
             )
         return self
+
+    def regions(self) -> list[str]:
+        """Every Region a `pulumi up` of this stack calls: its own, us-east-1 (CloudFront's
+        certificates, web ACLs and log delivery; IAM and Route 53) and the replica Region when
+        anything is copied there (the bootstrap's deploy role is limited to these)."""
+        r = self.resilience
+        replica = [r.replica_region] if r.uses_replica and r.replica_region else []
+        return sorted({self.region, "us-east-1", *replica})
 
     @field_validator("domain")
     @classmethod

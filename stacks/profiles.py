@@ -99,12 +99,14 @@ PROFILES: dict[str, dict[str, Any]] = {
             "log_retention_days": 30,
         },
         "identity": {"mfa": "optional", "advanced_security": False, "deletion_protection": False},
-        # Disposable: the databases' own short automated backups are enough.
+        # Disposable: the databases' own short automated backups are enough, and a dev stack
+        # may be down with its Region (no bucket replicas, no origin failover).
         "resilience": {
             "backups": False,
             "copy_to_replica": False,
             "vault_lock": False,
             "replicate_rds_backups": False,
+            "replicate_buckets": False,
         },
         "analytics": {"redshift_base_capacity_rpu": 8, "quicksight": False},
         "monitoring": {
@@ -137,7 +139,8 @@ PROFILES: dict[str, dict[str, Any]] = {
             "worker_nodes": {"min_size": 0, "max_size": 4, "desired_size": 1},
         },
         "functions": {"reserved_concurrency": 20, "log_retention_days": 90},
-        # A week of daily backups in the stack's Region, unlocked (restores get rehearsed here).
+        # A week of daily backups in the stack's Region, unlocked (restores get rehearsed here);
+        # music and site replicate to the replica Region, so failover gets rehearsed too.
         "resilience": {
             "backup_retention_days": 7,
             "copy_to_replica": False,
@@ -244,6 +247,9 @@ PROD_RULES: tuple[ProdRule, ...] = (
     ProdRule("resilience.replicate_rds_backups", lambda v: v is True,
              "point-in-time restore must be possible in the replica Region",
              "resilience.replicate_rds_backups: true"),
+    ProdRule("resilience.replicate_buckets", lambda v: v is True,
+             "music and the web app must keep streaming when the stack's Region is down",
+             "resilience.replicate_buckets: true"),
     ProdRule("functions.code_signing", lambda v: v != "off",
              "prod functions run only code checked against the signing profile",
              "functions.code_signing: warn"),

@@ -20,6 +20,8 @@ from soundstack.synth import Resource, Synthesis
 
 PRICE_TABLE = "prices_eu-west-1.json"
 PROFILES = "traffic_profiles.json"
+BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 #: Names suggesting a component serves the audio itself (gets the streamed bytes).
 _MEDIA = re.compile(r"media|audio|music|stream|track", re.I)
 
@@ -108,14 +110,28 @@ class Pricing:
         every = self.estate.synth.by_type("aws:cloudfront/distribution:Distribution")
         return [d for d in every if self.is_media(d)] or every
 
+    def replicas(self) -> set[str]:
+        """URNs of the buckets replication rules copy into (priced with their rule)."""
+        return {
+            urn
+            for c in self.estate.synth.by_type(REPLICATION)
+            for urn in c.property_dependencies.get("rules", [])
+            if self.estate.by_urn[urn].type in BUCKETS
+        }
+
     def media_origins(self) -> set[str]:
-        """URNs of the buckets the media distributions serve from (where the audio lives)."""
+        """URNs of the buckets the media distributions serve from (where the audio lives), their
+        replicas left out."""
         return {
             urn
             for d in self.media_distributions()
             for urn in d.property_dependencies.get("origins", [])
-            if self.estate.by_urn[urn].type in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
-        }
+            if self.estate.by_urn[urn].type in BUCKETS
+        } - self.replicas()
+
+    def edge_requests(self) -> float:
+        """Requests a month to every distribution together (audio ranges and pages)."""
+        return self.t["monthly_streams"] * self.t["edge_requests_per_stream"]
 
     def shielded(self) -> set[str]:
         """URNs of resources a Shield Advanced protection covers."""
@@ -428,6 +444,40 @@ def _bucket(r: Resource, p: Pricing) -> list[tuple[float, str]]:
     return [(gb * p.table["s3_standard_gb_month"], f"{gb:,.0f} GB of audio (assumed)")]
 
 
+def _replication(r: Resource, p: Pricing) -> list[tuple[float, str]]:
+    """A replica holds a second copy; what is uploaded crosses Regions once, under S3 RTC."""
+    sources = set(r.property_dependencies.get("bucket", []))
+    origins = p.media_origins()
+    metrics = p.table["s3_replication"]["metrics_per_rule"]
+    lines = [(metrics * p.table["cloudwatch"]["metric_month"],
+              f"{metrics} replication metrics (billed as custom metrics)")]  # fmt: skip
+    if not sources & origins:
+        return [*lines, (0.0, "replica of small assets (not modelled)")]
+    stored = p.t["media_storage_gb"] / len(origins)
+    moved = p.t["media_upload_gb"] / len(origins)
+    prices = p.table["s3_replication"]
+    return [
+        *lines,
+        (stored * p.table["s3_standard_gb_month"], f"{stored:,.0f} GB of audio, second copy"),
+        (moved * (prices["inter_region_gb"] + prices["rtc_gb"]),
+         f"{moved:,.0f} GB uploaded a month (assumed) across Regions, with RTC"),
+    ]  # fmt: skip
+
+
+def _log_delivery(r: Resource, p: Pricing) -> list[tuple[float, str]]:
+    """CloudFront standard logging v2: CloudWatch vended-log delivery to S3, per GB of records
+    (one per request; the streamed audio's requests, as `_distribution` counts them)."""
+    by_urn = p.estate.by_urn
+    sources = [by_urn[u] for u in r.property_dependencies.get("deliverySourceName", [])]
+    logged = {u for s in sources for u in s.property_dependencies.get("resourceArn", [])}
+    media = p.media_distributions()
+    if not logged & {d.urn for d in media}:
+        return [(0.0, "access logs of page and API requests (not modelled)")]
+    gb = p.edge_requests() * p.t["cdn_log_kb_per_request"] / 2**20 / len(media)
+    usd = _tiered(gb, p.table["cloudwatch"]["vended_logs_s3_gb_tiers"])
+    return [(usd, f"{gb:,.1f} GB of access logs delivered (assumed)")]
+
+
 def _log_group(r: Resource, p: Pricing) -> list[tuple[float, str]]:
     """The assumed monthly log volume shared out between the stack's log groups; stored for
     the group's retention (steady state), uncompressed: an upper bound on storage."""
@@ -511,6 +561,8 @@ RULES: dict[str, Rule] = {
     "aws:s3/bucketV2:BucketV2": _bucket,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _fixed("cloudwatch.alarm_month", "alarm"),
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:cloudwatch/logDelivery:LogDelivery": _log_delivery,
+    REPLICATION: _replication,
     "aws:cloudwatch/dashboard:Dashboard": _fixed("cloudwatch.dashboard_month", "dashboard"),
     "aws:ecr/repository:Repository": _repository,
     "aws:quicksight/accountSubscription:AccountSubscription": _quicksight,

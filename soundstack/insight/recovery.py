@@ -1,11 +1,13 @@
 """Recovery per data store: what is replicated, how often it is backed up, where copies live,
 the recovery point and time objectives that follow, and how to restore — read from a stack's
 registrations (backup plans and selections, vault locks, replicated RDS backups, bucket
-versioning and replication, Multi-AZ settings), never from a hand-kept list.
+versioning and replication, CloudFront origin groups, Multi-AZ settings), never from a hand-kept
+list.
 
 RPO and RTO are derived from the mechanism, with AWS's published figures where there are some
 (RDS point-in-time restore: the latest restorable time is "typically within the last 5 minutes";
-Multi-AZ failover "typically 60-120 seconds"); restore durations are estimates and say so.
+Multi-AZ failover "typically 60-120 seconds"; S3 Replication Time Control replicates "99.99
+percent of those objects within 15 minutes"); restore durations are estimates and say so.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ SERVERLESS_CACHE = "aws:elasticache/serverlessCache:ServerlessCache"
 BUCKET = "aws:s3/bucket:Bucket"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 BUCKET_REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 PLAN = "aws:backup/plan:Plan"
 SELECTION = "aws:backup/selection:Selection"
 LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
@@ -57,7 +60,15 @@ PROCEDURES: dict[str, str] = {
     "(`aws s3api list-object-versions`, then copy the version back). A deleted or corrupted "
     "bucket: `aws backup start-restore-job` from its recovery point (S3 backups restore to "
     "the same or a new bucket); without a backup, from the replica bucket where replication "
-    "is configured; the web site bucket is also rebuilt by deploying the web app again.",
+    "is configured; the web site bucket is also rebuilt by deploying the web app again. Region "
+    "lost, music and web site: CloudFront already serves from the replicas (origin failover on "
+    "403, 404 and 5xx, nothing to do); uploads and deploys wait for the Region, or for a stack "
+    "built in the replica Region (`aws:region` set to it) whose buckets are seeded from the "
+    "replicas with S3 Batch Replication. Replication copies new objects only: after switching "
+    "it on for a bucket that already holds objects, copy those once with S3 Batch Replication "
+    "(`aws s3control create-job --operation '{\"S3ReplicateObject\":{}}' "
+    "--manifest-generator …` with a role that may replicate, as in the S3 User Guide's "
+    '"Replicating existing objects").',
     "search": "**Search** — derived from the catalog: recreate the domain (`pulumi up`) and "
     "reindex from the database (catalog service's reindex job).",
 }
@@ -120,6 +131,28 @@ class _Estate:
 
     def companions(self, type_token: str, store: Resource) -> list[Resource]:
         return [r for r in self.synth.by_type(type_token) if store.urn in _deps(r, "bucket")]
+
+    def replicas(self, bucket: Resource) -> list[tuple[Resource, bool]]:
+        """(replica bucket, Replication Time Control on) per enabled rule replicating `bucket`."""
+        found = []
+        for config in self.companions(BUCKET_REPLICATION, bucket):
+            targets = [self.by_urn[u] for u in _deps(config, "rules")
+                       if u in self.by_urn and self.by_urn[u].type == BUCKET]  # fmt: skip
+            for rule in config.inputs.get("rules", []):
+                destination = rule.get("destination", {})
+                name = str(destination.get("bucket", "")).rsplit(":", 1)[-1]
+                replica = next((t for t in targets if t.inputs.get("bucket") == name), None)
+                if replica is not None and rule.get("status") == "Enabled":
+                    rtc = destination.get("replicationTime", {}).get("status") == "Enabled"
+                    found.append((replica, rtc))
+        return found
+
+    def fails_over(self, bucket: Resource, replica: Resource) -> bool:
+        """A distribution serves `bucket` through an origin group whose secondary is `replica`."""
+        return any(
+            d.inputs.get("originGroups") and {bucket.urn, replica.urn} <= set(_deps(d, "origins"))
+            for d in self.synth.by_type(DISTRIBUTION)
+        )
 
 
 def _schedule(expression: object) -> str:
@@ -197,28 +230,32 @@ def _bucket(e: _Estate, store: str, bucket: Resource) -> Recovery:
         v.inputs.get("versioningConfiguration", {}).get("status") == "Enabled"
         for v in e.companions(VERSIONING, bucket)
     )
-    replicas = sorted(
-        {
-            str(rule.get("destination", {}).get("bucket", "")).split(":")[3] or "?"
-            for c in e.companions(BUCKET_REPLICATION, bucket)
-            for rule in c.inputs.get("rules", [])
-            if str(rule.get("destination", {}).get("bucket", "")).count(":") >= 3
-        }
-    )
+    replicas = e.replicas(bucket)
+    regions = sorted({str(r.inputs.get("region") or e.region) for r, _ in replicas})
     backup, copies = e.backup(bucket)
-    replicated = "3+ AZs (S3)" + (f"; replicated → {', '.join(replicas)}" if replicas else "")
+    replicated = "3+ AZs (S3)" + (f"; replicated → {', '.join(regions)}" if regions else "")
     backups = "; ".join(b for b in ("object versions" if versioned else "", backup) if b)
     region_lost = (
-        "minutes (replication)" if replicas else "≤ 24 h (daily copy)" if copies else "lost"
+        "≤ 15 min (S3 RTC)"
+        if replicas and all(rtc for _, rtc in replicas)
+        else "minutes (replication)"
+        if replicas
+        else "≤ 24 h (daily copy)"
+        if copies
+        else "lost"
     )
+    rto = "minutes (copy a version back)" + (
+        "; bucket restore ≈ 1 h (estimate)" if backup or replicas else ""
+    )
+    if any(e.fails_over(bucket, r) for r, _ in replicas):
+        rto += "; Region lost: ≤ 10 s (CloudFront origin failover)"
     return Recovery(
         store,
         replicated,
         backups or "none",
-        _where(e.region, *replicas, *copies),
+        _where(e.region, *regions, *copies),
         ("0 (previous version)" if versioned else "lost") + f"; Region lost: {region_lost}",
-        "minutes (copy a version back)"
-        + ("; bucket restore ≈ 1 h (estimate)" if backup or replicas else ""),
+        rto,
         "bucket",
     )
 

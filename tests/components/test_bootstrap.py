@@ -72,24 +72,37 @@ def test_only_the_stacks_runner_and_the_named_admins_may_assume_a_deploy_role(bo
         DeployRolesArgs(stacks=["prod", "prod"], admin_principal_arns=[])
     with pytest.raises(ValueError, match="1 to 12 hours"):
         DeployRolesArgs(stacks=["prod"], admin_principal_arns=[], max_session_hours=13)
+    with pytest.raises(ValueError, match=r"extra_regions names stacks \['qa'\] not in stacks"):
+        DeployRolesArgs(stacks=["prod"], admin_principal_arns=[], extra_regions={"qa": []})
+    with pytest.raises(ValueError, match=r"extra_regions\[prod\]: \['Frankfurt'\] are not"):
+        DeployRolesArgs(stacks=["prod"], admin_principal_arns=[],
+                        extra_regions={"prod": ["Frankfurt"]})  # fmt: skip
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_the_deploy_policy_covers_every_resource_the_stack_registers(stack, request):
+def test_the_deploy_policy_covers_every_resource_the_stack_registers(stack, request, bootstrap):
     synth = request.getfixturevalue(stack)
     modules = {
         r.type.split(":")[1].split("/")[0] for r in synth.resources if r.type.startswith("aws:")
     }
     assert modules - {"iam"} <= set(ESTATE_SERVICES), modules - set(ESTATE_SERVICES)
-    policy = deploy_policy("soundstack", stack, "eu-west-1", "aws", "123456789012")
+    # the Regions as the bootstrap program computes them from the stack file
+    (policy_resource,) = [p for p in bootstrap.by_type("aws:iam/policy:Policy")
+                          if p.inputs["name"] == f"soundstack-{stack}-deploy-policy"]  # fmt: skip
+    policy = json.loads(policy_resource.inputs["policy"])
     (services,) = [s for s in policy["Statement"] if s["Sid"] == "ManageEstateServices"]
     for module in modules - {"iam"}:
         for prefix in ESTATE_SERVICES[module]:
             assert f"{prefix}:*" in services["Action"], (module, prefix)
-    assert services["Condition"] == {
-        "StringEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]}
-    }
+    allowed = services["Condition"]["StringEquals"]["aws:RequestedRegion"]
+    # every Region a resource is created in (its `region`, else the stack's) may be called
+    used = {r.inputs.get("region") or "eu-west-1" for r in synth.resources
+            if r.type.startswith("aws:")}  # fmt: skip
+    assert used <= set(allowed), used - set(allowed)
+    replica = [] if stack == "dev" else ["eu-central-1"]  # backups and bucket replicas there
+    assert allowed == sorted(["eu-west-1", "us-east-1", *replica])
+    assert used == set(allowed)
     # IAM writes reach only the stack's own names: every role and policy it creates fits them.
     (own,) = [s for s in policy["Statement"] if s["Sid"] == "ManageOwnRolesAndPolicies"]
     assert own["Resource"][0] == f"arn:aws:iam::123456789012:role/soundstack-{stack}-*"

@@ -56,6 +56,9 @@ COMPOSED_IN_PROD = {
     "backup-cross-region-copy": "BackupArgs.replica_region: a Region only the stack can pick",
     "rds-backup-replication": "BackupPlan.replicate_instance_backups to the replica Region",
     "lambda-code-signing": "a CodeSigning config and signed artefacts from the pipeline",
+    "s3-replication": "replication.replicate to a replica Region (resilience.replica_region): "
+    "only the stack can pick it",
+    "cloudfront-origin-failover": "an origin group needs the replica bucket above",
     "stack-edge-protection": "Shield Advanced (USD 3,000 a month, a yearly commitment): "
     "EdgeProtection with shield_advanced and EdgeProtection.protect",
 }

@@ -80,7 +80,9 @@ def test_distribution_uses_oac_and_trusts_only_the_key_group(request, stack):
     synth = request.getfixturevalue(stack)
     config = load_stack(stack)
     distribution = one(synth, "media-distribution").inputs
-    (origin,) = distribution["origins"]
+    origin = distribution["origins"][
+        0
+    ]  # prod adds the replica (tests/components/test_replication.py)
     assert origin["originAccessControlId"] and "s3OriginConfig" not in origin
     assert origin["domainName"] == f"soundstack-{stack}-media-music.s3.eu-west-1.amazonaws.com"
     oac = one(synth, "media-music-oac").inputs
@@ -111,7 +113,10 @@ def test_distribution_is_https_only_http3_uncompressed_and_logged(request, stack
     assert set(behaviour["allowedMethods"]) == {"GET", "HEAD", "OPTIONS"}
     assert distribution["httpVersion"] == "http2and3"
     assert distribution["priceClass"] == price_class
-    assert distribution["loggingConfig"]["bucket"].startswith(f"soundstack-{stack}-media-access")
+    # Standard logging v2 (tests/components/test_cdn.py), no legacy ACL-based logging.
+    assert "loggingConfig" not in distribution
+    source = one(synth, "media-access-log-source").inputs
+    assert source["resourceArn"].endswith(f"distribution/{one(synth, 'media-distribution').id}")
     cache = one(synth, "media-audio-cache").inputs
     params = cache["parametersInCacheKeyAndForwardedToOrigin"]
     assert params["enableAcceptEncodingGzip"] is False

@@ -38,9 +38,10 @@ def test_site_bucket_is_private_and_read_only_by_the_distribution(request, stack
     assert allow["Action"] == ["s3:GetObject", "s3:ListBucket"]
     distribution_id = one(synth, "web-distribution").id
     assert allow["Condition"]["StringEquals"]["AWS:SourceArn"].endswith(f"/{distribution_id}")
-    site, api = sorted(one(synth, "web-distribution").inputs["origins"],
-                       key=lambda o: "originAccessControlId" not in o)  # fmt: skip
-    assert site["originAccessControlId"]
+    site, *replica, api = sorted(one(synth, "web-distribution").inputs["origins"],
+                                 key=lambda o: "originAccessControlId" not in o)  # fmt: skip
+    assert site["originAccessControlId"] and site["originId"] == "site"
+    assert [r["originId"] for r in replica] == (["site-replica"] if stack != "dev" else [])
     assert "originAccessControlId" not in api
 
 

@@ -103,3 +103,30 @@ def test_log_groups_are_priced_for_ingestion_and_retention(prod):
     year = next(g for g in groups if g.inputs.get("retentionInDays") == 365)
     kept = next(i for i in logs if i.resource == year.name and i.basis.endswith("kept"))
     assert kept.monthly == pytest.approx(share * 365 / 30 * 0.03, abs=0.011)
+
+
+def test_the_music_replica_costs_a_second_copy_and_the_cross_region_uploads(prod, dev):
+    report = cost.estimate(prod)
+    items = {i.resource: i for i in report.by_resource()}
+    t, rep = report.assumptions, TABLE["s3_replication"]
+    metrics = rep["metrics_per_rule"] * TABLE["cloudwatch"]["metric_month"]
+    copy = t["media_storage_gb"] * TABLE["s3_standard_gb_month"]
+    moved = t["media_upload_gb"] * (rep["inter_region_gb"] + rep["rtc_gb"])
+    assert items["media-music-replication-config"].monthly == pytest.approx(
+        metrics + copy + moved, abs=0.011
+    )
+    # the primary still holds all the audio: the replica does not halve it
+    assert items["media-music-bucket"].monthly == pytest.approx(copy, abs=0.011)
+    assert items["media-music-replica-bucket"].monthly == 0
+    assert items["web-site-replication-config"].monthly == pytest.approx(metrics, abs=0.011)
+    assert not [i for i in cost.estimate(dev).items if i.type == cost.REPLICATION]
+
+
+def test_cloudfront_v2_logs_are_priced_per_gb_delivered(prod):
+    items = {i.resource: i for i in cost.estimate(prod).by_resource()}
+    t = cost.traffic_profile("prod")
+    gb = t["monthly_streams"] * t["edge_requests_per_stream"] * t["cdn_log_kb_per_request"] / 2**20
+    tiers = TABLE["cloudwatch"]["vended_logs_s3_gb_tiers"]
+    assert gb < tiers[0][0]  # prod's volume stays in the first tier
+    assert items["media-access-log-delivery"].monthly == pytest.approx(gb * tiers[0][1], abs=0.011)
+    assert items["web-access-log-delivery"].monthly == 0  # page and API requests: not modelled

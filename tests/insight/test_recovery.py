@@ -52,3 +52,24 @@ def test_the_readme_section_lists_every_store_per_stack_and_its_procedure(dev, s
     assert {s for store, s in pairs if store == "graph (Neptune)"} == {"staging", "prod"}
     for procedure in ("**Database**", "**Graph**", "**Buckets**", "**Cache**", "**Search**"):
         assert procedure in section
+
+
+def test_prod_music_and_site_survive_the_region_through_replicas_and_failover(prod, dev):
+    for store in ("music bucket", "web site bucket"):
+        row = _rows(prod)[store]
+        assert row.replicated == "3+ AZs (S3); replicated → eu-central-1"
+        assert row.where == "eu-west-1, eu-central-1"
+        assert row.rpo == "0 (previous version); Region lost: ≤ 15 min (S3 RTC)"
+        assert row.rto.endswith("Region lost: ≤ 10 s (CloudFront origin failover)")
+        assert _rows(dev)[store].rpo == "0 (previous version); Region lost: lost"
+    # the table follows the registrations: no origin group, no automatic failover
+    no_groups = copy.deepcopy(prod)
+    for r in no_groups.resources:
+        if r.type == recovery.DISTRIBUTION:
+            r.inputs.pop("originGroups", None)
+    assert "origin failover" not in _rows(no_groups)["music bucket"].rto
+    # no replication rule: the music is lost with the Region (no backup plan covers it)
+    unreplicated = copy.deepcopy(prod)
+    unreplicated.resources = [r for r in unreplicated.resources
+                              if r.type != recovery.BUCKET_REPLICATION]  # fmt: skip
+    assert _rows(unreplicated)["music bucket"].rpo.endswith("Region lost: lost")

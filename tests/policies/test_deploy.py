@@ -16,6 +16,7 @@ ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
 DIST = "aws:cloudfront/distribution:Distribution"
 ACL = "aws:wafv2/webAcl:WebAcl"
 POOL_DOMAIN = "aws:cognito/userPoolDomain:UserPoolDomain"
+LOG_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
 CERT = "arn:aws:acm:{}:123456789012:certificate/c9510721-9ab3-e8b5-7e82-0e7aca1a2a22"
 
 #: (rule's first type, property) → (a name AWS accepts, names it refuses).
@@ -52,6 +53,8 @@ NAMES: dict[tuple[str, str], tuple[str, list[str]]] = {
         "soundstack-data", "alias/aws/s3", "alias/da ta"]),
     ("aws:secretsmanager/secret:Secret", "name"): ("soundstack-prod-payment-providers", [
         "soundstack-prod-stripe", "secret name"]),
+    ("aws:cloudwatch/logDeliverySource:LogDeliverySource", "name"): (
+        "soundstack-prod-media-cloudfront-logs", ["media/logs", "l" * 61]),
     ("aws:cloudwatch/logGroup:LogGroup", "name"): ("/aws/lambda/soundstack-prod-fn", [
         "/aws/lambda/fn:1", "/" + "g" * 512]),
     ("aws:redshiftserverless/namespace:Namespace", "namespaceName"): (
@@ -179,6 +182,19 @@ def test_cloudfront_certificates_and_web_acls_live_in_us_east_1():
         check_resource(policy, POOL_DOMAIN, {"domain": "auth.example.com", "certificateArn": west})
         != []
     )
+    # CloudFront standard logging v2: the distribution's delivery source lives in us-east-1.
+    cloudfront = {
+        "logType": "ACCESS_LOGS",
+        "resourceArn": "arn:aws:cloudfront::123456789012:distribution/E123",
+    }
+    assert check_resource(policy, LOG_SOURCE, {**cloudfront, "region": "us-east-1"}) == []
+    assert check_resource(policy, LOG_SOURCE, cloudfront) != []
+    assert check_resource(policy, LOG_SOURCE, {**cloudfront, "region": "eu-west-1"}) != []
+    bedrock = {
+        "logType": "APPLICATION_LOGS",
+        "resourceArn": "arn:aws:bedrock:eu-west-1:123456789012:knowledge-base/K",
+    }
+    assert check_resource(policy, LOG_SOURCE, bedrock) == []  # fmt: skip
 
 
 #: One compliant and one violating input per resource policy, for the pack-wide case table.

@@ -220,7 +220,38 @@ CASES = [
         },
     ),
     ("cloudfront-waf", DIST, {"webAclId": "arn:aws:wafv2:us-east-1:1:global/webacl/a/1"}, {}),
-    ("cloudfront-logging", DIST, {"loggingConfig": {"bucket": "logs.s3.amazonaws.com"}}, {}),
+    (
+        "deploy-cloudfront-origin-group",
+        DIST,
+        {
+            "origins": [{"originId": "a"}, {"originId": "b"}],
+            "originGroups": [
+                {
+                    "originId": "g",
+                    "members": [{"originId": "a"}, {"originId": "b"}],
+                    "failoverCriteria": {"statusCodes": [403, 404, 500, 502, 503, 504]},
+                }
+            ],
+            "defaultCacheBehavior": {
+                "targetOriginId": "g",
+                "allowedMethods": ["GET", "HEAD", "OPTIONS"],
+            },
+        },
+        {
+            "origins": [{"originId": "a"}, {"originId": "b"}],
+            "originGroups": [
+                {
+                    "originId": "g",
+                    "members": [{"originId": "a"}, {"originId": "b"}],
+                    "failoverCriteria": {"statusCodes": [500]},
+                }
+            ],
+            "defaultCacheBehavior": {
+                "targetOriginId": "g",
+                "allowedMethods": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+            },
+        },
+    ),
     ("cloudfront-default-root-object", DIST, {"defaultRootObject": "index.html"}, {}),
     ("waf-rules", "aws:wafv2/webAcl:WebAcl", {"rules": [{"name": "common"}]}, {"rules": []}),
     (

@@ -81,12 +81,12 @@ def _configure(
         )
 
 
-def split_bucket(stack: Stack, *, kms=True, logged=True, **flags) -> None:
-    """A data bucket and its log bucket (SSE-S3, ACLs on), split-resource style."""
+def split_bucket(stack: Stack, *, kms=True, logged=True, log_acls_disabled=True, **flags) -> None:
+    """A data bucket and its log bucket (SSE-S3, ACLs disabled too), split-resource style."""
     data = stack.add(BUCKET, "data", {"bucket": "data-bucket"})
     _configure(stack, data, algorithm="aws:kms" if kms else "AES256", **flags)
     logs = stack.add(BUCKET, "logs", {"bucket": "logs-bucket"})
-    _configure(stack, logs, algorithm="AES256", enforced=False)
+    _configure(stack, logs, algorithm="AES256", enforced=log_acls_disabled)
     if logged:
         stack.add(
             "aws:s3/bucketLogging:BucketLogging",
@@ -163,6 +163,18 @@ def test_log_delivery_buckets_may_use_sse_s3_and_skip_logging():
     assert stack.check("s3-kms-encryption") == []
     assert stack.check("s3-access-logging") == []
     assert stack.check("s3-acls-disabled") == []
+    # ... but a log bucket keeps ACLs disabled like any other (no legacy CloudFront logging).
+    with_acls = Stack()
+    split_bucket(with_acls, log_acls_disabled=False)
+    assert [n for n, _ in with_acls.check("s3-acls-disabled")] == ["logs"]
+    preferred = Stack()
+    split_bucket(preferred)
+    preferred.add(
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "logs-preferred",
+        {"bucket": "logs-bucket", "rule": {"objectOwnership": "BucketOwnerPreferred"}},
+    )
+    assert [n for n, _ in preferred.check("s3-acls-disabled")] == ["logs"]
     unlogged = Stack()
     split_bucket(unlogged, logged=False)  # `logs` is no longer a log target: both need logging
     assert {n for n, _ in unlogged.check("s3-access-logging")} == {"data", "logs"}
