@@ -114,7 +114,8 @@ class PlaylistStore(Protocol):
 class CacheLike(Protocol):
     def get_or_load(self, key: str, load: Any, ttl: int | None = None) -> Any: ...
     def get_or_load_field(self, key: str, field: str, load: Any, ttl: int | None = None) -> Any: ...
-    def delete(self, *keys: str) -> None: ...
+    def generation(self, namespace: str) -> int: ...
+    def bump(self, namespace: str) -> None: ...
 
 
 def _uuid(value: str) -> str:
@@ -138,8 +139,23 @@ def _position(value: int, size: int, field: str) -> int:
     return value
 
 
-def _keys(playlist_id: str, owner_id: str) -> tuple[str, str, str]:
-    return f"playlist:{playlist_id}", f"playlist:{playlist_id}:pages", f"playlists:owner:{owner_id}"
+# Cached reads live under their namespace's generation, and a write bumps it instead of deleting
+# keys: a read that loaded before a write committed stores its value under the old generation,
+# which nothing reads again. (Deleting keys let such a read put a stale value back after the
+# write's delete: concurrent adds left a playlist's cached length one short until the TTL.)
+
+
+def _playlist(cache: CacheLike, playlist_id: str) -> str:
+    return f"playlist:{playlist_id}:g{cache.generation(f'playlist:{playlist_id}')}"
+
+
+def _owned(cache: CacheLike, owner_id: str) -> str:
+    return f"playlists:owner:{owner_id}:g{cache.generation(f'playlists:owner:{owner_id}')}"
+
+
+def _invalidate(cache: CacheLike, playlist_id: str, owner_id: str) -> None:
+    cache.bump(f"playlist:{playlist_id}")
+    cache.bump(f"playlists:owner:{owner_id}")
 
 
 def create(
@@ -148,7 +164,7 @@ def create(
     """A new playlist; a signed-in user without a profile row (sign-up trigger not run, local
     runs) gets one, named from the token, in the same transaction."""
     created = store.create(owner, body.name, body.public)
-    cache.delete(f"playlists:owner:{owner.user_id}")
+    cache.bump(f"playlists:owner:{owner.user_id}")
     shown = {k: v for k, v in created.items() if k != "owner_id"}
     return {**shown, "mine": True, "total_tracks": 0, "tracks": [], "next": None}
 
@@ -163,11 +179,12 @@ def get(
     """One page of the playlist if it is the caller's or public (404 otherwise): its head,
     `total_tracks`, the entries from position `cursor`, and `next` (the next page's path)."""
     ident, page = _uuid(playlist_id), page or PageQuery()
-    head = cache.get_or_load(f"playlist:{ident}", lambda: store.head(ident))
+    key = _playlist(cache, ident)
+    head = cache.get_or_load(key, lambda: store.head(ident))
     if head is None or (head["owner_id"] != user_id and not head.get("public")):
         raise NotFound(f"playlist {ident} does not exist")
     tracks = cache.get_or_load_field(
-        f"playlist:{ident}:pages",
+        f"{key}:pages",
         f"{page.cursor}:{page.limit}",
         lambda: store.page(ident, page.cursor, page.limit),
     )
@@ -183,9 +200,7 @@ def get(
 
 
 def mine(store: PlaylistStore, cache: CacheLike, user_id: str) -> list[dict[str, Any]]:
-    return list(
-        cache.get_or_load(f"playlists:owner:{user_id}", lambda: store.list_for_owner(user_id))
-    )
+    return list(cache.get_or_load(_owned(cache, user_id), lambda: store.list_for_owner(user_id)))
 
 
 def _write(
@@ -198,7 +213,7 @@ def _write(
         return change(head)
 
     owner = store.modify(ident, guarded)
-    cache.delete(*_keys(ident, owner))
+    _invalidate(cache, ident, owner)
     return get(store, cache, user_id, ident)
 
 
@@ -251,4 +266,4 @@ def delete(store: PlaylistStore, cache: CacheLike, user_id: str, playlist_id: st
     owner, public = found
     _owned_by(user_id, owner, public, ident)
     store.delete(ident, user_id)
-    cache.delete(*_keys(ident, owner))
+    _invalidate(cache, ident, owner)

@@ -180,7 +180,7 @@ def test_cached_read_is_invalidated_on_write(playlists: service.Playlists, db, t
     assert call("GET", f"/playlists/{pid}", owner)[1]["name"] == "Cached"
     client = playlists.cache.client
     assert client is not None
-    cached = json.loads(client.get(f"{playlists.cache.prefix}playlist:{pid}") or b"null")
+    cached = json.loads(client.get(f"{playlists.cache.prefix}playlist:{pid}:g0") or b"null")
     assert cached["name"] == "Cached"
     # the cache really serves reads: a change behind the service's back is not seen ...
     with db.transaction() as cur:
@@ -190,6 +190,27 @@ def test_cached_read_is_invalidated_on_write(playlists: service.Playlists, db, t
     call("POST", f"/playlists/{pid}/tracks", owner, {"track_ids": tracks[:2]})
     got = call("GET", f"/playlists/{pid}", owner)[1]
     assert got["name"] == "Sneaky" and order(got) == tracks[:2]
+
+
+def test_a_read_that_loaded_before_a_write_never_caches_over_it(
+    playlists: service.Playlists, db, tracks, monkeypatch
+):
+    """The cache-aside race, forced: a reader loads the head, a write commits and invalidates,
+    then the reader stores what it loaded. The next read still shows the write."""
+    owner = new_user(db)
+    pid = call("POST", "/playlists", owner, {"name": "Race"})[1]["playlist_id"]
+    store = playlists.store
+    head = store.head
+
+    def head_then_a_write_lands(ident: str):
+        loaded = head(ident)  # the reader's snapshot: 0 tracks
+        monkeypatch.setattr(store, "head", head)
+        assert call("POST", f"/playlists/{pid}/tracks", owner, {"track_ids": tracks[:1]})[0] == 200
+        return loaded
+
+    monkeypatch.setattr(store, "head", head_then_a_write_lands)
+    assert call("GET", f"/playlists/{pid}", owner)[1]["total_tracks"] == 0  # its own snapshot
+    assert call("GET", f"/playlists/{pid}", owner)[1]["total_tracks"] == 1
 
 
 def post_with_key(user: str, key: str, body: dict) -> dict:
