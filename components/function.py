@@ -223,6 +223,9 @@ class CatalogSettings(ServiceSettings):
     opensearch_service: str | None = None
     cdn_domain: pulumi.Input[str] | None = None
     cloudfront_signing_secret_id: pulumi.Input[str] | None = None
+    #: Who tells a listener's country for track territories: behind the web distribution's
+    #: /api/* behaviour, CloudFront's `CloudFront-Viewer-Country` (components/web.py).
+    viewer_country_source: str = "cloudfront"
     #: Largest upload ingest downloads to /tmp; the function's ephemeral storage follows it.
     max_ingest_bytes: int = 500 * 1024 * 1024
 

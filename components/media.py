@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from app_services.core.territories import territory_problems
 from components import buckets, cdn
 from components.base import Component, StackContext
 from components.iam import Grantee
@@ -52,8 +53,14 @@ class MediaArgs:
     noncurrent_version_days: int = 30
     #: Serve from this name (ACM certificate in us-east-1 + alias records) with TLS 1.2_2021.
     domain: cdn.CustomDomain | None = None
+    #: ISO 3166-1 alpha-2 codes of the countries the music is licensed in: CloudFront answers
+    #: 403 to viewers elsewhere (geo restriction whitelist). Empty: no geo restriction.
+    allowed_countries: Sequence[str] = ()
 
     def __post_init__(self) -> None:
+        problems = territory_problems(self.allowed_countries)
+        if problems:
+            raise ValueError(f"edge.allowed_countries: {'; '.join(problems)}")
         keys = list(self.signing_public_keys)
         if not 1 <= len(keys) <= 2:
             raise ValueError(
@@ -166,7 +173,7 @@ class MediaDelivery(Component):
                 "response_headers_policy_id": headers.id,
                 "trusted_key_groups": [self.key_group.id],
             },
-            restrictions={"geo_restriction": {"restriction_type": "none"}},
+            restrictions={"geo_restriction": cdn.geo_restriction(args.allowed_countries)},
             viewer_certificate=cdn.viewer_certificate(self, args.domain),
             logging_config=cdn.standard_logging(self.logs.domain_name, "cloudfront/"),
             tags=self.tags(),

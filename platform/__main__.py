@@ -128,6 +128,7 @@ media = MediaDelivery(
         price_class=config.edge.price_class,
         log_retention_days=config.edge.log_retention_days,
         domain=custom_domain("media."),
+        allowed_countries=config.edge.allowed_countries,
     ),
     ctx,
 )
@@ -567,6 +568,9 @@ if config.cluster.enabled and config.domain is not None:
                         **{k.upper(): v for k, v in search_settings.items()},
                         "CDN_DOMAIN": media.domain_name,
                         "CLOUDFRONT_SIGNING_SECRET_ID": media.signing_secret_arn,
+                        # The ingress ALB adds no trusted country: territory-restricted
+                        # tracks stream only through the web distribution's /api/*.
+                        "VIEWER_COUNTRY_SOURCE": "none",
                     },
                 ),
                 WorkloadSpec(

@@ -17,6 +17,7 @@ from policies import (
     governance,
     iam,
     identity,
+    licensing,
     messaging,
     network,
     resilience,
@@ -44,6 +45,7 @@ MODULES = (
     deploy_limits,
     deploy,
     resilience,
+    licensing,
 )
 
 

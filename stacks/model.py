@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app_services.core.territories import territory_problems
 from components.edge import EmergencyContact, contact_problems
 from components.function import (
     CONCURRENCY_QUOTA_CODE,
@@ -286,6 +287,10 @@ class EdgeConfig(Section):
     #: `media.<domain>` with ACM certificates (TLS 1.2_2021); otherwise on *.cloudfront.net.
     hosted_zone_id: str | None = None
     proactive_engagement: ProactiveEngagementConfig = ProactiveEngagementConfig()
+    #: Countries the music is licensed in (ISO 3166-1 alpha-2, e.g. [GB, IE]): the media
+    #: distribution serves only viewers there (CloudFront geo restriction); empty: everywhere.
+    #: A track may be narrower still (its territories, set at ingest; README "Licensing").
+    allowed_countries: list[str] = Field(default_factory=list)
 
     _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
 
@@ -310,6 +315,27 @@ class EdgeConfig(Section):
                     "`soundstack signing-key rotate <stack>` printed"
                 )
         return keys
+
+    @field_validator("allowed_countries", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, codes: object) -> object:
+        if isinstance(codes, list) and any(isinstance(c, bool) for c in codes):
+            raise ValueError(
+                "holds a true/false: YAML reads a bare NO (Norway) or YES as a boolean; quote it, "
+                'e.g. [GB, "NO"]'
+            )
+        return codes
+
+    @field_validator("allowed_countries")
+    @classmethod
+    def _countries(cls, codes: list[str]) -> list[str]:
+        problems = territory_problems(codes)
+        if problems:
+            raise ValueError(
+                "; ".join(problems) + "; list the countries as in the CloudFront console, e.g. "
+                "[GB, IE] (https://www.iso.org/obp/ui/#search/code/)"
+            )
+        return sorted(codes)
 
     @field_validator("hosted_zone_id")
     @classmethod

@@ -139,6 +139,13 @@ def test_all_problems_are_reported_at_once():
         (config(search={"serverless": True}),
          "set search.engine: opensearch, or search.serverless: false"),
         (config(identity={"callback_urls": ["http://music.example.com/cb"]}), "must use https://"),
+        (config(edge={"allowed_countries": ["GB", "UK"]}),
+         "soundstack:edge.allowed_countries=[\"GB\", \"UK\"]: 'UK' is not an ISO 3166-1 alpha-2 "
+         "country code (use GB)"),
+        (config(edge={"allowed_countries": ["ie"]}), "(write it upper-case: \"IE\")"),
+        (config(edge={"allowed_countries": ["FR", "FR"]}), "'FR' is listed twice"),
+        (config(edge={"allowed_countries": ["GB", False]}),
+         "YAML reads a bare NO (Norway) or YES as a boolean; quote it"),
         ({**config(), "aws:region": "Europe"}, "not an AWS region"),
         ({k: v for k, v in config().items() if k != "aws:region"}, "aws:region is required"),
         ({k: v for k, v in config().items() if k != "soundstack:owner"}, "soundstack:owner is required"),

@@ -143,6 +143,19 @@ def provision(region: str) -> dict[str, str]:
     }
 
 
+#: Settings a local run needs that differ from a deployed one's, unless the caller set them.
+#: No CloudFront stands in front locally, so a stream request without `CloudFront-Viewer-Country`
+#: is not refused for a track's territories; send the header (`-H 'CloudFront-Viewer-Country:
+#: FR'`) to try one. Deployed, the same request is refused (`viewer_country_unknown`).
+LOCAL_DEFAULTS = {"VIEWER_COUNTRY_SOURCE": "local"}
+
+
+def apply_local_defaults() -> None:
+    """Set `LOCAL_DEFAULTS` in the environment where the caller left them unset."""
+    for key, value in LOCAL_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
 def check_settings(table: Gateway) -> list[str]:
     """Each service's settings parsed at start-up: the problems, one line per service."""
     problems = []
@@ -204,6 +217,7 @@ def serve_in_thread(host: str = "127.0.0.1", port: int = 0) -> LocalServer:
 
 def serve(host: str, port: int, *, local_aws: bool = False, aws_port: int = 4566) -> int:
     """Run until interrupted; prints the routes it serves and what is misconfigured."""
+    apply_local_defaults()
     aws = None
     if local_aws and not os.environ.get("AWS_ENDPOINT_URL"):
         aws = start_local_aws(aws_port)

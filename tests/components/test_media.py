@@ -209,3 +209,25 @@ def test_bad_signing_key_lists_fail_clearly(keys, message):
     pem = load_stack("dev").edge.signing_public_keys[0]
     with pytest.raises(ValueError, match="same key twice"):
         MediaArgs(signing_public_keys=[pem, pem + "\n"])
+
+
+def test_prod_serves_music_only_where_it_is_licensed(prod, dev):
+    licensed = load_stack("prod").edge.allowed_countries
+    assert {"GB", "IE", "DE", "FR", "NO", "CH"} <= set(licensed) and "US" not in licensed
+    restriction = one(prod, "media-distribution").inputs["restrictions"]["geoRestriction"]
+    assert restriction == {"restrictionType": "whitelist", "locations": sorted(licensed)}
+    # dev lists none: no restriction; the web app is never geo-restricted
+    assert one(dev, "media-distribution").inputs["restrictions"]["geoRestriction"] == {
+        "restrictionType": "none"
+    }
+    assert one(prod, "web-distribution").inputs["restrictions"]["geoRestriction"] == {
+        "restrictionType": "none"
+    }
+
+
+def test_unknown_country_codes_fail_before_any_resource():
+    pem = load_stack("dev").edge.signing_public_keys[0]
+    with pytest.raises(ValueError, match=r"edge.allowed_countries: 'UK' is not .* \(use GB\)"):
+        MediaArgs(signing_public_keys=[pem], allowed_countries=["GB", "UK"])
+    args = MediaArgs(signing_public_keys=[pem], allowed_countries=["IE", "GB"])
+    assert list(args.allowed_countries) == ["IE", "GB"]

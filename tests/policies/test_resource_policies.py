@@ -792,6 +792,17 @@ CASES = [
         {"emergencyContacts": [{"emailAddress": "a@example.com"}]},
     ),
 ]
+CASES.append(
+    (  # more cases in test_licensing_policies.py
+        "cloudfront-geo-restriction",
+        DIST,
+        {"defaultCacheBehavior": {"trustedKeyGroups": ["kg"]}, **PROD,
+         "restrictions": {"geoRestriction": {"restrictionType": "whitelist",
+                                             "locations": ["GB", "IE"]}}},
+        {"defaultCacheBehavior": {"trustedKeyGroups": ["kg"]}, **PROD,
+         "restrictions": {"geoRestriction": {"restrictionType": "none"}}},
+    )  # fmt: skip
+)
 CASES += RESOURCE_CASES  # the deploy-* policies (tests/policies/test_deploy.py)
 
 
