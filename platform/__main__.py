@@ -719,6 +719,7 @@ monitoring = Monitoring(
             logs_kms_key_arn=logs_key.arn,
             music_bucket_arn=media.bucket_arn,
             access_logs=media.logs,
+            notifications=config.monitoring.trail_notifications,
         ),
     ),
     ctx,
@@ -766,5 +767,7 @@ pulumi.export("redshift_endpoint", analytics.endpoint)
 pulumi.export("alerts_topic_arn", monitoring.topic_arn)
 if monitoring.trail is not None:
     pulumi.export("trail_arn", monitoring.trail.arn)
+    if monitoring.trail.notifications_topic is not None:
+        pulumi.export("trail_notifications_topic_arn", monitoring.trail.notifications_topic.arn)
 if pipeline is not None:
     pulumi.export("pipeline_arn", pipeline.arn)

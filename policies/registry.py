@@ -5,6 +5,7 @@ from __future__ import annotations
 from pulumi_policy import Policy
 
 from policies import (
+    alerting,
     api,
     api_exposure,
     audit,
@@ -46,6 +47,7 @@ MODULES = (
     deploy,
     resilience,
     licensing,
+    alerting,
 )
 
 

@@ -390,6 +390,8 @@ class MonitoringConfig(Section):
     alarm_email: str | None = None
     log_retention_days: int = 365
     trail_retention_days: int = 365
+    #: CloudTrail notifies an SNS topic of every log file it delivers (for a SIEM to follow).
+    trail_notifications: bool = True
     #: Alarm threshold per signal key (errors, 5xx, cpu …); unset keys take
     #: components.monitoring.DEFAULT_THRESHOLDS, the production values.
     thresholds: dict[str, float] = Field(default_factory=dict, validate_default=True)

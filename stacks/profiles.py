@@ -110,6 +110,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "monitoring": {
             "log_retention_days": 30,
             "trail_retention_days": 90,
+            "trail_notifications": False,
             # dev carries little traffic and nobody is paged: alarm on clear breakage only.
             "thresholds": {
                 "errors": 25,
@@ -152,6 +153,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "monitoring": {
             "log_retention_days": 90,
             "trail_retention_days": 365,
+            "trail_notifications": False,
             "thresholds": {"errors": 10, "5xx": 10, "latency": 3000, "queue_age": 600},
         },
     },
@@ -254,4 +256,7 @@ PROD_RULES: tuple[ProdRule, ...] = (
     ProdRule("monitoring.trail_retention_days", lambda v: v >= 365,
              "PCI DSS 10.5.1 keeps audit logs ≥ 12 months",
              "monitoring.trail_retention_days: 365"),
+    ProdRule("monitoring.trail_notifications", lambda v: v is True,
+             "prod's log pipeline follows CloudTrail's delivery notifications",
+             "monitoring.trail_notifications: true"),
 )  # fmt: skip

@@ -94,6 +94,8 @@ def test_engine_json_strings_are_accepted():
         ({"database": {"proxy": False}}, "set database.proxy: true"),
         ({"graph": {"engine": "postgres"}}, "set graph.engine: neptune"),
         ({"search": {"engine": "postgres"}}, "set search.engine: opensearch"),
+        ({"monitoring": {"alarm_email": "a@example.com", "trail_notifications": False}},
+         "set monitoring.trail_notifications: true"),
     ],
 )  # fmt: skip
 def test_prod_refuses_unsafe_settings(sections, expected):

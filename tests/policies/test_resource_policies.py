@@ -792,16 +792,16 @@ CASES = [
         {"emergencyContacts": [{"emailAddress": "a@example.com"}]},
     ),
 ]
+SIGNED = {"defaultCacheBehavior": {"trustedKeyGroups": ["kg"]}, **PROD}
+LICENSED = {"geoRestriction": {"restrictionType": "whitelist", "locations": ["GB", "IE"]}}
+# more cases in test_licensing_policies.py
 CASES.append(
-    (  # more cases in test_licensing_policies.py
+    (
         "cloudfront-geo-restriction",
         DIST,
-        {"defaultCacheBehavior": {"trustedKeyGroups": ["kg"]}, **PROD,
-         "restrictions": {"geoRestriction": {"restrictionType": "whitelist",
-                                             "locations": ["GB", "IE"]}}},
-        {"defaultCacheBehavior": {"trustedKeyGroups": ["kg"]}, **PROD,
-         "restrictions": {"geoRestriction": {"restrictionType": "none"}}},
-    )  # fmt: skip
+        {**SIGNED, "restrictions": LICENSED},
+        {**SIGNED, "restrictions": {"geoRestriction": {"restrictionType": "none"}}},
+    )
 )
 CASES += RESOURCE_CASES  # the deploy-* policies (tests/policies/test_deploy.py)
 
