@@ -231,6 +231,14 @@ class CatalogSettings(ServiceSettings):
 
 
 @dataclass
+class ReminderSettings(ServiceSettings):
+    """The scheduled reminders (app_services/reminders): the signing-key secret whose active
+    key's age they publish (`MediaDelivery.remind_key_age`)."""
+
+    signing_secret_id: pulumi.Input[str] | None = None
+
+
+@dataclass
 class ActivitySettings(ServiceSettings):
     activity_stream_name: pulumi.Input[str] | None = None
     activity_topic_arn: pulumi.Input[str] | None = None

@@ -40,6 +40,7 @@ from components.function import (
     FeedSettings,
     PaymentSettings,
     RecommendationSettings,
+    ReminderSettings,
     ServiceFunction,
     ServiceFunctionArgs,
     ServiceSettings,
@@ -473,6 +474,18 @@ functions = {
         for service, (settings, in_vpc) in service_settings.items()
     },
 }
+# Hourly: how long the active URL-signing key has been active, alarmed past the configured age.
+reminders_fn = ServiceFunction(
+    "reminders-fn",
+    dataclasses.replace(
+        function_args(
+            "reminders", ReminderSettings(signing_secret_id=media.signing_secret_arn), in_vpc=True
+        ),
+        reserved_concurrency=None,  # one short run an hour: nothing to reserve for it
+    ),
+    ctx,
+)
+media.remind_key_age(reminders_fn, config.edge.signing_key_max_age_days)
 # Each function gets exactly what its service uses, through the stores' verbs.
 media.grant_read(functions["catalog"])
 media.grant_sign(functions["catalog"])

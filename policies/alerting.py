@@ -214,3 +214,68 @@ def _backup_alerts(args: StackValidationArgs, report: ReportViolation, cfg: Sett
             "to Monitoring)",
             plans[0].urn,
         )
+
+
+KEY_GROUP = "aws:cloudfront/keyGroup:KeyGroup"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+FUNCTION = "aws:lambda/function:Function"
+PERMISSION = "aws:lambda/permission:Permission"
+#: The metric the key-age reminder publishes (components.media.KEY_AGE_METRIC).
+KEY_AGE_METRIC = "SigningKeyAgeDays"
+
+
+def _invocable(rule: PolicyResource, fn: PolicyResource, permissions: list[PolicyResource]) -> bool:
+    """A Lambda permission lets events.amazonaws.com invoke `fn` for `rule` (by its ARN)."""
+    return any(
+        known(p.props, "principal") == "events.amazonaws.com"
+        and linked(p, "function", fn, "name", "arn")
+        and linked(p, "sourceArn", rule, "arn")
+        for p in permissions
+    )
+
+
+@stack_policy(
+    POLICIES,
+    "signing-key-age-alarm",
+    "A stack serving signed URLs (a CloudFront key group) measures how long its active signing "
+    "key has been active on a schedule and alarms, to a topic, past its maximum age "
+    "(`edge.signing_key_max_age_days`): key rotation is a cryptoperiod, not a memory. Wherever "
+    "an EventBridge rule invokes a function of the stack, a Lambda permission lets "
+    "events.amazonaws.com invoke it for that rule (without one, EventBridge's invocation is "
+    "refused and the schedule measures nothing).",
+    ["custom"],
+    [KEY_GROUP, ALARM, EVENT_RULE, EVENT_TARGET, FUNCTION, PERMISSION],
+    config=SCOPE,
+)
+def _key_age(args: StackValidationArgs, report: ReportViolation, cfg: Settings) -> None:
+    targets = list(of_type(args.resources, EVENT_TARGET))
+    functions = list(of_type(args.resources, FUNCTION))
+    permissions = list(of_type(args.resources, PERMISSION))
+    scheduled = []
+    for rule in of_type(args.resources, EVENT_RULE):
+        with judging(rule, report):
+            for target in (t for t in targets if linked(t, "rule", rule, "name")):
+                for fn in (f for f in functions if linked(target, "arn", f, "arn")):
+                    if present(rule.props, "scheduleExpression"):
+                        scheduled.append(fn)
+                    if not _invocable(rule, fn, permissions):
+                        report(
+                            f"rule {rule.name} targets function {fn.name}, which no Lambda "
+                            "permission lets events.amazonaws.com invoke for this rule",
+                            rule.urn,
+                        )
+    groups = list(of_type(args.resources, KEY_GROUP))
+    if not groups or not _in_scope(args.resources, cfg):
+        return
+    alarmed = [
+        a
+        for a in of_type(args.resources, ALARM)
+        if known(a.props, "metricName") == KEY_AGE_METRIC and present(a.props, "alarmActions")
+    ]
+    if not alarmed or not scheduled:
+        missing = "no alarm with an action on SigningKeyAgeDays" if not alarmed else "no schedule"
+        report(
+            f"key group {groups[0].name} signs URLs but {missing} watches the active key's "
+            "age; call components.media.MediaDelivery.remind_key_age",
+            groups[0].urn,
+        )

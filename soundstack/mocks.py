@@ -592,6 +592,10 @@ _OUTPUTS: dict[str, Computed] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": lambda m, rid, name, i: {
         "arn": f"arn:aws:cloudwatch:{i.get('region') or m.region}:{m.account_id}:alarm:{name}"
     },
+    # a rule on the default bus: arn:aws:events:<region>:<account>:rule/<name>
+    "aws:cloudwatch/eventRule:EventRule": lambda m, rid, name, i: {
+        "arn": f"arn:aws:events:{i.get('region') or m.region}:{m.account_id}:rule/{name}"
+    },
     "aws:cloudwatch/dashboard:Dashboard": lambda m, rid, name, i: {
         "dashboardArn": f"arn:aws:cloudwatch::{m.account_id}:dashboard/{name}"
     },

@@ -191,7 +191,8 @@ class ClusterConfig(Section):
 
 
 #: The functions platform/__main__.py runs (`<name>-fn`), each reserving `reserved_concurrency`:
-#: the six request services, and auth as Cognito triggers, profile writer and API edge gate.
+#: the six request services, and auth as Cognito triggers, profile writer and API edge gate
+#: (the hourly `reminders-fn` reserves nothing and is not counted).
 SERVICE_FUNCTIONS = (
     "auth", "profiles", "gate", "catalog", "playlist", "activity", "recommendation", "payment",
     "feed",
@@ -283,6 +284,9 @@ class EdgeConfig(Section):
     #: PEM public keys (1, or 2 while rotating) whose private halves sign stream URLs; the
     #: private key lives only in Secrets Manager (`soundstack signing-key rotate <stack>`).
     signing_public_keys: list[str] = Field(default_factory=list, max_length=2)
+    #: Days the active signing key may stay active before an alarm asks for a rotation
+    #: (`soundstack signing-key rotate`; components/media.py `remind_key_age`).
+    signing_key_max_age_days: int = Field(180, ge=1, le=3650)
     #: Route 53 zone of `domain`: with both set, the web app is served on `domain` and music on
     #: `media.<domain>` with ACM certificates (TLS 1.2_2021); otherwise on *.cloudfront.net.
     hosted_zone_id: str | None = None

@@ -39,6 +39,8 @@ HOT = {
     "payment": ({"psycopg"}, ["app_services.core.events:HttpApiEvent"]),
     "playlist": ({"psycopg", "redis"}, ["app_services.core.events:HttpApiEvent"]),
     "recommendation": ({"psycopg", "redis"}, ["app_services.core.events:HttpApiEvent"]),
+    # the hourly key-age check: Secrets Manager metadata and CloudWatch, nothing else
+    "reminders": ({"boto3", "botocore"}, []),
 }
 PROBE = """
 import importlib, json, sys

@@ -501,7 +501,8 @@ def test_prod_pages_on_failed_backup_and_copy_jobs(prod, dev):
     assert set(pattern["detail-type"]) == {"Backup Job State Change", "Copy Job State Change"}
     assert {"FAILED", "ABORTED", "EXPIRED"} <= set(pattern["detail"]["state"])
     assert "COMPLETED" not in pattern["detail"]["state"]
-    assert dev.by_type("aws:cloudwatch/eventRule:EventRule") == []  # dev runs no backup plan
+    # dev runs no backup plan: its only rule is the signing-key age schedule
+    assert [r.name for r in dev.by_type("aws:cloudwatch/eventRule:EventRule")] == ["media-key-age"]
 
 
 def test_a_signal_may_fix_its_own_threshold():

@@ -133,6 +133,9 @@ def test_backup_failure_alerts():
         ({"aws:sns/topicPolicy:TopicPolicy"}, "cloudtrail-sns-notifications"),
         ({"aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/eventTarget:EventTarget"},
          "backup-failure-alerts"),
+        ({"aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/eventTarget:EventTarget"},
+         "signing-key-age-alarm"),
+        ({"aws:lambda/permission:Permission"}, "signing-key-age-alarm"),
     ],
 )  # fmt: skip
 def test_prod_without_the_control_fails_its_policy(prod, drop, policy):
@@ -146,3 +149,46 @@ def test_prod_without_the_control_fails_its_policy(prod, drop, policy):
         }
     mandatory = [v for v in evaluate(broken) if v.policy == policy and v.level == "mandatory"]
     assert mandatory, f"prod without {drop} passes {policy}"
+
+
+FN_ARN = "arn:aws:lambda:eu-west-1:1:function:reminders"
+RULE_ARN = "arn:aws:events:eu-west-1:1:rule/key-age"
+
+
+def _key_age_stack(*, alarm=True, schedule=True, permission=True):
+    s = Stack()
+    s.add("aws:cloudfront/keyGroup:KeyGroup", "signers", {"name": "signers"})
+    fn = s.add("aws:lambda/function:Function", "reminders",
+               {"name": "reminders", "arn": FN_ARN, "tags": PROD})  # fmt: skip
+    if schedule:
+        rule = s.add("aws:cloudwatch/eventRule:EventRule", "key-age",
+                     {"name": "key-age", "arn": RULE_ARN, "scheduleExpression": "rate(1 hour)",
+                      "tags": PROD})  # fmt: skip
+        s.add("aws:cloudwatch/eventTarget:EventTarget", "key-age-check",
+              {"rule": "key-age", "arn": FN_ARN}, {"rule": [rule], "arn": [fn]})  # fmt: skip
+        if permission:
+            s.add("aws:lambda/permission:Permission", "key-age-invoke",
+                  {"principal": "events.amazonaws.com", "function": "reminders",
+                   "sourceArn": RULE_ARN}, {"function": [fn], "sourceArn": [rule]})  # fmt: skip
+    if alarm:
+        s.add("aws:cloudwatch/metricAlarm:MetricAlarm", "key-age-alarm",
+              {"metricName": "SigningKeyAgeDays", "threshold": 180,
+               "alarmActions": ["arn:aws:sns:eu-west-1:1:alerts"], "tags": PROD})  # fmt: skip
+    return s
+
+
+def test_signing_key_age_alarm():
+    assert _key_age_stack().check("signing-key-age-alarm") == []
+    (unwatched,) = _key_age_stack(alarm=False).check("signing-key-age-alarm")
+    assert (
+        unwatched[0] == "signers"
+        and "no alarm with an action on SigningKeyAgeDays" in (unwatched[1])
+    )
+    (unmeasured,) = _key_age_stack(schedule=False).check("signing-key-age-alarm")
+    assert "but no schedule watches" in unmeasured[1]
+    # a schedule EventBridge may not invoke measures nothing, in any stack
+    (refused,) = _key_age_stack(permission=False).check(
+        "signing-key-age-alarm", {"environments": []}
+    )
+    assert refused[0] == "key-age" and "no Lambda permission" in refused[1]
+    assert _key_age_stack(alarm=False).check("signing-key-age-alarm", {"environments": []}) == []
