@@ -31,6 +31,7 @@ from components.base import Component, StackContext
 from components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
 from components.logs import log_group
 from components.network import Network
+from components.signing import SignedCode
 
 #: The package every function's code archive holds.
 APP_SERVICES_DIR = Path(__file__).resolve().parent.parent / "app_services"
@@ -318,6 +319,9 @@ class ServiceFunctionArgs:
     extra_environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     #: Code signing config Lambda checks deployments against (`components.signing`).
     code_signing_config_arn: pulumi.Input[str] | None = None
+    #: Deploy the code from the zip Signer signed (`SignedCode.code_key`) instead of uploading
+    #: `source_dir`: what a code signing config that enforces accepts.
+    signed_code: SignedCode | None = None
 
     def __post_init__(self) -> None:
         if not self.service.isidentifier():
@@ -377,6 +381,9 @@ class DependencyLayerArgs:
     access_log_retention_days: int = 365
     #: Days an uploaded layer zip is kept once a newer one replaces it.
     noncurrent_version_days: int = 30
+    #: Make the layer from the zip Signer signed (`SignedCode.layer_key`, in this layer's assets
+    #: bucket) instead of uploading `layer_dir`.
+    signed_code: SignedCode | None = None
 
 
 class DependencyLayer(Component):
@@ -418,27 +425,41 @@ class DependencyLayer(Component):
         )
         buckets.bucket_policy(self, "assets", self.assets)
         layer_name = self.physical_name("", "lambda")
-        self.archive = aws.s3.BucketObject(
-            self.child_name("zip"),
-            bucket=self.assets.name,
-            key=f"lambda-layers/{layer_name}.zip",
-            source=pulumi.FileArchive(str(layer_dir)),
-            content_type="application/zip",
-            server_side_encryption="aws:kms",
-            kms_key_id=args.kms_key_arn,
-            tags=self.tags({"purpose": "lambda-layer"}),
-            opts=self.child_opts(depends_on=list(self.assets.settled)),
-        )
+        #: The bucket `soundstack sign-lambda` uploads to and Signer writes into.
+        self.bucket_name: str = self.physical_name("assets", "s3_bucket")
+        source: dict[str, pulumi.Input[str]]
+        if args.signed_code is not None:
+            if args.signed_code.bucket != self.bucket_name:
+                raise ValueError(
+                    f"the signed-code record names bucket {args.signed_code.bucket}, not this "
+                    f"stack's {self.bucket_name}; run the stack's deploy runner (it signs again)"
+                )
+            source = {"s3_bucket": self.assets.name, "s3_key": args.signed_code.layer_key}
+        else:
+            archive = aws.s3.BucketObject(
+                self.child_name("zip"),
+                bucket=self.assets.name,
+                key=f"lambda-layers/{layer_name}.zip",
+                source=pulumi.FileArchive(str(layer_dir)),
+                content_type="application/zip",
+                server_side_encryption="aws:kms",
+                kms_key_id=args.kms_key_arn,
+                tags=self.tags({"purpose": "lambda-layer"}),
+                opts=self.child_opts(depends_on=list(self.assets.settled)),
+            )
+            source = {
+                "s3_bucket": archive.bucket,
+                "s3_key": archive.key,
+                "s3_object_version": archive.version_id,
+            }
         self.layer = aws.lambda_.LayerVersion(
             self.child_name("layer"),
             layer_name=layer_name,
             description=f"Third-party dependencies of app_services ({RUNTIME}, {ARCHITECTURE})",
-            s3_bucket=self.archive.bucket,
-            s3_key=self.archive.key,
-            s3_object_version=self.archive.version_id,
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            opts=self.child_opts(),
+            opts=self.child_opts(depends_on=list(self.assets.settled)),
+            **source,
         )
         self.arn: pulumi.Output[str] = self.layer.arn
         self.register_outputs({"arn": self.arn, "bucket": self.assets.name})
@@ -497,7 +518,9 @@ class ServiceFunction(RoleGrantee, Component):
 
         layer = args.layer or DependencyLayer(
             self.child_name("deps"),
-            DependencyLayerArgs(layer_dir=args.layer_dir, kms_key_arn=args.kms_key_arn),
+            DependencyLayerArgs(
+                layer_dir=args.layer_dir, kms_key_arn=args.kms_key_arn, signed_code=args.signed_code
+            ),
             ctx,
             opts=self.child_opts(),
         )
@@ -519,7 +542,9 @@ class ServiceFunction(RoleGrantee, Component):
             runtime=RUNTIME,
             architectures=[ARCHITECTURE],
             handler=args.handler,
-            code=code,
+            code=code if args.signed_code is None else None,
+            s3_bucket=args.signed_code.bucket if args.signed_code else None,
+            s3_key=args.signed_code.code_key if args.signed_code else None,
             layers=[layer.arn],
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,

@@ -60,7 +60,7 @@ from components.network import Network, NetworkArgs
 from components.pipeline import DeployRunner, DeployRunnerArgs, Pipeline, PipelineArgs
 from components.provider_secrets import ProviderSecrets, ProviderSecretsArgs
 from components.search import Search, SearchArgs, SearchCollection, SearchCollectionArgs
-from components.signing import CodeSigning, CodeSigningArgs
+from components.signing import CodeSigning, CodeSigningArgs, SignedCode
 from components.web import WebApp, WebArgs
 from stacks.loader import ConfigError
 from stacks.runtime import load_from_pulumi, secret, stack_context
@@ -264,14 +264,37 @@ notifications = messaging.queue(
 # Every function runs in the private subnets (Lambda.3): most use VPC-only stores, and auth and
 # payment reach AWS through the endpoints and the providers through NAT.
 # `make layer` fills the directory; the zip reaches Lambda through the layer's assets bucket.
+# With `functions.code_signing: enforce`, the code and the layer come from the zips the deploy
+# runner had Signer sign (`soundstack sign-lambda`), once it has recorded them: before that (a
+# stack's first deploy, from a workstation) nothing signed exists, so the config only warns.
+signed_code = None
+if config.functions.code_signing == "enforce":
+    record = lookups.signed_code_record(ctx.project, ctx.stack)
+    signed_code = SignedCode.from_record(record) if record else None
+    if signed_code is None:
+        pulumi.log.warn(
+            "functions.code_signing is enforce, but no signed code is recorded yet "
+            f"({lookups.signed_code_parameter(ctx.project, ctx.stack)}): this deploy uploads "
+            "the code unsigned under Warn; the deploy runner signs and enforces from its first run"
+        )
 deps_layer = DependencyLayer(
     "deps",
-    DependencyLayerArgs(DEFAULT_LAYER_DIR, kms_key_arn=data_key.arn, access_logs=media.logs),
+    DependencyLayerArgs(
+        DEFAULT_LAYER_DIR, kms_key_arn=data_key.arn, access_logs=media.logs,
+        signed_code=signed_code,
+    ),
     ctx,
-)
+)  # fmt: skip
 
 code_signing = (
-    CodeSigning("code-signing", CodeSigningArgs(), ctx)
+    CodeSigning(
+        "code-signing",
+        CodeSigningArgs(
+            untrusted_artifact_on_deployment="Enforce" if signed_code else "Warn",
+            artefacts_signed=signed_code is not None,
+        ),
+        ctx,
+    )
     if config.functions.code_signing != "off"
     else None
 )
@@ -297,6 +320,7 @@ def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> Serv
         network=network if in_vpc else None,
         layer=deps_layer,
         code_signing_config_arn=code_signing.arn if code_signing else None,
+        signed_code=signed_code,
     )
 
 
@@ -674,6 +698,7 @@ runner = DeployRunner(
         kms_key_arn=data_key.arn,
         log_retention_days=config.pipeline.log_retention_days,
         logs_kms_key_arn=logs_key.arn,
+        sign_lambda=config.functions.code_signing == "enforce",
     ),
     ctx,
 )
@@ -784,3 +809,7 @@ if monitoring.trail is not None:
         pulumi.export("trail_notifications_topic_arn", monitoring.trail.notifications_topic.arn)
 if pipeline is not None:
     pulumi.export("pipeline_arn", pipeline.arn)
+if code_signing is not None:  # what `soundstack sign-lambda` signs with, and where
+    pulumi.export("code_signing_profile_name", code_signing.profile_name)
+    pulumi.export("code_signing_profile_version_arn", code_signing.profile_version_arn)
+    pulumi.export("lambda_assets_bucket", deps_layer.bucket_name)

@@ -210,8 +210,9 @@ class FunctionsConfig(Section):
     account_concurrency_quota: int = Field(DEFAULT_ACCOUNT_CONCURRENCY, ge=1)
     log_retention_days: int = 365
     #: Lambda code signing (components/signing.py): `warn` attaches a code signing config whose
-    #: failed checks are reported, not blocked; `Enforce` waits for signed artefacts (README).
-    code_signing: Literal["off", "warn"] = "warn"
+    #: failed checks are reported, not blocked; `enforce` deploys the code and layer the deploy
+    #: runner had Signer sign and blocks anything else (README "Lambda code signing").
+    code_signing: Literal["off", "warn", "enforce"] = "enforce"
 
     _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
 

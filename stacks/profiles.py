@@ -137,7 +137,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "cluster": {
             "worker_nodes": {"min_size": 0, "max_size": 4, "desired_size": 1},
         },
-        "functions": {"reserved_concurrency": 20, "log_retention_days": 90},
+        # Warn: staging is where a workstation may still deploy code the runner never signed.
+        "functions": {"reserved_concurrency": 20, "log_retention_days": 90, "code_signing": "warn"},
         # A week of daily backups in the stack's Region, unlocked (restores get rehearsed here).
         "resilience": {
             "backup_retention_days": 7,
@@ -246,9 +247,9 @@ PROD_RULES: tuple[ProdRule, ...] = (
     ProdRule("resilience.replicate_rds_backups", lambda v: v is True,
              "point-in-time restore must be possible in the replica Region",
              "resilience.replicate_rds_backups: true"),
-    ProdRule("functions.code_signing", lambda v: v != "off",
-             "prod functions run only code checked against the signing profile",
-             "functions.code_signing: warn"),
+    ProdRule("functions.code_signing", lambda v: v == "enforce",
+             "prod functions run only code the deploy runner signed with the stack's profile",
+             "functions.code_signing: enforce"),
     ProdRule("monitoring.alarm_email", bool,
              "prod alarms must reach a person", "monitoring.alarm_email: oncall@example.com"),
     ProdRule("monitoring.log_retention_days", lambda v: v >= 365,

@@ -96,6 +96,7 @@ def test_engine_json_strings_are_accepted():
         ({"search": {"engine": "postgres"}}, "set search.engine: opensearch"),
         ({"monitoring": {"alarm_email": "a@example.com", "trail_notifications": False}},
          "set monitoring.trail_notifications: true"),
+        ({"functions": {"code_signing": "warn"}}, "set functions.code_signing: enforce"),
     ],
 )  # fmt: skip
 def test_prod_refuses_unsafe_settings(sections, expected):
