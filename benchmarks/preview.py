@@ -44,7 +44,7 @@ def replay(resources: list[Resource]) -> Callable[[], None]:
 def policy_evaluator() -> Callable[[Synthesis], Any] | None:
     """`policies.engine.evaluate` if the policy pack offers it."""
     try:
-        engine = importlib.import_module("policies.engine")
+        engine = importlib.import_module("soundstack.engine")
     except ImportError:
         return None
     evaluate = getattr(engine, "evaluate", None)

@@ -37,14 +37,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from app_services.catalog import domain
-from app_services.catalog.audio import read_metadata
-from app_services.catalog.repository import CatalogRepository
-from app_services.core import migrate
-from app_services.core.cache import Cache
-from app_services.core.db import Database
-from app_services.core.routing import build_event
-from app_services.core.settings import ServiceSettings, load_settings
+from soundstack.app_services.catalog import domain
+from soundstack.app_services.catalog.audio import read_metadata
+from soundstack.app_services.catalog.repository import CatalogRepository
+from soundstack.app_services.core import migrate
+from soundstack.app_services.core.cache import Cache
+from soundstack.app_services.core.db import Database
+from soundstack.app_services.core.routing import build_event
+from soundstack.app_services.core.settings import ServiceSettings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DSN = os.environ.get("SOUNDSTACK_TEST_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
@@ -134,7 +134,7 @@ print(json.dumps({"total": (done - start) * 1000, "reply": reply}, default=str))
 def first_request(name: str, event: dict[str, Any], env: dict[str, str]) -> tuple[float, Any]:
     """Import + first invocation in a fresh interpreter, as a Lambda cold start runs them."""
     out = subprocess.run(
-        [sys.executable, "-c", _FIRST, f"app_services.{name}.handler"],
+        [sys.executable, "-c", _FIRST, f"soundstack.app_services.{name}.handler"],
         cwd=ROOT,
         input=json.dumps(event),
         capture_output=True,
@@ -212,7 +212,7 @@ def local_services(schema: str, prefix: str) -> tuple[dict[str, str], dict[str, 
     handler reads, and the ids the hot routes need (origin secret, a playlist)."""
     import boto3
 
-    from app_services.core.serve import local_aws_environment, provision, start_local_aws
+    from soundstack.app_services.core.serve import local_aws_environment, provision, start_local_aws
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     local_aws = start_local_aws(0)
@@ -239,7 +239,7 @@ def local_services(schema: str, prefix: str) -> tuple[dict[str, str], dict[str, 
     }
     os.environ.update(env)
     load_settings.cache_clear()
-    from app_services.playlist.api import routes as playlist_routes
+    from soundstack.app_services.playlist.api import routes as playlist_routes
 
     created = playlist_routes.handle(
         build_event(
@@ -270,7 +270,7 @@ def cold_starts(repeats: int, first_runs: int, env: dict[str, str], ctx: dict[st
     for name in handler_modules():
         hot, imports, floors, firsts = HOT[name], [], [], []
         for _ in range(repeats):  # interleaved: a change in load hits both alike
-            imports.append(import_ms([f"app_services.{name}.handler"]))
+            imports.append(import_ms([f"soundstack.app_services.{name}.handler"]))
             floors.append(import_ms(list(hot.floor)))
         for _ in range(first_runs):
             total, reply = first_request(name, hot_event(name, ctx), env)
@@ -314,9 +314,9 @@ def seed(repo: CatalogRepository, tracks: int) -> list[str]:
 
 def http_reads(schema: str, prefix: str, ids: list[str], reads: int) -> list[float]:
     """Cached `GET /catalog/tracks/{id}` through `soundstack serve` on one kept-alive connection."""
-    from app_services.catalog.service import catalog
-    from app_services.core.serve import serve_in_thread
-    from app_services.core.settings import load_settings
+    from soundstack.app_services.catalog.service import catalog
+    from soundstack.app_services.core.serve import serve_in_thread
+    from soundstack.app_services.core.settings import load_settings
 
     env = {"DATABASE_URL": DSN, "DB_SCHEMA": schema, "REDIS_URL": REDIS, "CACHE_PREFIX": prefix}
     os.environ.update(env)

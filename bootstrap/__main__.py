@@ -6,8 +6,8 @@ Run once per account and region by an administrator, before the first stack:
 
 import pulumi
 
-from components.base import StackContext
-from components.bootstrap import DeployRoles, DeployRolesArgs
+from soundstack.components.base import StackContext
+from soundstack.components.bootstrap import DeployRoles, DeployRolesArgs
 
 config = pulumi.Config("soundstack-bootstrap")
 ctx = StackContext(

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import pulumi
 
-from components.base import Component
-from components.iam import Grantee
-from components.network import allow_from
+from soundstack.components.base import Component
+from soundstack.components.iam import Grantee
+from soundstack.components.network import allow_from
 
 #: Actions that let a grantee use a KMS key to write data another service encrypts with it.
 KMS_ENCRYPT = ("kms:Decrypt", "kms:GenerateDataKey")

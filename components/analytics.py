@@ -20,14 +20,14 @@ import jinja2
 import pulumi
 import pulumi_aws as aws
 
-from components import lookups
-from components.access import KMS_DECRYPT, open_port
-from components.base import Component, StackContext
-from components.buckets import Bucket, bucket_policy, log_bucket, private_bucket
-from components.iam import Grantee, ServiceRole, ServiceRoleArgs
-from components.kms import EncryptionKey, EncryptionKeyArgs
-from components.logs import log_group
-from components.network import Network
+from soundstack.components import lookups
+from soundstack.components.access import KMS_DECRYPT, open_port
+from soundstack.components.base import Component, StackContext
+from soundstack.components.buckets import Bucket, bucket_policy, log_bucket, private_bucket
+from soundstack.components.iam import Grantee, ServiceRole, ServiceRoleArgs
+from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
+from soundstack.components.logs import log_group
+from soundstack.components.network import Network
 
 REDSHIFT_PORT = 5439
 #: Redshift Serverless (Considerations when using Amazon Redshift Serverless): "You must have at

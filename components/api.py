@@ -30,11 +30,11 @@ from typing import Protocol
 import pulumi
 import pulumi_aws as aws
 
-from components import lookups
-from components.base import Component, StackContext
-from components.cdn import ORIGIN_VERIFY_HEADER
-from components.iam import Grantee
-from components.logs import log_group
+from soundstack.components import lookups
+from soundstack.components.base import Component, StackContext
+from soundstack.components.cdn import ORIGIN_VERIFY_HEADER
+from soundstack.components.iam import Grantee
+from soundstack.components.logs import log_group
 
 
 class LambdaTarget(Protocol):

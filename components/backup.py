@@ -34,10 +34,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import lookups
-from components.base import Component, StackContext
-from components.iam import ServiceRole, ServiceRoleArgs
-from components.kms import EncryptionKey, EncryptionKeyArgs
+from soundstack.components import lookups
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import ServiceRole, ServiceRoleArgs
+from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
 
 #: Vault Lock's cooling-off period: ChangeableForDays "3 or greater" (see the module docstring).
 MIN_CHANGEABLE_DAYS = 3

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import pulumi
 
-from components.naming import physical_name
+from soundstack.components.naming import physical_name
 
 Environment = Literal["dev", "staging", "prod"]
 

@@ -26,9 +26,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import lookups
-from components.base import Component, StackContext
-from components.naming import physical_name
+from soundstack.components import lookups
+from soundstack.components.base import Component, StackContext
+from soundstack.components.naming import physical_name
 
 #: Pulumi `aws:<module>` of every resource the estate registers → the IAM service prefixes
 #: deploying it needs. tests/components/test_bootstrap.py checks every stack's registrations

@@ -19,8 +19,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import lookups
-from components.base import Component
+from soundstack.components import lookups
+from soundstack.components.base import Component
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import access
-from components.base import Component, StackContext
-from components.iam import Grantee
-from components.logs import log_group
-from components.network import Network
+from soundstack.components import access
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import Grantee
+from soundstack.components.logs import log_group
+from soundstack.components.network import Network
 
 REDIS_PORT = 6379
 #: Role of the user services sign in as (its name is `<project>-<stack>-<cache>-app`).

@@ -14,9 +14,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets
-from components.base import Component
-from components.kms import EncryptionKey, EncryptionKeyArgs
+from soundstack.components import buckets
+from soundstack.components.base import Component
+from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
 
 #: Where CloudFront looks for certificates and CLOUDFRONT-scope web ACLs.
 CLOUDFRONT_REGION = "us-east-1"

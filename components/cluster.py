@@ -33,13 +33,13 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
-from components import lookups
-from components.base import Component, StackContext
-from components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
-from components.kms import EncryptionKey, EncryptionKeyArgs
-from components.logs import log_group
-from components.naming import physical_name
-from components.network import Network
+from soundstack.components import lookups
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
+from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
+from soundstack.components.logs import log_group
+from soundstack.components.naming import physical_name
+from soundstack.components.network import Network
 
 #: Every control-plane log type EKS offers (EKS.8 asks for audit at least).
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")

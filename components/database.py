@@ -25,11 +25,11 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components import access, lookups
-from components.base import Component, StackContext
-from components.iam import Grantee, ServiceRole, ServiceRoleArgs
-from components.logs import log_group
-from components.network import Network, allow_from
+from soundstack.components import access, lookups
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import Grantee, ServiceRole, ServiceRoleArgs
+from soundstack.components.logs import log_group
+from soundstack.components.network import Network, allow_from
 
 #: The port RDS Proxy listens on for PostgreSQL clients (fixed by AWS).
 PROXY_PORT = 5432

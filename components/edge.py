@@ -32,9 +32,9 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components import cdn, lookups
-from components.base import Component, StackContext
-from components.logs import log_group
+from soundstack.components import cdn, lookups
+from soundstack.components.base import Component, StackContext
+from soundstack.components.logs import log_group
 
 #: AWS managed rule groups every web ACL runs, in evaluation order.
 MANAGED_RULE_GROUPS = (

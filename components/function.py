@@ -26,12 +26,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets
-from components.base import Component, StackContext
-from components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
-from components.logs import log_group
-from components.network import Network
-from components.signing import SignedCode
+from soundstack.components import buckets
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
+from soundstack.components.logs import log_group
+from soundstack.components.network import Network
+from soundstack.components.signing import SignedCode
 
 #: The package every function's code archive holds.
 APP_SERVICES_DIR = Path(__file__).resolve().parent.parent / "app_services"

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import access, lookups
-from components.base import Component, StackContext
-from components.iam import Grantee
-from components.logs import log_group
-from components.network import Network
+from soundstack.components import access, lookups
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import Grantee
+from soundstack.components.logs import log_group
+from soundstack.components.network import Network
 
 #: Neptune's HTTPS/WebSocket port (Gremlin, openCypher, SPARQL).
 NEPTUNE_PORT = 8182

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import pulumi
 import pulumi_aws as aws
 
-from components.base import Component, StackContext
+from soundstack.components.base import Component, StackContext
 
 _SID = re.compile(r"^[A-Za-z0-9]+$")
 

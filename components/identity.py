@@ -16,8 +16,8 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.base import Component, StackContext
-from components.iam import Grantee
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import Grantee
 
 #: AWS: "When Amazon Cognito calls your Lambda function, it must respond within 5 seconds. If it
 #: does not, Amazon Cognito retries the call. [...] You can't change this five-second timeout

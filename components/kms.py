@@ -10,8 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import lookups
-from components.base import Component, StackContext
+from soundstack.components import lookups
+from soundstack.components.base import Component, StackContext
 
 
 @dataclass

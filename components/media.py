@@ -26,10 +26,10 @@ from typing import Protocol
 import pulumi
 import pulumi_aws as aws
 
-from app_services.core.territories import territory_problems
-from components import buckets, cdn
-from components.base import Component, StackContext
-from components.iam import Grantee
+from soundstack.app_services.core.territories import territory_problems
+from soundstack.components import buckets, cdn
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import Grantee
 
 #: Namespace, metric and schedule of the signing-key age (app_services/reminders/handler.py
 #: publishes the metric; keep the three in step).

@@ -26,10 +26,10 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components import access, lookups
-from components.base import Component, StackContext
-from components.iam import Grantee, ServiceRole, ServiceRoleArgs
-from components.logs import log_group
+from soundstack.components import access, lookups
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import Grantee, ServiceRole, ServiceRoleArgs
+from soundstack.components.logs import log_group
 
 #: Longest visibility timeout SQS accepts (12 hours).
 MAX_VISIBILITY_SECONDS = 43_200

@@ -24,13 +24,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import lookups
-from components.base import AlertEvent, Component, Signal, StackContext
-from components.buckets import Bucket, bucket_policy, log_bucket, private_bucket
-from components.iam import ServiceRole, ServiceRoleArgs
-from components.kms import EncryptionKey, EncryptionKeyArgs
-from components.logs import log_group
-from components.messaging import deny_insecure_transport
+from soundstack.components import lookups
+from soundstack.components.base import AlertEvent, Component, Signal, StackContext
+from soundstack.components.buckets import Bucket, bucket_policy, log_bucket, private_bucket
+from soundstack.components.iam import ServiceRole, ServiceRoleArgs
+from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
+from soundstack.components.logs import log_group
+from soundstack.components.messaging import deny_insecure_transport
 
 #: Alarm threshold per signal key (production values; stacks override some in their profile).
 #: Units follow the metric: counts per period, milliseconds, percent, bytes or seconds.

@@ -17,9 +17,9 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components import lookups
-from components.base import Component, StackContext
-from components.logs import log_group
+from soundstack.components import lookups
+from soundstack.components.base import Component, StackContext
+from soundstack.components.logs import log_group
 
 #: Interface endpoints the reference services need to reach AWS without leaving the VPC.
 DEFAULT_INTERFACE_ENDPOINTS = (

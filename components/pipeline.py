@@ -24,15 +24,15 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
-from components import lookups
-from components.base import Component, StackContext
-from components.bootstrap import deploy_role_name
-from components.buckets import Bucket, bucket_policy, log_bucket, private_bucket
-from components.cluster import image_repository_name
-from components.iam import ServiceRole, ServiceRoleArgs
-from components.kms import EncryptionKey, EncryptionKeyArgs
-from components.logs import log_group
-from components.network import Network
+from soundstack.components import lookups
+from soundstack.components.base import Component, StackContext
+from soundstack.components.bootstrap import deploy_role_name
+from soundstack.components.buckets import Bucket, bucket_policy, log_bucket, private_bucket
+from soundstack.components.cluster import image_repository_name
+from soundstack.components.iam import ServiceRole, ServiceRoleArgs
+from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
+from soundstack.components.logs import log_group
+from soundstack.components.network import Network
 
 #: CodeBuild image for every project: Graviton, like the EKS nodes and Lambda functions. It is
 #: Amazon Linux 2023 (CodeBuild's curated images: "Amazon Linux 2023 |

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.base import Component, StackContext
-from components.iam import Grantee
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import Grantee
 
 
 @dataclass

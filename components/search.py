@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import access, lookups
-from components.base import Component, StackContext
-from components.iam import Grantee, ServiceRole, ServiceRoleArgs
-from components.logs import log_group
-from components.network import Network
+from soundstack.components import access, lookups
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import Grantee, ServiceRole, ServiceRoleArgs
+from soundstack.components.logs import log_group
+from soundstack.components.network import Network
 
 HTTPS_PORT = 443
 #: Log streams OpenSearch publishes (audit logs need fine-grained access control, which is on).

@@ -27,7 +27,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.base import Component, StackContext
+from soundstack.components.base import Component, StackContext
 
 #: The Signer platform for Lambda zip packages.
 LAMBDA_PLATFORM = "AWSLambda-SHA384-ECDSA"

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import buckets, cdn
-from components.base import Component, StackContext
-from components.iam import Grantee
+from soundstack.components import buckets, cdn
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import Grantee
 
 #: Viewer-request function of the default behaviour: client-side routes load the app.
 SPA_REWRITE = """\

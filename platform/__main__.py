@@ -12,9 +12,9 @@ from typing import Any
 
 import pulumi
 
-from components import lookups
-from components.analytics import Analytics, AnalyticsArgs
-from components.api import (
+from soundstack.components import lookups
+from soundstack.components.analytics import Analytics, AnalyticsArgs
+from soundstack.components.api import (
     DEFAULT_ROUTES,
     EdgeSecret,
     EdgeSecretArgs,
@@ -23,14 +23,14 @@ from components.api import (
     WebSocketApi,
     WebSocketApiArgs,
 )
-from components.backup import BackupArgs, BackupPlan
-from components.bootstrap import deploy_role_arn
-from components.cache import Cache, CacheArgs
-from components.cdn import CustomDomain
-from components.cluster import Cluster, ClusterArgs, NodeGroupSpec, WorkloadSpec
-from components.database import GRAPH_USERS, SERVICE_USERS, Database, DatabaseArgs
-from components.edge import EdgeArgs, EdgeProtection, EmergencyContact
-from components.function import (
+from soundstack.components.backup import BackupArgs, BackupPlan
+from soundstack.components.bootstrap import deploy_role_arn
+from soundstack.components.cache import Cache, CacheArgs
+from soundstack.components.cdn import CustomDomain
+from soundstack.components.cluster import Cluster, ClusterArgs, NodeGroupSpec, WorkloadSpec
+from soundstack.components.database import GRAPH_USERS, SERVICE_USERS, Database, DatabaseArgs
+from soundstack.components.edge import EdgeArgs, EdgeProtection, EmergencyContact
+from soundstack.components.function import (
     DEFAULT_LAYER_DIR,
     ActivitySettings,
     AuthSettings,
@@ -45,25 +45,25 @@ from components.function import (
     ServiceFunctionArgs,
     ServiceSettings,
 )
-from components.graph import Graph, GraphArgs
-from components.identity import (
+from soundstack.components.graph import Graph, GraphArgs
+from soundstack.components.identity import (
     TRIGGER_TIMEOUT_SECONDS,
     IdentityArgs,
     SocialLogin,
     UserDirectory,
 )
-from components.kms import EncryptionKey, EncryptionKeyArgs
-from components.media import MediaArgs, MediaDelivery
-from components.messaging import Messaging, MessagingArgs
-from components.monitoring import AuditTrailArgs, Monitoring, MonitoringArgs
-from components.network import Network, NetworkArgs
-from components.pipeline import DeployRunner, DeployRunnerArgs, Pipeline, PipelineArgs
-from components.provider_secrets import ProviderSecrets, ProviderSecretsArgs
-from components.search import Search, SearchArgs, SearchCollection, SearchCollectionArgs
-from components.signing import CodeSigning, CodeSigningArgs, SignedCode
-from components.web import WebApp, WebArgs
-from stacks.loader import ConfigError
-from stacks.runtime import load_from_pulumi, secret, stack_context
+from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
+from soundstack.components.media import MediaArgs, MediaDelivery
+from soundstack.components.messaging import Messaging, MessagingArgs
+from soundstack.components.monitoring import AuditTrailArgs, Monitoring, MonitoringArgs
+from soundstack.components.network import Network, NetworkArgs
+from soundstack.components.pipeline import DeployRunner, DeployRunnerArgs, Pipeline, PipelineArgs
+from soundstack.components.provider_secrets import ProviderSecrets, ProviderSecretsArgs
+from soundstack.components.search import Search, SearchArgs, SearchCollection, SearchCollectionArgs
+from soundstack.components.signing import CodeSigning, CodeSigningArgs, SignedCode
+from soundstack.components.web import WebApp, WebArgs
+from soundstack.stacks.loader import ConfigError
+from soundstack.stacks.runtime import load_from_pulumi, secret, stack_context
 
 config = load_from_pulumi()  # fails here, before any resource, on a bad config
 ctx = stack_context(config)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from policies.core import (
+from .core import (
     ADVISORY,
     Settings,
     Spec,

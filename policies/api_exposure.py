@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-from policies.core import (
+from .core import (
     ENVIRONMENTS_PROPERTY,
     Settings,
     Spec,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from policies.core import (
+from .core import (
     ADVISORY,
     ENVIRONMENTS_PROPERTY,
     Settings,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from policies.core import (
+from .core import (
     ADVISORY,
     Settings,
     Spec,

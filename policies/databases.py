@@ -18,7 +18,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from policies.core import (
+from .core import (
     ADVISORY,
     ENVIRONMENTS_PROPERTY,
     Settings,

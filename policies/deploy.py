@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from policies.core import (
+from .core import (
     Settings,
     Spec,
     as_strings,
@@ -509,7 +509,7 @@ def exception_keys(entries: list[str]) -> set[tuple[str, ...]]:
     },
 )
 def _iam_catalogue(args: ResourceValidationArgs, report: ReportViolation, cfg: Settings) -> None:
-    from soundstack.iam_catalogue import check_document, documents_in
+    from soundstack.policies.iam_catalogue import check_document, documents_in
 
     allowed = exception_keys(cfg["exceptions"])
     for path, kind, document in documents_in(args.resource_type, args.props):

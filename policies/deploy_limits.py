@@ -10,7 +10,7 @@ import re
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from policies.core import (
+from .core import (
     Settings,
     Spec,
     get,

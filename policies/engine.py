@@ -44,10 +44,11 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from policies import registry
-from policies.core import SKIPPED, crash_message
 from soundstack.preview import Violation
 from soundstack.synth import Resource, Synthesis
+
+from . import registry
+from .core import SKIPPED, crash_message
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
+from soundstack.policies.schema import is_taggable
 
 from components.base import REQUIRED_TAGS
-from policies.compute import SECRET_NAME, SECRET_VALUE
-from policies.core import (
+
+from .compute import SECRET_NAME, SECRET_VALUE
+from .core import (
     ADVISORY,
     ENVIRONMENTS_PROPERTY,
     Settings,
@@ -20,7 +22,6 @@ from policies.core import (
     tags_of,
     truthy,
 )
-from soundstack.schema import is_taggable
 
 POLICIES: list[Spec] = []
 

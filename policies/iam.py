@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from policies.core import (
+from .core import (
     Settings,
     Spec,
     as_strings,

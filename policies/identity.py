@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, StackValidationArgs
 
-from policies.core import (
+from .core import (
     Settings,
     Spec,
     get,

@@ -22,7 +22,8 @@ from pulumi_policy import (
 )
 
 from app_services.core.territories import code_problem
-from policies.core import (
+
+from .core import (
     ENVIRONMENTS_PROPERTY,
     Settings,
     Spec,

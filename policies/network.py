@@ -19,7 +19,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from policies.core import (
+from .core import (
     Settings,
     Spec,
     as_strings,

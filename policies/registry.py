@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies import (
+from . import (
     alerting,
     api,
     api_exposure,
@@ -25,7 +25,7 @@ from policies import (
     s3,
     stack,
 )
-from policies.core import Spec
+from .core import Spec
 
 PACK_NAME = "soundstack"
 MODULES = (

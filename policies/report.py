@@ -8,8 +8,9 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 
-from policies.core import FRAMEWORKS, Spec
 from soundstack.preview import Violation
+
+from .core import FRAMEWORKS, Spec
 
 
 def _control_key(control: str) -> tuple:

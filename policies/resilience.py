@@ -17,7 +17,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-from policies.core import (
+from .core import (
     ENVIRONMENTS_PROPERTY,
     Settings,
     Spec,

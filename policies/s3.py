@@ -26,7 +26,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from policies.core import (
+from .core import (
     ADVISORY,
     Settings,
     Spec,

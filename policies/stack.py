@@ -12,8 +12,8 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-from policies.compute import SECRET_NAME, SECRET_VALUE
-from policies.core import (
+from .compute import SECRET_NAME, SECRET_VALUE
+from .core import (
     ENVIRONMENTS_PROPERTY,
     Settings,
     Spec,

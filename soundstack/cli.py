@@ -10,8 +10,8 @@ from pathlib import Path
 
 from soundstack.insight.commands import add_commands
 from soundstack.preview import document, render
+from soundstack.stacks.loader import ConfigError
 from soundstack.synth import PROJECT_DIR, synthesize_stack
-from stacks.loader import ConfigError
 
 FIRST_PREVIEW_HELP = (
     "run as the first `pulumi preview` of a new stack: ids and computed outputs unknown, "
@@ -20,7 +20,7 @@ FIRST_PREVIEW_HELP = (
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from policies.engine import evaluate
+    from soundstack.engine import evaluate
 
     synth = synthesize_stack(args.stack, PROJECT_DIR, first_preview=args.first_preview)
     violations = evaluate(synth)
@@ -38,9 +38,9 @@ def _preview(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     import psycopg
 
-    from app_services.core import migrate
-    from app_services.core.db import conninfo
-    from app_services.core.settings import ServiceSettings
+    from soundstack.app_services.core import migrate
+    from soundstack.app_services.core.db import conninfo
+    from soundstack.app_services.core.settings import ServiceSettings
 
     settings = ServiceSettings()
     if args.dsn:
@@ -53,7 +53,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from app_services.core.serve import serve
+    from soundstack.app_services.core.serve import serve
 
     return serve(args.host, args.port, local_aws=args.local_aws, aws_port=args.aws_port)
 
@@ -78,9 +78,9 @@ def _sign_lambda(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """Only the policy run: violations, an optional audit report, exit 1 on a mandatory one."""
-    from policies import report
-    from policies.engine import evaluate, levels, load_config
-    from policies.registry import specs
+    from soundstack import report
+    from soundstack.engine import evaluate, levels, load_config
+    from soundstack.policies.registry import specs
 
     synth = synthesize_stack(args.stack, PROJECT_DIR, first_preview=args.first_preview)
     config = load_config(args.stack)

@@ -37,8 +37,8 @@ from typing import Any
 
 import pulumi
 
-from components.function import APP_SERVICES_DIR, DEFAULT_LAYER_DIR, code_archive
-from components.lookups import signed_code_parameter
+from soundstack.components.function import APP_SERVICES_DIR, DEFAULT_LAYER_DIR, code_archive
+from soundstack.components.lookups import signed_code_parameter
 
 UNSIGNED_PREFIX = "lambda-code/unsigned/"
 SIGNED_PREFIX = "lambda-code/signed/"

@@ -24,8 +24,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app_services.media_signing import ACTIVE_KEY_STAGE
-from components.naming import physical_name
+from soundstack.app_services.media_signing import ACTIVE_KEY_STAGE
+from soundstack.components.naming import physical_name
 
 #: The media component's logical name in platform/__main__.py and its secret's role.
 MEDIA_COMPONENT = "media"
@@ -124,7 +124,7 @@ def run(action: str, stack: str, secret_id: str | None = None) -> int:
     """CLI entry point: AWS clients from the ambient credentials, region from the stack file."""
     import boto3
 
-    from stacks.loader import load_stack
+    from soundstack.stacks.loader import load_stack
 
     region = load_stack(stack).region
     secret_id = secret_id or secret_name(stack)

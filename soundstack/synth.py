@@ -31,7 +31,13 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from soundstack.mocks import OFFLINE_RELEASE, EstateMocks
-from stacks.loader import NAMESPACE, SECRET_KEYS, SECRET_PLACEHOLDER, read_stack_file, stack_file
+from soundstack.stacks.loader import (
+    NAMESPACE,
+    SECRET_KEYS,
+    SECRET_PLACEHOLDER,
+    read_stack_file,
+    stack_file,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MASK = "[secret]"

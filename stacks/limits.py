@@ -16,10 +16,10 @@ import ipaddress
 import math
 from typing import TYPE_CHECKING
 
-from components.network import DEFAULT_INTERFACE_ENDPOINTS, subnet_cidrs
+from soundstack.components.network import DEFAULT_INTERFACE_ENDPOINTS, subnet_cidrs
 
 if TYPE_CHECKING:
-    from stacks.model import NodeGroupConfig, PlatformConfig
+    from soundstack.stacks.model import NodeGroupConfig, PlatformConfig
 
 #: Amazon VPC: "The first four IP addresses and the last IP address in each subnet CIDR block
 #: are not available for your use".

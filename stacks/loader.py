@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from stacks.limits import aws_limit_problems
-from stacks.model import PlatformConfig
-from stacks.profiles import PROD_RULES, PROFILES
+from soundstack.stacks.limits import aws_limit_problems
+from soundstack.stacks.model import PlatformConfig
+from soundstack.stacks.profiles import PROD_RULES, PROFILES
 
 NAMESPACE = "soundstack"
 STACKS_DIR = Path(__file__).resolve().parent

@@ -12,16 +12,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app_services.core.territories import territory_problems
-from components.edge import EmergencyContact, contact_problems
-from components.function import (
+from soundstack.app_services.core.territories import territory_problems
+from soundstack.components.edge import EmergencyContact, contact_problems
+from soundstack.components.function import (
     CONCURRENCY_QUOTA_CODE,
     DEFAULT_ACCOUNT_CONCURRENCY,
     UNRESERVED_MINIMUM,
 )
-from components.logs import VALID_RETENTION_DAYS
-from components.monitoring import DEFAULT_THRESHOLDS
-from components.network import (
+from soundstack.components.logs import VALID_RETENTION_DAYS
+from soundstack.components.monitoring import DEFAULT_THRESHOLDS
+from soundstack.components.network import (
     CLUSTER_INTERFACE_ENDPOINTS,
     DEFAULT_INTERFACE_ENDPOINTS,
     KNOWN_INTERFACE_ENDPOINTS,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.base import StackContext
-from stacks.loader import NAMESPACE, SECRET_KEYS, load_config
-from stacks.model import PlatformConfig
+from soundstack.components.base import StackContext
+from soundstack.stacks.loader import NAMESPACE, SECRET_KEYS, load_config
+from soundstack.stacks.model import PlatformConfig
 
 
 def load_from_pulumi() -> PlatformConfig:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from components.base import StackContext
+from soundstack.components.base import StackContext
 from soundstack.synth import Synthesis, stack_values, synthesize, synthesize_stack
 
 _CACHE: dict[str, Synthesis] = {}

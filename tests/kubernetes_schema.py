@@ -16,7 +16,7 @@ import kubernetes_validate
 from importlib_resources import files
 from referencing import Registry, Resource
 
-from components.cluster import AUTOSCALER_KUBERNETES_VERSION
+from soundstack.components.cluster import AUTOSCALER_KUBERNETES_VERSION
 
 #: The cluster's Kubernetes version (`ClusterArgs.version`).
 KUBERNETES_VERSION = AUTOSCALER_KUBERNETES_VERSION

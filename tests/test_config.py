@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from soundstack.stacks.loader import ConfigError, load_config, load_stack
 from soundstack.synth import RecordingMonitor, synthesize
-from stacks.loader import ConfigError, load_config, load_stack
 
 BASE = {
     "aws:region": "eu-west-1",

@@ -7,10 +7,10 @@ import pkgutil
 import re
 
 import pytest
+from soundstack.policies.schema import is_taggable
 
 import components
-from components.base import REQUIRED_TAGS, Component
-from soundstack.schema import is_taggable
+from soundstack.components.base import REQUIRED_TAGS, Component
 
 TOKEN = re.compile(r"^soundstack:[a-z_]+:[A-Z][A-Za-z0-9]+$")
 

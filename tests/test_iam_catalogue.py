@@ -6,16 +6,16 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from policies.deploy import exception_keys
-from policies.engine import evaluate, load_config
-from soundstack.iam_catalogue import (
+from soundstack.engine import evaluate, load_config
+from soundstack.policies.iam_catalogue import (
     arn_matches_template,
     arn_problem,
     check_document,
     documents_in,
     resolve_actions,
 )
+
+from soundstack.policies.deploy import exception_keys
 from soundstack.synth import Synthesis
 
 ACCOUNT = "123456789012"

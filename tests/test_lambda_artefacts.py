@@ -15,10 +15,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.lookups import signed_code_parameter
-from components.signing import SignedCode
 from soundstack import lambda_artefacts as la
 from soundstack.cli import main
+from soundstack.components.lookups import signed_code_parameter
+from soundstack.components.signing import SignedCode
 
 BUCKET = "soundstack-prod-deps-assets"
 OUTPUTS = {

@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from stacks.limits import demand, usable_addresses
-from stacks.loader import ConfigError, load_config, load_stack
+from soundstack.stacks.limits import demand, usable_addresses
+from soundstack.stacks.loader import ConfigError, load_config, load_stack
 
 PROD = {
     "aws:region": "eu-west-1",

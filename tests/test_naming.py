@@ -1,6 +1,6 @@
 import pytest
 
-from components.naming import LIMITS, physical_name
+from soundstack.components.naming import LIMITS, physical_name
 
 
 def test_short_names_are_project_stack_role():

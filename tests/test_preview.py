@@ -6,8 +6,8 @@ import json
 
 import pulumi
 import pulumi_aws as aws
+from soundstack.engine import evaluate
 
-from policies.engine import evaluate
 from soundstack.cli import main
 from soundstack.preview import document, service_of
 from tests.conftest import run_program, stack_synthesis

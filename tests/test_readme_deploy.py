@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from components.bootstrap import deploy_role_name
-from components.lookups import release_parameter
-from components.naming import physical_name
+from soundstack.components.bootstrap import deploy_role_name
+from soundstack.components.lookups import release_parameter
+from soundstack.components.naming import physical_name
 
 ROOT = Path(__file__).resolve().parents[1]
 

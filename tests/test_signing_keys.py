@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from moto import mock_aws
 
-from app_services.media_signing import ACTIVE_KEY_STAGE, CloudFrontSigner
 from soundstack import signing_keys
+from soundstack.app_services.media_signing import ACTIVE_KEY_STAGE, CloudFrontSigner
 from soundstack.cli import main
 
 

@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal, Protocol, cast
 
 from pydantic import Field, StringConstraints
 
-from app_services.core.errors import BadRequest
-from app_services.core.events import RequestBody
+from ..core.errors import BadRequest
+from ..core.events import RequestBody
 
 Kind = Literal["play", "like", "follow"]
 KINDS: tuple[Kind, ...] = ("play", "like", "follow")

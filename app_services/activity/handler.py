@@ -13,20 +13,20 @@ from typing import Any
 import boto3  # noqa: F401  every route publishes with it: loaded during init, not by a request
 from pydantic import Field
 
-from app_services.activity.domain import Activity, Body, FollowBody, LikeBody, PlayBody
-from app_services.activity.repository import (
+from ..core import aws
+from ..core.db import Database
+from ..core.events import HttpApiEvent
+from ..core.logs import configure
+from ..core.routing import Response, Routes
+from ..core.settings import load_settings
+from .domain import Activity, Body, FollowBody, LikeBody, PlayBody
+from .repository import (
     GraphSettings,
     PostgresCatalog,
     PostgresSubmissions,
     StreamPublisher,
     open_graph,
 )
-from app_services.core import aws
-from app_services.core.db import Database
-from app_services.core.events import HttpApiEvent
-from app_services.core.logs import configure
-from app_services.core.routing import Response, Routes
-from app_services.core.settings import load_settings
 
 PlayBody.model_rebuild(force=True)  # the most frequent route's body: built during init
 

@@ -18,9 +18,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from app_services.activity.domain import ActivityEvent
-from app_services.core.errors import BadRequest
-from app_services.core.events import KinesisEvent, SnsEvent, batch_failures, parse_model
+from ..core.errors import BadRequest
+from ..core.events import KinesisEvent, SnsEvent, batch_failures, parse_model
+from .domain import ActivityEvent
 
 KinesisEvent.model_rebuild(force=True)  # every batch parses one: built with the module
 SnsEvent.model_rebuild(force=True)

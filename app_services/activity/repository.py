@@ -13,13 +13,13 @@ from urllib.parse import urlencode
 
 from pydantic import Field
 
-from app_services.activity.domain import ActivityEvent, TrackFacts
-from app_services.core.errors import UpstreamError
-from app_services.core.outbound import HttpCall, Send, send_urllib, sigv4_sign
-from app_services.core.settings import ServiceSettings
+from ..core.errors import UpstreamError
+from ..core.outbound import HttpCall, Send, send_urllib, sigv4_sign
+from ..core.settings import ServiceSettings
+from .domain import ActivityEvent, TrackFacts
 
 if TYPE_CHECKING:
-    from app_services.core.db import Database
+    from ..core.db import Database
 
 # openCypher for Neptune. Nodes carry their application id in `id` (not Neptune's `~id`), so a
 # user and a track with the same id never collide. Every statement is parameterised.
@@ -243,7 +243,7 @@ class GraphSettings(ServiceSettings):
 def open_graph(settings: GraphSettings) -> NeptuneGraph | PostgresGraph:
     """The graph the settings name; Neptune signs with the Lambda role's credentials."""
     if settings.graph_backend == "postgres":
-        from app_services.core.db import Database
+        from ..core.db import Database
 
         return PostgresGraph(Database(settings))
     if not settings.neptune_endpoint:

@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app_services.core.errors import BadRequest, Unauthorized
-from app_services.core.events import CognitoTriggerEvent
+from ..core.errors import BadRequest, Unauthorized
+from ..core.events import CognitoTriggerEvent
 
 # A small, well-known base list; deployments extend it with BLOCKED_EMAIL_DOMAINS.
 DISPOSABLE_DOMAINS = frozenset(

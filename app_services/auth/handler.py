@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app_services.auth import domain, service
-from app_services.core.events import (
+from ..core.events import (
     CognitoTriggerEvent,
     SqsEvent,
     batch_failures,
     parse_model,
 )
+from . import domain, service
 
 logger = logging.getLogger("auth")
 

@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from app_services.auth.domain import ExistingUser, NewProfile
+from .domain import ExistingUser, NewProfile
 
 if TYPE_CHECKING:  # the triggers never load the database driver
-    from app_services.core.db import Database
+    from ..core.db import Database
 
 
 class CognitoDirectory:

@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from app_services.auth.repository import (
+from ..core.logs import configure
+from ..core.settings import ServiceSettings, load_settings
+from .repository import (
     CognitoDirectory,
     OriginSecretStore,
     ProfileQueue,
     ProfileRepository,
 )
-from app_services.core.logs import configure
-from app_services.core.settings import ServiceSettings, load_settings
 
 if TYPE_CHECKING:
-    from app_services.core.tokens import CognitoVerifier
+    from ..core.tokens import CognitoVerifier
 
 #: The triggers' AWS calls must fit Cognito's 5-second budget: fail fast, no SDK retry (Cognito
 #: retries the whole trigger itself).
@@ -86,7 +86,7 @@ def triggers() -> Triggers:
 @functools.cache
 def profiles() -> ProfileRepository:
     """The profile writer's repository (imports psycopg: only the queue consumer gets here)."""
-    from app_services.core.db import Database
+    from ..core.db import Database
 
     return ProfileRepository(Database(settings()))
 
@@ -95,7 +95,7 @@ def profiles() -> ProfileRepository:
 def gate() -> Gate:
     """The edge authorizer's secrets and token verifier (imports the JWT library: only the
     authorizer gets here)."""
-    from app_services.core.tokens import CognitoVerifier, issuer_url
+    from ..core.tokens import CognitoVerifier, issuer_url
 
     s = settings()
     if not s.api_origin_secret_arn or not s.cognito_user_pool_id:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app_services.catalog import domain
-from app_services.catalog.service import CatalogSettings, catalog
-from app_services.core.events import HttpApiEvent
-from app_services.core.routing import Routes
+from ..core.events import HttpApiEvent
+from ..core.routing import Routes
+from . import domain
+from .service import CatalogSettings, catalog
 
 #: Catalog reads are the same for everyone; a minute of staleness after an ingest is fine.
 PUBLIC = "public, max-age=60"

@@ -6,7 +6,7 @@ Same routes and domain as the Lambda; bearer tokens are verified against the Cog
 
 from __future__ import annotations
 
-from app_services.catalog.api import routes
-from app_services.core.asgi import cognito_app
+from ..core.asgi import cognito_app
+from .api import routes
 
 app = cognito_app(routes, "catalog")

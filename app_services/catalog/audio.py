@@ -12,8 +12,8 @@ from mutagen.flac import FLAC, Picture
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4, MP4Cover
 
-from app_services.catalog.domain import AudioMetadata, Cover
-from app_services.core.errors import BadRequest
+from ..core.errors import BadRequest
+from .domain import AudioMetadata, Cover
 
 FORMATS = {
     "MP3": "mp3",

@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app_services.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
-from app_services.core.territories import ISO_3166_ALPHA2, parse_territories
+from ..core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from ..core.territories import ISO_3166_ALPHA2, parse_territories
 
 #: Longest plausible track (a DJ mix, a long live set); past it a header is lying.
 MAX_DURATION_MS = 12 * 3600 * 1000

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app_services.catalog import api
-from app_services.catalog.service import catalog
-from app_services.core.errors import BadRequest, PayloadTooLarge
-from app_services.core.events import S3Event, parse_model
+from ..core.errors import BadRequest, PayloadTooLarge
+from ..core.events import S3Event, parse_model
+from . import api
+from .service import catalog
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

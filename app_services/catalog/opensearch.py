@@ -11,8 +11,8 @@ import hashlib
 import json
 from typing import Any
 
-from app_services.core.errors import UpstreamError
-from app_services.core.outbound import HttpCall, Send, sigv4_sign
+from ..core.errors import UpstreamError
+from ..core.outbound import HttpCall, Send, sigv4_sign
 
 FIELDS = ["title^3", "artist^2", "album", "genre"]
 

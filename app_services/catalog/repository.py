@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app_services.catalog.domain import AudioMetadata, ObjectHead, fold
-from app_services.core.db import Database
-from app_services.core.errors import NotFound
+from ..core.db import Database
+from ..core.errors import NotFound
+from .domain import AudioMetadata, ObjectHead, fold
 
 _TRACK = """
 SELECT t.track_id::text, t.title, t.track_number, t.disc_number, t.duration_ms, t.genre,

@@ -10,15 +10,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from app_services.catalog import domain
-from app_services.catalog.domain import SearchEngine
-from app_services.catalog.repository import CatalogRepository, S3Objects
-from app_services.core import aws
-from app_services.core.cache import Cache
-from app_services.core.db import Database
-from app_services.core.logs import configure
-from app_services.core.settings import ServiceSettings, load_settings
-from app_services.core.subscriptions import SubscriptionReader
+from ..core import aws
+from ..core.cache import Cache
+from ..core.db import Database
+from ..core.logs import configure
+from ..core.settings import ServiceSettings, load_settings
+from ..core.subscriptions import SubscriptionReader
+from . import domain
+from .domain import SearchEngine
+from .repository import CatalogRepository, S3Objects
 
 
 class CatalogSettings(ServiceSettings):
@@ -61,7 +61,7 @@ class Catalog:
     @functools.cached_property
     def signer(self) -> Any:
         """The CloudFront URL signer, its key read from Secrets Manager on first use."""
-        from app_services.media_signing import CloudFrontSigner
+        from ..media_signing import CloudFrontSigner
 
         s = self.settings
         if s.cloudfront_signing_secret_id:
@@ -77,7 +77,7 @@ class Catalog:
 
     def ingest(self, bucket: str, key: str) -> dict[str, Any]:
         """Ingest one uploaded object into the catalog (see `domain.ingest`)."""
-        from app_services.catalog.audio import read_metadata
+        from .audio import read_metadata
 
         return domain.ingest(
             store=self.store,
@@ -97,8 +97,8 @@ def _engine(settings: CatalogSettings, store: CatalogRepository) -> SearchEngine
         return store
     import boto3
 
-    from app_services.catalog.opensearch import OpenSearchEngine
-    from app_services.core.outbound import send_urllib
+    from ..core.outbound import send_urllib
+    from .opensearch import OpenSearchEngine
 
     if not settings.opensearch_endpoint:
         raise RuntimeError("SEARCH_ENGINE=opensearch needs OPENSEARCH_ENDPOINT")

@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import Field
 
-from app_services.core.errors import PayloadTooLarge, ServiceError, Unauthorized
-from app_services.core.gateway import Gateway
-from app_services.core.logs import configure
-from app_services.core.routing import Routes, error_response
-from app_services.core.settings import ServiceSettings, load_settings
-from app_services.core.tokens import CognitoVerifier, issuer_url
+from .errors import PayloadTooLarge, ServiceError, Unauthorized
+from .gateway import Gateway
+from .logs import configure
+from .routing import Routes, error_response
+from .settings import ServiceSettings, load_settings
+from .tokens import CognitoVerifier, issuer_url
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import redis
 
-from app_services.core.routing import jsonable
+from .routing import jsonable
 
 T = TypeVar("T")
 _log = logging.getLogger("soundstack.cache")

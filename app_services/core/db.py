@@ -11,7 +11,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
-from app_services.core.settings import ServiceSettings
+from .settings import ServiceSettings
 
 
 def iam_auth_token(rds_client: Any, host: str, port: int, user: str, region: str) -> str:

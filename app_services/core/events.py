@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app_services.core.errors import BadRequest, Unauthorized
+from .errors import BadRequest, Unauthorized
 
 M = TypeVar("M", bound=BaseModel)
 B = TypeVar("B", bound="RequestBody")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app_services.core.routing import Routes, build_event, json_response
+from .routing import Routes, build_event, json_response
 
 CLAIM_HEADER = "x-claim-"
 #: What a browser may send cross-origin to the local server (the web client's dev server).

@@ -14,9 +14,9 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from app_services.core.errors import BadRequest, Conflict, ServiceError
-from app_services.core.events import HttpApiEvent
-from app_services.core.routing import Response, RouteFn, jsonable
+from .errors import BadRequest, Conflict, ServiceError
+from .events import HttpApiEvent
+from .routing import Response, RouteFn, jsonable
 
 HEADER = "idempotency-key"
 REPLAYED = "idempotent-replayed"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app_services.core.errors import UpstreamError
+from .errors import UpstreamError
 
 
 @dataclass(frozen=True)

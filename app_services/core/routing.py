@@ -21,10 +21,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app_services.core.errors import NotFound, PayloadTooLarge, ServiceError
-from app_services.core.events import HttpApiEvent, parse_model
-from app_services.core.logs import configure, reset_request_id, set_request_id
-from app_services.core.settings import ServiceSettings, in_lambda, load_settings
+from .errors import NotFound, PayloadTooLarge, ServiceError
+from .events import HttpApiEvent, parse_model
+from .logs import configure, reset_request_id, set_request_id
+from .settings import ServiceSettings, in_lambda, load_settings
 
 HttpApiEvent.model_rebuild(force=True)  # every request parses one: built during init
 RouteFn = Callable[[HttpApiEvent], Any]

@@ -23,11 +23,11 @@ from urllib.parse import quote_plus
 
 from pydantic import BaseModel, Field
 
-from app_services.core.asgi import AsgiApp
-from app_services.core.errors import ServiceError
-from app_services.core.events import HttpApiEvent
-from app_services.core.gateway import Gateway, claims_from_headers
-from app_services.core.routing import Routes
+from .asgi import AsgiApp
+from .errors import ServiceError
+from .events import HttpApiEvent
+from .gateway import Gateway, claims_from_headers
+from .routing import Routes
 
 # Modules exposing a `routes` table; add a service here to serve it locally.
 SERVICES = (
@@ -58,7 +58,7 @@ def ingest(request: HttpApiEvent) -> dict[str, Any]:
     The key arrives decoded once from the query string; S3 notifications URL-encode keys (the
     ingest decodes them), so it is encoded here exactly as S3 would (`+` and `%` survive).
     """
-    from app_services.catalog.handler import ingest as run_ingest
+    from ..catalog.handler import ingest as run_ingest
 
     query = request.query_model(IngestQuery)
     record = {

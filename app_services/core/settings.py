@@ -15,7 +15,7 @@ from typing import Literal, TypeVar
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app_services.core.errors import Misconfigured
+from .errors import Misconfigured
 
 S = TypeVar("S", bound="ServiceSettings")
 

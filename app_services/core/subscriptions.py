@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from app_services.core.db import Database
+from .db import Database
 
 STREAMING_STATUSES = frozenset({"trialing", "active"})
 

@@ -16,8 +16,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app_services.core.errors import Unauthorized
-from app_services.core.outbound import HttpCall, Send, send_urllib
+from .errors import Unauthorized
+from .outbound import HttpCall, Send, send_urllib
 
 if TYPE_CHECKING:
     from joserfc.jwk import KeySet

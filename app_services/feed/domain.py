@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app_services.activity.domain import ActivityEvent
-from app_services.core.errors import Unauthorized
+from ..activity.domain import ActivityEvent
+from ..core.errors import Unauthorized
 
 
 class Connections(Protocol):

@@ -17,15 +17,15 @@ import redis
 from botocore.config import Config
 from pydantic import Field
 
-from app_services.activity import records
-from app_services.activity.repository import GraphSettings, open_graph
-from app_services.core.events import WebSocketEvent, parse_model
-from app_services.core.logs import configure, reset_request_id, set_request_id
-from app_services.core.routing import error_response
-from app_services.core.settings import in_lambda, load_settings
-from app_services.core.tokens import CognitoVerifier, issuer_url
-from app_services.feed.domain import Feed
-from app_services.feed.repository import ManagementApiPusher, RedisConnections
+from ..activity import records
+from ..activity.repository import GraphSettings, open_graph
+from ..core.events import WebSocketEvent, parse_model
+from ..core.logs import configure, reset_request_id, set_request_id
+from ..core.routing import error_response
+from ..core.settings import in_lambda, load_settings
+from ..core.tokens import CognitoVerifier, issuer_url
+from .domain import Feed
+from .repository import ManagementApiPusher, RedisConnections
 
 logger = configure("feed")
 

@@ -21,8 +21,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app_services.core.errors import BadRequest
-from app_services.core.events import RequestBody
+from ..core.errors import BadRequest
+from ..core.events import RequestBody
 
 ProviderName = Literal["stripe", "paypal"]
 Status = Literal[

@@ -16,23 +16,23 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app_services.core import aws
-from app_services.core.db import Database
-from app_services.core.errors import BadRequest, NotFound
-from app_services.core.events import HttpApiEvent
-from app_services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
-from app_services.core.idempotency import MAX_KEY_LENGTH
-from app_services.core.logs import configure
-from app_services.core.routing import Response, Routes
-from app_services.core.settings import ServiceSettings, load_settings
-from app_services.core.subscriptions import SubscriptionReader
-from app_services.payment.domain import CheckoutBody, PaymentProvider, Payments, Plan
-from app_services.payment.repository import PostgresPaymentStore
+from ..core import aws
+from ..core.db import Database
+from ..core.errors import BadRequest, NotFound
+from ..core.events import HttpApiEvent
+from ..core.idempotency import HEADER as IDEMPOTENCY_HEADER
+from ..core.idempotency import MAX_KEY_LENGTH
+from ..core.logs import configure
+from ..core.routing import Response, Routes
+from ..core.settings import ServiceSettings, load_settings
+from ..core.subscriptions import SubscriptionReader
+from .domain import CheckoutBody, PaymentProvider, Payments, Plan
+from .repository import PostgresPaymentStore
 
 if TYPE_CHECKING:
     import stripe
 
-    from app_services.core.outbound import Send
+    from ..core.outbound import Send
 
 
 class ProviderSecrets(BaseModel):
@@ -58,7 +58,7 @@ class PaymentSettings(ServiceSettings):
 @functools.cache
 def service() -> Payments:
     """Wired on the first checkout or webhook: settings, the provider secret, the providers."""
-    from app_services.payment.providers import PayPalProvider, StripeProvider
+    from .providers import PayPalProvider, StripeProvider
 
     settings = load_settings(PaymentSettings)
     secret = aws.client("secretsmanager", settings.aws_region).get_secret_value(
@@ -98,7 +98,7 @@ def stripe_client(api_key: str) -> stripe.StripeClient:
 
 def paypal_transport() -> Send:
     """How PayPal calls go out (a seam: tests answer them locally)."""
-    from app_services.core.outbound import send_urllib
+    from ..core.outbound import send_urllib
 
     return send_urllib
 

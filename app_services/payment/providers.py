@@ -19,10 +19,10 @@ from urllib.parse import urlencode
 import stripe
 from pydantic import BaseModel, ConfigDict, Field
 
-from app_services.core.errors import BadRequest, UpstreamError
-from app_services.core.events import parse_model, reject_nul
-from app_services.core.outbound import HttpCall, HttpReply, Send, send_urllib
-from app_services.payment.domain import (
+from ..core.errors import BadRequest, UpstreamError
+from ..core.events import parse_model, reject_nul
+from ..core.outbound import HttpCall, HttpReply, Send, send_urllib
+from .domain import (
     PAYPAL_STATUS,
     STRIPE_STATUS,
     Plan,

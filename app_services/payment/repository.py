@@ -7,9 +7,9 @@ from typing import Any
 
 import psycopg
 
-from app_services.core.db import Database
-from app_services.core.errors import NotFound
-from app_services.payment.domain import SubscriptionState, WebhookEvent, should_replace
+from ..core.db import Database
+from ..core.errors import NotFound
+from .domain import SubscriptionState, WebhookEvent, should_replace
 
 _COLUMNS = (
     "user_id, provider, status, plan, current_period_end, provider_customer_id,"

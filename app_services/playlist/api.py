@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app_services.core.events import HttpApiEvent
-from app_services.core.idempotency import replayable
-from app_services.core.routing import Response, Routes
-from app_services.core.settings import ServiceSettings
-from app_services.playlist import domain
-from app_services.playlist.service import playlists
+from ..core.events import HttpApiEvent
+from ..core.idempotency import replayable
+from ..core.routing import Response, Routes
+from ..core.settings import ServiceSettings
+from . import domain
+from .service import playlists
 
 routes = Routes("playlist", settings=(ServiceSettings,))
 

@@ -16,8 +16,8 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from app_services.core.errors import BadRequest, Forbidden, NotFound
-from app_services.core.events import RequestBody
+from ..core.errors import BadRequest, Forbidden, NotFound
+from ..core.events import RequestBody
 
 MAX_TRACKS = 10_000
 PAGE_LIMIT = 100

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app_services.playlist.api import routes
+from .api import routes
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

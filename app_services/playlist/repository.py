@@ -6,9 +6,9 @@ from typing import Any
 
 import psycopg
 
-from app_services.core.db import Database
-from app_services.core.errors import BadRequest, NotFound
-from app_services.playlist.domain import Change, Edit, Head, Owner
+from ..core.db import Database
+from ..core.errors import BadRequest, NotFound
+from .domain import Change, Edit, Head, Owner
 
 _COLUMNS = "playlist_id::text, owner_id, name, public, created_at, updated_at"
 _HEAD = f"SELECT {_COLUMNS} FROM playlists"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from app_services.core.cache import Cache
-from app_services.core.db import Database
-from app_services.core.errors import Misconfigured
-from app_services.core.idempotency import KeyStore, RedisKeys
-from app_services.core.logs import configure
-from app_services.core.settings import ServiceSettings, load_settings
-from app_services.playlist.repository import PlaylistRepository
+from ..core.cache import Cache
+from ..core.db import Database
+from ..core.errors import Misconfigured
+from ..core.idempotency import KeyStore, RedisKeys
+from ..core.logs import configure
+from ..core.settings import ServiceSettings, load_settings
+from .repository import PlaylistRepository
 
 
 @dataclass(frozen=True)

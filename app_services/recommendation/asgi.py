@@ -8,7 +8,7 @@ Same routes and domain as the Lambda (`handler.routes`) through the shared adapt
 
 from __future__ import annotations
 
-from app_services.core.asgi import cognito_app
-from app_services.recommendation.handler import routes
+from ..core.asgi import cognito_app
+from .handler import routes
 
 app = cognito_app(routes, "recommendation")

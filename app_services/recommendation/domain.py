@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import Field, field_validator
 
-from app_services.core.events import RequestBody
+from ..core.events import RequestBody
 
 if TYPE_CHECKING:
-    from app_services.activity.domain import ActivityEvent
+    from ..activity.domain import ActivityEvent
 
 MIN_HISTORY = 3  # below this, co-listening is noise: use the picked genres
 SEEDS = 3  # "because you listened to" groups

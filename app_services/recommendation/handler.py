@@ -10,14 +10,14 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from app_services.core.cache import Cache
-from app_services.core.db import Database
-from app_services.core.events import HttpApiEvent
-from app_services.core.logs import configure
-from app_services.core.routing import Routes
-from app_services.core.settings import ServiceSettings, load_settings
-from app_services.recommendation.domain import GenresBody, Recommendations, Recommender
-from app_services.recommendation.repository import PostgresPreferences
+from ..core.cache import Cache
+from ..core.db import Database
+from ..core.events import HttpApiEvent
+from ..core.logs import configure
+from ..core.routing import Routes
+from ..core.settings import ServiceSettings, load_settings
+from .domain import GenresBody, Recommendations, Recommender
+from .repository import PostgresPreferences
 
 
 @functools.cache
@@ -53,7 +53,7 @@ def similar(request: HttpApiEvent) -> dict[str, Any]:
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if "Records" in event:
-        from app_services.activity import records  # the stream consumer: not the hot path
+        from ..activity import records  # the stream consumer: not the hot path
 
         return records.consume(event, lambda e: service().ingest([e]), logger)
     return routes.handle(event, context)

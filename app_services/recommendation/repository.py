@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app_services.core.db import Database
-from app_services.recommendation.domain import CoListen
+from ..core.db import Database
+from .domain import CoListen
 
 CO_LISTENS = """
 WITH listeners AS (

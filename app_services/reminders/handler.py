@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import Field
 
-from app_services.core import aws
-from app_services.core.logs import configure
-from app_services.core.settings import ServiceSettings, load_settings
-from app_services.media_signing import active_key_age_days
+from ..core import aws
+from ..core.logs import configure
+from ..core.settings import ServiceSettings, load_settings
+from ..media_signing import active_key_age_days
 
 #: Where the age is published (the alarm in components/media.py watches the same).
 METRIC_NAMESPACE = "SoundStack/Media"

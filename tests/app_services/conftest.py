@@ -18,10 +18,10 @@ import redis
 from moto import mock_aws
 from psycopg import sql
 
-from app_services.core import migrate
-from app_services.core.cache import Cache
-from app_services.core.db import Database
-from app_services.core.settings import ServiceSettings, load_settings
+from soundstack.app_services.core import migrate
+from soundstack.app_services.core.cache import Cache
+from soundstack.app_services.core.db import Database
+from soundstack.app_services.core.settings import ServiceSettings, load_settings
 
 TEST_DSN = os.environ.get(
     "SOUNDSTACK_TEST_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres"
@@ -101,7 +101,7 @@ def cache(settings: ServiceSettings) -> Cache:
 @pytest.fixture
 def aws(service_env: dict[str, str]) -> Iterator[None]:
     """moto for every AWS API, with the boto3 client cache emptied before and after."""
-    from app_services.core import aws as shared
+    from soundstack.app_services.core import aws as shared
 
     shared.client.cache_clear()
     with mock_aws():

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from app_services.activity.domain import ActivityEvent, Kind
+from soundstack.app_services.activity.domain import ActivityEvent, Kind
 
 STREAM_ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/activity"
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:activity"

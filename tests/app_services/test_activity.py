@@ -13,21 +13,21 @@ import boto3
 import pytest
 from botocore.credentials import Credentials
 
-from app_services.activity import handler as activity
-from app_services.activity.domain import (
+from soundstack.app_services.activity import handler as activity
+from soundstack.app_services.activity.domain import (
     Activity,
     ActivityEvent,
     FollowBody,
     PlayBody,
     TrackFacts,
 )
-from app_services.activity.repository import FOLLOWERS, PLAY, NeptuneGraph, PostgresGraph
-from app_services.catalog.audio import read_metadata
-from app_services.catalog.repository import CatalogRepository
-from app_services.core.db import Database
-from app_services.core.errors import BadRequest, UpstreamError
-from app_services.core.outbound import HttpCall, HttpReply
-from app_services.core.routing import build_event
+from soundstack.app_services.activity.repository import FOLLOWERS, PLAY, NeptuneGraph, PostgresGraph
+from soundstack.app_services.catalog.audio import read_metadata
+from soundstack.app_services.catalog.repository import CatalogRepository
+from soundstack.app_services.core.db import Database
+from soundstack.app_services.core.errors import BadRequest, UpstreamError
+from soundstack.app_services.core.outbound import HttpCall, HttpReply
+from soundstack.app_services.core.routing import build_event
 
 from .conftest import FIXTURES, new_user
 
@@ -374,7 +374,7 @@ def test_play_carries_the_listeners_country_from_cloudfront(
 
 
 def test_country_survives_the_round_trip_through_the_stream() -> None:
-    from app_services.activity.domain import ActivityEvent
+    from soundstack.app_services.activity.domain import ActivityEvent
 
     data = {"event_id": "e1", "kind": "play", "user_id": "u1", "target_id": "t1",
             "occurred_at": "2026-11-27T08:00:00+00:00", "country": "BR"}  # fmt: skip

@@ -17,10 +17,10 @@ from botocore.awsrequest import AWSResponse
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from app_services.auth import domain, handler, service
-from app_services.core import tokens
-from app_services.core.db import Database
-from app_services.core.errors import BadRequest
+from soundstack.app_services.auth import domain, handler, service
+from soundstack.app_services.core import tokens
+from soundstack.app_services.core.db import Database
+from soundstack.app_services.core.errors import BadRequest
 
 
 def clear_auth_caches() -> None:
@@ -387,7 +387,7 @@ def test_edge_gate_fails_loudly_without_its_settings(service_env, monkeypatch):
 def test_services_read_the_gates_claims_as_the_signed_in_user(gate):
     """API Gateway puts a Lambda authorizer's context under `requestContext.authorizer.lambda`;
     the services' event model reads the user from there as it does from a JWT authorizer."""
-    from app_services.core.events import HttpApiEvent
+    from soundstack.app_services.core.events import HttpApiEvent
 
     headers = {"x-origin-verify": SECRET, "authorization": "Bearer " + access_token("user-9")}
     reply = handler.handler(authorizer_event(headers, ["x-origin-verify", "authorization"]), None)
@@ -407,7 +407,7 @@ def test_services_read_the_gates_claims_as_the_signed_in_user(gate):
 def test_the_profile_writer_completes_a_row_a_first_playlist_write_created(db: Database):
     """The API may be used before the queued profile arrives: the playlist service then creates
     the row without an e-mail (migration 0300); the writer fills it in instead of skipping."""
-    from app_services.auth.repository import ProfileRepository
+    from soundstack.app_services.auth.repository import ProfileRepository
 
     sub = str(uuid.uuid4())
     with db.transaction() as cur:

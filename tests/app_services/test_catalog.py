@@ -19,13 +19,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from mutagen.easyid3 import EasyID3
 
-from app_services.catalog import domain, handler, service
-from app_services.catalog.audio import read_metadata
-from app_services.catalog.repository import CatalogRepository
-from app_services.core.db import Database
-from app_services.core.errors import BadRequest
-from app_services.core.routing import build_event
-from app_services.media_signing import canned_policy
+from soundstack.app_services.catalog import domain, handler, service
+from soundstack.app_services.catalog.audio import read_metadata
+from soundstack.app_services.catalog.repository import CatalogRepository
+from soundstack.app_services.core.db import Database
+from soundstack.app_services.core.errors import BadRequest
+from soundstack.app_services.core.routing import build_event
+from soundstack.app_services.media_signing import canned_policy
 
 from .conftest import FIXTURES, new_user
 

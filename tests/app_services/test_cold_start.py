@@ -26,19 +26,25 @@ HEAVY = frozenset(
 HOT = {
     "activity": (
         {"boto3", "botocore", "psycopg"},
-        ["app_services.core.events:HttpApiEvent", "app_services.activity.domain:PlayBody"],
+        [
+            "soundstack.app_services.core.events:HttpApiEvent",
+            "soundstack.app_services.activity.domain:PlayBody",
+        ],
     ),
     # the edge gate on a public route: origin-verify secret from Secrets Manager, no token
     "auth": ({"boto3", "botocore"}, []),
-    "catalog": ({"psycopg", "redis"}, ["app_services.core.events:HttpApiEvent"]),
+    "catalog": ({"psycopg", "redis"}, ["soundstack.app_services.core.events:HttpApiEvent"]),
     # fan-out: Neptune is reached with botocore's SigV4; PostgreSQL is not on this path
     "feed": (
         {"boto3", "botocore", "redis"},
-        ["app_services.core.events:KinesisEvent", "app_services.core.events:SnsEvent"],
+        [
+            "soundstack.app_services.core.events:KinesisEvent",
+            "soundstack.app_services.core.events:SnsEvent",
+        ],
     ),
-    "payment": ({"psycopg"}, ["app_services.core.events:HttpApiEvent"]),
-    "playlist": ({"psycopg", "redis"}, ["app_services.core.events:HttpApiEvent"]),
-    "recommendation": ({"psycopg", "redis"}, ["app_services.core.events:HttpApiEvent"]),
+    "payment": ({"psycopg"}, ["soundstack.app_services.core.events:HttpApiEvent"]),
+    "playlist": ({"psycopg", "redis"}, ["soundstack.app_services.core.events:HttpApiEvent"]),
+    "recommendation": ({"psycopg", "redis"}, ["soundstack.app_services.core.events:HttpApiEvent"]),
     # the hourly key-age check: Secrets Manager metadata and CloudWatch, nothing else
     "reminders": ({"boto3", "botocore"}, []),
 }
@@ -73,7 +79,7 @@ def test_every_handler_has_a_hot_route() -> None:
 @pytest.mark.parametrize("service", sorted(HOT))
 def test_import_loads_only_what_the_hot_route_needs(service: str) -> None:
     needed, models = HOT[service]
-    found = probe(f"app_services.{service}.handler", models)
+    found = probe(f"soundstack.app_services.{service}.handler", models)
     loaded = HEAVY & set(found["loaded"])
     assert loaded <= needed, f"{service} imports {sorted(loaded - needed)} at cold start"
     assert found["built"] == dict.fromkeys(models, True), "hot-route validators must be built"

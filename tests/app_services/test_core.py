@@ -13,14 +13,19 @@ import pytest
 from psycopg import sql
 from pydantic import Field
 
-from app_services.core import migrate
-from app_services.core.cache import Cache
-from app_services.core.db import Database, conninfo
-from app_services.core.errors import Forbidden
-from app_services.core.events import CognitoTriggerEvent, HttpApiEvent, RequestBody, S3Event
-from app_services.core.logs import JsonFormatter, configure
-from app_services.core.routing import Response, Routes, build_event
-from app_services.core.settings import ServiceSettings
+from soundstack.app_services.core import migrate
+from soundstack.app_services.core.cache import Cache
+from soundstack.app_services.core.db import Database, conninfo
+from soundstack.app_services.core.errors import Forbidden
+from soundstack.app_services.core.events import (
+    CognitoTriggerEvent,
+    HttpApiEvent,
+    RequestBody,
+    S3Event,
+)
+from soundstack.app_services.core.logs import JsonFormatter, configure
+from soundstack.app_services.core.routing import Response, Routes, build_event
+from soundstack.app_services.core.settings import ServiceSettings
 
 from .conftest import TEST_DSN
 
@@ -284,7 +289,7 @@ def test_failed_migration_leaves_nothing_and_edited_one_is_refused(
     ],
 )  # fmt: skip
 def test_service_roles_reach_only_their_own_tables(db_schema, role, allowed, refused):
-    from components.database import GRAPH_USERS, SERVICE_USERS
+    from soundstack.components.database import GRAPH_USERS, SERVICE_USERS
 
     assert role in (*SERVICE_USERS, *GRAPH_USERS)
     with psycopg.connect(TEST_DSN) as conn:
@@ -297,7 +302,7 @@ def test_service_roles_reach_only_their_own_tables(db_schema, role, allowed, ref
 
 
 def test_every_database_role_the_platform_grants_exists_after_migrating(db_schema):
-    from components.database import GRAPH_USERS, SERVICE_USERS
+    from soundstack.components.database import GRAPH_USERS, SERVICE_USERS
 
     with psycopg.connect(TEST_DSN) as conn:
         found = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolcanlogin")}

@@ -16,11 +16,11 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 
-from app_services.activity.domain import ActivityEvent
-from app_services.activity.repository import PostgresGraph
-from app_services.core import tokens
-from app_services.core.db import Database
-from app_services.feed import handler as feed
+from soundstack.app_services.activity.domain import ActivityEvent
+from soundstack.app_services.activity.repository import PostgresGraph
+from soundstack.app_services.core import tokens
+from soundstack.app_services.core.db import Database
+from soundstack.app_services.feed import handler as feed
 
 from .conftest import TEST_REDIS
 from .streams import activity, kinesis_event, sns_event

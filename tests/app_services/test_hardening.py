@@ -12,11 +12,11 @@ from typing import TypeVar
 import pytest
 from pydantic import BaseModel
 
-from app_services.core.errors import Misconfigured
-from app_services.core.events import RequestBody
-from app_services.core.routing import Routes, build_event
-from app_services.core.settings import ServiceSettings, load_settings, variables
-from app_services.payment import handler as payment
+from soundstack.app_services.core.errors import Misconfigured
+from soundstack.app_services.core.events import RequestBody
+from soundstack.app_services.core.routing import Routes, build_event
+from soundstack.app_services.core.settings import ServiceSettings, load_settings, variables
+from soundstack.app_services.payment import handler as payment
 
 from .conftest import TEST_DSN
 
@@ -86,12 +86,12 @@ def test_routes_parse_their_settings_at_import_inside_lambda(monkeypatch) -> Non
 @pytest.mark.parametrize(
     "module",
     [
-        "app_services.payment.handler",
-        "app_services.activity.handler",
-        "app_services.catalog.handler",
-        "app_services.playlist.handler",
-        "app_services.recommendation.handler",
-        "app_services.feed.handler",
+        "soundstack.app_services.payment.handler",
+        "soundstack.app_services.activity.handler",
+        "soundstack.app_services.catalog.handler",
+        "soundstack.app_services.playlist.handler",
+        "soundstack.app_services.recommendation.handler",
+        "soundstack.app_services.feed.handler",
     ],
 )
 def test_a_function_with_broken_settings_fails_its_cold_start(module: str) -> None:

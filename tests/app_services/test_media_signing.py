@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from moto import mock_aws
 
-from app_services.media_signing import CloudFrontSigner, SigningKeyMissing, canned_policy
+from soundstack.app_services.media_signing import CloudFrontSigner, SigningKeyMissing, canned_policy
 
 URL = "https://media.music.example.com/tracks/abc/320k.mp3"
 

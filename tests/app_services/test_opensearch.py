@@ -8,16 +8,16 @@ import json
 import pytest
 from botocore.credentials import Credentials
 
-from app_services.catalog.domain import search_terms
-from app_services.catalog.opensearch import (
+from soundstack.app_services.catalog.domain import search_terms
+from soundstack.app_services.catalog.opensearch import (
     OpenSearchEngine,
     document,
     index_definition,
     search_body,
 )
-from app_services.catalog.service import CatalogSettings
-from app_services.core.errors import UpstreamError
-from app_services.core.outbound import HttpCall, HttpReply
+from soundstack.app_services.catalog.service import CatalogSettings
+from soundstack.app_services.core.errors import UpstreamError
+from soundstack.app_services.core.outbound import HttpCall, HttpReply
 
 
 def test_search_body_requires_every_term_with_prefix_and_typo_tolerance():

@@ -21,11 +21,11 @@ import boto3
 import pytest
 import stripe
 
-from app_services.core.db import Database
-from app_services.core.outbound import HttpCall, HttpReply
-from app_services.core.routing import build_event
-from app_services.payment import handler as payment
-from app_services.payment.domain import SubscriptionState, should_replace
+from soundstack.app_services.core.db import Database
+from soundstack.app_services.core.outbound import HttpCall, HttpReply
+from soundstack.app_services.core.routing import build_event
+from soundstack.app_services.payment import handler as payment
+from soundstack.app_services.payment.domain import SubscriptionState, should_replace
 
 from .conftest import new_user
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from app_services.catalog.audio import read_metadata
-from app_services.catalog.repository import CatalogRepository
-from app_services.core.db import Database
-from app_services.core.routing import build_event
-from app_services.playlist import handler, service
+from soundstack.app_services.catalog.audio import read_metadata
+from soundstack.app_services.catalog.repository import CatalogRepository
+from soundstack.app_services.core.db import Database
+from soundstack.app_services.core.routing import build_event
+from soundstack.app_services.playlist import handler, service
 
 from .conftest import FIXTURES, new_user
 

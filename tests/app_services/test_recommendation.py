@@ -17,23 +17,23 @@ from joserfc.jwk import KeySet, RSAKey
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from app_services.activity import records
-from app_services.core import asgi as core_asgi
-from app_services.core.cache import Cache
-from app_services.core.db import Database
-from app_services.core.logs import configure
-from app_services.core.routing import build_event
-from app_services.core.tokens import CognitoVerifier
-from app_services.recommendation import asgi as asgi_app
-from app_services.recommendation import handler as rec
-from app_services.recommendation.domain import (
+from soundstack.app_services.activity import records
+from soundstack.app_services.core import asgi as core_asgi
+from soundstack.app_services.core.cache import Cache
+from soundstack.app_services.core.db import Database
+from soundstack.app_services.core.logs import configure
+from soundstack.app_services.core.routing import build_event
+from soundstack.app_services.core.tokens import CognitoVerifier
+from soundstack.app_services.recommendation import asgi as asgi_app
+from soundstack.app_services.recommendation import handler as rec
+from soundstack.app_services.recommendation.domain import (
     CoListen,
     GenresBody,
     Recommender,
     rank_similar,
     user_key,
 )
-from app_services.recommendation.repository import PostgresPreferences
+from soundstack.app_services.recommendation.repository import PostgresPreferences
 
 from .conftest import TEST_REDIS
 from .streams import activity, kinesis_event, sns_event

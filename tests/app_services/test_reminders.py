@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from app_services.core.settings import load_settings
-from app_services.media_signing import ACTIVE_KEY_STAGE, active_key_age_days
-from app_services.reminders import handler as reminders
 from soundstack import signing_keys
+from soundstack.app_services.core.settings import load_settings
+from soundstack.app_services.media_signing import ACTIVE_KEY_STAGE, active_key_age_days
+from soundstack.app_services.reminders import handler as reminders
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -73,7 +73,7 @@ def test_handler_publishes_the_age_of_an_activated_key(reminder_env):
 
 
 def test_handler_never_reads_the_key(reminder_env, monkeypatch):
-    from app_services.core import aws as shared
+    from soundstack.app_services.core import aws as shared
 
     client = shared.client("secretsmanager", "eu-west-1")
 

@@ -15,14 +15,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from app_services.catalog import service as catalog_service
-from app_services.catalog.api import routes as catalog_routes
-from app_services.core.asgi import AsgiApp, bearer
-from app_services.core.errors import Unauthorized
-from app_services.core.gateway import Gateway
-from app_services.core.serve import serve_in_thread
-from app_services.playlist import service as playlist_service
 from soundstack import cli
+from soundstack.app_services.catalog import service as catalog_service
+from soundstack.app_services.catalog.api import routes as catalog_routes
+from soundstack.app_services.core.asgi import AsgiApp, bearer
+from soundstack.app_services.core.errors import Unauthorized
+from soundstack.app_services.core.gateway import Gateway
+from soundstack.app_services.core.serve import serve_in_thread
+from soundstack.app_services.playlist import service as playlist_service
 
 from .conftest import FIXTURES, TEST_DSN, new_user
 
@@ -120,7 +120,7 @@ def test_asgi_app_verifies_bearer_tokens_and_ignores_claim_headers(service_env):
     [("catalog", "GET /catalog/search"), ("recommendation", "GET /recommendations/me")],
 )
 def test_asgi_modules_serve_their_services_routes(module, route):
-    app = importlib.import_module(f"app_services.{module}.asgi").app
+    app = importlib.import_module(f"soundstack.app_services.{module}.asgi").app
 
     assert isinstance(app, AsgiApp)
     assert route in app.gateway.route_keys
@@ -220,9 +220,9 @@ def test_a_kept_alive_connection_answers_in_milliseconds_not_tens(server):
 @pytest.fixture
 def local_aws(service_env, monkeypatch) -> Iterator[str]:
     """`--local-aws`: moto's server on a free loopback port, provisioned (no in-process mocks)."""
-    from app_services.activity import handler as activity
-    from app_services.core import aws as shared
-    from app_services.core.serve import local_aws_environment, provision, start_local_aws
+    from soundstack.app_services.activity import handler as activity
+    from soundstack.app_services.core import aws as shared
+    from soundstack.app_services.core.serve import local_aws_environment, provision, start_local_aws
 
     running = start_local_aws(port=0)
     for name, value in local_aws_environment(running.endpoint).items():
@@ -247,7 +247,7 @@ PROVISIONED = (
 
 
 def test_local_aws_is_a_real_endpoint_with_everything_the_services_use(local_aws, db, monkeypatch):
-    from app_services.core.serve import MEDIA_BUCKET, apply_local_defaults
+    from soundstack.app_services.core.serve import MEDIA_BUCKET, apply_local_defaults
 
     monkeypatch.setenv("VIEWER_COUNTRY_SOURCE", "unset")  # restored (unset) afterwards
     monkeypatch.delenv("VIEWER_COUNTRY_SOURCE")

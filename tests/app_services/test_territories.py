@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app_services.core.territories import (
+from soundstack.app_services.core.territories import (
     ISO_3166_ALPHA2,
     code_problem,
     parse_territories,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pulumi
 
-from components.base import Component, StackContext
-from components.iam import ServiceRole, ServiceRoleArgs
-from components.network import Network, NetworkArgs
+from soundstack.components.base import Component, StackContext
+from soundstack.components.iam import ServiceRole, ServiceRoleArgs
+from soundstack.components.network import Network, NetworkArgs
 from soundstack.synth import Resource, Synthesis
 from tests.conftest import make_ctx, run_program
 

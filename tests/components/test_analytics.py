@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app_services.activity.domain import ActivityEvent
-from components.analytics import (
+from soundstack.app_services.activity.domain import ActivityEvent
+from soundstack.components.analytics import (
     DATASET_COLUMNS,
     EVENT_COLUMNS,
     Analytics,
     AnalyticsArgs,
     dashboard_document,
 )
-from components.network import Network, NetworkArgs
+from soundstack.components.network import Network, NetworkArgs
 from tests.conftest import make_ctx, run_program
 
 STREAM = "arn:aws:kinesis:eu-west-1:123456789012:stream/soundstack-test-activity"

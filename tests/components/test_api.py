@@ -7,7 +7,7 @@ import json
 import pulumi
 import pytest
 
-from components.api import (
+from soundstack.components.api import (
     DEFAULT_ROUTES,
     EdgeSecret,
     EdgeSecretArgs,
@@ -17,8 +17,8 @@ from components.api import (
     WebSocketApi,
     WebSocketApiArgs,
 )
-from components.cdn import ORIGIN_VERIFY_HEADER
-from components.iam import ServiceRole, ServiceRoleArgs
+from soundstack.components.cdn import ORIGIN_VERIFY_HEADER
+from soundstack.components.iam import ServiceRole, ServiceRoleArgs
 from tests.conftest import make_ctx, run_program
 
 PUBLIC = {"GET /health", "POST /payments/webhooks/stripe", "POST /payments/webhooks/paypal"}

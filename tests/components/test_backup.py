@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from components.backup import BackupArgs, BackupPlan, managed_policies
-from stacks.loader import ConfigError, load_config
+from soundstack.components.backup import BackupArgs, BackupPlan, managed_policies
+from soundstack.stacks.loader import ConfigError, load_config
 from tests.conftest import make_ctx, run_program
 from tests.test_config import config
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.bootstrap import (
+from soundstack.components.bootstrap import (
     ESTATE_SERVICES,
     DeployRolesArgs,
     boundary_policy,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.cache import REDIS_PORT, Cache, CacheArgs
+from soundstack.components.cache import REDIS_PORT, Cache, CacheArgs
 from tests.components.datatier import (
     DATA_KEY,
     assert_no_secret_inputs,

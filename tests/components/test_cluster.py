@@ -6,16 +6,16 @@ import json
 
 import pytest
 
-from components.cluster import (
+from soundstack.components.cluster import (
     Cluster,
     ClusterArgs,
     NodeGroupSpec,
     WorkloadSpec,
     load_balancer_controller_statements,
 )
-from components.network import Network, NetworkArgs
+from soundstack.components.network import Network, NetworkArgs
+from soundstack.stacks.loader import ConfigError, load_config
 from soundstack.synth import stack_values, synthesize
-from stacks.loader import ConfigError, load_config
 from tests.conftest import make_ctx, run_program
 
 ACL = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/soundstack/abc"
@@ -293,7 +293,7 @@ DEPLOY = "arn:aws:iam::123456789012:role/soundstack-test-deploy"
 def test_the_deploy_role_is_cluster_admin_and_the_creator_is_not():
     import pulumi
 
-    from components.cluster import no_creator_admin
+    from soundstack.components.cluster import no_creator_admin
 
     synth = build(deploy_role_arn=DEPLOY)
     (eks,) = synth.by_type("eks:index:Cluster")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.cluster import (
+from soundstack.components.cluster import (
     AUTOSCALER_CHART,
     AUTOSCALER_KUBERNETES_VERSION,
     LBC_CHART,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.database import PROXY_PORT, Database, DatabaseArgs
+from soundstack.components.database import PROXY_PORT, Database, DatabaseArgs
 from tests.components.datatier import (
     DATA_KEY,
     LOGS_KEY,

@@ -7,8 +7,13 @@ import re
 import pulumi
 import pytest
 
-from components.base import Component
-from components.edge import MANAGED_RULE_GROUPS, EdgeArgs, EdgeProtection, EmergencyContact
+from soundstack.components.base import Component
+from soundstack.components.edge import (
+    MANAGED_RULE_GROUPS,
+    EdgeArgs,
+    EdgeProtection,
+    EmergencyContact,
+)
 from tests.conftest import make_ctx, run_program
 
 STACKS = ["dev", "prod"]
@@ -187,7 +192,7 @@ def test_proactive_engagement_refuses_what_shield_refuses(kwargs, expected):
 
 
 def test_proactive_engagement_config_needs_a_phone_and_shield():
-    from stacks.loader import ConfigError, load_config
+    from soundstack.stacks.loader import ConfigError, load_config
 
     base = {"aws:region": "eu-west-1", "soundstack:owner": "t", "soundstack:cost_centre": "c",
             "soundstack:monitoring": {"alarm_email": "oncall@example.com"},
@@ -237,7 +242,7 @@ def test_rate_limit_out_of_range_fails_clearly():
 
 
 def test_edge_config_accepts_only_pem_public_keys_and_zone_ids():
-    from stacks.loader import ConfigError, load_config, load_stack
+    from soundstack.stacks.loader import ConfigError, load_config, load_stack
 
     base = {"aws:region": "eu-west-1", "soundstack:owner": "t", "soundstack:cost_centre": "c"}
     pem = load_stack("dev").edge.signing_public_keys[0]

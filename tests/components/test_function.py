@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.function import (
+from soundstack.components.function import (
     TMP_HEADROOM_MB,
     CatalogSettings,
     ServiceFunction,
@@ -16,8 +16,8 @@ from components.function import (
     code_archive,
     settings_environment,
 )
-from components.network import Network, NetworkArgs
-from stacks.model import SERVICE_FUNCTIONS
+from soundstack.components.network import Network, NetworkArgs
+from soundstack.stacks.model import SERVICE_FUNCTIONS
 from tests.conftest import make_ctx, run_program
 
 BASE_SIDS = {"WriteOwnLogs", "WriteTraces", "SendDeadLetters"}
@@ -260,7 +260,7 @@ def test_function_sizes_come_from_the_stack(request, stack, concurrency, retenti
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_payment_function_gets_the_configured_plans_in_the_services_own_shape(request, stack):
-    from app_services.payment.domain import Plan
+    from soundstack.app_services.payment.domain import Plan
 
     synth = request.getfixturevalue(stack)
     (payment,) = [f for f in synth.by_type("aws:lambda/function:Function")
@@ -317,7 +317,7 @@ def test_ephemeral_storage_is_checked_against_lambda_and_the_ingest_limit():
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_functions_that_reach_the_database_verify_it_against_the_layers_ca_bundle(request, stack):
     """sslmode=verify-full needs a root certificate file; Lambda has none of libpq's defaults."""
-    from components.function import DB_CA_BUNDLE
+    from soundstack.components.function import DB_CA_BUNDLE
 
     functions = request.getfixturevalue(stack).by_type("aws:lambda/function:Function")
     env = {f.name: f.inputs["environment"]["variables"] for f in functions}

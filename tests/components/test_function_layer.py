@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from components import function
-from components.function import (
+from soundstack.components import function
+from soundstack.components.function import (
     DependencyLayer,
     DependencyLayerArgs,
     ServiceFunction,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.graph import NEPTUNE_PORT, Graph, GraphArgs
+from soundstack.components.graph import NEPTUNE_PORT, Graph, GraphArgs
 from tests.components.datatier import (
     DATA_KEY,
     assert_no_secret_inputs,

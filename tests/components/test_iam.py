@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.iam import ServiceRole, ServiceRoleArgs, check_actions
+from soundstack.components.iam import ServiceRole, ServiceRoleArgs, check_actions
 from tests.conftest import make_ctx, run_program
 
 

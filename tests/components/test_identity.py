@@ -7,7 +7,7 @@ import json
 import pulumi
 import pytest
 
-from components.identity import IdentityArgs, SocialLogin, UserDirectory
+from soundstack.components.identity import IdentityArgs, SocialLogin, UserDirectory
 from tests.conftest import make_ctx, run_program
 
 STACKS = ["dev", "prod"]
@@ -168,7 +168,7 @@ def test_a_pool_without_callback_urls_is_refused():
 
 
 def test_prod_refuses_to_drop_deletion_protection_or_mfa():
-    from stacks.loader import ConfigError, load_config
+    from soundstack.stacks.loader import ConfigError, load_config
 
     base = {
         "aws:region": "eu-west-1",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components import lookups
-from components.kms import EncryptionKey, EncryptionKeyArgs
+from soundstack.components import lookups
+from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
 from tests.conftest import make_ctx, run_program, stack_synthesis
 
 IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"

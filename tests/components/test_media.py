@@ -7,9 +7,9 @@ import json
 import pulumi
 import pytest
 
-from components.iam import ServiceRole, ServiceRoleArgs
-from components.media import MediaArgs, MediaDelivery, key_fingerprint
-from stacks.loader import load_stack
+from soundstack.components.iam import ServiceRole, ServiceRoleArgs
+from soundstack.components.media import MediaArgs, MediaDelivery, key_fingerprint
+from soundstack.stacks.loader import load_stack
 from tests.conftest import make_ctx, run_program
 
 STACKS = ["dev", "prod"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.messaging import Messaging, MessagingArgs, QueueArgs
+from soundstack.components.messaging import Messaging, MessagingArgs, QueueArgs
 from tests.components.datatier import (
     DATA_KEY,
     LOGS_KEY,

@@ -8,10 +8,15 @@ import re
 import pulumi_aws as aws
 import pytest
 
-from components.base import Component
-from components.monitoring import DEFAULT_THRESHOLDS, AuditTrailArgs, Monitoring, MonitoringArgs
+from soundstack.components.base import Component
+from soundstack.components.monitoring import (
+    DEFAULT_THRESHOLDS,
+    AuditTrailArgs,
+    Monitoring,
+    MonitoringArgs,
+)
 from soundstack.mocks import ACCOUNT_ID
-from stacks.loader import ConfigError, load_config, load_stack
+from soundstack.stacks.loader import ConfigError, load_config, load_stack
 from tests.conftest import make_ctx, run_program
 
 

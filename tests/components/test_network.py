@@ -7,8 +7,8 @@ import json
 import pulumi
 import pytest
 
-from components.base import Component
-from components.network import Network, NetworkArgs, allow_from, subnet_cidrs
+from soundstack.components.base import Component
+from soundstack.components.network import Network, NetworkArgs, allow_from, subnet_cidrs
 from tests.conftest import make_ctx, run_program
 
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.network import Network, NetworkArgs
-from components.pipeline import (
+from soundstack.components.network import Network, NetworkArgs
+from soundstack.components.pipeline import (
     BUILD_IMAGE,
     JENKINS_PROVIDER,
     DeployRunnerArgs,
     Pipeline,
     PipelineArgs,
 )
-from stacks.loader import ConfigError, load_config
+from soundstack.stacks.loader import ConfigError, load_config
 from tests.conftest import make_ctx, run_program
 
 CONNECTION = "arn:aws:codeconnections:eu-west-1:123456789012:connection/abc"

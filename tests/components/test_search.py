@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from components.base import Signal
-from components.iam import ServiceRole, ServiceRoleArgs
-from components.search import (
+from soundstack.components.base import Signal
+from soundstack.components.iam import ServiceRole, ServiceRoleArgs
+from soundstack.components.search import (
     AOSS_READ,
     AOSS_WRITE,
     HTTPS_PORT,
@@ -17,7 +17,7 @@ from components.search import (
     SearchCollection,
     SearchCollectionArgs,
 )
-from stacks.loader import ConfigError, load_config
+from soundstack.stacks.loader import ConfigError, load_config
 from tests.components.datatier import (
     DATA_KEY,
     Client,

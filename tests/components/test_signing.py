@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from components.signing import CodeSigningArgs, SignedCode
+from soundstack.components.signing import CodeSigningArgs, SignedCode
 from soundstack.mocks import OFFLINE_RELEASE, offline_signed_code
 from soundstack.synth import stack_values, synthesize
 

@@ -9,13 +9,13 @@ import subprocess
 import pulumi
 import pytest
 
-from app_services.auth import domain as auth_domain
-from components.cdn import (
+from soundstack.app_services.auth import domain as auth_domain
+from soundstack.components.cdn import (
     ALL_VIEWER_EXCEPT_HOST_HEADER,
     HOST_FORWARDING_POLICIES,
     ORIGIN_VERIFY_HEADER,
 )
-from components.web import API_PREFIX_STRIP, SPA_REWRITE, WebApp, WebArgs
+from soundstack.components.web import API_PREFIX_STRIP, SPA_REWRITE, WebApp, WebArgs
 from tests.conftest import make_ctx, run_program
 
 STACKS = ["dev", "prod"]

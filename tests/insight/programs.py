@@ -7,9 +7,9 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.base import Component
-from components.iam import ServiceRole, ServiceRoleArgs
-from components.network import Network, NetworkArgs, allow_from
+from soundstack.components.base import Component
+from soundstack.components.iam import ServiceRole, ServiceRoleArgs
+from soundstack.components.network import Network, NetworkArgs, allow_from
 from tests.conftest import make_ctx
 
 

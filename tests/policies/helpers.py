@@ -15,7 +15,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from policies.registry import policies
+from soundstack.policies.registry import policies
 
 POLICIES: dict[str, Any] = {p.name: p for p in policies()}
 OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])

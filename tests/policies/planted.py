@@ -12,7 +12,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.base import REQUIRED_TAGS
+from soundstack.components.base import REQUIRED_TAGS
 
 TAGS = {key: "planted" for key in REQUIRED_TAGS} | {"environment": "prod"}
 KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

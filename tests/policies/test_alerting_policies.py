@@ -7,8 +7,8 @@ import copy
 import json
 
 import pytest
+from soundstack.engine import evaluate
 
-from policies.engine import evaluate
 from tests.policies.helpers import Stack
 
 PROD = {"environment": "prod"}

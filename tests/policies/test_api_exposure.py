@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from soundstack.engine import evaluate
 
-from components import cdn
-from components.api import DEFAULT_ROUTES, HttpApi, HttpApiArgs
-from components.web import WebApp, WebArgs
-from policies import api_exposure
-from policies.engine import evaluate
+from soundstack.components import cdn
+from soundstack.components.api import DEFAULT_ROUTES, HttpApi, HttpApiArgs
+from soundstack.components.web import WebApp, WebArgs
+from soundstack.policies import api_exposure
 from tests.components.test_api import ISSUER, FakeFunction
 from tests.conftest import make_ctx, run_program
 from tests.policies.helpers import Stack

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from policies.deploy import NAME_RULES, RANGES, NameRule, name_problem
+from soundstack.policies.deploy import NAME_RULES, RANGES, NameRule, name_problem
 from tests.policies.helpers import Stack, check_resource
 
 QUEUE = "aws:sqs/queue:Queue"

@@ -55,7 +55,7 @@ def test_engagement_without_a_valid_phone_is_refused(contacts, expected):
 
 
 def test_the_stacks_pass_both(dev, prod):
-    from policies.engine import evaluate
+    from soundstack.engine import evaluate
 
     for synth in (dev, prod):
         assert not [v for v in evaluate(synth) if v.policy.startswith("deploy-redshift")

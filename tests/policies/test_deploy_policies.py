@@ -103,7 +103,7 @@ def test_deploy_lambda_signed_code():
 def test_prod_enforces_signed_code_and_fails_without_it(prod):
     import copy
 
-    from policies.engine import evaluate
+    from soundstack.engine import evaluate
 
     assert not [v for v in evaluate(prod) if v.policy in ("deploy-lambda-signed-code",
                                                           "lambda-code-signing")]  # fmt: skip

@@ -15,9 +15,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+from soundstack.engine import evaluate
 
-from policies.core import SKIPPED, Settings, Spec, judging, stack_policy
-from policies.engine import evaluate
+from soundstack.policies.core import SKIPPED, Settings, Spec, judging, stack_policy
 from soundstack.synth import Synthesis
 from tests.conftest import run_program
 from tests.policies.helpers import Stack

@@ -6,10 +6,10 @@ from __future__ import annotations
 import copy
 
 import pytest
+from soundstack.engine import CONFIG_DIR, evaluate, levels, load_config
 
-from policies.engine import CONFIG_DIR, evaluate, levels, load_config
-from policies.registry import specs
 from soundstack import cli
+from soundstack.policies.registry import specs
 from tests.policies.helpers import pinned_levels
 
 PINNED = pinned_levels()

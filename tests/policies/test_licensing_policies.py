@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 
-from policies.engine import evaluate
+from soundstack.engine import evaluate
+
 from tests.policies.helpers import Stack, check_resource
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"

@@ -12,13 +12,13 @@ from pulumi_policy import (
     ResourceValidationPolicy,
     StackValidationPolicy,
 )
+from soundstack.engine import evaluate, levels, settings_for
 
-from components.api import DEFAULT_ROUTES
-from policies import report
-from policies.api import DECLARED_PUBLIC_ROUTES
-from policies.core import FRAMEWORKS
-from policies.engine import evaluate, levels, settings_for
-from policies.registry import policies, specs
+from soundstack import report
+from soundstack.components.api import DEFAULT_ROUTES
+from soundstack.policies.api import DECLARED_PUBLIC_ROUTES
+from soundstack.policies.core import FRAMEWORKS
+from soundstack.policies.registry import policies, specs
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 CONTROLS = Path(__file__).resolve().parents[3] / "shared" / "CONTROLS.md"

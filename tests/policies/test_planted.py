@@ -5,8 +5,8 @@ unknowns hide nothing but what they make unknowable."""
 from __future__ import annotations
 
 import pytest
+from soundstack.engine import evaluate
 
-from policies.engine import evaluate
 from soundstack.preview import Violation
 from soundstack.synth import Synthesis
 from tests.conftest import run_program

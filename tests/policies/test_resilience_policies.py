@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+from soundstack.engine import evaluate
 
-from policies.engine import evaluate
 from tests.policies.helpers import Stack
 
 PROD = {"environment": "prod"}

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.base import REQUIRED_TAGS
-from policies.registry import specs
+from soundstack.components.base import REQUIRED_TAGS
+from soundstack.policies.registry import specs
 from tests.policies.helpers import check_resource
 from tests.policies.test_deploy import RESOURCE_CASES
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from policies.core import get
-from policies.registry import specs
+from soundstack.policies.core import get
+from soundstack.policies.registry import specs
 from tests.policies.helpers import Stack
 
 BUCKET = "aws:s3/bucket:Bucket"

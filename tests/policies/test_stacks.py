@@ -8,8 +8,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
+from soundstack.engine import evaluate, load_config
 
-from policies.engine import evaluate, load_config
 from soundstack import cli
 from soundstack.synth import Synthesis
 from tests.conftest import run_program, stack_synthesis
