@@ -5,8 +5,14 @@ lives only in Secrets Manager; see components/media.py) and calls `signed_url` p
 
 Secret format (written by `soundstack signing-key rotate|activate`, read here):
 
-    {"active": {"key_pair_id": "K2JCJMDEHXQW5F", "private_key_pem": "-----BEGIN ..."},
+    {"active": {"key_pair_id": "K2JCJMDEHXQW5F", "private_key_pem": "-----BEGIN ...",
+                "created_at": "...", "activated_at": "..."},
      "pending": {"private_key_pem": "...", "public_key_pem": "...", "created_at": "..."} | null}
+
+Key age: `activate` writes the secret version holding the new active key with the staging label
+`ACTIVE_KEY_STAGE`, which stays on that version when later rotations add versions. The key-age
+reminder (app_services/reminders) reads that version's creation date from the secret's
+metadata (`active_key_age_days`), never the key itself.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -27,6 +33,23 @@ from .core.hosts import is_loopback_host
 
 #: The query parameters a canned-policy signature adds, last in the URL, in this order.
 SIGNING_PARAMS = ("Expires", "Signature", "Key-Pair-Id")
+
+#: Staging label of the secret version that made the current active key active.
+ACTIVE_KEY_STAGE = "SOUNDSTACK_ACTIVE_KEY"
+
+
+def active_key_age_days(
+    versions: Iterable[Mapping[str, Any]], secret_created: datetime, now: datetime
+) -> float:
+    """Days since the active signing key was activated: the creation date of the secret version
+    labelled `ACTIVE_KEY_STAGE` (ListSecretVersionIds' `Versions`). Without one (no key
+    activated yet, or one activated before the label existed) the secret's own creation date:
+    no key it holds is older, so the reminder comes early, never late."""
+    since = next(
+        (v["CreatedDate"] for v in versions if ACTIVE_KEY_STAGE in v.get("VersionStages", [])),
+        secret_created,
+    )
+    return round((now - since).total_seconds() / 86400, 2)
 
 
 class SecretsClient(Protocol):

@@ -89,6 +89,8 @@ HOT = {
     "payment": Hot("GET /payments/subscription", ("psycopg", *COMMON)),
     "playlist": Hot("GET /playlists/{id}", ("psycopg", "redis", *COMMON)),
     "recommendation": Hot("GET /recommendations/me", ("psycopg", "redis", *COMMON)),
+    # hourly: the signing key's age from the secret's metadata, published to CloudWatch
+    "reminders": Hot("scheduled key-age check", ("boto3", *COMMON)),
 }
 
 
@@ -157,6 +159,7 @@ EXPECTED = {
     "payment": lambda r: r["statusCode"] == 404,  # no subscription yet: still the full read
     "playlist": lambda r: r["statusCode"] == 200,
     "recommendation": lambda r: r["statusCode"] == 200,
+    "reminders": lambda r: r["age_days"] >= 0,
 }
 
 
@@ -191,6 +194,8 @@ def hot_event(name: str, ctx: dict[str, Any]) -> dict[str, Any]:
         return build_event(
             "GET", "/payments/subscription", claims=claims, route_key="GET /payments/subscription"
         )
+    if name == "reminders":
+        return {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
     if name == "playlist":
         ident = ctx["playlist_id"]
         return build_event(
@@ -217,9 +222,11 @@ def local_services(schema: str, prefix: str) -> tuple[dict[str, str], dict[str, 
     origin_arn = boto3.client("secretsmanager", region_name=region).create_secret(
         Name="bench-origin-verify", SecretString=origin_secret
     )["ARN"]
+    provisioned = provision(region)
     env = {
         **local_aws_environment(local_aws.endpoint),
-        **provision(region),
+        **provisioned,
+        "SIGNING_SECRET_ID": provisioned["CLOUDFRONT_SIGNING_SECRET_ID"],
         "DATABASE_URL": DSN,
         "DB_SCHEMA": schema,
         "REDIS_URL": REDIS,

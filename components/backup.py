@@ -1,7 +1,9 @@
 """AWS Backup for the data stores: a vault under a customer-managed key, a daily plan, a copy
 to a vault in the replica Region, Vault Lock in prod, and cross-Region RDS automated backups.
 
-`BackupPlan` owns the vaults, the plan and the service role; stores join it with `protect`
+`BackupPlan` owns the vaults, the plan and the service role, and offers its failed jobs as an
+alert event (every FAILED, ABORTED, EXPIRED or PARTIAL backup or copy job reaches the alerts
+topic through an EventBridge rule monitoring builds); stores join it with `protect`
 (one backup selection each) and an RDS instance gets its automated backups (snapshots and
 transaction logs, for point-in-time restore) replicated to the replica Region with
 `replicate_instance_backups`. What AWS enforces, and where it is checked here:
@@ -47,6 +49,17 @@ DAILY = "cron(0 3 * * ? *)"
 MIN_START_WINDOW_MINUTES = 60
 #: RDS automated backups are kept 1 to 35 days, replicated ones too.
 RDS_RETENTION_RANGE = (1, 35)
+#: Jobs that left no recovery point (or no copy of it). AWS Backup "sends events to Amazon
+#: EventBridge when the state of a backup or copy job changes" ("in a best-effort manner every
+#: 5 minutes") as "Backup Job State Change" and "Copy Job State Change" with `detail.state`: a
+#: backup job ends FAILED, ABORTED (scheduled, never started) or EXPIRED (not done within the
+#: completion window), a copy job FAILED; PARTIAL is a composite job with failed members. Copy
+#: jobs of a cross-Region copy run, and emit, in the source Region.
+FAILED_JOB_EVENTS = {
+    "source": ["aws.backup"],
+    "detail-type": ["Backup Job State Change", "Copy Job State Change"],
+    "detail": {"state": ["FAILED", "ABORTED", "EXPIRED", "PARTIAL"]},
+}
 
 
 @dataclass
@@ -175,6 +188,12 @@ class BackupPlan(Component):
             ),
             ctx,
             opts=self.child_opts(),
+        )
+        # Monitoring sends these events to the alerts topic (components/monitoring.py).
+        self.add_alert_event(
+            "job-failures",
+            "AWS Backup and copy jobs that failed, were aborted, expired or partly failed",
+            FAILED_JOB_EVENTS,
         )
         self.register_outputs(
             {"plan_id": self.plan.id, "vault_arn": self.vault.arn, "role_arn": self.role.role_arn}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 
@@ -34,14 +34,30 @@ class Signal:
     period_seconds: int = 300
     comparison: str = "GreaterThanThreshold"
     region: str | None = None
+    #: A threshold the component fixes itself (e.g. from its own settings); None: the stack's
+    #: threshold for `key` (`monitoring.thresholds`).
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """An EventBridge event pattern a component offers: monitoring builds a rule in the stack's
+    region that sends every matching event to the alerts topic (e.g. a failed backup job).
+    `pattern` is plain JSON (EventBridge's event pattern syntax)."""
+
+    component: str
+    role: str
+    description: str
+    pattern: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class StackContext:
     """Who owns the resources being built: project, stack, environment and cost tags.
 
-    It also collects the `Signal`s every component offers (`signals`), so monitoring can build
-    alarms and a dashboard from the components that exist, without a hand-kept list.
+    It also collects the `Signal`s and `AlertEvent`s every component offers (`signals`,
+    `alert_events`), so monitoring can build alarms, event rules and a dashboard from the
+    components that exist, without a hand-kept list.
     """
 
     project: str
@@ -52,6 +68,9 @@ class StackContext:
     cost_centre: str
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     signals: list[Signal] = field(default_factory=list, compare=False, hash=False, repr=False)
+    alert_events: list[AlertEvent] = field(
+        default_factory=list, compare=False, hash=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -135,6 +154,7 @@ class Component(pulumi.ComponentResource):
         period_seconds: int = 300,
         comparison: str = "GreaterThanThreshold",
         region: str | None = None,
+        threshold: float | None = None,
     ) -> None:
         """Offer a metric of this component for alarms and the dashboard (see `Signal`)."""
         self.ctx.signals.append(
@@ -149,5 +169,10 @@ class Component(pulumi.ComponentResource):
                 period_seconds,
                 comparison,
                 region,
+                threshold,
             )
         )
+
+    def add_alert_event(self, role: str, description: str, pattern: Mapping[str, Any]) -> None:
+        """Offer an event pattern whose events page the alerts topic (see `AlertEvent`)."""
+        self.ctx.alert_events.append(AlertEvent(self.logical_name, role, description, pattern))

@@ -54,6 +54,11 @@ HOST_FORWARDING_POLICIES = (
 #: header is present, CloudFront overwrites the header value before forwarding the request to
 #: the origin." A viewer therefore cannot supply or replace it.
 ORIGIN_VERIFY_HEADER = "x-origin-verify"
+#: The viewer's country as CloudFront determines it from the IP address ("the two-letter country
+#: code for the viewer's country", ISO 3166-1 alpha-2). CloudFront adds it only when a cache or
+#: origin request policy of the behaviour names it; the catalog's stream endpoint checks a
+#: track's territories against it.
+VIEWER_COUNTRY_HEADER = "CloudFront-Viewer-Country"
 
 
 @dataclass(frozen=True)
@@ -233,6 +238,16 @@ def access_logs(
         # The bucket policy admits delivery.logs.amazonaws.com before the first delivery.
         opts=owner.child_opts(depends_on=list(logs.settled)),
     )
+
+
+def geo_restriction(countries: Sequence[str]) -> dict[str, Any]:
+    """CloudFront serves only viewers in `countries` (a whitelist of ISO 3166-1 alpha-2 codes,
+    sorted so a reordering is no diff); none given: no restriction. CloudFront's GeoRestriction:
+    "whitelist: The Location elements specify the countries in which you want CloudFront to
+    distribute your content"; a viewer elsewhere gets 403."""
+    if not countries:
+        return {"restriction_type": "none"}
+    return {"restriction_type": "whitelist", "locations": sorted(countries)}
 
 
 def offer_error_rate(

@@ -43,6 +43,7 @@ from soundstack.components.base import Component, StackContext
 from soundstack.components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
 from soundstack.components.logs import log_group
 from soundstack.components.network import Network
+from soundstack.components.signing import SignedCode
 
 #: The package of the reference services (`FunctionCode.service`).
 APP_SERVICES_DIR = Path(__file__).resolve().parent.parent / "app_services"
@@ -423,8 +424,21 @@ class CatalogSettings(ServiceSettings):
     opensearch_service: str | None = None
     cdn_domain: pulumi.Input[str] | None = None
     cloudfront_signing_secret_id: pulumi.Input[str] | None = None
+    #: Who tells a listener's country for track territories: behind the web distribution's
+    #: /api/* behaviour, CloudFront's `CloudFront-Viewer-Country` (components/web.py).
+    viewer_country_source: str = "cloudfront"
     #: Largest upload ingest downloads to /tmp; the function's ephemeral storage follows it.
     max_ingest_bytes: int = 500 * 1024 * 1024
+
+
+@dataclass
+class ReminderSettings(ServiceSettings):
+    """The scheduled reminders (app_services/reminders): the signing-key secret whose active
+    key's age they publish (`MediaDelivery.remind_key_age`)."""
+
+    signing_secret_id: pulumi.Input[str] | None = None
+    #: Where the age is published (`MediaDelivery.key_age_namespace`).
+    metric_namespace: str | None = None
 
 
 @dataclass
@@ -511,6 +525,9 @@ class ServiceFunctionArgs:
     extra_environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     #: Code signing config Lambda checks deployments against (`components.signing`).
     code_signing_config_arn: pulumi.Input[str] | None = None
+    #: Deploy the code from the zip Signer signed (`SignedCode.code_key`) instead of uploading
+    #: `source_dir`: what a code signing config that enforces accepts.
+    signed_code: SignedCode | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, FunctionCode):
@@ -597,6 +614,9 @@ class DependencyLayerArgs:
     noncurrent_version_days: int = 30
     #: What the layer holds (its description, followed by runtime and architecture).
     description: str = "Third-party Python packages"
+    #: Make the layer from the zip Signer signed (`SignedCode.layer_key`, in this layer's assets
+    #: bucket) instead of uploading `layer_dir`.
+    signed_code: SignedCode | None = None
 
 
 class DependencyLayer(Component):
@@ -640,27 +660,41 @@ class DependencyLayer(Component):
         )
         buckets.bucket_policy(self, "assets", self.assets)
         layer_name = self.physical_name("", "lambda")
-        self.archive = aws.s3.BucketObject(
-            self.child_name("zip"),
-            bucket=self.assets.name,
-            key=f"lambda-layers/{layer_name}.zip",
-            source=pulumi.FileArchive(str(layer_dir)),
-            content_type="application/zip",
-            server_side_encryption="aws:kms",
-            kms_key_id=args.kms_key_arn,
-            tags=self.tags({"purpose": "lambda-layer"}),
-            opts=self.child_opts(depends_on=list(self.assets.settled)),
-        )
+        #: The bucket `soundstack sign-lambda` uploads to and Signer writes into.
+        self.bucket_name: str = self.physical_name("assets", "s3_bucket")
+        source: dict[str, pulumi.Input[str]]
+        if args.signed_code is not None:
+            if args.signed_code.bucket != self.bucket_name:
+                raise ValueError(
+                    f"the signed-code record names bucket {args.signed_code.bucket}, not this "
+                    f"stack's {self.bucket_name}; run the stack's deploy runner (it signs again)"
+                )
+            source = {"s3_bucket": self.assets.name, "s3_key": args.signed_code.layer_key}
+        else:
+            archive = aws.s3.BucketObject(
+                self.child_name("zip"),
+                bucket=self.assets.name,
+                key=f"lambda-layers/{layer_name}.zip",
+                source=pulumi.FileArchive(str(layer_dir)),
+                content_type="application/zip",
+                server_side_encryption="aws:kms",
+                kms_key_id=args.kms_key_arn,
+                tags=self.tags({"purpose": "lambda-layer"}),
+                opts=self.child_opts(depends_on=list(self.assets.settled)),
+            )
+            source = {
+                "s3_bucket": archive.bucket,
+                "s3_key": archive.key,
+                "s3_object_version": archive.version_id,
+            }
         self.layer = aws.lambda_.LayerVersion(
             self.child_name("layer"),
             layer_name=layer_name,
             description=f"{args.description} ({RUNTIME}, {ARCHITECTURE})",
-            s3_bucket=self.archive.bucket,
-            s3_key=self.archive.key,
-            s3_object_version=self.archive.version_id,
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            opts=self.child_opts(),
+            opts=self.child_opts(depends_on=list(self.assets.settled)),
+            **source,
         )
         self.arn: pulumi.Output[str] = self.layer.arn
         self.register_outputs({"arn": self.arn, "bucket": self.assets.name})
@@ -732,7 +766,11 @@ class ServiceFunction(RoleGrantee, Component):
             else args.layer if args.layer is not None
             else DependencyLayer(
                 self.child_name("deps"),
-                DependencyLayerArgs(layer_dir=layer_dir, kms_key_arn=args.kms_key_arn),
+                DependencyLayerArgs(
+                    layer_dir=layer_dir,
+                    kms_key_arn=args.kms_key_arn,
+                    signed_code=args.signed_code,
+                ),
                 ctx,
                 opts=self.child_opts(),
             ).arn
@@ -755,7 +793,9 @@ class ServiceFunction(RoleGrantee, Component):
             runtime=RUNTIME,
             architectures=[ARCHITECTURE],
             handler=args.code.handler,
-            code=code,
+            code=code if args.signed_code is None else None,
+            s3_bucket=args.signed_code.bucket if args.signed_code else None,
+            s3_key=args.signed_code.code_key if args.signed_code else None,
             layers=[layer],
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,

@@ -57,12 +57,33 @@ def release_parameter(project: str, stack: str) -> str:
     return f"/{project}/{stack}/release/image-tag"
 
 
-def release_image_tag(project: str, stack: str) -> str | None:
-    """The image tag recorded for the stack, or None before its first release.
+def signed_code_parameter(project: str, stack: str) -> str:
+    """SSM parameter holding where the stack's signed Lambda code and layer are (its deploy
+    runner writes it after signing them, before `pulumi up`; soundstack/lambda_artefacts.py)."""
+    return f"/{project}/{stack}/release/lambda-code"
+
+
+def _release_records(project: str, stack: str) -> dict[str, str]:
+    """Every parameter under `/<project>/<stack>/release`, asked once per run.
 
     Read by path, because SSM's GetParameter fails on a missing name ("ParameterNotFound") while
     GetParametersByPath answers an empty list, which is the normal state of a new account.
     """
-    name = release_parameter(project, stack)
-    found = aws.ssm.get_parameters_by_path(path=name.rsplit("/", 1)[0])
-    return dict(zip(found.names, found.values, strict=True)).get(name)
+    path = release_parameter(project, stack).rsplit("/", 1)[0]
+
+    def ask() -> dict[str, str]:
+        found = aws.ssm.get_parameters_by_path(path=path)
+        return dict(zip(found.names, found.values, strict=True))
+
+    return dict(_once(f"release:{path}", ask))
+
+
+def release_image_tag(project: str, stack: str) -> str | None:
+    """The image tag recorded for the stack, or None before its first release."""
+    return _release_records(project, stack).get(release_parameter(project, stack))
+
+
+def signed_code_record(project: str, stack: str) -> str | None:
+    """The signed-code record of the stack (JSON, `components.signing.SignedCode`), or None
+    before its deploy runner first signed."""
+    return _release_records(project, stack).get(signed_code_parameter(project, stack))

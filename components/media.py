@@ -19,6 +19,8 @@ becoming a CloudFront public key in the key group the distribution trusts. The p
 never passes through Pulumi: `soundstack signing-key rotate <stack>` generates a pair, stores the
 private half in the secret this component creates (empty until then), and prints the public
 half to add to the config; two entries let the old key keep working while the new one rolls out.
+`remind_key_age` has a scheduled function publish how long the active key has been active and
+alarms once that exceeds `edge.signing_key_max_age_days`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -34,6 +37,23 @@ import pulumi_aws as aws
 from soundstack.components import buckets, cdn, edge, replication
 from soundstack.components.base import Component, StackContext
 from soundstack.components.iam import Grantee
+from soundstack.policies.territories import territory_problems
+
+#: Metric and schedule of the signing-key age (app_services/reminders/handler.py publishes the
+#: metric in `MediaDelivery.key_age_namespace`; keep them in step).
+KEY_AGE_METRIC = "SigningKeyAgeDays"
+KEY_AGE_SCHEDULE = "rate(1 hour)"
+
+
+class ScheduledFunction(Grantee, Protocol):
+    """A Lambda function a schedule can invoke (components.function.ServiceFunction is one)."""
+
+    @property
+    def arn(self) -> pulumi.Output[str]: ...
+
+    @property
+    def function_name(self) -> pulumi.Output[str]: ...
+
 
 _PEM = re.compile(
     r"^-----BEGIN PUBLIC KEY-----\s+[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*$", re.S
@@ -64,8 +84,14 @@ class MediaArgs:
     domain: cdn.CustomDomain | None = None
     #: Replicate the music to this Region and fail over to it (see the module docstring).
     replica_region: str | None = None
+    #: ISO 3166-1 alpha-2 codes of the countries the music is licensed in: CloudFront answers
+    #: 403 to viewers elsewhere (geo restriction whitelist). Empty: no geo restriction.
+    allowed_countries: Sequence[str] = ()
 
     def __post_init__(self) -> None:
+        problems = territory_problems(self.allowed_countries)
+        if problems:
+            raise ValueError(f"edge.allowed_countries: {'; '.join(problems)}")
         keys = list(self.signing_public_keys)
         if not 1 <= len(keys) <= 2:
             raise ValueError(
@@ -132,6 +158,8 @@ class MediaDelivery(Component):
             comment="keys whose signed URLs the music distribution accepts",
             opts=self.child_opts(),
         )
+        #: CloudWatch namespace of the signing-key age (`ReminderSettings.metric_namespace`).
+        self.key_age_namespace = f"{ctx.project}/Media"
         self.signing_secret = aws.secretsmanager.Secret(
             self.child_name("signing-key"),
             name=self.physical_name("signing-key", "secret"),
@@ -193,7 +221,7 @@ class MediaDelivery(Component):
                 "response_headers_policy_id": headers.id,
                 "trusted_key_groups": [self.key_group.id],
             },
-            restrictions={"geo_restriction": {"restriction_type": "none"}},
+            restrictions={"geo_restriction": cdn.geo_restriction(args.allowed_countries)},
             viewer_certificate=cdn.viewer_certificate(self, args.domain),
             tags=self.tags(),
             opts=self.child_opts(),
@@ -248,6 +276,63 @@ class MediaDelivery(Component):
             [self.key.arn],
             self._kms_condition(),
         )
+
+    def remind_key_age(self, checker: ScheduledFunction, max_age_days: int) -> None:
+        """Alarm when the active signing key has been active longer than `max_age_days`.
+
+        `checker` runs `app_services.reminders.handler.handler` hourly (EventBridge rule; its
+        invoke permission bound to the rule's ARN) and publishes `KEY_AGE_METRIC` from the
+        secret's metadata only: it may describe the secret and list its versions, never read
+        its value, and put metrics in `key_age_namespace` only. Two signals go to monitoring:
+        the age against `max_age_days`, and any failed run (an age that stopped being
+        measured must not pass as a young key)."""
+        if not 1 <= max_age_days <= 3650:
+            raise ValueError(
+                f"edge.signing_key_max_age_days={max_age_days}: use 1 to 3650 days, e.g. 180"
+            )
+        checker.grant(
+            self._sid("DescribeSigningKey"),
+            ["secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds"],
+            [self.signing_secret.arn],
+        )
+        # PutMetricData has no resource type: "*", narrowed to the namespace by its condition key.
+        checker.grant(
+            self._sid("PublishKeyAge"),
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            {"StringEquals": {"cloudwatch:namespace": self.key_age_namespace}},
+        )
+        schedule = aws.cloudwatch.EventRule(
+            self.child_name("key-age"),
+            name=self.physical_name("key-age", "event_rule"),
+            description=f"measure the age of the active signing key of {self.logical_name}",
+            schedule_expression=KEY_AGE_SCHEDULE,
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        permission = aws.lambda_.Permission(
+            self.child_name("key-age-invoke"),
+            action="lambda:InvokeFunction",
+            function=checker.function_name,
+            principal="events.amazonaws.com",
+            source_arn=schedule.arn,
+            opts=self.child_opts(),
+        )
+        aws.cloudwatch.EventTarget(
+            self.child_name("key-age-check"),
+            rule=schedule.name,
+            arn=checker.arn,
+            opts=self.child_opts(depends_on=[permission]),
+        )
+        self.add_signal(
+            "signing_key_age", "active signing key age (days)", self.key_age_namespace,
+            KEY_AGE_METRIC, {"Secret": self.signing_secret.name}, statistic="Maximum",
+            period_seconds=3600, threshold=max_age_days,
+        )  # fmt: skip
+        self.add_signal(
+            "failures", "signing key age check failures", "AWS/Lambda", "Errors",
+            {"FunctionName": checker.function_name}, period_seconds=3600,
+        )  # fmt: skip
 
     def grant_sign(self, grantee: Grantee) -> None:
         """Read the URL-signing private key from Secrets Manager (to issue stream URLs)."""

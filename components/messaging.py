@@ -37,7 +37,8 @@ MAX_VISIBILITY_SECONDS = 43_200
 DLQ_RETENTION_SECONDS = 1_209_600
 
 
-def _deny_insecure_transport(service: str, resource: pulumi.Input[str]) -> dict[str, Any]:
+def deny_insecure_transport(service: str, resource: pulumi.Input[str]) -> dict[str, Any]:
+    """Resource-policy statement refusing every `service` call on `resource` made without TLS."""
     return {
         "Sid": "DenyInsecureTransport",
         "Effect": "Deny",
@@ -125,7 +126,7 @@ class Topic(Component):
                             "Action": ["sns:GetTopicAttributes", "sns:Publish", "sns:Subscribe"],
                             "Resource": self.topic.arn,
                         },
-                        _deny_insecure_transport("sns", self.topic.arn),
+                        deny_insecure_transport("sns", self.topic.arn),
                     ],
                 }
             ),
@@ -235,7 +236,7 @@ class Queue(Component):
             ),
             opts=self.child_opts(),
         )
-        statements: list[Any] = [_deny_insecure_transport("sqs", self.queue.arn)]
+        statements: list[Any] = [deny_insecure_transport("sqs", self.queue.arn)]
         if args.topic is not None:
             statements.append(
                 {
@@ -259,7 +260,7 @@ class Queue(Component):
             policy=pulumi.Output.json_dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [_deny_insecure_transport("sqs", self.dlq.arn)],
+                    "Statement": [deny_insecure_transport("sqs", self.dlq.arn)],
                 }
             ),
             opts=self.child_opts(),

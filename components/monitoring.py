@@ -2,13 +2,15 @@
 
 - `AuditTrail`: a multi-region CloudTrail trail with log file validation, KMS encryption, a
   dedicated locked-down S3 bucket (access-logged, CIS 3.4) and CloudWatch Logs delivery, plus
-  data events for writes to the music bucket.
+  data events for writes to the music bucket; with `notifications`, CloudTrail announces every
+  log file it delivers on an SNS topic of its own (KMS) for a SIEM or log pipeline to follow.
 - `Monitoring`: the SNS alerts topic (KMS) with its e-mail subscription, one alarm per
-  `Signal` the components offered (`ctx.signals`) with the stack's threshold for its key, and a
-  CloudWatch dashboard generated from the same signals. Build it LAST, after every component
-  that offers signals. An alarm can only notify a topic of its own region, so signals kept in
-  another region (CloudFront's, in us-east-1) get their alarms, and an alerts topic with the
-  same key policy and subscription, in that region.
+  `Signal` the components offered (`ctx.signals`) with the stack's threshold for its key, one
+  EventBridge rule per `AlertEvent` (`ctx.alert_events`) sending the matching events to the
+  same topic, and a CloudWatch dashboard generated from the signals. Build it LAST, after every
+  component that offers signals. An alarm can only notify a topic of its own region, so signals
+  kept in another region (CloudFront's, in us-east-1) get their alarms, and an alerts topic with
+  the same key policy and subscription, in that region.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ import pulumi
 import pulumi_aws as aws
 
 from soundstack.components import lookups
-from soundstack.components.base import Component, Signal, StackContext
+from soundstack.components.base import AlertEvent, Component, Signal, StackContext
 from soundstack.components.buckets import Bucket, bucket_policy, log_bucket, private_bucket
 from soundstack.components.iam import ServiceRole, ServiceRoleArgs
 from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
 from soundstack.components.logs import log_group
+from soundstack.components.messaging import deny_insecure_transport
 
 #: Alarm threshold per signal key (production values; stacks override some in their profile).
 #: Units follow the metric: counts per period, milliseconds, percent, bytes or seconds.
@@ -75,6 +78,9 @@ class AuditTrailArgs:
     access_logs: Bucket | None = None
     #: Days S3 server access logs of the trail bucket are kept when the trail makes its own.
     access_log_retention_days: int = 365
+    #: Publish a notification for every log file delivered, on a KMS-encrypted SNS topic only
+    #: this trail may publish to (`AuditTrail.notifications_topic`; subscribe a SIEM queue).
+    notifications: bool = True
 
 
 class AuditTrail(Component):
@@ -195,6 +201,12 @@ class AuditTrail(Component):
             [pulumi.Output.concat(self.log_group.arn, ":log-stream:*")],
         )
 
+        self._topic_ready: list[pulumi.Resource] = []
+        self.notifications_topic = (
+            self._notifications_topic(f"arn:{part}:sns:{ctx.region}:{account}", trail_arn)
+            if args.notifications
+            else None
+        )
         selectors: list[dict[str, Any]] = [
             {
                 "name": "Management events",
@@ -227,11 +239,73 @@ class AuditTrail(Component):
             cloud_watch_logs_group_arn=pulumi.Output.concat(self.log_group.arn, ":*"),
             cloud_watch_logs_role_arn=delivery.role_arn,
             advanced_event_selectors=selectors,
+            sns_topic_name=self.notifications_topic.name if self.notifications_topic else None,
             tags=self.tags(),
-            opts=self.child_opts(depends_on=[*self.bucket.settled, bucket_policy_, delivery]),
+            opts=self.child_opts(
+                depends_on=[*self.bucket.settled, bucket_policy_, delivery, *self._topic_ready]
+            ),
         )
         self.arn: pulumi.Output[str] = self.trail.arn
         self.register_outputs({"arn": self.arn, "bucket": self.bucket.name})
+
+    def _notifications_topic(self, arn_prefix: str, trail_arn: str) -> aws.sns.Topic:
+        """The topic CloudTrail notifies of each log file delivery, as CloudTrail documents it
+        (Amazon SNS topic policy for CloudTrail): SNS:Publish for `cloudtrail.amazonaws.com`
+        with the security best practice's `aws:SourceArn` condition ("The value of this key is
+        the ARN of the trail"), and, the topic being KMS-encrypted, "you must also enable
+        compatibility between the event source (CloudTrail) and the encrypted topic by adding
+        the following statement to the policy of the AWS KMS key" (kms:GenerateDataKey* and
+        kms:Decrypt). CloudTrail checks the topic policy when the trail is created or updated
+        (InsufficientSnsTopicPolicyException), so the trail waits for it."""
+        ctx = self.ctx
+        name = self.physical_name("notifications", "sns")
+        key = EncryptionKey(
+            self.child_name("notifications-key"),
+            EncryptionKeyArgs(
+                description=f"CloudTrail log delivery notifications of {ctx.project}-{ctx.stack}",
+                extra_statements=[
+                    {
+                        "Sid": "CloudTrailEncryptsNotifications",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                        "Resource": "*",
+                    }
+                ],
+            ),
+            ctx,
+            opts=self.child_opts(),
+        )
+        topic = aws.sns.Topic(
+            self.child_name("notifications"),
+            name=name,
+            kms_master_key_id=key.arn,
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        policy = aws.sns.TopicPolicy(
+            self.child_name("notifications-policy"),
+            arn=topic.arn,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AWSCloudTrailSNSPolicy",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                            "Action": "SNS:Publish",
+                            "Resource": f"{arn_prefix}:{name}",
+                            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+                        },
+                        deny_insecure_transport("sns", f"{arn_prefix}:{name}"),
+                    ],
+                }
+            ),
+            opts=self.child_opts(),
+        )
+        self._topic_ready = [policy, key]
+        return topic
 
 
 # --- Alarms and dashboard --------------------------------------------------------------------
@@ -287,7 +361,8 @@ class Monitoring(Component):
             if args.trail is not None
             else None
         )
-        self.topic = self._alerts_topic("alerts", None, args.alarm_email)
+        events = list(ctx.alert_events)
+        self.topic = self._alerts_topic("alerts", None, args.alarm_email, bool(events))
         self.topic_arn: pulumi.Output[str] = self.topic.arn
         #: Alerts topic per region holding signals: the stack's region, then e.g. us-east-1.
         self.topics: dict[str, aws.sns.Topic] = {ctx.region: self.topic}
@@ -300,13 +375,20 @@ class Monitoring(Component):
         ids = _alarm_ids(signals)
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         for alarm_id, signal in zip(ids, signals, strict=True):
-            if signal.key not in thresholds:
+            if signal.threshold is None and signal.key not in thresholds:
                 raise ValueError(
                     f"{signal.component} offers a signal with key {signal.key!r}, which has no "
                     f"threshold; use one of {sorted(thresholds)} or add the key to "
                     "components.monitoring.DEFAULT_THRESHOLDS"
                 )
-            self.alarms[alarm_id] = self._alarm(alarm_id, signal, thresholds[signal.key], args)
+            threshold = thresholds[signal.key] if signal.threshold is None else signal.threshold
+            self.alarms[alarm_id] = self._alarm(alarm_id, signal, threshold, args)
+        #: One EventBridge rule per offered event pattern, sending its events to `topic`.
+        self.event_rules = {
+            f"{e.component}-{e.role}": self._event_rule(e) for e in _unique_events(events)
+        }
+        if self.event_rules:
+            self._topic_policy(list(self.event_rules.values()))
 
         self.dashboard = aws.cloudwatch.Dashboard(
             self.child_name("dashboard"),
@@ -320,28 +402,44 @@ class Monitoring(Component):
             {"topic_arn": self.topic_arn, "dashboard": self.dashboard.dashboard_name}
         )
 
-    def _alerts_topic(self, role: str, region: str | None, email: str | None) -> aws.sns.Topic:
+    def _alerts_topic(
+        self, role: str, region: str | None, email: str | None, events: bool = False
+    ) -> aws.sns.Topic:
         """A KMS-encrypted alerts topic in `region` (None: the stack's) and its e-mail subscription.
 
         CloudWatch publishes alarm notifications into the encrypted topic, so it may use the key
         (AWS's documented grant for alarms to SSE topics; CloudWatch sends no source account to
-        KMS here).
+        KMS here). With `events`, EventBridge rules publish too: SNS's "Enable compatibility
+        between event sources from AWS services and encrypted topics" grant for
+        `events.amazonaws.com`, without source conditions, which EventBridge's KMS requests do
+        not carry (a conditioned grant would drop every event).
         """
         ctx = self.ctx
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            }
+        ]
+        if events:
+            statements.append(
+                {
+                    "Sid": "EventBridgeRulesPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                }
+            )
         key = EncryptionKey(
             self.child_name(f"{role}-key"),
             EncryptionKeyArgs(
                 description=f"Alerts topic of {ctx.project}-{ctx.stack}"
                 + (f" in {region}" if region else ""),
-                extra_statements=[
-                    {
-                        "Sid": "CloudWatchAlarmsPublish",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                        "Resource": "*",
-                    }
-                ],
+                extra_statements=statements,
                 region=region,
             ),
             ctx,
@@ -365,6 +463,71 @@ class Monitoring(Component):
                 opts=self.child_opts(),
             )
         return topic
+
+    def _event_rule(self, event: AlertEvent) -> aws.cloudwatch.EventRule:
+        """A rule on the default event bus matching `event.pattern`, targeting the alerts topic."""
+        role = f"{event.component}-{event.role}"
+        rule = aws.cloudwatch.EventRule(
+            self.child_name(f"event-{role}"),
+            name=self.physical_name(f"event-{role}", "event_rule"),
+            description=event.description,
+            event_pattern=json.dumps(event.pattern),
+            tags=self.tags(),
+            opts=self.child_opts(),
+        )
+        aws.cloudwatch.EventTarget(
+            self.child_name(f"event-{role}-alerts"),
+            rule=rule.name,
+            arn=self.topic.arn,
+            opts=self.child_opts(),
+        )
+        return rule
+
+    def _topic_policy(self, rules: Sequence[aws.cloudwatch.EventRule]) -> aws.sns.TopicPolicy:
+        """Who may publish to the stack region's alerts topic once event rules do: its alarms
+        ("grants permissions to the CloudWatch alarms service to publish messages to the SNS
+        topic", limited by `aws:SourceArn` to this account's alarms) and these rules (EventBridge:
+        "Your Amazon SNS topic's resource-based policy must allow EventBridge"). The account's
+        own principals keep publishing through their IAM policies."""
+        ctx = self.ctx
+        part, account = lookups.partition(), lookups.account_id()
+        return aws.sns.TopicPolicy(
+            self.child_name("alerts-policy"),
+            arn=self.topic.arn,
+            policy=pulumi.Output.all(self.topic.arn, *(r.arn for r in rules)).apply(
+                lambda arns: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "CloudWatchAlarmsPublish",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Action": "sns:Publish",
+                                "Resource": arns[0],
+                                "Condition": {
+                                    "ArnLike": {
+                                        "aws:SourceArn": (
+                                            f"arn:{part}:cloudwatch:{ctx.region}:{account}:alarm:*"
+                                        )
+                                    }
+                                },
+                            },
+                            {
+                                "Sid": "EventRulesPublish",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sns:Publish",
+                                "Resource": arns[0],
+                                "Condition": {"ArnEquals": {"aws:SourceArn": sorted(arns[1:])}},
+                            },
+                            deny_insecure_transport("sns", arns[0]),
+                        ],
+                    }
+                )
+            ),
+            opts=self.child_opts(),
+        )
 
     def _alarm(
         self, alarm_id: str, signal: Signal, threshold: float, args: MonitoringArgs
@@ -395,6 +558,15 @@ class Monitoring(Component):
             tags=self.tags(),
             opts=self.child_opts(),
         )
+
+
+def _unique_events(events: Sequence[AlertEvent]) -> list[AlertEvent]:
+    """The offered events, refusing two with the same component and role (one rule name)."""
+    seen = [f"{e.component}-{e.role}" for e in events]
+    duplicates = sorted({r for r in seen if seen.count(r) > 1})
+    if duplicates:
+        raise ValueError(f"alert events {duplicates} repeat component and role; name them apart")
+    return list(events)
 
 
 def _alarm_ids(signals: Sequence[Signal]) -> list[str]:

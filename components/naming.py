@@ -49,6 +49,7 @@ LIMITS: dict[str, int] = {
     "quicksight": 512,
     "sfn": 80,  # Step Functions state machine
     "scheduler": 64,  # EventBridge Scheduler schedule
+    "event_rule": 64,  # EventBridge rule
 }
 
 _HASH_LEN = 8

@@ -159,10 +159,14 @@ def buildspec(
     return yaml.safe_dump(spec, sort_keys=False, width=1000)
 
 
-def deploy_commands(stack: str, repositories: Sequence[str], release_parameter: str) -> list[str]:
-    """The deploy runner's build: layer, release record (only once its images exist), deploy,
-    then the web client built and published onto what `pulumi up` created (README "Identity,
-    media, web and edge": `soundstack publish-web`).
+def deploy_commands(
+    stack: str, repositories: Sequence[str], release_parameter: str, sign_lambda: bool = False
+) -> list[str]:
+    """The deploy runner's build: layer, release record (only once its images exist), with
+    `sign_lambda` the functions' code and layer signed by Signer and recorded (`soundstack
+    sign-lambda`, for a code signing config that enforces), deploy, then the web client built
+    and published onto what `pulumi up` created (README "Identity, media, web and edge":
+    `soundstack publish-web`).
 
     CodeBuild sets CODEBUILD_RESOLVED_SOURCE_VERSION to "the source revision provided by
     CodePipeline", the commit id the Images stage of the same execution tagged its pushes with.
@@ -183,9 +187,11 @@ def deploy_commands(stack: str, repositories: Sequence[str], release_parameter: 
             f'aws ssm put-parameter --name {release_parameter} --type String --value "$TAG" '
             "--overwrite"
         )
+    sign = [f".venv/bin/soundstack sign-lambda {stack}"] if sign_lambda else []
     return [
         *commands,
         f"pulumi stack select {stack}",
+        *sign,
         f"pulumi preview --stack {stack} {pack} --diff",
         f"pulumi up --stack {stack} {pack} --yes --skip-preview",
         "bash .ci/node",  # Vite 8's Node floor, checked before the build
@@ -545,6 +551,9 @@ class DeployRunnerArgs:
     logs_kms_key_arn: pulumi.Input[str] | None = None
     #: A first deploy of a cluster with its add-ons takes about an hour; CodeBuild allows 5-2160.
     timeout_minutes: int = 120
+    #: Sign the functions' code and layer before each deploy (`functions.code_signing:
+    #: enforce`); the role's `signer:*`, S3 and KMS permissions cover it (components/bootstrap.py).
+    sign_lambda: bool = False
 
     def __post_init__(self) -> None:
         if not 5 <= self.timeout_minutes <= 2160:
@@ -602,6 +611,7 @@ class DeployRunner(Component):
                     ctx.stack,
                     args.repositories,
                     lookups.release_parameter(ctx.project, ctx.stack),
+                    args.sign_lambda,
                 ),
                 env={"STACK": ctx.stack},
                 secrets={"PULUMI_ACCESS_TOKEN": token},

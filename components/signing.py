@@ -8,14 +8,18 @@ but issues a warning" (CloudWatch metric `SignatureValidationErrors`, CloudTrail
 `Enforce` — "Lambda issues a warning (same as the Warn action) and blocks the deployment of the
 code package".
 
-`ServiceFunction` uploads its zip directly (Pulumi's `code=` archive) and the layer from an S3
-object, neither signed by a Signer job, so `Enforce` would block every `pulumi up`: this
-component refuses it (`CodeSigningArgs`) until the artefacts are signed (README: "Lambda code
-signing"). `Warn` is deployable today and makes every unsigned deployment visible.
+Unsigned, `ServiceFunction` uploads its zip directly (Pulumi's `code=` archive) and the layer
+from an S3 object, so `Enforce` would block every `pulumi up`: this component refuses it
+(`CodeSigningArgs`) unless the artefacts are signed. Signed means the stack's deploy runner ran
+`soundstack sign-lambda` (soundstack/lambda_artefacts.py): it zipped the code and the layer,
+had Signer sign both with this profile, and recorded where the signed objects are
+(`SignedCode`, SSM `lookups.signed_code_parameter`); the program then deploys every function and
+the layer from those objects. README: "Lambda code signing".
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -29,6 +33,28 @@ from soundstack.components.base import Component, StackContext
 LAMBDA_PLATFORM = "AWSLambda-SHA384-ECDSA"
 #: Signer's default, and longest, signature validity period (135 months).
 MAX_VALIDITY_MONTHS = 135
+
+
+@dataclass(frozen=True)
+class SignedCode:
+    """Where Signer put the signed Lambda code and layer zips (one bucket, the layer's assets
+    bucket), as the deploy runner recorded them."""
+
+    bucket: str
+    code_key: str
+    layer_key: str
+
+    @classmethod
+    def from_record(cls, record: str) -> SignedCode:
+        """Parse the SSM record; a malformed one is an error naming the parameter's fix."""
+        try:
+            found = json.loads(record)
+            return cls(str(found["bucket"]), str(found["code_key"]), str(found["layer_key"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f"the signed-code record is not what `soundstack sign-lambda` writes ({exc}); "
+                "run the deploy runner again (it rewrites the record)"
+            ) from None
 
 
 @dataclass
@@ -90,5 +116,7 @@ class CodeSigning(Component):
             opts=self.child_opts(),
         )
         self.arn: pulumi.Output[str] = self.config.arn
+        #: What `soundstack sign-lambda` signs with (stack outputs `code_signing_profile*`).
         self.profile_name: pulumi.Output[str] = self.profile.name
+        self.profile_version_arn: pulumi.Output[str] = self.profile.version_arn
         self.register_outputs({"arn": self.arn, "profile_name": self.profile_name})

@@ -3,7 +3,8 @@
 Requests flow:
 - `/api/*` (only when `api_domain` is given) goes to the API Gateway HTTP API, uncached, with
   the viewer's headers (but not `Host`: API Gateway answers 403 to a Host that is not its own),
-  query strings and `Authorization` forwarded and the `/api` prefix removed (`/api/tracks`
+  query strings, `Authorization` and `CloudFront-Viewer-Country` (licensing territories)
+  forwarded and the `/api` prefix removed (`/api/tracks`
   reaches the API as `/tracks`). This is how the API gets the distribution's WAF web ACL and
   Shield protection: HTTP APIs cannot be associated with WAF. With `api_origin_secret`, every
   request to the API carries `cdn.ORIGIN_VERIFY_HEADER` with that value, which the API's edge
@@ -256,11 +257,14 @@ class WebApp(Component):
 
     def _api_behaviour(self, headers_policy_id: pulumi.Input[str]) -> dict:
         # Caching "disabled" the only way that still forwards Authorization: TTLs of 0-1 s with
-        # the header in the cache key (a managed CachingDisabled policy would drop it).
+        # the header in the cache key (a managed CachingDisabled policy would drop it). The
+        # viewer's country rides along the same way: "All URL query strings, HTTP headers, and
+        # cookies that you include in the cache key (using a cache policy) are automatically
+        # included in origin requests", whatever the managed origin request policy adds.
         api_cache = aws.cloudfront.CachePolicy(
             self.child_name("api-cache"),
             name=self.physical_name("api-cache"),
-            comment="API: no caching, Authorization and query strings forwarded",
+            comment="API: no caching; Authorization, viewer country and query strings forwarded",
             min_ttl=0,
             default_ttl=0,
             max_ttl=1,
@@ -268,7 +272,7 @@ class WebApp(Component):
                 "cookies_config": {"cookie_behavior": "none"},
                 "headers_config": {
                     "header_behavior": "whitelist",
-                    "headers": {"items": ["Authorization"]},
+                    "headers": {"items": ["Authorization", cdn.VIEWER_COUNTRY_HEADER]},
                 },
                 "query_strings_config": {"query_string_behavior": "all"},
                 "enable_accept_encoding_gzip": True,

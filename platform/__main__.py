@@ -41,6 +41,7 @@ from soundstack.components.function import (
     FunctionCode,
     PaymentSettings,
     RecommendationSettings,
+    ReminderSettings,
     ServiceFunction,
     ServiceFunctionArgs,
     ServiceSettings,
@@ -60,7 +61,7 @@ from soundstack.components.network import Network, NetworkArgs
 from soundstack.components.pipeline import DeployRunner, DeployRunnerArgs, Pipeline, PipelineArgs
 from soundstack.components.provider_secrets import ProviderSecrets, ProviderSecretsArgs
 from soundstack.components.search import Search, SearchArgs, SearchCollection, SearchCollectionArgs
-from soundstack.components.signing import CodeSigning, CodeSigningArgs
+from soundstack.components.signing import CodeSigning, CodeSigningArgs, SignedCode
 from soundstack.components.web import WebApp, WebArgs
 from soundstack.stacks.loader import ConfigError
 from soundstack.stacks.runtime import load_from_pulumi, secret, stack_context
@@ -136,6 +137,7 @@ media = MediaDelivery(
         log_retention_days=config.edge.log_retention_days,
         domain=custom_domain("media."),
         replica_region=bucket_replica_region,
+        allowed_countries=config.edge.allowed_countries,
     ),
     ctx,
 )
@@ -271,19 +273,38 @@ notifications = messaging.queue(
 # payment reach AWS through the endpoints and the providers through NAT.
 # `make layer` fills build/layer (under the project root); the zip reaches Lambda through the
 # layer's assets bucket.
+# With `functions.code_signing: enforce`, the code and the layer come from the zips the deploy
+# runner had Signer sign (`soundstack sign-lambda`), once it has recorded them: before that (a
+# stack's first deploy, from a workstation) nothing signed exists, so the config only warns.
+signed_code = None
+if config.functions.code_signing == "enforce":
+    record = lookups.signed_code_record(ctx.project, ctx.stack)
+    signed_code = SignedCode.from_record(record) if record else None
+    if signed_code is None:
+        pulumi.log.warn(
+            "functions.code_signing is enforce, but no signed code is recorded yet "
+            f"({lookups.signed_code_parameter(ctx.project, ctx.stack)}): this deploy uploads "
+            "the code unsigned under Warn; the deploy runner signs and enforces from its first run"
+        )
 deps_layer = DependencyLayer(
     "deps",
     DependencyLayerArgs(
-        DEFAULT_LAYER_DIR,
-        kms_key_arn=data_key.arn,
-        access_logs=media.logs,
+        DEFAULT_LAYER_DIR, kms_key_arn=data_key.arn, access_logs=media.logs,
+        signed_code=signed_code,
         description="Third-party dependencies of app_services",
     ),
     ctx,
-)
+)  # fmt: skip
 
 code_signing = (
-    CodeSigning("code-signing", CodeSigningArgs(), ctx)
+    CodeSigning(
+        "code-signing",
+        CodeSigningArgs(
+            untrusted_artifact_on_deployment="Enforce" if signed_code else "Warn",
+            artefacts_signed=signed_code is not None,
+        ),
+        ctx,
+    )
     if config.functions.code_signing != "off"
     else None
 )
@@ -310,6 +331,7 @@ def function_args(service: str, settings: ServiceSettings, in_vpc: bool) -> Serv
         network=network if in_vpc else None,
         layer=deps_layer,
         code_signing_config_arn=code_signing.arn if code_signing else None,
+        signed_code=signed_code,
     )
 
 
@@ -487,6 +509,22 @@ functions = {
         for service, (settings, in_vpc) in service_settings.items()
     },
 }
+# Hourly: how long the active URL-signing key has been active, alarmed past the configured age.
+reminders_fn = ServiceFunction(
+    "reminders-fn",
+    dataclasses.replace(
+        function_args(
+            "reminders",
+            ReminderSettings(
+                signing_secret_id=media.signing_secret_arn, metric_namespace=media.key_age_namespace
+            ),
+            in_vpc=True,
+        ),
+        reserved_concurrency=None,  # one short run an hour: nothing to reserve for it
+    ),
+    ctx,
+)
+media.remind_key_age(reminders_fn, config.edge.signing_key_max_age_days)
 # Each function gets exactly what its service uses, through the stores' verbs.
 media.grant_read(functions["catalog"])
 media.grant_sign(functions["catalog"])
@@ -583,6 +621,9 @@ if config.cluster.enabled and config.domain is not None:
                         **{k.upper(): v for k, v in search_settings.items()},
                         "CDN_DOMAIN": media.domain_name,
                         "CLOUDFRONT_SIGNING_SECRET_ID": media.signing_secret_arn,
+                        # The ingress ALB adds no trusted country: territory-restricted
+                        # tracks stream only through the web distribution's /api/*.
+                        "VIEWER_COUNTRY_SOURCE": "none",
                     },
                 ),
                 WorkloadSpec(
@@ -674,6 +715,7 @@ runner = DeployRunner(
         kms_key_arn=data_key.arn,
         log_retention_days=config.pipeline.log_retention_days,
         logs_kms_key_arn=logs_key.arn,
+        sign_lambda=config.functions.code_signing == "enforce",
     ),
     ctx,
 )
@@ -732,6 +774,7 @@ monitoring = Monitoring(
             logs_kms_key_arn=logs_key.arn,
             music_bucket_arn=media.bucket_arn,
             access_logs=media.logs,
+            notifications=config.monitoring.trail_notifications,
         ),
     ),
     ctx,
@@ -779,5 +822,11 @@ pulumi.export("redshift_endpoint", analytics.endpoint)
 pulumi.export("alerts_topic_arn", monitoring.topic_arn)
 if monitoring.trail is not None:
     pulumi.export("trail_arn", monitoring.trail.arn)
+    if monitoring.trail.notifications_topic is not None:
+        pulumi.export("trail_notifications_topic_arn", monitoring.trail.notifications_topic.arn)
 if pipeline is not None:
     pulumi.export("pipeline_arn", pipeline.arn)
+if code_signing is not None:  # what `soundstack sign-lambda` signs with, and where
+    pulumi.export("code_signing_profile_name", code_signing.profile_name)
+    pulumi.export("code_signing_profile_version_arn", code_signing.profile_version_arn)
+    pulumi.export("lambda_assets_bucket", deps_layer.bucket_name)

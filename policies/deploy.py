@@ -89,6 +89,9 @@ NAME_RULES: tuple[NameRule, ...] = (
              "lowercase ASCII letters, numbers, underscores, and hyphens, and must be between "
              "1 and 256 characters long. For a FIFO (first-in-first-out) topic, the name must "
              "end with the .fifo suffix.\""),
+    NameRule(("aws:cloudwatch/eventRule:EventRule",), "name", r"[.\-_A-Za-z0-9]+", 64,
+             "EventBridge PutRule Name: \"Length Constraints: Minimum length of 1. Maximum "
+             "length of 64. Pattern: [\\.\\-_A-Za-z0-9]+\""),
     NameRule(("aws:kinesis/stream:Stream", "aws:kinesis/streamConsumer:StreamConsumer"), "name",
              r"[a-zA-Z0-9_.-]+", 128,
              "Kinesis CreateStream StreamName / RegisterStreamConsumer ConsumerName: \"Length "

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, StackValidationArgs
 
-from .core import Settings, Spec, get, of_type, stack_policy
+from .core import (
+    Settings,
+    Spec,
+    get,
+    judging,
+    linked,
+    of_type,
+    present,
+    references,
+    stack_policy,
+)
 
 POLICIES: list[Spec] = []
 
@@ -61,3 +71,49 @@ def _reserved_concurrency(
             "functions.reserved_concurrency, null reserves none)",
             biggest.urn,
         )
+
+
+CODE_SIGNING_CONFIG = "aws:lambda/codeSigningConfig:CodeSigningConfig"
+LAYER = "aws:lambda/layerVersion:LayerVersion"
+BUCKET_OBJECT = "aws:s3/bucketObject:BucketObject"
+BUCKET_OBJECT_V2 = "aws:s3/bucketObjectv2:BucketObjectv2"
+
+
+@stack_policy(
+    POLICIES,
+    "deploy-lambda-signed-code",
+    "A function whose code signing config enforces deploys only what Signer signed: its code "
+    "from an S3 object (not an archive Pulumi uploads) and its layers from objects Pulumi did "
+    'not upload either. Lambda: with Enforce it "blocks the deployment of the code package" '
+    'that fails the signature check, and "any layers that you add to the function must also be '
+    'signed by an allowed signing profile".',
+    ["custom"],
+    [FUNCTION, CODE_SIGNING_CONFIG, LAYER, BUCKET_OBJECT],
+)
+def _signed_code(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    enforcing = [
+        c
+        for c in of_type(args.resources, CODE_SIGNING_CONFIG)
+        if get(c.props, "policies", "untrustedArtifactOnDeployment") == "Enforce"
+    ]
+    uploads = list(of_type(args.resources, BUCKET_OBJECT, BUCKET_OBJECT_V2))
+    layers = list(of_type(args.resources, LAYER))
+    for fn in of_type(args.resources, FUNCTION):
+        with judging(fn, report):
+            if not any(linked(fn, "codeSigningConfigArn", c, "arn") for c in enforcing):
+                continue
+            if present(fn.props, "code") or present(fn.props, "filename"):
+                report(
+                    f"function {fn.name} uploads its code unsigned under an enforcing code "
+                    "signing config: deploy it from the signed object (s3_bucket/s3_key, "
+                    "`soundstack sign-lambda`)",
+                    fn.urn,
+                )
+            for layer in (x for x in layers if references(fn, "layers", x)):
+                if any(references(layer, "s3Key", upload) for upload in uploads):
+                    report(
+                        f"function {fn.name} uses layer {layer.name}, uploaded unsigned by "
+                        "Pulumi, under an enforcing code signing config; make the layer from "
+                        "the signed object",
+                        fn.urn,
+                    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pulumi_policy import Policy
 
 from . import (
+    alerting,
     api,
     api_exposure,
     audit,
@@ -17,6 +18,7 @@ from . import (
     governance,
     iam,
     identity,
+    licensing,
     messaging,
     network,
     resilience,
@@ -44,6 +46,8 @@ MODULES = (
     deploy_limits,
     deploy,
     resilience,
+    licensing,
+    alerting,
 )
 
 

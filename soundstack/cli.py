@@ -145,6 +145,12 @@ def _publish_web(args: argparse.Namespace) -> int:
     return run(args.stack, args.outputs, args.dist, PROJECT_DIR, args.wait, args.keep_days)
 
 
+def _sign_lambda(args: argparse.Namespace) -> int:
+    from soundstack.lambda_artefacts import run
+
+    return run(args.stack, args.outputs, PROJECT_DIR)
+
+
 def _check(args: argparse.Namespace) -> int:
     """Only the policy run: violations, an optional audit report, exit 1 on a mandatory one."""
     from soundstack import report
@@ -268,6 +274,16 @@ def parser() -> argparse.ArgumentParser:
         "days (default 7: open tabs of the previous build still load their chunks)",
     )
     web.set_defaults(run=_publish_web)
+    sign = sub.add_parser(
+        "sign-lambda",
+        help="before `pulumi up`: have AWS Signer sign the functions' code and layer with the "
+        "stack's profile and record them for a code signing config that enforces",
+    )
+    sign.add_argument("stack", help="stack name (reads `pulumi stack output --json --stack`)")
+    sign.add_argument(
+        "--outputs", metavar="FILE", help="stack outputs as JSON instead of asking pulumi"
+    )
+    sign.set_defaults(run=_sign_lambda)
     return top
 
 

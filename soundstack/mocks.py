@@ -27,6 +27,24 @@ ACCOUNT_ID = "123456789012"
 #: runner records it): previews show the steady state, with the workloads deployed.
 OFFLINE_RELEASE = "0123456789abcdef0123456789abcdef01234567"
 
+
+def offline_signed_code(project: str, stack: str, release: str) -> str:
+    """The signed-code record the offline preview finds (as `soundstack sign-lambda` writes it:
+    objects Signer put under `signed/` of the stack's layer assets bucket)."""
+    bucket = f"{project}-{stack}-deps-assets"
+    return json.dumps(
+        {
+            "bucket": bucket,
+            "code_key": f"lambda-code/signed/code-{release[:12]}.zip",
+            "layer_key": f"lambda-code/signed/layer-{release[:12]}.zip",
+            "code_sha256": "0" * 64,
+            "layer_sha256": "1" * 64,
+            "profile_version_arn": "",
+            "signature_expires": "2099-01-01T00:00:00+00:00",
+        }
+    )
+
+
 # Type token → prefix of the id AWS gives such a resource (e.g. vpc-0a1b2c…).
 _ID_PREFIX = {
     "aws:ec2/vpc:Vpc": "vpc",
@@ -150,16 +168,21 @@ class EstateMocks(pulumi.runtime.Mocks):
         }
 
     def _parameters(self, args: dict[str, Any]) -> dict[str, Any]:
-        """SSM answers a path with the parameters under it: only release records exist here."""
+        """SSM answers a path with the parameters under it: only release records exist here,
+        the image tag and the signed Lambda code of a released stack."""
         path = str(args["path"]).rstrip("/")
-        names = [f"{path}/image-tag"] if path.endswith("/release") and self.release else []
+        records = {}
+        if path.endswith("/release") and self.release:
+            project, stack = path.split("/")[1:3]
+            signed = offline_signed_code(project, stack, self.release)
+            records = {f"{path}/image-tag": self.release, f"{path}/lambda-code": signed}
         return {
             "id": path,
             "path": path,
-            "names": names,
-            "values": [self.release] * len(names),
-            "types": ["String"] * len(names),
-            "arns": [f"arn:aws:ssm:{self.region}:{self.account_id}:parameter{n}" for n in names],
+            "names": list(records),
+            "values": list(records.values()),
+            "types": ["String"] * len(records),
+            "arns": [f"arn:aws:ssm:{self.region}:{self.account_id}:parameter{n}" for n in records],
             "withDecryption": True,
         }
 
@@ -613,6 +636,10 @@ _OUTPUTS: dict[str, Computed] = {
     },
     "aws:cloudwatch/metricAlarm:MetricAlarm": lambda m, rid, name, i: {
         "arn": f"arn:aws:cloudwatch:{i.get('region') or m.region}:{m.account_id}:alarm:{name}"
+    },
+    # a rule on the default bus: arn:aws:events:<region>:<account>:rule/<name>
+    "aws:cloudwatch/eventRule:EventRule": lambda m, rid, name, i: {
+        "arn": f"arn:aws:events:{i.get('region') or m.region}:{m.account_id}:rule/{name}"
     },
     "aws:cloudwatch/dashboard:Dashboard": lambda m, rid, name, i: {
         "dashboardArn": f"arn:aws:cloudwatch::{m.account_id}:dashboard/{name}"

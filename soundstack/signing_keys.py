@@ -8,7 +8,9 @@ components/media.py creates empty); Pulumi only ever sees the public key. Rotati
 2. add that key to `edge.signing_public_keys` (keep the old one) and `pulumi up`: CloudFront now
    accepts URLs signed by either key;
 3. `activate`: find the new key's CloudFront id, make it the active signing key (services pick
-   it up when they next load the secret);
+   it up when they next load the secret); the secret version it writes carries the staging
+   label `ACTIVE_KEY_STAGE`, from which the key-age reminder counts (`edge.
+   signing_key_max_age_days`: an alarm fires once the active key is older);
 4. once the old key's last URLs have expired, drop it from the config and `pulumi up`.
 """
 
@@ -22,6 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from soundstack.app_services.media_signing import ACTIVE_KEY_STAGE
 from soundstack.components.naming import physical_name
 
 #: The media component's logical name in platform/__main__.py and its secret's role.
@@ -78,8 +81,10 @@ def rotate(secrets: Any, secret_id: str, now: datetime | None = None) -> str:
     return public
 
 
-def activate(secrets: Any, cloudfront: Any, secret_id: str) -> str:
-    """Make the pending key the active one; return its CloudFront public key id."""
+def activate(secrets: Any, cloudfront: Any, secret_id: str, now: datetime | None = None) -> str:
+    """Make the pending key the active one; return its CloudFront public key id. The version
+    written is AWSCURRENT (what services read) and `ACTIVE_KEY_STAGE` (when the key-age
+    reminder counts from; Secrets Manager moves a label that another version holds)."""
     state = _read(secrets, secret_id)
     pending = state.get("pending")
     if not pending:
@@ -101,11 +106,17 @@ def activate(secrets: Any, cloudfront: Any, secret_id: str) -> str:
             "CloudFront has no public key matching the pending key yet: add it to "
             "edge.signing_public_keys and run `pulumi up` first"
         )
-    state = {
-        "active": {"key_pair_id": key_id, "private_key_pem": pending["private_key_pem"]},
-        "pending": None,
+    active = {
+        "key_pair_id": key_id,
+        "private_key_pem": pending["private_key_pem"],
+        "created_at": pending.get("created_at"),
+        "activated_at": (now or datetime.now(UTC)).isoformat(),
     }
-    secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(state))
+    secrets.put_secret_value(
+        SecretId=secret_id,
+        SecretString=json.dumps({"active": active, "pending": None}),
+        VersionStages=["AWSCURRENT", ACTIVE_KEY_STAGE],
+    )
     return key_id
 
 

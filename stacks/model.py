@@ -25,6 +25,7 @@ from soundstack.components.network import (
     DEFAULT_INTERFACE_ENDPOINTS,
     KNOWN_INTERFACE_ENDPOINTS,
 )
+from soundstack.policies.territories import territory_problems
 
 Environment = Literal["dev", "staging", "prod"]
 
@@ -190,7 +191,8 @@ class ClusterConfig(Section):
 
 
 #: The functions platform/__main__.py runs (`<name>-fn`), each reserving `reserved_concurrency`:
-#: the six request services, and auth as Cognito triggers, profile writer and API edge gate.
+#: the six request services, and auth as Cognito triggers, profile writer and API edge gate
+#: (the hourly `reminders-fn` reserves nothing and is not counted).
 SERVICE_FUNCTIONS = (
     "auth", "profiles", "gate", "catalog", "playlist", "activity", "recommendation", "payment",
     "feed",
@@ -208,8 +210,9 @@ class FunctionsConfig(Section):
     account_concurrency_quota: int = Field(DEFAULT_ACCOUNT_CONCURRENCY, ge=1)
     log_retention_days: int = 365
     #: Lambda code signing (components/signing.py): `warn` attaches a code signing config whose
-    #: failed checks are reported, not blocked; `Enforce` waits for signed artefacts (README).
-    code_signing: Literal["off", "warn"] = "warn"
+    #: failed checks are reported, not blocked; `enforce` deploys the code and layer the deploy
+    #: runner had Signer sign and blocks anything else (README "Lambda code signing").
+    code_signing: Literal["off", "warn", "enforce"] = "enforce"
 
     _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
 
@@ -282,10 +285,17 @@ class EdgeConfig(Section):
     #: PEM public keys (1, or 2 while rotating) whose private halves sign stream URLs; the
     #: private key lives only in Secrets Manager (`soundstack signing-key rotate <stack>`).
     signing_public_keys: list[str] = Field(default_factory=list, max_length=2)
+    #: Days the active signing key may stay active before an alarm asks for a rotation
+    #: (`soundstack signing-key rotate`; components/media.py `remind_key_age`).
+    signing_key_max_age_days: int = Field(180, ge=1, le=3650)
     #: Route 53 zone of `domain`: with both set, the web app is served on `domain` and music on
     #: `media.<domain>` with ACM certificates (TLS 1.2_2021); otherwise on *.cloudfront.net.
     hosted_zone_id: str | None = None
     proactive_engagement: ProactiveEngagementConfig = ProactiveEngagementConfig()
+    #: Countries the music is licensed in (ISO 3166-1 alpha-2, e.g. [GB, IE]): the media
+    #: distribution serves only viewers there (CloudFront geo restriction); empty: everywhere.
+    #: A track may be narrower still (its territories, set at ingest; README "Licensing").
+    allowed_countries: list[str] = Field(default_factory=list)
 
     _ret = field_validator("log_retention_days")(classmethod(lambda cls, v: _retention(v)))
 
@@ -310,6 +320,27 @@ class EdgeConfig(Section):
                     "`soundstack signing-key rotate <stack>` printed"
                 )
         return keys
+
+    @field_validator("allowed_countries", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, codes: object) -> object:
+        if isinstance(codes, list) and any(isinstance(c, bool) for c in codes):
+            raise ValueError(
+                "holds a true/false: YAML reads a bare NO (Norway) or YES as a boolean; quote it, "
+                'e.g. [GB, "NO"]'
+            )
+        return codes
+
+    @field_validator("allowed_countries")
+    @classmethod
+    def _countries(cls, codes: list[str]) -> list[str]:
+        problems = territory_problems(codes)
+        if problems:
+            raise ValueError(
+                "; ".join(problems) + "; list the countries as in the CloudFront console, e.g. "
+                "[GB, IE] (https://www.iso.org/obp/ui/#search/code/)"
+            )
+        return sorted(codes)
 
     @field_validator("hosted_zone_id")
     @classmethod
@@ -364,6 +395,8 @@ class MonitoringConfig(Section):
     alarm_email: str | None = None
     log_retention_days: int = 365
     trail_retention_days: int = 365
+    #: CloudTrail notifies an SNS topic of every log file it delivers (for a SIEM to follow).
+    trail_notifications: bool = True
     #: Alarm threshold per signal key (errors, 5xx, cpu …); unset keys take
     #: components.monitoring.DEFAULT_THRESHOLDS, the production values.
     thresholds: dict[str, float] = Field(default_factory=dict, validate_default=True)

@@ -112,6 +112,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "monitoring": {
             "log_retention_days": 30,
             "trail_retention_days": 90,
+            "trail_notifications": False,
             # dev carries little traffic and nobody is paged: alarm on clear breakage only.
             "thresholds": {
                 "errors": 25,
@@ -138,7 +139,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "cluster": {
             "worker_nodes": {"min_size": 0, "max_size": 4, "desired_size": 1},
         },
-        "functions": {"reserved_concurrency": 20, "log_retention_days": 90},
+        # Warn: staging is where a workstation may still deploy code the runner never signed.
+        "functions": {"reserved_concurrency": 20, "log_retention_days": 90, "code_signing": "warn"},
         # A week of daily backups in the stack's Region, unlocked (restores get rehearsed here);
         # music and site replicate to the replica Region, so failover gets rehearsed too.
         "resilience": {
@@ -155,6 +157,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "monitoring": {
             "log_retention_days": 90,
             "trail_retention_days": 365,
+            "trail_notifications": False,
             "thresholds": {"errors": 10, "5xx": 10, "latency": 3000, "queue_age": 600},
         },
     },
@@ -250,9 +253,9 @@ PROD_RULES: tuple[ProdRule, ...] = (
     ProdRule("resilience.replicate_buckets", lambda v: v is True,
              "music and the web app must keep streaming when the stack's Region is down",
              "resilience.replicate_buckets: true"),
-    ProdRule("functions.code_signing", lambda v: v != "off",
-             "prod functions run only code checked against the signing profile",
-             "functions.code_signing: warn"),
+    ProdRule("functions.code_signing", lambda v: v == "enforce",
+             "prod functions run only code the deploy runner signed with the stack's profile",
+             "functions.code_signing: enforce"),
     ProdRule("monitoring.alarm_email", bool,
              "prod alarms must reach a person", "monitoring.alarm_email: oncall@example.com"),
     ProdRule("monitoring.log_retention_days", lambda v: v >= 365,
@@ -260,4 +263,7 @@ PROD_RULES: tuple[ProdRule, ...] = (
     ProdRule("monitoring.trail_retention_days", lambda v: v >= 365,
              "PCI DSS 10.5.1 keeps audit logs ≥ 12 months",
              "monitoring.trail_retention_days: 365"),
+    ProdRule("monitoring.trail_notifications", lambda v: v is True,
+             "prod's log pipeline follows CloudTrail's delivery notifications",
+             "monitoring.trail_notifications: true"),
 )  # fmt: skip

@@ -102,6 +102,9 @@ def test_engine_json_strings_are_accepted():
         ({"database": {"proxy": False}}, "set database.proxy: true"),
         ({"graph": {"engine": "postgres"}}, "set graph.engine: neptune"),
         ({"search": {"engine": "postgres"}}, "set search.engine: opensearch"),
+        ({"monitoring": {"alarm_email": "a@example.com", "trail_notifications": False}},
+         "set monitoring.trail_notifications: true"),
+        ({"functions": {"code_signing": "warn"}}, "set functions.code_signing: enforce"),
     ],
 )  # fmt: skip
 def test_prod_refuses_unsafe_settings(sections, expected):
@@ -147,6 +150,13 @@ def test_all_problems_are_reported_at_once():
         (config(search={"serverless": True}),
          "set search.engine: opensearch, or search.serverless: false"),
         (config(identity={"callback_urls": ["http://music.example.com/cb"]}), "must use https://"),
+        (config(edge={"allowed_countries": ["GB", "UK"]}),
+         "soundstack:edge.allowed_countries=[\"GB\", \"UK\"]: 'UK' is not an ISO 3166-1 alpha-2 "
+         "country code (use GB)"),
+        (config(edge={"allowed_countries": ["ie"]}), "(write it upper-case: \"IE\")"),
+        (config(edge={"allowed_countries": ["FR", "FR"]}), "'FR' is listed twice"),
+        (config(edge={"allowed_countries": ["GB", False]}),
+         "YAML reads a bare NO (Norway) or YES as a boolean; quote it"),
         ({**config(), "aws:region": "Europe"}, "not an AWS region"),
         ({k: v for k, v in config().items() if k != "aws:region"}, "aws:region is required"),
         ({k: v for k, v in config().items() if k != "soundstack:owner"}, "soundstack:owner is required"),

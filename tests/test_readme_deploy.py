@@ -42,3 +42,15 @@ def test_the_sequence_uses_the_names_the_code_gives():
     for needed in ("Support plan", "QuickSight", "Lambda concurrency quota",
                    "Service-linked roles", "hosted zone", "CodeConnections", "Pulumi state"):  # fmt: skip
         assert needed in prerequisites
+
+
+def test_the_rotation_runbook_names_every_secret_prod_creates(prod):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    runbook = readme.split("## Secrets rotation (runbook)", 1)[1].split("\n## ", 1)[0]
+    names = [r.inputs["name"] for r in prod.by_type("aws:secretsmanager/secret:Secret")]
+    assert len(names) >= 4
+    missing = [n for n in names if f"`{n.replace('-prod-', '-<stack>-', 1)}`" not in runbook]
+    assert missing == []
+    managed = [r for r in prod.by_type("aws:rds/instance:Instance")
+               if r.inputs.get("manageMasterUserPassword")]  # fmt: skip
+    assert managed and "manage_master_user_password" in runbook

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from moto import mock_aws
 
 from soundstack import signing_keys
-from soundstack.app_services.media_signing import CloudFrontSigner
+from soundstack.app_services.media_signing import ACTIVE_KEY_STAGE, CloudFrontSigner
 from soundstack.cli import main
 
 
@@ -60,6 +60,11 @@ def test_rotate_then_activate_through_the_cli(aws, capsys):
     assert key_id in capsys.readouterr().out
     state = json.loads(secrets.get_secret_value(SecretId=secret_id)["SecretString"])
     assert state["pending"] is None and state["active"]["key_pair_id"] == key_id
+    assert state["active"]["created_at"] and state["active"]["activated_at"]
+    # the version that activated the key carries the label the key-age reminder counts from
+    (activating,) = [v for v in secrets.list_secret_version_ids(SecretId=secret_id)["Versions"]
+                     if ACTIVE_KEY_STAGE in v["VersionStages"]]  # fmt: skip
+    assert "AWSCURRENT" in activating["VersionStages"]
 
     signer = CloudFrontSigner.from_secret(secrets, secret_id)
     url = signer.signed_url("https://d1.cloudfront.net/a.mp3", datetime.now(UTC) + timedelta(1))

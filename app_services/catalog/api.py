@@ -13,6 +13,8 @@ from .service import CatalogSettings, catalog
 #: Catalog reads are the same for everyone; a minute of staleness after an ingest is fine.
 PUBLIC = "public, max-age=60"
 routes = Routes("catalog", settings=(CatalogSettings,))
+#: Header CloudFront adds with the listener's country (HTTP APIs pass header names lower-case).
+VIEWER_COUNTRY = "cloudfront-viewer-country"
 
 
 @routes.route("GET /health")
@@ -56,6 +58,11 @@ def stream(request: HttpApiEvent) -> domain.StreamUrl:
     def sign(url: str, expires_at: datetime) -> str:  # loads the signing key on first use
         return str(c.signer.signed_url(url, expires_at))
 
+    source = c.settings.viewer_country_source
+    viewer = domain.ViewerCountry.from_header(
+        request.headers.get(VIEWER_COUNTRY) if source != "none" else None,
+        required=source != "local",
+    )
     return domain.stream_url(
         store=c.store,
         cache=c.cache,
@@ -66,4 +73,5 @@ def stream(request: HttpApiEvent) -> domain.StreamUrl:
         user_id=user_id,
         track_id=request.path("track_id"),
         ttl_seconds=c.settings.stream_url_ttl_seconds,
+        viewer=viewer,
     )

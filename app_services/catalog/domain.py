@@ -22,6 +22,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from ..core.territories import ISO_3166_ALPHA2, parse_territories
 
 #: Longest plausible track (a DJ mix, a long live set); past it a header is lying.
 MAX_DURATION_MS = 12 * 3600 * 1000
@@ -111,13 +112,32 @@ class StreamUrl(BaseModel):
     expires_at: datetime
 
 
+#: User metadata of an uploaded object naming the countries its track is licensed in
+#: (`aws s3 cp track.flac s3://<bucket>/uploads/ --metadata territories=GB,IE`); absent: the
+#: track streams wherever the platform is licensed.
+TERRITORIES_METADATA = "territories"
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    """What a HEAD of an uploaded object tells: its size and its user metadata (lower-case keys,
+    without the `x-amz-meta-` prefix, as S3 returns them)."""
+
+    size: int
+    metadata: dict[str, str]
+
+
 class CatalogStore(Protocol):
     def get_track(self, track_id: str) -> dict[str, Any] | None: ...
     def get_album(self, album_id: str) -> dict[str, Any] | None: ...
     def get_artist(self, artist_id: str) -> dict[str, Any] | None: ...
     def list_artists(self, limit: int, offset: int) -> list[dict[str, Any]]: ...
     def upsert_track(
-        self, meta: AudioMetadata, media_key: str, cover_key: str | None
+        self,
+        meta: AudioMetadata,
+        media_key: str,
+        cover_key: str | None,
+        territories: list[str] | None = None,
     ) -> dict[str, Any]: ...
 
 
@@ -134,7 +154,7 @@ class CacheLike(Protocol):
 
 
 class ObjectStore(Protocol):
-    def size(self, bucket: str, key: str) -> int: ...
+    def head(self, bucket: str, key: str) -> ObjectHead: ...
     def download(self, bucket: str, key: str, path: str) -> None: ...
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
 
@@ -204,14 +224,18 @@ def ingest(
 ) -> dict[str, Any]:
     """Download an uploaded object, read its metadata, store its cover art, upsert the catalog.
 
-    Re-ingesting the same key updates the track in place (and the albums and artists it left or
-    joined drop from the cache). Raises BadRequest for unreadable files and implausible
-    durations or tags, and PayloadTooLarge above `max_bytes` (checked before downloading). The
-    downloaded copy is deleted whatever happens: /tmp outlives the invocation.
+    The object's `territories` metadata (`TERRITORIES_METADATA`) sets where the track may be
+    streamed; re-ingesting the same key (an upload, or a copy of the object onto itself with new
+    metadata) updates the track in place, territories included, and the albums and artists it
+    left or joined drop from the cache. Raises BadRequest for unreadable files, implausible
+    durations or tags and unknown country codes, and PayloadTooLarge above `max_bytes` (checked
+    before downloading). The downloaded copy is deleted whatever happens: /tmp outlives the
+    invocation.
     """
-    size = objects.size(bucket, key)
-    if size > max_bytes:
-        raise PayloadTooLarge(f"{key}: {size} bytes is over the {max_bytes}-byte limit")
+    head = objects.head(bucket, key)
+    if head.size > max_bytes:
+        raise PayloadTooLarge(f"{key}: {head.size} bytes is over the {max_bytes}-byte limit")
+    territories = object_territories(key, head.metadata)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="ingest-") as scratch:
         local = os.path.join(scratch, "object")
         objects.download(bucket, key, local)
@@ -223,7 +247,7 @@ def ingest(
     if meta.cover is not None:
         cover_key = meta.cover.key
         objects.put(bucket, cover_key, meta.cover.data, meta.cover.mime)
-    ids = store.upsert_track(meta, key, cover_key)
+    ids = store.upsert_track(meta, key, cover_key, territories)
     cache.delete(
         f"catalog:track:{ids['track_id']}",
         *(f"catalog:album:{album}" for album in ids["albums"]),
@@ -233,6 +257,61 @@ def ingest(
     track = store.get_track(ids["track_id"]) or {}
     engine.index(track)
     return track
+
+
+def object_territories(key: str, metadata: dict[str, str]) -> list[str] | None:
+    """The territories an uploaded object's metadata names (None: not restricted)."""
+    text = metadata.get(TERRITORIES_METADATA)
+    if text is None:
+        return None
+    try:
+        return parse_territories(text)
+    except ValueError as exc:
+        raise BadRequest(
+            f"{key}: metadata {TERRITORIES_METADATA}={text!r} {exc}",
+            field=TERRITORIES_METADATA,
+            code="invalid_territories",
+        ) from None
+
+
+@dataclass(frozen=True)
+class ViewerCountry:
+    """Where a listener is, as far as the service can trust it.
+
+    `code` is the ISO 3166-1 alpha-2 code of the request's country (CloudFront's
+    `CloudFront-Viewer-Country`), None when unknown. `required`: an unknown country may not
+    stream a track restricted to some territories (deployed); False only for local runs, where
+    no CloudFront adds the header (`soundstack serve`)."""
+
+    code: str | None
+    required: bool = True
+
+    @classmethod
+    def from_header(cls, value: str | None, required: bool) -> ViewerCountry:
+        """From the header's value; anything but an assigned code counts as unknown."""
+        code = value.strip().upper() if value else None
+        return cls(code if code in ISO_3166_ALPHA2 else None, required)
+
+
+def check_territory(track: dict[str, Any], viewer: ViewerCountry) -> None:
+    """Refuse a listener outside the track's territories (403 `territory_not_licensed`), or of
+    unknown country where the country is required (403 `viewer_country_unknown`)."""
+    territories = track.get("territories")
+    if not territories:
+        return
+    if viewer.code is None:
+        if viewer.required:
+            raise Forbidden(
+                "this track is licensed in some countries only and the request's country is "
+                "unknown; stream it through the web app (https://<domain>/api)",
+                code="viewer_country_unknown",
+            )
+        return
+    if viewer.code not in territories:
+        raise Forbidden(
+            f"this track is not licensed for streaming in {viewer.code}",
+            code="territory_not_licensed",
+        )
 
 
 def stream_url(
@@ -245,17 +324,20 @@ def stream_url(
     user_id: str,
     track_id: str,
     ttl_seconds: int,
+    viewer: ViewerCountry,
     now: datetime | None = None,
     cdn_scheme: str = "https",
 ) -> StreamUrl:
-    """A short-lived CloudFront signed URL for a track, for a user whose subscription allows it.
+    """A short-lived CloudFront signed URL for a track, for a user whose subscription allows it,
+    in a country the track is licensed in (`check_territory`).
 
-    `sign(url, expires_at)` is only called once both checks passed (the key loads lazily)."""
+    `sign(url, expires_at)` is only called once every check passed (the key loads lazily)."""
     track = get_track(store, cache, track_id)
     subscription = subscriptions.get(user_id)
     moment = now or datetime.now(UTC)
     if subscription is None or not subscription.allows_streaming(moment):
         raise Forbidden("streaming needs an active subscription", code="subscription_required")
+    check_territory(track, viewer)
     expires_at = moment + timedelta(seconds=ttl_seconds)
     url = f"{cdn_scheme}://{cdn_domain}/{quote(track['media_key'])}"
     return StreamUrl(url=sign(url, expires_at), expires_at=expires_at)

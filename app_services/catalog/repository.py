@@ -6,11 +6,11 @@ from typing import Any
 
 from ..core.db import Database
 from ..core.errors import NotFound
-from .domain import AudioMetadata, fold
+from .domain import AudioMetadata, ObjectHead, fold
 
 _TRACK = """
 SELECT t.track_id::text, t.title, t.track_number, t.disc_number, t.duration_ms, t.genre,
-       t.audio_format, t.media_key, a.artist_id::text, a.name AS artist,
+       t.audio_format, t.media_key, t.territories, a.artist_id::text, a.name AS artist,
        al.album_id::text, al.title AS album, al.year, al.cover_key
 FROM tracks t JOIN artists a USING (artist_id) JOIN albums al USING (album_id)
 """
@@ -92,9 +92,15 @@ class CatalogRepository:
             return cur.fetchall()
 
     def upsert_track(
-        self, meta: AudioMetadata, media_key: str, cover_key: str | None
+        self,
+        meta: AudioMetadata,
+        media_key: str,
+        cover_key: str | None,
+        territories: list[str] | None = None,
     ) -> dict[str, Any]:
         """Insert or update artist, album and track in one transaction.
+
+        `territories` replaces the track's (None: streamable wherever the platform is).
 
         The album belongs to the album artist (a compilation stays one album), the track to its
         own artist. Returns the track, album and artist ids, plus every album and artist whose
@@ -119,6 +125,7 @@ class CatalogRepository:
             "genre": meta.genre,
             "media_key": media_key,
             "audio_format": meta.audio_format,
+            "territories": territories,
             "doc_a": self._text(meta.title),
             "doc_b": self._text(meta.artist),
             "doc_c": self._text(f"{meta.album} {meta.genre or ''}"),
@@ -146,15 +153,16 @@ class CatalogRepository:
             params["album_id"] = _returned(cur.fetchone(), "album_id")
             cur.execute(
                 "INSERT INTO tracks (album_id, artist_id, title, track_number, disc_number,"
-                " duration_ms, genre, media_key, audio_format, search) VALUES (%(album_id)s,"
-                " %(artist_id)s, %(title)s, %(track_number)s, %(disc_number)s, %(duration_ms)s,"
-                f" %(genre)s, %(media_key)s, %(audio_format)s, {search})"
+                " duration_ms, genre, media_key, audio_format, territories, search) VALUES"
+                " (%(album_id)s, %(artist_id)s, %(title)s, %(track_number)s, %(disc_number)s,"
+                " %(duration_ms)s, %(genre)s, %(media_key)s, %(audio_format)s, %(territories)s,"
+                f" {search})"
                 " ON CONFLICT (media_key) DO UPDATE SET album_id = excluded.album_id,"
                 " artist_id = excluded.artist_id, title = excluded.title,"
                 " track_number = excluded.track_number, disc_number = excluded.disc_number,"
                 " duration_ms = excluded.duration_ms, genre = excluded.genre,"
-                " audio_format = excluded.audio_format, search = excluded.search,"
-                " updated_at = now() RETURNING track_id",
+                " audio_format = excluded.audio_format, territories = excluded.territories,"
+                " search = excluded.search, updated_at = now() RETURNING track_id",
                 params,
             )
             track_id = _returned(cur.fetchone(), "track_id")
@@ -229,8 +237,9 @@ class S3Objects:
     def __init__(self, s3: Any):
         self.s3 = s3
 
-    def size(self, bucket: str, key: str) -> int:
-        return int(self.s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    def head(self, bucket: str, key: str) -> ObjectHead:
+        found = self.s3.head_object(Bucket=bucket, Key=key)
+        return ObjectHead(int(found["ContentLength"]), dict(found.get("Metadata") or {}))
 
     def download(self, bucket: str, key: str, path: str) -> None:
         self.s3.download_file(bucket, key, path)

@@ -38,6 +38,13 @@ class CatalogSettings(ServiceSettings):
     cloudfront_key_pair_id: str | None = Field(None, description="local runs: public key id")
     cloudfront_private_key_pem: str | None = Field(None, description="local runs: PEM key")
     stream_url_ttl_seconds: int = Field(300, ge=30, le=3600)
+    viewer_country_source: Literal["cloudfront", "none", "local"] = Field(
+        "none",
+        description="who tells the listener's country for track territories: cloudfront (the "
+        "CloudFront-Viewer-Country header the web distribution adds; behind the API), none (no "
+        "trusted source, e.g. the EKS ingress: restricted tracks are refused), local (the "
+        "header if a developer sends one, else allowed: `soundstack serve`)",
+    )
     max_ingest_bytes: int = Field(500 * 1024 * 1024, ge=1)
 
     @model_validator(mode="after")

@@ -198,6 +198,19 @@ def provision(
     return settings
 
 
+#: Settings a local run needs that differ from a deployed one's, unless the caller set them.
+#: No CloudFront stands in front locally, so a stream request without `CloudFront-Viewer-Country`
+#: is not refused for a track's territories; send the header (`-H 'CloudFront-Viewer-Country:
+#: FR'`) to try one. Deployed, the same request is refused (`viewer_country_unknown`).
+LOCAL_DEFAULTS = {"VIEWER_COUNTRY_SOURCE": "local"}
+
+
+def apply_local_defaults() -> None:
+    """Set `LOCAL_DEFAULTS` in the environment where the caller left them unset."""
+    for key, value in LOCAL_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
 def check_settings(table: Gateway) -> list[str]:
     """Each service's settings parsed at start-up: the problems, one line per service."""
     problems = []
@@ -330,6 +343,7 @@ def serve(
 ) -> int:
     """Run until interrupted; prints the origins, the routes it serves and what is
     misconfigured. `site` builds the web app's origin for the bound port (`--web`)."""
+    apply_local_defaults()
     sock = listen(host, port)
     origins = LocalOrigins.of(host, sock.getsockname()[1])
     aws = providers = None

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import psycopg
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -387,3 +388,103 @@ def test_plain_http_media_is_only_for_a_loopback_cdn_domain(monkeypatch):
     with pytest.raises(ValidationError, match="cdn_scheme: http is only for a loopback"):
         service.CatalogSettings(cdn_domain="d111.cloudfront.net", cdn_scheme="http")
     assert service.CatalogSettings(cdn_domain="d111.cloudfront.net").cdn_scheme == "https"
+
+
+def upload_licensed(path: Path, key: str, territories: str | None) -> None:
+    extra = {"Metadata": {"territories": territories}} if territories is not None else {}
+    boto3.client("s3").upload_file(str(path), BUCKET, key, ExtraArgs=extra)
+
+
+def stream(track_id: str, user: str, country: str | None = None) -> tuple[int, Any]:
+    headers = {"CloudFront-Viewer-Country": country} if country else None
+    path = f"/catalog/tracks/{track_id}/stream"
+    reply = handler.handler(build_event("GET", path, headers=headers, claims={"sub": user}), None)
+    return reply["statusCode"], json.loads(reply["body"])
+
+
+def source(catalog_env: service.Catalog, monkeypatch, value: str) -> None:
+    """Run the catalog with VIEWER_COUNTRY_SOURCE=`value`."""
+    settings = catalog_env.settings.model_copy(update={"viewer_country_source": value})
+    monkeypatch.setattr(catalog_env, "settings", settings)
+
+
+def test_ingest_stores_the_territories_the_object_metadata_names(catalog_env, db: Database):
+    key = f"uploads/{uuid.uuid4().hex}.mp3"
+    upload_licensed(FIXTURES / "tone.mp3", key, "ie, gb")
+    (track_id,) = handler.ingest(s3_event(key), None)["ingested"]
+    assert get(f"/catalog/tracks/{track_id}")[1]["territories"] == ["GB", "IE"]
+    # copying the object onto itself without the metadata (how an operator lifts a restriction)
+    # re-ingests it in place: the track streams wherever the platform is licensed again
+    boto3.client("s3").copy_object(
+        Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": key},
+        MetadataDirective="REPLACE", Metadata={},
+    )  # fmt: skip
+    assert handler.ingest(s3_event(key), None)["ingested"] == [track_id]
+    assert get(f"/catalog/tracks/{track_id}")[1]["territories"] is None
+    with db.transaction() as cur:
+        cur.execute("SELECT territories FROM tracks WHERE track_id = %s", (track_id,))
+        assert cur.fetchone() == {"territories": None}
+
+
+def test_unknown_country_codes_reject_the_upload_naming_them(catalog_env, db: Database):
+    key = f"uploads/{uuid.uuid4().hex}.mp3"
+    upload_licensed(FIXTURES / "tone.mp3", key, "GB,UK,XX")
+    report = handler.ingest(s3_event(key), None)
+    assert report["ingested"] == []
+    (rejected,) = report["rejected"]
+    assert "'UK' is not an ISO 3166-1 alpha-2 country code (use GB)" in rejected["reason"]
+    assert "'XX'" in rejected["reason"]
+    with db.transaction() as cur:
+        cur.execute("SELECT count(*) AS n FROM tracks WHERE media_key = %s", (key,))
+        assert cur.fetchone() == {"n": 0}
+
+
+def test_the_database_refuses_malformed_territories(db: Database):
+    repo = CatalogRepository(db)
+    meta = read_metadata(str(FIXTURES / "tone.flac"), "x.flac")
+    bad: list[list[Any]] = [["gb"], [], ["GBR"], ["GB", None]]  # what the domain never sends
+    for territories in bad:
+        with pytest.raises(psycopg.errors.CheckViolation, match="tracks_territories_codes"):
+            repo.upsert_track(meta, f"uploads/{uuid.uuid4().hex}.flac", None, territories)
+
+
+def test_stream_url_is_refused_outside_the_tracks_territories(
+    catalog_env, db: Database, monkeypatch
+):
+    source(catalog_env, monkeypatch, "cloudfront")  # as deployed behind the web distribution
+    restricted, anywhere = (f"uploads/{uuid.uuid4().hex}.mp3" for _ in range(2))
+    upload_licensed(FIXTURES / "tone.mp3", restricted, "GB,IE")
+    upload_licensed(FIXTURES / "tone.mp3", anywhere, None)
+    licensed, free = handler.ingest(s3_event(restricted, anywhere), None)["ingested"]
+    paying = new_user(db)
+    grant(db, paying, "active", datetime.now(UTC) + timedelta(days=20))
+
+    status, body = stream(licensed, paying, "FR")
+    assert (status, body["error"]["code"]) == (403, "territory_not_licensed")
+    assert "FR" in body["error"]["message"]
+    assert stream(licensed, paying, "IE")[0] == 200
+    assert stream(licensed, paying, "gb")[0] == 200  # CloudFront sends upper case; tolerated
+    for unknown in (None, "XX", "Ireland"):  # no header, or not an assigned code
+        status, body = stream(licensed, paying, unknown)
+        assert (status, body["error"]["code"]) == (403, "viewer_country_unknown"), unknown
+    assert stream(free, paying)[0] == 200  # an unrestricted track needs no country
+    assert stream(free, paying, "FR")[0] == 200
+    # a subscription is still checked first: a free user outside the territory is told so
+    status, body = stream(licensed, new_user(db), "FR")
+    assert (status, body["error"]["code"]) == (403, "subscription_required")
+
+
+def test_the_country_header_counts_only_where_it_can_be_trusted(
+    catalog_env, db: Database, monkeypatch
+):
+    key = f"uploads/{uuid.uuid4().hex}.mp3"
+    upload_licensed(FIXTURES / "tone.mp3", key, "GB")
+    (track_id,) = handler.ingest(s3_event(key), None)["ingested"]
+    paying = new_user(db)
+    grant(db, paying, "active", datetime.now(UTC) + timedelta(days=20))
+    source(catalog_env, monkeypatch, "none")  # e.g. the EKS ingress: a client sets any header
+    status, body = stream(track_id, paying, "GB")
+    assert (status, body["error"]["code"]) == (403, "viewer_country_unknown")
+    source(catalog_env, monkeypatch, "local")  # `soundstack serve`: no CloudFront in front
+    assert stream(track_id, paying)[0] == 200
+    assert stream(track_id, paying, "DE")[0] == 403

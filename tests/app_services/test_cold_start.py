@@ -45,6 +45,8 @@ HOT = {
     "payment": ({"psycopg"}, ["soundstack.app_services.core.events:HttpApiEvent"]),
     "playlist": ({"psycopg", "redis"}, ["soundstack.app_services.core.events:HttpApiEvent"]),
     "recommendation": ({"psycopg", "redis"}, ["soundstack.app_services.core.events:HttpApiEvent"]),
+    # the hourly key-age check: Secrets Manager metadata and CloudWatch, nothing else
+    "reminders": ({"boto3", "botocore"}, []),
 }
 PROBE = """
 import importlib, json, sys

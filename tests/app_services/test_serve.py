@@ -38,11 +38,19 @@ def server(aws, service_env) -> Iterator[str]:
     playlist_service.playlists.cache_clear()
 
 
-def request(url: str, method: str = "GET", body: object = None, user: str | None = None):
+def request(
+    url: str,
+    method: str = "GET",
+    body: object = None,
+    user: str | None = None,
+    country: str | None = None,
+):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method)
     if user:
         req.add_header("x-claim-sub", user)
+    if country:
+        req.add_header("CloudFront-Viewer-Country", country)
     try:
         with urllib.request.urlopen(req, timeout=10) as reply:
             text = reply.read()
@@ -241,15 +249,19 @@ PROVISIONED = (
 )  # fmt: skip
 
 
-def test_local_aws_is_a_real_endpoint_with_everything_the_services_use(local_aws, db):
-    from soundstack.app_services.core.serve import MEDIA_BUCKET
+def test_local_aws_is_a_real_endpoint_with_everything_the_services_use(local_aws, db, monkeypatch):
+    from soundstack.app_services.core.serve import MEDIA_BUCKET, apply_local_defaults
 
-    # an ordinary HTTP PUT (what `curl -T` or `aws s3 cp --endpoint-url` do) uploads a file
+    monkeypatch.setenv("VIEWER_COUNTRY_SOURCE", "unset")  # restored (unset) afterwards
+    monkeypatch.delenv("VIEWER_COUNTRY_SOURCE")
+    apply_local_defaults()  # what `soundstack serve` does first
+    # an ordinary HTTP PUT (what `curl -T` or `aws s3 cp --endpoint-url` do) uploads a file,
+    # here licensed in France only
     key = f"uploads/{uuid.uuid4().hex}.mp3"
     put = urllib.request.Request(
         f"{local_aws}/{MEDIA_BUCKET}/{key}",
         data=(FIXTURES / "tone.mp3").read_bytes(),
-        headers={"Content-Type": "audio/mpeg"},
+        headers={"Content-Type": "audio/mpeg", "x-amz-meta-territories": "FR"},
         method="PUT",
     )
     with urllib.request.urlopen(put, timeout=10) as reply:
@@ -266,8 +278,13 @@ def test_local_aws_is_a_real_endpoint_with_everything_the_services_use(local_aws
                 " VALUES (%s, 'internal', 'active', 'premium_monthly')",
                 (user,),
             )
-        status, signed = request(f"{running.url}/catalog/tracks/{track_id}/stream", user=user)
+        stream = f"{running.url}/catalog/tracks/{track_id}/stream"
+        # no CloudFront locally: no country header, no territory refusal (documented)
+        status, signed = request(stream, user=user)
         assert status == 200 and "Signature=" in signed["url"]  # the provisioned signing key
+        status, refused = request(stream, user=user, country="DE")
+        assert (status, refused["error"]["code"]) == (403, "territory_not_licensed")
+        assert request(stream, user=user, country="FR")[0] == 200
         play = {"event_id": str(uuid.uuid4()), "track_id": track_id, "ms_played": 1000}
         assert request(f"{running.url}/activity/plays", "POST", play, user)[0] == 201
         status, plans = request(f"{running.url}/payments/subscription", user=user)

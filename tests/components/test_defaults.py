@@ -59,6 +59,10 @@ COMPOSED_IN_PROD = {
     "s3-replication": "replication.replicate to a replica Region (resilience.replica_region): "
     "only the stack can pick it",
     "cloudfront-origin-failover": "an origin group needs the replica bucket above",
+    "backup-failure-alerts": "Monitoring taking the plan's failure events (Component.add_alert_event)",
+    "cloudfront-geo-restriction": "MediaArgs.allowed_countries: the countries the catalog is "
+    "licensed in, which only the business knows",
+    "signing-key-age-alarm": "a scheduled function for MediaDelivery.remind_key_age",
     "stack-edge-protection": "Shield Advanced (USD 3,000 a month, a yearly commitment): "
     "EdgeProtection with shield_advanced and EdgeProtection.protect",
 }

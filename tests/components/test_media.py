@@ -214,3 +214,78 @@ def test_bad_signing_key_lists_fail_clearly(keys, message):
     pem = load_stack("dev").edge.signing_public_keys[0]
     with pytest.raises(ValueError, match="same key twice"):
         MediaArgs(signing_public_keys=[pem, pem + "\n"])
+
+
+def test_prod_serves_music_only_where_it_is_licensed(prod, dev):
+    licensed = load_stack("prod").edge.allowed_countries
+    assert {"GB", "IE", "DE", "FR", "NO", "CH"} <= set(licensed) and "US" not in licensed
+    restriction = one(prod, "media-distribution").inputs["restrictions"]["geoRestriction"]
+    assert restriction == {"restrictionType": "whitelist", "locations": sorted(licensed)}
+    # dev lists none: no restriction; the web app is never geo-restricted
+    assert one(dev, "media-distribution").inputs["restrictions"]["geoRestriction"] == {
+        "restrictionType": "none"
+    }
+    assert one(prod, "web-distribution").inputs["restrictions"]["geoRestriction"] == {
+        "restrictionType": "none"
+    }
+
+
+def test_unknown_country_codes_fail_before_any_resource():
+    pem = load_stack("dev").edge.signing_public_keys[0]
+    with pytest.raises(ValueError, match=r"edge.allowed_countries: 'UK' is not .* \(use GB\)"):
+        MediaArgs(signing_public_keys=[pem], allowed_countries=["GB", "UK"])
+    args = MediaArgs(signing_public_keys=[pem], allowed_countries=["IE", "GB"])
+    assert list(args.allowed_countries) == ["IE", "GB"]
+
+
+def test_prod_alarms_when_the_signing_key_outlives_its_age(prod):
+    secret = one(prod, "media-signing-key").inputs["name"]
+    fn = one(prod, "reminders-fn-lambda")
+    assert fn.inputs["handler"] == "app_services.reminders.handler.handler"
+    assert secret in fn.inputs["environment"]["variables"]["SIGNING_SECRET_ID"]
+    schedule = one(prod, "media-key-age").inputs
+    assert schedule["scheduleExpression"] == "rate(1 hour)"
+    target = one(prod, "media-key-age-check").inputs
+    assert (target["rule"], target["arn"]) == (schedule["name"], fn.outputs["arn"])
+    invoke = one(prod, "media-key-age-invoke").inputs
+    assert invoke["principal"] == "events.amazonaws.com"
+    assert invoke["sourceArn"] == one(prod, "media-key-age").outputs["arn"]
+    # what the checker may do: the secret's metadata, and metrics in its namespace only
+    grants = {
+        r.name.removeprefix("reminders-fn-role-"): json.loads(r.inputs["policy"])["Statement"]
+        for r in prod.by_type("aws:iam/rolePolicy:RolePolicy")
+        if r.name.startswith("reminders-fn-role-")
+    }
+    (describe,) = grants["describe-signing-key-media"]
+    assert describe["Action"] == [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:ListSecretVersionIds",
+    ]
+    assert describe["Resource"] == [one(prod, "media-signing-key").outputs["arn"]]
+    (publish,) = grants["publish-key-age-media"]
+    assert publish["Action"] == ["cloudwatch:PutMetricData"]
+    assert publish["Condition"] == {"StringEquals": {"cloudwatch:namespace": "soundstack/Media"}}
+    # never the key itself, nor its KMS key through Secrets Manager
+    assert "GetSecretValue" not in json.dumps(grants)
+    assert "secretsmanager." not in json.dumps(grants)
+    alarms = {a.name: a.inputs for a in prod.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    age = alarms["monitoring-alarm-media-signing_key_age"]
+    assert (age["namespace"], age["metricName"]) == ("soundstack/Media", "SigningKeyAgeDays")
+    assert age["threshold"] == load_stack("prod").edge.signing_key_max_age_days == 180
+    assert age["dimensions"] == {"Secret": secret}
+    assert age["alarmActions"] == [one(prod, "monitoring-alerts").outputs["arn"]]
+    failures = alarms["monitoring-alarm-media-failures"]
+    assert failures["metricName"] == "Errors" and failures["threshold"] == 0
+    assert failures["dimensions"] == {"FunctionName": fn.inputs["name"]}
+
+
+def test_a_key_age_beyond_ten_years_is_refused():
+    def program():
+        pem = load_stack("dev").edge.signing_public_keys[0]
+        media = MediaDelivery("media", MediaArgs(signing_public_keys=[pem]), make_ctx())
+        role = ServiceRole("checker", ServiceRoleArgs(services=["lambda.amazonaws.com"]),
+                           make_ctx())  # fmt: skip
+        media.remind_key_age(role, 4000)  # type: ignore[arg-type]
+
+    with pytest.raises(Exception, match="signing_key_max_age_days=4000: use 1 to 3650"):
+        run_program(program)

@@ -402,3 +402,127 @@ def test_monitoring_without_signals_still_renders_a_valid_dashboard():
     assert not synth.by_type("aws:sns/topicSubscription:TopicSubscription")
     (trail,) = synth.by_type("aws:cloudtrail/trail:Trail")
     assert [s["name"] for s in trail.inputs["advancedEventSelectors"]] == ["Management events"]
+
+
+def _named(synth, type_token: str, name: str):
+    (found,) = [r for r in synth.by_type(type_token) if r.name == name]
+    return found
+
+
+def test_prod_trail_notifies_a_topic_only_it_may_publish_to(prod, dev):
+    trail = _named(prod, "aws:cloudtrail/trail:Trail", "monitoring-audit-trail")
+    trail_arn = f"arn:aws:cloudtrail:eu-west-1:123456789012:trail/{trail.inputs['name']}"
+    topic = _named(prod, "aws:sns/topic:Topic", "monitoring-audit-notifications")
+    assert trail.inputs["snsTopicName"] == topic.inputs["name"]
+    policy = _named(
+        prod, "aws:sns/topicPolicy:TopicPolicy", "monitoring-audit-notifications-policy"
+    )
+    assert policy.urn in trail.dependencies  # CloudTrail checks the policy at CreateTrail
+    publish, deny = json.loads(policy.inputs["policy"])["Statement"]
+    assert publish["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert publish["Action"] == "SNS:Publish"
+    assert publish["Resource"] == f"arn:aws:sns:eu-west-1:123456789012:{topic.inputs['name']}"
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceArn": trail_arn}}
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+    key = _named(prod, "aws:kms/key:Key", "monitoring-audit-notifications-key-key")
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    grant = statements["CloudTrailEncryptsNotifications"]
+    assert grant["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert grant["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    # dev keeps no notification topic
+    assert "snsTopicName" not in _named(dev, "aws:cloudtrail/trail:Trail",
+                                        "monitoring-audit-trail").inputs  # fmt: skip
+    assert not [t for t in dev.by_type("aws:sns/topic:Topic") if "audit" in t.name]
+
+
+class _Vault(Component):
+    """A component offering a failure event, like the backup plan does."""
+
+    TYPE = "soundstack:tests:Vault"
+
+    def __init__(self, name, ctx):
+        super().__init__(name, ctx)
+        self.add_alert_event("failed", "failed jobs", {"source": ["aws.backup"],
+                                                       "detail": {"state": ["FAILED"]}})  # fmt: skip
+
+
+def test_offered_events_reach_the_alerts_topic_through_a_rule():
+    def program():
+        ctx = make_ctx(stack="test")
+        _Vault("vault", ctx)
+        _Queue("plays", ctx)
+        Monitoring("monitoring", MonitoringArgs(alarm_email="oncall@example.com", trail=None), ctx)
+
+    synth = run_program(program)
+    (rule,) = synth.by_type("aws:cloudwatch/eventRule:EventRule")
+    assert rule.inputs["name"] == "soundstack-test-monitoring-event-vault-failed"
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["aws.backup"],
+        "detail": {"state": ["FAILED"]},
+    }
+    topic = _named(synth, "aws:sns/topic:Topic", "monitoring-alerts")
+    (target,) = synth.by_type("aws:cloudwatch/eventTarget:EventTarget")
+    assert target.inputs["arn"] == topic.outputs["arn"]
+    assert target.inputs["rule"] == rule.inputs["name"]
+    (policy,) = synth.by_type("aws:sns/topicPolicy:TopicPolicy")
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    events = statements["EventRulesPublish"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Condition"] == {"ArnEquals": {"aws:SourceArn": [rule.outputs["arn"]]}}
+    # the alarms keep publishing under the policy that now exists
+    alarms = statements["CloudWatchAlarmsPublish"]
+    assert alarms["Condition"] == {
+        "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"}
+    }
+    assert statements["DenyInsecureTransport"]["Effect"] == "Deny"
+    key = _named(synth, "aws:kms/key:Key", "monitoring-alerts-key-key")
+    grants = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    assert grants["EventBridgeRulesPublish"] == {
+        "Sid": "EventBridgeRulesPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+    }  # no source conditions: EventBridge's KMS requests carry none
+
+
+def test_without_offered_events_the_topic_keeps_its_default_policy():
+    synth = _monitoring_program()
+    assert synth.by_type("aws:cloudwatch/eventRule:EventRule") == []
+    assert synth.by_type("aws:sns/topicPolicy:TopicPolicy") == []
+    key = _named(synth, "aws:kms/key:Key", "monitoring-alerts-key-key")
+    sids = {s["Sid"] for s in json.loads(key.inputs["policy"])["Statement"]}
+    assert "EventBridgeRulesPublish" not in sids
+
+
+def test_prod_pages_on_failed_backup_and_copy_jobs(prod, dev):
+    rule = _named(prod, "aws:cloudwatch/eventRule:EventRule",
+                  "monitoring-event-backup-job-failures")  # fmt: skip
+    pattern = json.loads(rule.inputs["eventPattern"])
+    assert pattern["source"] == ["aws.backup"]
+    assert set(pattern["detail-type"]) == {"Backup Job State Change", "Copy Job State Change"}
+    assert {"FAILED", "ABORTED", "EXPIRED"} <= set(pattern["detail"]["state"])
+    assert "COMPLETED" not in pattern["detail"]["state"]
+    # dev runs no backup plan: its only rule is the signing-key age schedule
+    assert [r.name for r in dev.by_type("aws:cloudwatch/eventRule:EventRule")] == ["media-key-age"]
+
+
+def test_a_signal_may_fix_its_own_threshold():
+    class _Aged(Component):
+        TYPE = "soundstack:tests:Aged"
+
+        def __init__(self, name, ctx):
+            super().__init__(name, ctx)
+            self.add_signal("key_age", "key age", "Custom", "AgeDays", {"Stack": "t"},
+                            statistic="Maximum", threshold=90)  # fmt: skip
+
+    def program():
+        ctx = make_ctx(stack="test")
+        _Aged("keys", ctx)
+        Monitoring("monitoring", MonitoringArgs(trail=None), ctx)
+
+    (alarm,) = run_program(program).by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarm.inputs["threshold"] == 90 and alarm.inputs["metricName"] == "AgeDays"

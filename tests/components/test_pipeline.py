@@ -170,6 +170,10 @@ def test_runner_builds_the_layer_records_the_release_once_images_exist_then_depl
             in commands[i]
         )
     assert "--yes" in commands[up]
+    # prod enforces code signing: the layer and code are signed (and recorded) before the deploy
+    (sign,) = at(".venv/bin/soundstack sign-lambda")
+    assert commands[sign] == ".venv/bin/soundstack sign-lambda prod"
+    assert layer < sign < preview and at("pulumi stack select prod")[0] < sign
     # then the web client, onto the bucket and distribution that `pulumi up` just made
     (node,) = at("bash .ci/node")
     (web,) = at("make web")
@@ -277,3 +281,10 @@ def test_images_are_built_once_and_pushed_to_every_environments_repository(stagi
 def test_pipeline_validates_the_runner_timeout():
     with pytest.raises(ValueError, match="5 to 2160 minutes"):
         DeployRunnerArgs(network=object(), role_arn="r", kms_key_arn="k", timeout_minutes=3000)  # type: ignore[arg-type]
+
+
+def test_a_runner_of_a_stack_that_does_not_enforce_signs_nothing(staging, dev):
+    for synth in (staging, dev):
+        (runner,) = [p for p in synth.by_type("aws:codebuild/project:Project")
+                     if p.name == "deploy-runner-project"]  # fmt: skip
+        assert "sign-lambda" not in runner.inputs["source"]["buildspec"]

@@ -125,8 +125,14 @@ def test_api_behaviour_forwards_uncached_with_authorization_to_the_api_origin():
     cache = one(synth, "web-api-cache").inputs
     assert cache["defaultTtl"] == 0 and cache["maxTtl"] <= 1
     params = cache["parametersInCacheKeyAndForwardedToOrigin"]
-    assert params["headersConfig"]["headers"]["items"] == ["Authorization"]
+    # the viewer's country reaches the API (track territories) through the cache key, whatever
+    # the managed origin request policy adds
+    assert params["headersConfig"] == {
+        "headerBehavior": "whitelist",
+        "headers": {"items": ["Authorization", "CloudFront-Viewer-Country"]},
+    }
     assert behaviour["cachePolicyId"] == cache["name"]
+    assert behaviour["originRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
     (strip,) = behaviour["functionAssociations"]
     assert strip["functionArn"].endswith(one(synth, "web-api-prefix").inputs["name"])
     # the SPA rewrite stays on the default behaviour only

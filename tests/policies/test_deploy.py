@@ -29,6 +29,8 @@ NAMES: dict[tuple[str, str], tuple[str, list[str]]] = {
     ("aws:lambda/function:Function", "name"): ("soundstack-prod-catalog-fn", ["fn.v2", "f" * 65]),
     ("aws:sqs/queue:Queue", "name"): ("soundstack-prod-plays_dlq", ["plays.queue", "q" * 81]),
     ("aws:sns/topic:Topic", "name"): ("soundstack-prod-alerts", ["alerts!", "t" * 257]),
+    ("aws:cloudwatch/eventRule:EventRule", "name"): (
+        "soundstack-prod-monitoring-event-backup_1.x", ["backup failures", "r:1", "e" * 65]),
     ("aws:kinesis/stream:Stream", "name"): ("soundstack-prod.listening", ["plays/1", "s" * 129]),
     ("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "name"): (
         "soundstack-prod-delivery", ["a b", "d" * 65]),

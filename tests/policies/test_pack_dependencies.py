@@ -45,3 +45,9 @@ def test_the_pack_imports_only_the_stdlib_itself_and_its_declared_requirements()
     assert third_party.pop("policies", set()) == {"__main__.py"}
     assert "soundstack" not in third_party
     assert set(third_party) == declared()
+
+
+def test_the_packs_copy_of_the_territories_is_the_services_own():
+    """Both deployables carry the ISO 3166-1 list (neither may import the other)."""
+    services = PACK.parent / "app_services" / "core" / "territories.py"
+    assert (PACK / "territories.py").read_bytes() == services.read_bytes()

@@ -823,6 +823,17 @@ CASES = [
         {"emergencyContacts": [{"emailAddress": "a@example.com"}]},
     ),
 ]
+SIGNED = {"defaultCacheBehavior": {"trustedKeyGroups": ["kg"]}, **PROD}
+LICENSED = {"geoRestriction": {"restrictionType": "whitelist", "locations": ["GB", "IE"]}}
+# more cases in test_licensing_policies.py
+CASES.append(
+    (
+        "cloudfront-geo-restriction",
+        DIST,
+        {**SIGNED, "restrictions": LICENSED},
+        {**SIGNED, "restrictions": {"geoRestriction": {"restrictionType": "none"}}},
+    )
+)
 CASES += RESOURCE_CASES  # the deploy-* policies (tests/policies/test_deploy.py)
 
 
