@@ -9,6 +9,7 @@ asks for it (soundstack/project.py).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -104,7 +105,33 @@ def _preview(args: argparse.Namespace) -> int:
     return 1 if any(v.level == "mandatory" for v in violations) else 0
 
 
+#: What the reference services' commands import beyond the base install (`soundstack[services]`).
+SERVICE_DEPENDENCIES = (
+    "psycopg",
+    "pydantic_settings",
+    "redis",
+    "uvicorn",
+    "websockets",
+    "moto",
+    "stripe",
+)
+
+
+def _services_missing(command: str) -> str | None:
+    """Why `command` cannot run on this install (None: it can)."""
+    missing = [m for m in SERVICE_DEPENDENCIES if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return (
+        f"`soundstack {command}` runs the reference services, whose runtime this install lacks "
+        f"({', '.join(missing)}): pip install 'soundstack[services]'"
+    )
+
+
 def _migrate(args: argparse.Namespace) -> int:
+    if (problem := _services_missing("migrate")) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     import psycopg
 
     from soundstack.app_services.core import migrate
@@ -122,6 +149,9 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if (problem := _services_missing("serve")) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     from soundstack.app_services.core.serve import serve
     from soundstack.publish_web import PublishError, local_site
 

@@ -4,6 +4,7 @@ only the base extra into a fresh venv outside the repo, used from a directory th
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -114,3 +115,28 @@ def test_components_import_beside_a_users_own_components_folder(
 def test_the_installed_cli_previews_the_bundled_prod_stack(installed: Path, workdir: Path) -> None:
     out = run(installed / "bin" / "soundstack", "preview", "prod", cwd=workdir)
     assert "Policy violations (0 mandatory" in out.stdout, out.stdout
+
+
+def test_the_installed_cli_previews_an_example_program_of_its_own(
+    installed: Path, workdir: Path
+) -> None:
+    """examples/orders-api (its own handler code and a grant) from the user's directory."""
+    example = workdir / "orders-api"
+    shutil.copytree(ROOT / "examples" / "orders-api", example)
+    out = run(
+        installed / "bin" / "soundstack", "-C", example, "preview", "dev", "--json", cwd=workdir
+    )
+    document = json.loads(out.stdout)
+    assert not [v for v in document["violations"] if v["level"] == "mandatory"]
+    functions = [r for r in document["resources"] if r["type"] == "aws:lambda/function:Function"]
+    assert [f["name"] for f in functions] == ["orders-fn-lambda"], functions
+
+
+def test_the_services_commands_name_the_extra_they_need(installed: Path, workdir: Path) -> None:
+    for command in ("serve", "migrate"):
+        out = subprocess.run(
+            [str(installed / "bin" / "soundstack"), command],
+            cwd=workdir, capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert out.returncode == 2, out.stderr
+        assert "pip install 'soundstack[services]'" in out.stderr and "Traceback" not in out.stderr
