@@ -163,6 +163,18 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(args.host, args.port, local_aws=args.local_aws, aws_port=args.aws_port, site=site)
 
 
+def _policy_pack(args: argparse.Namespace) -> int:
+    from soundstack.policy_pack import config_file, write
+
+    print(write(args.out))
+    for stack in ("dev", "staging", "prod"):
+        if (config := config_file(stack)) is not None:
+            print(
+                f"  --policy-pack-config {config}  (pack levels of stack {stack})", file=sys.stderr
+            )
+    return 0
+
+
 def _signing_key(args: argparse.Namespace) -> int:
     from soundstack.signing_keys import run
 
@@ -273,6 +285,18 @@ def parser() -> argparse.ArgumentParser:
     )
     srv.set_defaults(run=_serve)
     add_commands(sub, options)  # diagram, cost, diff, plan, capacity, docs
+    pack = sub.add_parser(
+        "policy-pack",
+        help="write the installed policy pack as a directory for the Pulumi CLI and print its "
+        'path: pulumi preview --policy-pack "$(soundstack policy-pack)"',
+    )
+    pack.add_argument(
+        "--out",
+        type=Path,
+        default=Path(".soundstack") / "policy-pack",
+        help="where to write it (default: .soundstack/policy-pack)",
+    )
+    pack.set_defaults(run=_policy_pack)
     keys = sub.add_parser(
         "signing-key", help="rotate the CloudFront URL-signing key (soundstack/signing_keys.py)"
     )

@@ -140,3 +140,26 @@ def test_the_services_commands_name_the_extra_they_need(installed: Path, workdir
         )  # fmt: skip
         assert out.returncode == 2, out.stderr
         assert "pip install 'soundstack[services]'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_installed_pack_loads_under_the_pulumi_cli_contract(
+    installed: Path, workdir: Path
+) -> None:
+    """`soundstack policy-pack` writes a pack bound to this venv; started as the Pulumi CLI
+    starts a Python pack (its virtualenv's python on `__main__.py`), it loads every policy and
+    announces its gRPC port on stdout."""
+    out = run(installed / "bin" / "soundstack", "policy-pack", "--out", "pack", cwd=workdir)
+    pack = Path(out.stdout.strip())
+    assert pack == workdir / "pack"
+    assert f"virtualenv: {installed}" in (pack / "PulumiPolicy.yaml").read_text()
+    server = subprocess.Popen(
+        [str(installed / "bin" / "python"), str(pack / "__main__.py")],
+        cwd=pack, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        port = server.stdout.readline().strip()
+        assert port.isdigit(), server.stderr.read() if server.stderr else port
+    finally:
+        server.kill()
+        server.wait()
