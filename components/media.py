@@ -188,7 +188,7 @@ class MediaDelivery(Component):
         self.cache_policy = aws.cloudfront.CachePolicy(
             self.child_name("audio-cache"),
             name=self.physical_name("audio-cache"),
-            comment="audio and covers: immutable objects, long TTLs; Range requests are served by CloudFront "
+            comment="audio: immutable objects, long TTLs; Range requests are served by CloudFront "
             "from the cached object, signed-URL query strings stay out of the cache key",
             min_ttl=86400,
             default_ttl=30 * 86400,
