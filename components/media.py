@@ -126,7 +126,8 @@ class MediaArgs:
 
 
 class MediaDelivery(Component):
-    """Private music bucket + CloudFront (OAC, signed URLs only) + the signing-key secret."""
+    """Private music bucket + CloudFront (OAC; signed URLs but for `covers/*`) + the signing-key
+    secret."""
 
     TYPE = "soundstack:media:MediaDelivery"
 
