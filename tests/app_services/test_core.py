@@ -6,6 +6,7 @@ import json
 import logging
 import uuid
 from pathlib import Path
+from typing import Any
 
 import boto3
 import psycopg
@@ -221,10 +222,15 @@ def test_cache_aside_hits_after_first_load_and_invalidates(cache: Cache):
 def test_a_load_that_began_before_a_delete_stores_nothing(cache: Cache):
     """The cache-aside race at the source: `delete` lands while a miss is loading."""
     key = f"k-{uuid.uuid4()}"
-    assert cache.get_or_load(key, lambda: cache.delete(key) or "stale") == "stale"
+
+    def raced() -> str:
+        cache.delete(key)  # a write commits and invalidates while this load runs
+        return "stale"
+
+    assert cache.get_or_load(key, raced) == "stale"
     assert cache.get_or_load(key, lambda: "fresh") == "fresh"
     assert cache.get_or_load(key, lambda: "unused") == "fresh"  # stored once nothing raced
-    assert cache.get_or_load_field(key, "p0", lambda: cache.delete(key) or "stale") == "stale"
+    assert cache.get_or_load_field(key, "p0", raced) == "stale"
     assert cache.get_or_load_field(key, "p0", lambda: "fresh") == "fresh"
     assert cache.get_or_load_field(key, "p0", lambda: "unused") == "fresh"
     cache.delete(key, f"{key}-other")  # several keys (several slots) in one call
@@ -237,11 +243,14 @@ def test_a_cache_hit_is_one_command_and_keys_share_a_slot(cache: Cache, monkeypa
     key = f"k-{uuid.uuid4()}"
     cache.get_or_load(key, lambda: {"n": 1})
     assert cache.client is not None
-    sent: list[tuple] = []
+    sent: list[tuple[Any, ...]] = []
     execute = cache.client.execute_command
-    monkeypatch.setattr(
-        cache.client, "execute_command", lambda *a, **k: sent.append(a) or execute(*a, **k)
-    )
+
+    def spy(*args: Any, **options: Any) -> Any:
+        sent.append(args)
+        return execute(*args, **options)
+
+    monkeypatch.setattr(cache.client, "execute_command", spy)
     assert cache.get_or_load(key, lambda: {"n": 2}) == {"n": 1}
     (command,) = sent
     assert command[0] == "MGET" and len({key_slot(k.encode()) for k in command[1:]}) == 1
