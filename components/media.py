@@ -1,4 +1,5 @@
-"""Music delivery: a private, encrypted bucket behind CloudFront that only serves signed URLs.
+"""Music delivery: a private, encrypted bucket behind CloudFront that serves audio only to
+signed URLs and cover art (`covers/*`) to anyone.
 
 Flow: the ingest pipeline writes audio into the bucket (`grant_write`); listeners ask the
 Catalog service for a stream URL, which signs a short-lived CloudFront URL with the private key
@@ -6,12 +7,19 @@ it reads from Secrets Manager (`grant_sign`, `app_services.media_signing.CloudFr
 CloudFront checks the signature against the key group, then fetches the object through Origin
 Access Control. The bucket has no public path at all.
 
+Cover art is public artwork, as on every streaming service: one ordered behaviour serves
+`covers/*` (GET and HEAD) without a signature, so each image has one stable URL that browsers and
+the edge cache for a year (`Cache-Control: immutable` from the catalog; keys are content hashes).
+Signed cover URLs would change with every expiry (no browser cache, a signature per image per
+listing) to protect nothing licensed. Geo restriction, WAF, OAC and the origin group apply to
+both behaviours.
+
 Surviving a Region (`replica_region`): the music bucket replicates to a bucket in that Region
 (components.replication: S3 RTC, its own KMS key, alarms on lag and failures), and the
 distribution serves from an origin group that fails over to the replica on 403, 404 and 5xx.
 Signed URLs are unaffected: CloudFront checks the signature against the key group at the edge,
 before choosing an origin, and the replica admits the same distribution through its own OAC.
-The behaviour allows GET, HEAD and OPTIONS only, as origin groups require, and runs no
+The behaviours allow GET, HEAD (and OPTIONS for audio) only, as origin groups require, and run no
 function or Lambda@Edge (an origin-request trigger would fire once per origin tried).
 
 Signing keys: the stack config lists one or two public keys (`edge.signing_public_keys`), each
@@ -43,6 +51,10 @@ from soundstack.policies.territories import territory_problems
 #: metric in `MediaDelivery.key_age_namespace`; keep them in step).
 KEY_AGE_METRIC = "SigningKeyAgeDays"
 KEY_AGE_SCHEDULE = "rate(1 hour)"
+#: The one path served without a signature: cover art, which the catalog stores under
+#: `covers/<sha256>.<ext>` (app_services.catalog.domain.Cover). CloudFront path patterns are
+#: case-sensitive and matched before the default behaviour; this one requires no key group.
+COVERS_PATH = "covers/*"
 
 
 class ScheduledFunction(Grantee, Protocol):
@@ -114,7 +126,8 @@ class MediaArgs:
 
 
 class MediaDelivery(Component):
-    """Private music bucket + CloudFront (OAC, signed URLs only) + the signing-key secret."""
+    """Private music bucket + CloudFront (OAC; signed URLs but for `covers/*`) + the signing-key
+    secret."""
 
     TYPE = "soundstack:media:MediaDelivery"
 
@@ -202,7 +215,7 @@ class MediaDelivery(Component):
         )
         self.distribution = aws.cloudfront.Distribution(
             self.child_name("distribution"),
-            comment=f"{ctx.project}-{ctx.stack} music (signed URLs only)",
+            comment=f"{ctx.project}-{ctx.stack} music (signed URLs; covers/* public)",
             enabled=True,
             is_ipv6_enabled=True,
             http_version="http2and3",
@@ -221,6 +234,21 @@ class MediaDelivery(Component):
                 "response_headers_policy_id": headers.id,
                 "trusted_key_groups": [self.key_group.id],
             },
+            ordered_cache_behaviors=[
+                {
+                    # Cover art is public artwork under content-hashed keys: one unsigned URL
+                    # per image, cached by browsers and the edge for a year. Audio stays
+                    # signed: only keys under covers/ match this pattern.
+                    "path_pattern": COVERS_PATH,
+                    "target_origin_id": origins.target_origin_id,
+                    "viewer_protocol_policy": "https-only",
+                    "allowed_methods": ["GET", "HEAD"],
+                    "cached_methods": ["GET", "HEAD"],
+                    "compress": False,  # JPEG and PNG are already compressed
+                    "cache_policy_id": self.cache_policy.id,
+                    "response_headers_policy_id": headers.id,
+                }
+            ],
             restrictions={"geo_restriction": cdn.geo_restriction(args.allowed_countries)},
             viewer_certificate=cdn.viewer_certificate(self, args.domain),
             tags=self.tags(),

@@ -1,13 +1,25 @@
-"""Redis cache-aside with JSON values, key prefixes and generation-based invalidation.
+"""Redis cache-aside with JSON values, key prefixes and race-free invalidation.
 
 The cache never decides correctness: when Redis is unreachable reads go to the database and the
 failure is logged, so an ElastiCache failover degrades latency, not availability.
+
+Invalidation cannot be outrun by a slow reader. `delete(key)` gives the key a new version (a
+random token, so a version never repeats) as it drops the value, atomically; `get_or_load`
+reads the value and the version in one round trip and, after a miss, stores what it loaded only
+if the version is still the one it read (a Lua script: check and set are one step). A read that
+loaded before a write committed therefore never puts its stale value back after the write's
+delete; it just does not cache. Versions outlive any load (`VERSION_TTL_SECONDS`).
+
+Keys are `<prefix>{<key>}` and `<prefix>{<key>}:v`: the hash tag puts a value and its version in
+one hash slot, as a script or MGET over both needs on a cluster (the serverless cache). Nothing
+here touches two keys of different slots in one command.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,9 +30,32 @@ from .routing import jsonable
 T = TypeVar("T")
 _log = logging.getLogger("soundstack.cache")
 
+#: How long a key's version survives its last `delete`: far beyond any load (a Lambda runs at
+#: most 15 minutes), so a reader's version cannot expire back to "none" while it loads.
+VERSION_TTL_SECONDS = 24 * 3600
+
+# KEYS: value, version. ARGV: version read before loading ('' = none), JSON, TTL seconds.
+_STORE = """
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+# KEYS: hash, version. ARGV: version read before loading, field, JSON, TTL seconds.
+_STORE_FIELD = """
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+# KEYS: value, version. ARGV: new version token, its TTL seconds.
+_INVALIDATE = """
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+return redis.call('DEL', KEYS[1])
+"""
+
 
 class Cache:
-    """JSON cache-aside over a redis-py client; every key is `<prefix><key>`."""
+    """JSON cache-aside over a redis-py client (see the module for the key layout)."""
 
     def __init__(self, client: redis.Redis | None, prefix: str, ttl_seconds: int):
         self.client = client
@@ -28,6 +63,10 @@ class Cache:
         self.ttl = ttl_seconds
         self.hits = 0
         self.misses = 0
+        if client is not None:
+            self._store = client.register_script(_STORE)
+            self._store_field = client.register_script(_STORE_FIELD)
+            self._invalidate = client.register_script(_INVALIDATE)
 
     @classmethod
     def from_url(cls, url: str | None, prefix: str, ttl_seconds: int) -> Cache:
@@ -35,66 +74,84 @@ class Cache:
         client = redis.Redis.from_url(url, socket_timeout=0.5) if url else None
         return cls(client, prefix, ttl_seconds)
 
+    def value_key(self, key: str) -> str:
+        """The Redis key holding `key`'s value (a string, or a hash of pages)."""
+        return f"{self.prefix}{{{key}}}"
+
+    def _keys(self, key: str) -> list[str]:
+        value = self.value_key(key)
+        return [value, f"{value}:v"]
+
     def get_or_load(self, key: str, load: Callable[[], T], ttl: int | None = None) -> T:
-        """The cached JSON value of `key`, or `load()` stored for `ttl` seconds."""
-        if self.client is not None:
-            try:
-                raw = self.client.get(self.prefix + key)
-            except redis.RedisError as exc:
-                _log.warning("cache read failed", extra={"key": key, "error": str(exc)})
-                return load()
-            if raw is not None:
-                self.hits += 1
-                return json.loads(raw)
+        """The cached JSON value of `key`, or `load()`, stored for `ttl` seconds unless `key` was
+        deleted meanwhile. One round trip on a hit."""
+        if self.client is None:
+            self.misses += 1
+            return load()
+        try:
+            raw, version = self.client.mget(self._keys(key))
+        except redis.RedisError as exc:
+            _log.warning("cache read failed", extra={"key": key, "error": str(exc)})
+            return load()
+        if raw is not None:
+            self.hits += 1
+            return json.loads(raw)
         self.misses += 1
         value = load()
-        self.set(key, value, ttl)
+        self._write(key, self._store, [version or b"", self._json(value), ttl or self.ttl])
         return value
 
     def get_or_load_field(
         self, key: str, field: str, load: Callable[[], T], ttl: int | None = None
     ) -> T:
         """Cache-aside on one field of the hash `key` (pages of one list): `delete(key)` drops
-        every field at once."""
-        if self.client is not None:
-            try:
-                raw = self.client.hget(self.prefix + key, field)
-            except redis.RedisError as exc:
-                _log.warning("cache read failed", extra={"key": key, "error": str(exc)})
-                return load()
-            if raw is not None:
-                self.hits += 1
-                return json.loads(raw)
+        every field at once, and a load that began before it stores nothing."""
+        if self.client is None:
+            self.misses += 1
+            return load()
+        value_key, version_key = self._keys(key)
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.hget(value_key, field)
+                pipe.get(version_key)
+                raw, version = pipe.execute()
+        except redis.RedisError as exc:
+            _log.warning("cache read failed", extra={"key": key, "error": str(exc)})
+            return load()
+        if raw is not None:
+            self.hits += 1
+            return json.loads(raw)
         self.misses += 1
         value = load()
-        if self.client is not None:
-            try:
-                with self.client.pipeline(transaction=False) as pipe:
-                    pipe.hset(self.prefix + key, field, json.dumps(value, default=jsonable))
-                    pipe.expire(self.prefix + key, ttl or self.ttl)
-                    pipe.execute()
-            except redis.RedisError as exc:
-                _log.warning("cache write failed", extra={"key": key, "error": str(exc)})
+        args = [version or b"", field, self._json(value), ttl or self.ttl]
+        self._write(key, self._store_field, args)
         return value
 
-    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
-        if self.client is None:
-            return
-        try:
-            self.client.set(
-                self.prefix + key, json.dumps(value, default=jsonable), ex=ttl or self.ttl
-            )
-        except redis.RedisError as exc:
-            _log.warning("cache write failed", extra={"key": key, "error": str(exc)})
-
     def delete(self, *keys: str) -> None:
-        """Invalidate `keys` (after a write). A failure is logged; entries expire with their TTL."""
+        """Invalidate `keys` (after a write commits): each gets a new version as its value goes,
+        so no load that started earlier can store over the write. One round trip; a failure is
+        logged and the entries expire with their TTL."""
         if self.client is None or not keys:
             return
         try:
-            self.client.delete(*(self.prefix + k for k in keys))
+            with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    self._invalidate(
+                        self._keys(key), [uuid.uuid4().hex, VERSION_TTL_SECONDS], client=pipe
+                    )
+                pipe.execute()
         except redis.RedisError as exc:
             _log.warning("cache invalidation failed", extra={"keys": keys, "error": str(exc)})
+
+    def _write(self, key: str, script: Any, args: list[Any]) -> None:
+        try:
+            script(self._keys(key), args)
+        except redis.RedisError as exc:
+            _log.warning("cache write failed", extra={"key": key, "error": str(exc)})
+
+    @staticmethod
+    def _json(value: Any) -> str:
+        return json.dumps(value, default=jsonable)
 
     def generation(self, namespace: str) -> int:
         """The current generation of `namespace`: keys that embed it die together on `bump`."""

@@ -6,7 +6,8 @@ hosted pages are in the cloud, played on one loopback port and told apart by hos
   and the stack's security headers and CSP; `/api/*` goes to the API with the prefix removed
   (the API also still answers at `/`).
 - `http://media.localhost:<port>`, the media distribution: objects of the media bucket, only for
-  a URL signed with a trusted key and not expired (checked as CloudFront does), with `Range`.
+  a URL signed with a trusted key and not expired (checked as CloudFront does), with `Range`;
+  cover art (`covers/*`, GET and HEAD) without a signature, as its own cache behaviour does.
 - `ws://feed.localhost:<port>`, the feed's WebSocket API (`app_services.feed.local`).
 - `http://checkout.localhost:<port>`, Stripe's and PayPal's hosted pages: pay or cancel a
   checkout the doubles (`payment.doubles`) created; paying delivers the provider's signed
@@ -19,6 +20,7 @@ import asyncio
 import html
 import logging
 import mimetypes
+import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,9 +107,15 @@ class Site:
         return 200, headers, body
 
 
+#: The media distribution's unsigned behaviour (components.media.COVERS_PATH, `covers/*`),
+#: matched case-sensitively as CloudFront matches path patterns.
+COVERS_PREFIX = "/covers/"
+
+
 @dataclass
 class LocalMedia:
-    """The media distribution: CloudFront's signed-URL check, then the object from S3."""
+    """The media distribution: CloudFront's signed-URL check (but for cover art), then the
+    object from S3."""
 
     s3: Any  # boto3 "s3" client
     bucket: str
@@ -122,14 +130,15 @@ class LocalMedia:
 
         if method not in ("GET", "HEAD"):
             return _error(405, "MethodNotAllowed", "GET and HEAD only")
-        key_id = parse_qs(url.partition("?")[2]).get("Key-Pair-Id", [""])[-1]
-        if key_id not in self._keys:
-            self._keys = self.trusted_keys()
-        try:
-            verify_signed_url(url, self._keys)
-        except SignatureRejected as exc:
-            return _error(403, "AccessDenied", str(exc))
         key = unquote(url.partition("://")[2].partition("/")[2].partition("?")[0])
+        if not _is_cover(key):
+            key_id = parse_qs(url.partition("?")[2]).get("Key-Pair-Id", [""])[-1]
+            if key_id not in self._keys:
+                self._keys = self.trusted_keys()
+            try:
+                verify_signed_url(url, self._keys)
+            except SignatureRejected as exc:
+                return _error(403, "AccessDenied", str(exc))
         wanted = {"Bucket": self.bucket, "Key": key}
         if "range" in headers:
             wanted["Range"] = headers["range"]
@@ -147,10 +156,20 @@ class LocalMedia:
         }
         if got.get("ContentRange"):
             reply["content-range"] = got["ContentRange"]
+        if got.get("CacheControl"):  # CloudFront passes the object's own on to the viewer
+            reply["cache-control"] = got["CacheControl"]
         body = b"" if method == "HEAD" else got["Body"].read()
         if method == "HEAD":
             reply["content-length"] = str(got.get("ContentLength", 0))
         return (206 if got.get("ContentRange") else 200), reply, body
+
+
+def _is_cover(key: str) -> bool:
+    """`key` matches the unsigned `covers/*` behaviour. CloudFront compares the decoded path
+    with dot segments removed, so `covers/../<audio>` is audio; here any key that is not already
+    in that normal form (dot segments, `//`) simply needs a signature."""
+    path = "/" + key
+    return path.startswith(COVERS_PREFIX) and posixpath.normpath(path) == path
 
 
 def _media_type(key: str, stored: str | None) -> str:

@@ -114,8 +114,7 @@ class PlaylistStore(Protocol):
 class CacheLike(Protocol):
     def get_or_load(self, key: str, load: Any, ttl: int | None = None) -> Any: ...
     def get_or_load_field(self, key: str, field: str, load: Any, ttl: int | None = None) -> Any: ...
-    def generation(self, namespace: str) -> int: ...
-    def bump(self, namespace: str) -> None: ...
+    def delete(self, *keys: str) -> None: ...
 
 
 def _uuid(value: str) -> str:
@@ -139,23 +138,25 @@ def _position(value: int, size: int, field: str) -> int:
     return value
 
 
-# Cached reads live under their namespace's generation, and a write bumps it instead of deleting
-# keys: a read that loaded before a write committed stores its value under the old generation,
-# which nothing reads again. (Deleting keys let such a read put a stale value back after the
-# write's delete: concurrent adds left a playlist's cached length one short until the TTL.)
+# A write deletes the keys it changed after it commits; `Cache.delete` versions them, so a read
+# that loaded before the write cannot put its stale value back (concurrent adds once left a
+# playlist's cached length one short until the TTL).
 
 
-def _playlist(cache: CacheLike, playlist_id: str) -> str:
-    return f"playlist:{playlist_id}:g{cache.generation(f'playlist:{playlist_id}')}"
+def _playlist(playlist_id: str) -> str:
+    return f"playlist:{playlist_id}"
 
 
-def _owned(cache: CacheLike, owner_id: str) -> str:
-    return f"playlists:owner:{owner_id}:g{cache.generation(f'playlists:owner:{owner_id}')}"
+def _pages(playlist_id: str) -> str:
+    return f"playlist:{playlist_id}:pages"
+
+
+def _owned(owner_id: str) -> str:
+    return f"playlists:owner:{owner_id}"
 
 
 def _invalidate(cache: CacheLike, playlist_id: str, owner_id: str) -> None:
-    cache.bump(f"playlist:{playlist_id}")
-    cache.bump(f"playlists:owner:{owner_id}")
+    cache.delete(_playlist(playlist_id), _pages(playlist_id), _owned(owner_id))
 
 
 def create(
@@ -164,7 +165,7 @@ def create(
     """A new playlist; a signed-in user without a profile row (sign-up trigger not run, local
     runs) gets one, named from the token, in the same transaction."""
     created = store.create(owner, body.name, body.public)
-    cache.bump(f"playlists:owner:{owner.user_id}")
+    cache.delete(_owned(owner.user_id))
     shown = {k: v for k, v in created.items() if k != "owner_id"}
     return {**shown, "mine": True, "total_tracks": 0, "tracks": [], "next": None}
 
@@ -179,12 +180,11 @@ def get(
     """One page of the playlist if it is the caller's or public (404 otherwise): its head,
     `total_tracks`, the entries from position `cursor`, and `next` (the next page's path)."""
     ident, page = _uuid(playlist_id), page or PageQuery()
-    key = _playlist(cache, ident)
-    head = cache.get_or_load(key, lambda: store.head(ident))
+    head = cache.get_or_load(_playlist(ident), lambda: store.head(ident))
     if head is None or (head["owner_id"] != user_id and not head.get("public")):
         raise NotFound(f"playlist {ident} does not exist")
     tracks = cache.get_or_load_field(
-        f"{key}:pages",
+        _pages(ident),
         f"{page.cursor}:{page.limit}",
         lambda: store.page(ident, page.cursor, page.limit),
     )
@@ -200,7 +200,7 @@ def get(
 
 
 def mine(store: PlaylistStore, cache: CacheLike, user_id: str) -> list[dict[str, Any]]:
-    return list(cache.get_or_load(_owned(cache, user_id), lambda: store.list_for_owner(user_id)))
+    return list(cache.get_or_load(_owned(user_id), lambda: store.list_for_owner(user_id)))
 
 
 def _write(

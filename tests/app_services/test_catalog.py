@@ -186,7 +186,7 @@ def test_cached_read_is_invalidated_by_reingest(catalog_env: service.Catalog, tm
     upload(FIXTURES / "tone.mp3", key)
     track_id = handler.ingest(s3_event(key), None)["ingested"][0]
     assert get(f"/catalog/tracks/{track_id}")[1]["title"] == "Café Sunrise"
-    cached_key = f"{catalog_env.cache.prefix}catalog:track:{track_id}"
+    cached_key = catalog_env.cache.value_key(f"catalog:track:{track_id}")
     assert catalog_env.cache.client is not None and catalog_env.cache.client.exists(cached_key)
     assert get("/catalog/search", "q=retitled")[1] == []
     retagged = tmp_path / "retagged.mp3"
@@ -199,6 +199,34 @@ def test_cached_read_is_invalidated_by_reingest(catalog_env: service.Catalog, tm
     assert get(f"/catalog/tracks/{track_id}")[1]["title"] == "Retitled Morning"
     found = get("/catalog/search", "q=retitled")[1]
     assert [t["track_id"] for t in found] == [track_id]
+
+
+def test_a_read_that_loaded_before_a_reingest_never_caches_over_it(
+    catalog_env: service.Catalog, tmp_path, monkeypatch
+):
+    """The cache-aside race, forced: a reader loads the track, a re-ingest commits and
+    invalidates, then the reader stores what it loaded. The next read still shows the write."""
+    key = f"uploads/{uuid.uuid4().hex}.mp3"
+    upload(FIXTURES / "tone.mp3", key)
+    track_id = handler.ingest(s3_event(key), None)["ingested"][0]
+    retagged = tmp_path / "retagged.mp3"
+    shutil.copy(FIXTURES / "tone.mp3", retagged)
+    tags = EasyID3(retagged)
+    tags["title"] = "Raced Evening"
+    tags.save()
+    upload(retagged, key)
+    store = catalog_env.store
+    get_track = store.get_track
+
+    def load_then_a_reingest_lands(ident: str):
+        loaded = get_track(ident)  # the reader's snapshot: the old title
+        monkeypatch.setattr(store, "get_track", get_track)
+        assert handler.ingest(s3_event(key), None)["ingested"] == [track_id]
+        return loaded
+
+    monkeypatch.setattr(store, "get_track", load_then_a_reingest_lands)
+    assert get(f"/catalog/tracks/{track_id}")[1]["title"] == "Café Sunrise"  # its own snapshot
+    assert get(f"/catalog/tracks/{track_id}")[1]["title"] == "Raced Evening"
 
 
 def test_python_folding_path_matches_like_unaccent(db: Database):

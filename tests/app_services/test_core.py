@@ -6,6 +6,7 @@ import json
 import logging
 import uuid
 from pathlib import Path
+from typing import Any
 
 import boto3
 import psycopg
@@ -218,11 +219,52 @@ def test_cache_aside_hits_after_first_load_and_invalidates(cache: Cache):
     assert cache.generation("ns") == gen + 1
 
 
+def test_a_load_that_began_before_a_delete_stores_nothing(cache: Cache):
+    """The cache-aside race at the source: `delete` lands while a miss is loading."""
+    key = f"k-{uuid.uuid4()}"
+
+    def raced() -> str:
+        cache.delete(key)  # a write commits and invalidates while this load runs
+        return "stale"
+
+    assert cache.get_or_load(key, raced) == "stale"
+    assert cache.get_or_load(key, lambda: "fresh") == "fresh"
+    assert cache.get_or_load(key, lambda: "unused") == "fresh"  # stored once nothing raced
+    assert cache.get_or_load_field(key, "p0", raced) == "stale"
+    assert cache.get_or_load_field(key, "p0", lambda: "fresh") == "fresh"
+    assert cache.get_or_load_field(key, "p0", lambda: "unused") == "fresh"
+    cache.delete(key, f"{key}-other")  # several keys (several slots) in one call
+    assert cache.get_or_load_field(key, "p0", lambda: "after") == "after"
+
+
+def test_a_cache_hit_is_one_command_and_keys_share_a_slot(cache: Cache, monkeypatch):
+    from redis.crc import key_slot
+
+    key = f"k-{uuid.uuid4()}"
+    cache.get_or_load(key, lambda: {"n": 1})
+    assert cache.client is not None
+    sent: list[tuple[Any, ...]] = []
+    execute = cache.client.execute_command
+
+    def spy(*args: Any, **options: Any) -> Any:
+        sent.append(args)
+        return execute(*args, **options)
+
+    monkeypatch.setattr(cache.client, "execute_command", spy)
+    assert cache.get_or_load(key, lambda: {"n": 2}) == {"n": 1}
+    (command,) = sent
+    assert command[0] == "MGET" and len({key_slot(k.encode()) for k in command[1:]}) == 1
+
+
 def test_cache_down_falls_back_to_the_loader():
     dead = Cache.from_url("redis://127.0.0.1:1/0", "x:", 60)
     assert dead.get_or_load("k", lambda: [1, 2]) == [1, 2]
-    dead.delete("k")
+    assert dead.get_or_load_field("k", "f", lambda: [3]) == [3]
+    dead.delete("k", "j")
     dead.bump("ns")
+    passthrough = Cache.from_url(None, "x:", 60)
+    assert passthrough.get_or_load("k", lambda: [4]) == [4]
+    assert passthrough.get_or_load_field("k", "f", lambda: [5]) == [5]
 
 
 @pytest.fixture

@@ -249,3 +249,31 @@ def test_the_feed_refuses_a_connect_without_a_token(edge: Edge) -> None:
         with pytest.raises(websockets.InvalidStatus) as refused:
             asyncio.run(connect(query))
         assert refused.value.response.status_code == 403
+
+
+def test_cover_art_is_served_unsigned_and_audio_still_needs_a_signature(edge: Edge) -> None:
+    track, user = ingest(edge, "tone.mp3"), subscribed(edge)
+    status, found = edge.api("GET", f"/catalog/tracks/{track}", user=user)
+    cover = found["cover_key"]
+    assert status == 200 and cover.startswith("covers/") and cover.endswith(".png")
+
+    status, headers, body = edge.call("GET", f"/{cover}", host="media.localhost")
+    assert (status, headers["content-type"]) == (200, "image/png")
+    assert body.startswith(b"\x89PNG")
+    assert headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert edge.call("HEAD", f"/{cover}", host="media.localhost")[0] == 200
+    assert edge.call("POST", f"/{cover}", host="media.localhost")[0] == 405
+
+    # The audio's signed URL plays; its path unsigned, however dressed up as a cover, does not.
+    signed = urllib.parse.urlsplit(
+        edge.api("GET", f"/catalog/tracks/{track}/stream", user=user)[1]["url"]
+    )
+    assert edge.call("GET", f"{signed.path}?{signed.query}", host="media.localhost")[0] == 200
+    audio = signed.path.lstrip("/")
+    name = cover.partition("/")[2]
+    for probe in (f"/{audio}", f"/covers/../{audio}", f"/covers/%2E%2E/{audio}",
+                  f"/covers/./../{audio}", f"/covers//{name}", f"/COVERS/{name}",
+                  f"/coversx/{name}"):  # fmt: skip
+        status, _, body = edge.call("GET", probe, host="media.localhost")
+        assert status == 403 and b"AccessDenied" in body, probe

@@ -180,7 +180,7 @@ def test_cached_read_is_invalidated_on_write(playlists: service.Playlists, db, t
     assert call("GET", f"/playlists/{pid}", owner)[1]["name"] == "Cached"
     client = playlists.cache.client
     assert client is not None
-    cached = json.loads(client.get(f"{playlists.cache.prefix}playlist:{pid}:g0") or b"null")
+    cached = json.loads(client.get(playlists.cache.value_key(f"playlist:{pid}")) or b"null")
     assert cached["name"] == "Cached"
     # the cache really serves reads: a change behind the service's back is not seen ...
     with db.transaction() as cur:

@@ -140,18 +140,54 @@ def test_results_are_cached_and_invalidated_when_preferences_change(
     call("PUT", "/recommendations/me/genres", me, {"genres": [genre]})
     assert call("GET", "/recommendations/me", me)[1]["for_you"] == [second, first]
     client = redis.Redis.from_url(TEST_REDIS)
-    assert client.exists(cache_prefix + user_key(me))
+    cached = Cache(None, cache_prefix, 0).value_key(user_key(me))
+    assert client.exists(cached)
 
     with db.transaction() as cur:  # a change the cache does not know about
         cur.execute("DELETE FROM tracks WHERE track_id = %s", (second,))
     assert call("GET", "/recommendations/me", me)[1]["for_you"] == [second, first]  # cached
 
     call("PUT", "/recommendations/me/genres", me, {"genres": [genre, "jazz"]})
-    assert not client.exists(cache_prefix + user_key(me))
+    assert not client.exists(cached)
     assert call("GET", "/recommendations/me", me)[1]["for_you"][0] == first
 
     listen((me, first))  # new listening history also invalidates
-    assert not client.exists(cache_prefix + user_key(me))
+    assert not client.exists(cached)
+
+
+def test_a_recommendation_computed_before_a_change_never_caches_over_it(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache-aside race, forced: a reader reads the picked genres, the user changes them
+    (committed, then invalidated), then the reader caches what it computed from the old ones.
+    The next read still shows the change; the same for new listening (several users at once)."""
+    old_genre, new_genre = f"g{uuid.uuid4().hex[:10]}", f"g{uuid.uuid4().hex[:10]}"
+    (old,), (new,) = catalog_tracks(db, old_genre, 1), catalog_tracks(db, new_genre, 1)
+    store = PostgresPreferences(db)
+    recommender = Recommender(store, Cache.from_url(TEST_REDIS, f"race-{uuid.uuid4().hex}:", 60))
+    me, other = ids(2)
+    for user in (me, other):
+        recommender.set_genres(user, GenresBody(genres=[old_genre]))
+    genres = store.genres
+
+    def genres_then(write: Any) -> Any:
+        def read(user_id: str) -> list[str]:
+            loaded = genres(user_id)  # the reader's snapshot
+            monkeypatch.setattr(store, "genres", genres)
+            write()
+            return loaded
+
+        return read
+
+    change = genres_then(lambda: recommender.set_genres(me, GenresBody(genres=[new_genre])))
+    monkeypatch.setattr(store, "genres", change)
+    assert recommender.for_user(me).for_you == [old]  # its own snapshot
+    assert recommender.for_user(me).for_you == [new]
+
+    heard = [activity("play", user, old, ms_played=60_000) for user in (other, me)]
+    monkeypatch.setattr(store, "genres", genres_then(lambda: recommender.ingest(heard)))
+    assert recommender.for_user(other).for_you == [old]
+    assert recommender.for_user(other).for_you == []  # heard now, so no longer recommended
 
 
 def test_stream_keeps_real_plays_and_likes_and_skips_bad_records(

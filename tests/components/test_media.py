@@ -289,3 +289,24 @@ def test_a_key_age_beyond_ten_years_is_refused():
 
     with pytest.raises(Exception, match="signing_key_max_age_days=4000: use 1 to 3650"):
         run_program(program)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_cover_art_is_served_without_a_signature(request, stack):
+    synth = request.getfixturevalue(stack)
+    distribution = one(synth, "media-distribution").inputs
+    default = distribution["defaultCacheBehavior"]
+    (covers,) = distribution["orderedCacheBehaviors"]
+    assert covers["pathPattern"] == "covers/*"
+    assert not covers.get("trustedKeyGroups") and not covers.get("trustedSigners")
+    assert default["trustedKeyGroups"]  # audio (everything else) still needs a signature
+    assert sorted(covers["allowedMethods"]) == sorted(covers["cachedMethods"]) == ["GET", "HEAD"]
+    assert covers["viewerProtocolPolicy"] == "https-only"
+    # Same origin (group, in prod), cache policy and security headers as the audio.
+    for same in ("targetOriginId", "cachePolicyId", "responseHeadersPolicyId"):
+        assert covers[same] == default[same]
+    assert default["targetOriginId"] == ("music-failover" if stack == "prod" else "music")
+    assert one(synth, "media-audio-cache").inputs["defaultTtl"] >= 30 * 86400
+    # The geo restriction is the distribution's: it applies to covers as well (prod licenses).
+    restriction = distribution["restrictions"]["geoRestriction"]
+    assert restriction["restrictionType"] == ("whitelist" if stack == "prod" else "none")
