@@ -10,7 +10,7 @@ from typing import Any
 import mutagen
 from mutagen.flac import FLAC, Picture
 from mutagen.id3 import ID3
-from mutagen.mp4 import MP4, MP4Cover
+from mutagen.mp4 import MP4
 
 from ..core.errors import BadRequest
 from .domain import AudioMetadata, Cover
@@ -44,29 +44,51 @@ def _number(text: str | None) -> int | None:
     return int(head) if _DIGITS.fullmatch(head) and int(head) > 0 else None
 
 
+#: Image types a cover may be, told by the first bytes (never by the tag's claimed type: covers
+#: are served unsigned from the media domain, so a tag saying `text/html` must not make one).
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def image_type(data: bytes) -> str | None:
+    """The image type of `data` from its signature: PNG, JPEG, GIF or WebP (None: anything else)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((mime for magic, mime in _IMAGE_MAGIC if data.startswith(magic)), None)
+
+
 def _cover(path: str, kind: str) -> Cover | None:
+    """The embedded cover art, typed by its content; None when absent or not an image."""
+    found = _embedded_picture(path, kind)
+    mime = image_type(found) if found else None
+    return Cover(found, mime) if found and mime else None
+
+
+def _embedded_picture(path: str, kind: str) -> bytes | None:
     if kind == "mp3":
         try:
             pictures = ID3(path).getall("APIC")
         except mutagen.MutagenError:
             return None
-        return Cover(pictures[0].data, pictures[0].mime) if pictures else None
+        return bytes(pictures[0].data) if pictures else None
     if kind == "flac":
         found = FLAC(path).pictures
-        return Cover(found[0].data, found[0].mime) if found else None
+        return bytes(found[0].data) if found else None
     if kind == "m4a":
         tags: Any = MP4(path).tags
         covers = (tags.get("covr") if tags is not None else None) or []
         if not covers:
             return None
-        png = covers[0].imageformat == MP4Cover.FORMAT_PNG
-        return Cover(bytes(covers[0]), "image/png" if png else "image/jpeg")
+        return bytes(covers[0])
     audio = mutagen.File(path)
     blocks = (audio.get("metadata_block_picture") if audio is not None else None) or []
     if not blocks:
         return None
-    picture = Picture(base64.b64decode(blocks[0]))
-    return Cover(picture.data, picture.mime)
+    return bytes(Picture(base64.b64decode(blocks[0])).data)
 
 
 def read_metadata(path: str, original_name: str) -> AudioMetadata:

@@ -52,8 +52,9 @@ class Cover:
     @property
     def key(self) -> str:
         """Content-addressed S3 key: the same art on twelve tracks is stored once."""
-        ext = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg"}.get(self.mime, "img")
-        return f"covers/{hashlib.sha256(self.data).hexdigest()[:40]}.{ext}"
+        ext = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+        ext_of = ext.get(self.mime, "img")
+        return f"covers/{hashlib.sha256(self.data).hexdigest()[:40]}.{ext_of}"
 
 
 @dataclass(frozen=True)

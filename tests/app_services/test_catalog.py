@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from mutagen.easyid3 import EasyID3
 
 from soundstack.app_services.catalog import domain, handler, service
-from soundstack.app_services.catalog.audio import read_metadata
+from soundstack.app_services.catalog.audio import image_type, read_metadata
 from soundstack.app_services.catalog.repository import CatalogRepository
 from soundstack.app_services.core.db import Database
 from soundstack.app_services.core.errors import BadRequest
@@ -96,6 +96,40 @@ def test_metadata_is_read_from_every_supported_format(name: str):
     assert meta.year and 2018 <= meta.year <= 2022
     assert meta.cover is not None and meta.cover.data.startswith(b"\x89PNG")
     assert meta.cover.key.startswith("covers/") and meta.cover.key.endswith(".png")
+
+
+#: A 1x1 PNG.
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
+)
+
+
+def test_cover_art_is_typed_by_its_bytes_never_by_the_tags_claim(tmp_path):
+    """Covers are served unsigned from the media domain: a tag claiming `text/html` gets no
+    cover unless the bytes are an image, and then the image's own type."""
+    from mutagen.id3 import APIC, ID3
+
+    mp3 = (FIXTURES / "tone.mp3").read_bytes()
+    for data, expected in ((b"<script>alert(1)</script>", None), (PNG_BYTES, "image/png")):
+        path = tmp_path / "lying.mp3"
+        path.write_bytes(mp3)
+        tags = ID3(path)
+        tags.delall("APIC")
+        tags.add(APIC(encoding=3, mime="text/html", type=3, desc="front", data=data))
+        tags.save(path)
+        meta = read_metadata(str(path), "uploads/lying.mp3")
+        assert (meta.cover.mime if meta.cover else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "mime"),
+    [(b"\x89PNG\r\n\x1a\nrest", "image/png"), (b"\xff\xd8\xff\xe0rest", "image/jpeg"),
+     (b"GIF89a...", "image/gif"), (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+     (b"<svg xmlns='http://www.w3.org/2000/svg'/>", None), (b"", None)],
+)  # fmt: skip
+def test_image_type_reads_the_signature(data: bytes, mime: str | None):
+    assert image_type(data) == mime
 
 
 def test_a_non_audio_file_is_a_bad_request():
