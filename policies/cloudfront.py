@@ -304,3 +304,45 @@ def _origin_groups(args: ResourceValidationArgs, report: ReportViolation, _: Set
                 f"but allows {extra}; allow GET, HEAD and OPTIONS only, or target an origin",
                 None,
             )
+
+
+#: What a signed-URL distribution may serve unsigned: cover art (public artwork), read-only.
+UNSIGNED_PATHS = ["covers/*"]
+READ_METHODS = ("GET", "HEAD")
+
+
+@resource_policy(
+    POLICIES,
+    "cloudfront-signed-unsigned-paths",
+    "A distribution whose default behaviour serves only signed URLs (the licensed audio) leaves "
+    "unsigned only the path patterns listed in `unsignedPaths` (cover art), and those read-only "
+    "(GET, HEAD): a behaviour without trusted key groups is public, whatever the default says.",
+    ["custom"],
+    [DISTRIBUTION],
+    config={
+        "unsignedPaths": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": UNSIGNED_PATHS,
+            "description": "path patterns a signed distribution may serve without a signature",
+        }
+    },
+)
+def _unsigned_paths(args: ResourceValidationArgs, report: ReportViolation, cfg: Settings) -> None:
+    default = get(args.props, "defaultCacheBehavior", default={})
+    if not get(default, "trustedKeyGroups"):
+        return  # not a signed-URL distribution (the web app)
+    for behaviour in items(get(args.props, "orderedCacheBehaviors")):
+        if get(behaviour, "trustedKeyGroups"):
+            continue
+        pattern = str(get(behaviour, "pathPattern", default=""))
+        if pattern not in cfg["unsignedPaths"]:
+            report(
+                f"behaviour {pattern!r} serves without a signature on a signed-URL distribution; "
+                f"give it the key group, or list it in unsignedPaths (now {cfg['unsignedPaths']})",
+                None,
+            )
+            continue
+        writes = sorted(set(as_strings(get(behaviour, "allowedMethods"))) - set(READ_METHODS))
+        if writes:
+            report(f"unsigned behaviour {pattern!r} allows {writes}; allow GET and HEAD only", None)

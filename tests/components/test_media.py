@@ -310,3 +310,43 @@ def test_only_cover_art_is_served_without_a_signature(request, stack):
     # The geo restriction is the distribution's: it applies to covers as well (prod licenses).
     restriction = distribution["restrictions"]["geoRestriction"]
     assert restriction["restrictionType"] == ("whitelist" if stack == "prod" else "none")
+
+
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+
+
+def test_the_pack_refuses_an_unsigned_path_beyond_cover_art_on_the_music_distribution():
+    """`cloudfront-signed-unsigned-paths`: the media distribution as built passes; a behaviour
+    that serves audio unsigned, or lets anyone write to covers, does not."""
+    from tests.policies.helpers import check_resource
+
+    def check(*behaviours: dict, signed: bool = True, config: dict | None = None) -> list[str]:
+        props = {
+            "defaultCacheBehavior": {"trustedKeyGroups": ["kg-1"] if signed else []},
+            "orderedCacheBehaviors": list(behaviours),
+        }
+        return check_resource("cloudfront-signed-unsigned-paths", DISTRIBUTION, props, config)
+
+    covers = {"pathPattern": "covers/*", "allowedMethods": ["GET", "HEAD"]}
+    audio = {"pathPattern": "tracks/*", "allowedMethods": ["GET", "HEAD"]}
+    assert check(covers) == []
+    assert check({**audio, "trustedKeyGroups": ["kg-1"]}, covers) == []
+    (leak,) = check(covers, audio)
+    assert "'tracks/*' serves without a signature" in leak
+    (writable,) = check({**covers, "allowedMethods": ["GET", "HEAD", "PUT", "POST"]})
+    assert "['POST', 'PUT']" in writable
+    assert check(audio, signed=False) == []  # the web app: nothing is signed there
+    assert check(audio, config={"unsignedPaths": ["covers/*", "tracks/*"]}) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_built_music_distribution_passes_the_unsigned_paths_policy(stack):
+    from tests.conftest import stack_synthesis
+    from tests.policies.helpers import check_resource
+
+    (distribution,) = [
+        r for r in stack_synthesis(stack).by_type(DISTRIBUTION) if r.name == "media-distribution"
+    ]
+    assert (
+        check_resource("cloudfront-signed-unsigned-paths", DISTRIBUTION, distribution.inputs) == []
+    )

@@ -834,6 +834,16 @@ CASES.append(
         {**SIGNED, "restrictions": {"geoRestriction": {"restrictionType": "none"}}},
     )
 )
+COVERS = {"pathPattern": "covers/*", "allowedMethods": ["GET", "HEAD"]}
+# more cases in tests/components/test_media.py
+CASES.append(
+    (
+        "cloudfront-signed-unsigned-paths",
+        DIST,
+        {**SIGNED, "orderedCacheBehaviors": [COVERS]},
+        {**SIGNED, "orderedCacheBehaviors": [COVERS, {**COVERS, "pathPattern": "tracks/*"}]},
+    )
+)
 CASES += RESOURCE_CASES  # the deploy-* policies (tests/policies/test_deploy.py)
 
 
