@@ -395,9 +395,9 @@ def test_the_music_bucket_gets_one_notification_configuration():
 
     def program():
         _, media = _media(keys)
-        media.notify_uploads(_Function("ingest"))  # type: ignore[arg-type]
+        media.notify_uploads(_Function("ingest"))
         with pytest.raises(ValueError, match="call notify_uploads once") as err:
-            media.notify_uploads(_Function("other"), "imports/")  # type: ignore[arg-type]
+            media.notify_uploads(_Function("other"), "imports/")
         refused.append(str(err.value))
 
     synth = run_program(program)
@@ -423,7 +423,7 @@ def test_a_bad_upload_prefix_fails_before_any_resource(prefix, message):
     def program():
         _, media = _media(keys)
         with pytest.raises(ValueError, match=message):
-            media.notify_uploads(_Function("ingest"), prefix)  # type: ignore[arg-type]
+            media.notify_uploads(_Function("ingest"), prefix)
 
     synth = run_program(program)
     assert not synth.by_type(NOTIFICATION)
@@ -436,7 +436,7 @@ def test_an_upload_prefix_over_the_covers_would_loop_and_is_refused():
     def program():
         _, media = _media(keys)
         with pytest.raises(ValueError, match="each cover would invoke ingest again"):
-            media.notify_uploads(_Function("ingest"), "covers/")  # type: ignore[arg-type]
+            media.notify_uploads(_Function("ingest"), "covers/")
 
     assert not run_program(program).by_type(NOTIFICATION)
 
