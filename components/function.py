@@ -267,8 +267,10 @@ class FunctionCode:
             )
 
     @classmethod
-    def service(cls, name: str) -> FunctionCode:
-        """Reference service `name` of `app_services/`: `app_services.<name>.handler.handler`."""
+    def service(cls, name: str, function: str = "handler") -> FunctionCode:
+        """Reference service `name` of `app_services/`: `app_services.<name>.handler.<function>`
+        (`handler` serves the API; `FunctionCode.service("catalog", "ingest")` takes the catalog's
+        S3 upload events). `archive()` checks the module defines `function`."""
         valid = bundled_services()
         if name not in valid:
             raise ValueError(
@@ -276,7 +278,7 @@ class FunctionCode:
                 "your own code use FunctionCode(handler='<package>.<module>.<function>', "
                 "source_dir=<package directory>)"
             )
-        return cls(f"app_services.{name}.handler.handler", APP_SERVICES_DIR, _NOT_FUNCTION_CODE)
+        return cls(f"app_services.{name}.handler.{function}", APP_SERVICES_DIR, _NOT_FUNCTION_CODE)
 
     @property
     def module(self) -> str:
@@ -427,8 +429,10 @@ class CatalogSettings(ServiceSettings):
     #: Who tells a listener's country for track territories: behind the web distribution's
     #: /api/* behaviour, CloudFront's `CloudFront-Viewer-Country` (components/web.py).
     viewer_country_source: str = "cloudfront"
-    #: Largest upload ingest downloads to /tmp; the function's ephemeral storage follows it.
-    max_ingest_bytes: int = 500 * 1024 * 1024
+    #: Largest upload ingest downloads to /tmp, set for the function that ingests uploads
+    #: (`MediaDelivery.notify_uploads`): its ephemeral storage follows it. None: the API
+    #: function, which never downloads an upload, keeps the default /tmp.
+    max_ingest_bytes: int | None = None
 
 
 @dataclass
@@ -521,6 +525,10 @@ class ServiceFunctionArgs:
     network: Network | None = None
     #: Retries of a failed asynchronous invocation before it goes to the dead-letter queue.
     async_retries: int = 2
+    #: Alarm when an invocation runs longer than this (ms); None: monitoring's `duration`
+    #: threshold, meant for request/response functions. A function with a long timeout (ingest)
+    #: sets it near its timeout instead of alarming on every normal run.
+    duration_alarm_ms: int | None = None
     #: Extra variables merged over the settings (e.g. values only known as outputs).
     extra_environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     #: Code signing config Lambda checks deployments against (`components.signing`).
@@ -559,6 +567,13 @@ class ServiceFunctionArgs:
         if not 128 <= self.memory_mb <= 10240:
             raise ValueError(
                 f"ServiceFunctionArgs.memory_mb={self.memory_mb}: Lambda allows 128 to 10240"
+            )
+        if self.duration_alarm_ms is not None and not (
+            0 < self.duration_alarm_ms <= self.timeout_seconds * 1000
+        ):
+            raise ValueError(
+                f"ServiceFunctionArgs.duration_alarm_ms={self.duration_alarm_ms}: use 1 to the "
+                f"timeout ({self.timeout_seconds * 1000} ms); a longer run times out first"
             )
         if not 0 <= self.async_retries <= 2:
             raise ValueError(
@@ -835,7 +850,7 @@ class ServiceFunction(RoleGrantee, Component):
         self.add_signal("throttles", f"{label} throttles", "AWS/Lambda", "Throttles", dims)
         self.add_signal(
             "duration", f"{label} duration", "AWS/Lambda", "Duration", dims,
-            statistic="Maximum",
+            statistic="Maximum", threshold=args.duration_alarm_ms,
         )  # fmt: skip
         self.add_signal(
             "dlq_depth", f"{label} failed async events", "AWS/SQS",

@@ -42,7 +42,7 @@ from typing import Protocol
 import pulumi
 import pulumi_aws as aws
 
-from soundstack.components import buckets, cdn, edge, replication
+from soundstack.components import buckets, cdn, edge, lookups, replication
 from soundstack.components.base import Component, StackContext
 from soundstack.components.iam import Grantee
 from soundstack.policies.territories import territory_problems
@@ -57,8 +57,18 @@ KEY_AGE_SCHEDULE = "rate(1 hour)"
 COVERS_PATH = "covers/*"
 
 
+#: Where uploads land (`notify_uploads`) and where ingest stores cover art (`grant_ingest`;
+#: app_services/catalog/domain.py writes `covers/<hash>.<ext>`).
+UPLOADS_PREFIX = "uploads/"
+COVERS_PREFIX = "covers/"
+# FilterRule, Value (CloudFormation AWS::S3::Bucket FilterRule): "The maximum length is 1,024
+# characters."
+FILTER_VALUE_MAX_LEN = 1024
+
+
 class ScheduledFunction(Grantee, Protocol):
-    """A Lambda function a schedule can invoke (components.function.ServiceFunction is one)."""
+    """A Lambda function a schedule or a bucket notification can invoke
+    (components.function.ServiceFunction is one)."""
 
     @property
     def arn(self) -> pulumi.Output[str]: ...
@@ -70,6 +80,17 @@ class ScheduledFunction(Grantee, Protocol):
 _PEM = re.compile(
     r"^-----BEGIN PUBLIC KEY-----\s+[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*$", re.S
 )
+
+
+def _check_prefix(prefix: str, arg: str) -> None:
+    """A key prefix of a folder: not empty, ending in `/`, no wildcard (S3 filters match
+    prefixes literally), within S3's filter value length."""
+    if not prefix.endswith("/") or "*" in prefix or len(prefix) > FILTER_VALUE_MAX_LEN:
+        raise ValueError(
+            f"{arg}={prefix!r}: use a folder prefix ending in '/', without '*' (S3 filters "
+            f"match it literally), at most {FILTER_VALUE_MAX_LEN} characters, e.g. "
+            f"{UPLOADS_PREFIX!r}"
+        )
 
 
 def key_fingerprint(public_key_pem: str) -> str:
@@ -145,6 +166,8 @@ class MediaDelivery(Component):
         self.music = buckets.private_bucket(
             self, "music", self.key.arn, self.logs, args.noncurrent_version_days
         )
+        #: The music bucket's notification configuration (`notify_uploads`; S3 keeps one).
+        self.notification: aws.s3.BucketNotification | None = None
         self.replica: replication.Replica | None = None
         if args.replica_region is not None:
             self.replica = replication.replicate(
@@ -303,6 +326,82 @@ class MediaDelivery(Component):
             ["kms:GenerateDataKey", "kms:Decrypt"],
             [self.key.arn],
             self._kms_condition(),
+        )
+
+    def grant_ingest(
+        self, grantee: Grantee, uploads: str = UPLOADS_PREFIX, covers: str = COVERS_PREFIX
+    ) -> None:
+        """What ingest does to the bucket, and nothing else: read uploaded objects under
+        `uploads` (GetObject, which HeadObject also needs) and put cover art under `covers`
+        (a single PutObject), decrypting and encrypting with the bucket key through S3 only."""
+        for prefix in (uploads, covers):
+            _check_prefix(prefix, "prefix")
+        grantee.grant(
+            self._sid("ReadUploads"),
+            ["s3:GetObject"],
+            [self.music.arn.apply(lambda a: f"{a}/{uploads}*")],
+        )
+        grantee.grant(
+            self._sid("WriteCovers"),
+            ["s3:PutObject"],
+            [self.music.arn.apply(lambda a: f"{a}/{covers}*")],
+        )
+        # GetObject of an SSE-KMS object needs kms:Decrypt; PutObject needs kms:GenerateDataKey.
+        grantee.grant(
+            self._sid("UseMusicKey"),
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [self.key.arn],
+            self._kms_condition(),
+        )
+
+    def notify_uploads(self, function: ScheduledFunction, prefix: str = UPLOADS_PREFIX) -> None:
+        """Invoke `function` (asynchronously, once per object) for every object created under
+        `prefix` in the music bucket: a Lambda permission for s3.amazonaws.com bound to this
+        bucket and account, then the bucket's notification configuration, after it.
+
+        S3 tests the destination when the configuration is put (PutBucketNotificationConfiguration:
+        "In the case of Lambda destinations, Amazon S3 verifies that the Lambda function
+        permissions grant Amazon S3 permission to invoke the function from the Amazon S3
+        bucket"); without the permission it fails with "InvalidArgument: Unable to validate the
+        following destination configurations", hence `depends_on`. A bucket has one notification
+        configuration, and each put "replaces the existing notification configuration with the
+        configuration you include in the request body": a second BucketNotification resource
+        would silently undo the first, so this may be called once. `prefix` may not cover
+        `COVERS_PREFIX`, where ingest writes, or every cover would invoke it again."""
+        _check_prefix(prefix, "notify_uploads prefix")
+        if COVERS_PREFIX.startswith(prefix):
+            raise ValueError(
+                f"notify_uploads prefix={prefix!r} covers {COVERS_PREFIX!r}, where ingest writes "
+                "cover art: each cover would invoke ingest again; use a prefix of its own, "
+                f"e.g. {UPLOADS_PREFIX!r}"
+            )
+        if self.notification is not None:
+            raise ValueError(
+                f"{self.logical_name}: the music bucket already has its notification "
+                "configuration (notify_uploads was called before); S3 keeps one per bucket and "
+                "each PutBucketNotificationConfiguration replaces it whole, so a second "
+                "BucketNotification would undo the first: call notify_uploads once"
+            )
+        permission = aws.lambda_.Permission(
+            self.child_name("uploads-invoke"),
+            action="lambda:InvokeFunction",
+            function=function.function_name,
+            principal="s3.amazonaws.com",
+            source_arn=self.music.arn,
+            source_account=lookups.account_id(),
+            opts=self.child_opts(),
+        )
+        self.notification = aws.s3.BucketNotification(
+            self.child_name("music-notification"),
+            bucket=self.music.name,
+            lambda_functions=[
+                aws.s3.BucketNotificationLambdaFunctionArgs(
+                    lambda_function_arn=function.arn,
+                    events=["s3:ObjectCreated:*"],
+                    filter_prefix=prefix,
+                )
+            ],
+            opts=self.child_opts(depends_on=[permission, *self.music.settled]),
         )
 
     def remind_key_age(self, checker: ScheduledFunction, max_age_days: int) -> None:

@@ -525,6 +525,35 @@ reminders_fn = ServiceFunction(
     ctx,
 )
 media.remind_key_age(reminders_fn, config.edge.signing_key_max_age_days)
+# Uploads reach the catalog: S3 invokes the ingest function (asynchronously) for each object
+# created under uploads/ in the music bucket; it reads the object's tags and `territories`
+# metadata, stores cover art under covers/, upserts the track and indexes it. A failed ingest
+# is retried twice, then kept in the function's dead-letter queue (alarmed).
+ingest_fn = ServiceFunction(
+    "ingest-fn",
+    dataclasses.replace(
+        function_args(
+            "catalog",
+            CatalogSettings(
+                db_host=database.client_endpoint, db_user="catalog", db_schema="catalog",
+                redis_url=redis_url, **search_settings,
+                max_ingest_bytes=config.functions.max_ingest_bytes,
+            ),
+            in_vpc=True,
+        ),
+        code=FunctionCode.service("catalog", "ingest"),
+        memory_mb=config.functions.ingest_memory_mb,
+        timeout_seconds=config.functions.ingest_timeout_seconds,
+        duration_alarm_ms=config.functions.ingest_timeout_seconds * 800,  # 80% of the timeout
+    ),
+    ctx,
+)  # fmt: skip
+media.grant_ingest(ingest_fn)
+database.grant_connect(ingest_fn, user="catalog")
+cache.grant_connect(ingest_fn)
+if search is not None:
+    search.grant_write(ingest_fn)
+media.notify_uploads(ingest_fn)
 # Each function gets exactly what its service uses, through the stores' verbs.
 media.grant_read(functions["catalog"])
 media.grant_sign(functions["catalog"])
@@ -674,7 +703,10 @@ edge.protect(
 pulumi.export("api_url", pulumi.Output.concat(web.url, "/api"))  # its only way in
 pulumi.export("api_endpoint_domain", api.endpoint_domain)
 pulumi.export("feed_websocket_url", feed_api.url)
-pulumi.export("function_names", {s: f.function_name for s, f in functions.items()})
+pulumi.export(
+    "function_names",
+    {**{s: f.function_name for s, f in functions.items()}, "ingest": ingest_fn.function_name},
+)
 if cluster is not None:
     pulumi.export("cluster_name", cluster.cluster_name)
     pulumi.export("ingress_host", cluster.ingress_host)

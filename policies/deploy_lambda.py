@@ -6,13 +6,15 @@ each policy is `custom` and quotes the AWS documentation sentence it enforces.
 
 from __future__ import annotations
 
-from pulumi_policy import ReportViolation, StackValidationArgs
+from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
 from .core import (
     Settings,
     Spec,
     get,
+    items,
     judging,
+    known,
     linked,
     of_type,
     present,
@@ -116,4 +118,107 @@ def _signed_code(args: StackValidationArgs, report: ReportViolation, _: Settings
                         "Pulumi, under an enforcing code signing config; make the layer from "
                         "the signed object",
                         fn.urn,
+                    )
+
+
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_NOTIFICATION = "aws:s3/bucketNotification:BucketNotification"
+PERMISSION = "aws:lambda/permission:Permission"
+
+
+def _notified_bucket(notification: PolicyResource, buckets: list[PolicyResource]) -> str | None:
+    """A key naming the bucket a notification configures: its resource's URN when it is in the
+    stack, else the bucket name it gives (None while unknown)."""
+    found = next((b for b in buckets if linked(notification, "bucket", b, "bucket", "id")), None)
+    if found is not None:
+        return found.urn
+    name = known(notification.props, "bucket")
+    return name if isinstance(name, str) and name else None
+
+
+def _is_bucket_arn(permission: PolicyResource, bucket: PolicyResource | None, name: object) -> bool:
+    """The permission's source_arn is the notified bucket's ARN (or, for a bucket outside the
+    stack, an S3 bucket ARN ending in its name)."""
+    if bucket is not None and linked(permission, "sourceArn", bucket, "arn"):
+        return True
+    arn = known(permission.props, "sourceArn")
+    if not isinstance(arn, str) or not arn.startswith("arn:") or ":s3:::" not in arn:
+        return False
+    return isinstance(name, str) and arn.endswith(f":::{name}")
+
+
+def _invokes(permission: PolicyResource, arn: object, targets: list[PolicyResource]) -> bool:
+    """The permission is for the function whose ARN is `arn` (one of `targets`)."""
+    if any(linked(permission, "function", f, "name", "arn") for f in targets):
+        return True
+    value = known(permission.props, "function")
+    if not isinstance(value, str) or not isinstance(arn, str):
+        return False
+    parts = arn.split(":")  # arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+    return value == arn or (len(parts) >= 7 and value == parts[6])
+
+
+@stack_policy(
+    POLICIES,
+    "deploy-s3-notification-permission",
+    "A bucket notification that invokes a Lambda function depends on a Lambda permission for "
+    "s3.amazonaws.com whose source_arn is that bucket, and a bucket has one BucketNotification. "
+    'PutBucketNotificationConfiguration: "In the case of Lambda destinations, Amazon S3 '
+    "verifies that the Lambda function permissions grant Amazon S3 permission to invoke the "
+    'function from the Amazon S3 bucket" (else it fails: "Unable to validate the following '
+    'destination configurations"), and "This action replaces the existing notification '
+    'configuration with the configuration you include in the request body": a second resource '
+    "on the same bucket silently undoes the first.",
+    ["custom"],
+    [BUCKET, BUCKET_NOTIFICATION, PERMISSION, FUNCTION],
+)
+def _notification_permission(
+    args: StackValidationArgs, report: ReportViolation, _: Settings
+) -> None:
+    buckets = list(of_type(args.resources, BUCKET))
+    functions = list(of_type(args.resources, FUNCTION))
+    permissions = [
+        p
+        for p in of_type(args.resources, PERMISSION)
+        if get(p.props, "principal") == "s3.amazonaws.com"
+    ]
+    seen: dict[str, PolicyResource] = {}
+    for notification in of_type(args.resources, BUCKET_NOTIFICATION):
+        with judging(notification, report):
+            key = _notified_bucket(notification, buckets)
+            if key is not None and key in seen:
+                report(
+                    f"bucket notification {notification.name} configures the same bucket as "
+                    f"{seen[key].name}: S3 keeps one notification configuration per bucket and "
+                    "each put replaces it whole; merge them into one BucketNotification",
+                    notification.urn,
+                )
+            elif key is not None:
+                seen[key] = notification
+            bucket = next((b for b in buckets if b.urn == key), None)
+            name = known(notification.props, "bucket")
+            depended = {d.urn for d in notification.dependencies}
+            referenced = notification.property_dependencies.get("lambdaFunctions", [])
+            for entry in items(get(notification.props, "lambdaFunctions")):
+                arn = known(entry, "lambdaFunctionArn")
+                targets = [
+                    f for f in functions if isinstance(arn, str) and known(f.props, "arn") == arn
+                ]
+                if not targets and not isinstance(arn, str):
+                    targets = [f for f in functions if any(r.urn == f.urn for r in referenced)]
+                if not any(
+                    p.urn in depended
+                    and _invokes(p, arn, targets)
+                    and _is_bucket_arn(p, bucket, name)
+                    for p in permissions
+                ):
+                    target = targets[0].name if len(targets) == 1 else arn or "(unknown)"
+                    report(
+                        f"bucket notification {notification.name} invokes function {target} "
+                        "without depending on a Lambda permission for s3.amazonaws.com whose "
+                        'source_arn is the bucket: S3 refuses the configuration ("Unable to '
+                        'validate the following destination configurations"); create the '
+                        "permission and depend on it (components.media.MediaDelivery."
+                        "notify_uploads does)",
+                        notification.urn,
                     )

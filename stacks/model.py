@@ -16,6 +16,7 @@ from soundstack.components.edge import EmergencyContact, contact_problems
 from soundstack.components.function import (
     CONCURRENCY_QUOTA_CODE,
     DEFAULT_ACCOUNT_CONCURRENCY,
+    TMP_HEADROOM_MB,
     UNRESERVED_MINIMUM,
 )
 from soundstack.components.logs import VALID_RETENTION_DAYS
@@ -191,11 +192,11 @@ class ClusterConfig(Section):
 
 
 #: The functions platform/__main__.py runs (`<name>-fn`), each reserving `reserved_concurrency`:
-#: the six request services, and auth as Cognito triggers, profile writer and API edge gate
-#: (the hourly `reminders-fn` reserves nothing and is not counted).
+#: the six request services, auth as Cognito triggers, profile writer and API edge gate, and the
+#: catalog's upload ingest (the hourly `reminders-fn` reserves nothing and is not counted).
 SERVICE_FUNCTIONS = (
     "auth", "profiles", "gate", "catalog", "playlist", "activity", "recommendation", "payment",
-    "feed",
+    "feed", "ingest",
 )  # fmt: skip
 
 
@@ -209,6 +210,13 @@ class FunctionsConfig(Section):
     #: reservations are checked against. Lower it by what other stacks in the account reserve.
     account_concurrency_quota: int = Field(DEFAULT_ACCOUNT_CONCURRENCY, ge=1)
     log_retention_days: int = 365
+    #: The catalog's upload ingest (`ingest-fn`, invoked by S3 for each object created under
+    #: uploads/): it downloads the whole upload to /tmp, parses its tags and stores its cover,
+    #: far longer than a request. Its /tmp holds `max_ingest_bytes` plus headroom; a larger
+    #: upload is rejected before it is downloaded.
+    ingest_memory_mb: int = Field(1024, ge=128, le=10240)
+    ingest_timeout_seconds: int = Field(300, ge=60, le=900)
+    max_ingest_bytes: int = Field(500 * 2**20, ge=2**20, le=(10240 - TMP_HEADROOM_MB) * 2**20)
     #: Lambda code signing (components/signing.py): `warn` attaches a code signing config whose
     #: failed checks are reported, not blocked; `enforce` deploys the code and layer the deploy
     #: runner had Signer sign and blocks anything else (README "Lambda code signing").

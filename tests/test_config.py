@@ -225,9 +225,9 @@ def test_bad_payment_plans_name_the_plan(plans, expected):
 @pytest.mark.parametrize(
     ("environment", "functions", "reservable"),
     [
-        ("prod", {"account_concurrency_quota": 10}, 0),  # a new account: 9 x 50 > 10 - 100
-        ("staging", {"account_concurrency_quota": 200}, 100),  # 9 x 20 = 180 > 200 - 100
-        ("prod", {"account_concurrency_quota": 549}, 449),  # one short of 9 x 50 + 100
+        ("prod", {"account_concurrency_quota": 10}, 0),  # a new account: 10 x 50 > 10 - 100
+        ("staging", {"account_concurrency_quota": 250}, 150),  # 10 x 20 = 200 > 250 - 100
+        ("prod", {"account_concurrency_quota": 599}, 499),  # one short of 10 x 50 + 100
     ],
 )
 def test_reservations_beyond_the_account_quota_name_the_quota_and_the_key(
@@ -244,7 +244,7 @@ def test_reservations_beyond_the_account_quota_name_the_quota_and_the_key(
 
 def test_reservations_within_the_quota_and_dev_on_a_new_account_are_accepted():
     assert load_config("prod", config()).functions.account_concurrency_quota == 1000
-    assert load_config("prod", config(functions={"account_concurrency_quota": 550}))
+    assert load_config("prod", config(functions={"account_concurrency_quota": 600}))
     # dev reserves nothing, so it deploys on an account whose quota is still 10
     dev = load_config("dev", config(functions={"account_concurrency_quota": 10}))
     assert dev.functions.reserved_concurrency is None

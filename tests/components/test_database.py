@@ -229,7 +229,7 @@ def test_dev_functions_reach_aurora_directly_with_iam_tokens(dev):
             assert ".cluster-" in env["DB_HOST"] and env["DB_PORT"] == "5433", fn.name
             users[fn.name.removesuffix("-lambda")] = env["DB_USER"]
     assert users == {"profiles-fn": "accounts", "catalog-fn": "catalog",
-                     "playlist-fn": "playlists", "activity-fn": "activity",
+                     "ingest-fn": "catalog", "playlist-fn": "playlists", "activity-fn": "activity",
                      "recommendation-fn": "preferences", "payment-fn": "payments",
                      "feed-fn": "feed"}  # fmt: skip
     for fn, user in users.items():

@@ -19,6 +19,7 @@ from soundstack.components.function import (
     settings_environment,
 )
 from soundstack.components.network import Network, NetworkArgs
+from soundstack.stacks.loader import load_stack
 from soundstack.stacks.model import SERVICE_FUNCTIONS
 from tests.conftest import make_ctx, run_program
 
@@ -182,6 +183,37 @@ def test_signals_cover_errors_throttles_duration_and_dead_letters():
     assert {s.key for s in ctx.signals} == {"errors", "throttles", "duration", "dlq_depth"}
 
 
+def test_a_long_running_function_alarms_near_its_own_timeout_not_the_request_threshold():
+    ctx = make_ctx(stack="test")
+
+    def program():
+        ServiceFunction("fn", ServiceFunctionArgs(FunctionCode.service("feed")), ctx)
+        ServiceFunction(
+            "long",
+            ServiceFunctionArgs(
+                FunctionCode.service("catalog", "ingest"), timeout_seconds=300,
+                duration_alarm_ms=240_000,
+            ),
+            ctx,
+        )  # fmt: skip
+
+    run_program(program)
+    duration = {s.component: s.threshold for s in ctx.signals if s.key == "duration"}
+    assert duration == {"fn": None, "long": 240_000}
+    with pytest.raises(ValueError, match=r"duration_alarm_ms=301000: use 1 to the timeout"):
+        ServiceFunctionArgs(
+            FunctionCode.service("feed"), timeout_seconds=300, duration_alarm_ms=301_000
+        )
+
+
+def test_a_reference_service_runs_a_named_entry_point_its_handler_module_defines():
+    ingest = FunctionCode.service("catalog", "ingest")
+    assert ingest.handler == "app_services.catalog.handler.ingest"
+    assert ingest.label == "catalog" and ingest.archive()
+    with pytest.raises(ValueError, match=r"defines no 'ingets' at module level.*ingest"):
+        FunctionCode.service("catalog", "ingets").archive()
+
+
 def test_code_archive_ships_the_package_without_tests_or_caches(tmp_path: Path):
     pkg = tmp_path / "app_services"
     for rel in ("__init__.py", "catalog/__init__.py", "catalog/handler.py",
@@ -281,8 +313,9 @@ def test_every_function_of_a_stack_shares_one_dependency_layer(request, stack):
     assert layer.parent and layer.parent.endswith("soundstack:function:DependencyLayer::deps")
     layer_arn = f"arn:aws:lambda:eu-west-1:123456789012:layer:{layer.inputs['layerName']}:1"
     functions = synth.by_type("aws:lambda/function:Function")
-    # seven services (auth runs as triggers, profile writer, gate) and the hourly reminders
-    assert len(functions) == 10
+    # seven services (auth runs as triggers, profile writer, gate), the catalog's upload ingest
+    # and the hourly reminders
+    assert len(functions) == 11
     assert all(f.inputs["layers"] == [layer_arn] for f in functions)
     # the count of reservations the config model checks against the account's quota: every
     # function but the reminders, which reserves nothing
@@ -291,19 +324,18 @@ def test_every_function_of_a_stack_shares_one_dependency_layer(request, stack):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_the_catalog_function_has_tmp_for_its_largest_ingest_and_others_the_default(request, stack):
+def test_the_ingest_function_has_tmp_for_its_largest_upload_and_others_the_default(request, stack):
     synth = request.getfixturevalue(stack)
-    sizes = {
-        f.inputs["tags"]["service"]: f.inputs["ephemeralStorage"]["size"]
-        for f in synth.by_type("aws:lambda/function:Function")
-        if "service" in f.inputs["tags"]
-    }
-    catalog = next(
-        f for f in synth.by_type("aws:lambda/function:Function") if f.name == "catalog-fn-lambda"
-    )
-    limit = int(catalog.inputs["environment"]["variables"]["MAX_INGEST_BYTES"])
-    assert sizes["catalog"] * 2**20 >= limit + TMP_HEADROOM_MB * 2**20
-    assert {s for service, s in sizes.items() if service != "catalog"} == {512}
+    functions = synth.by_type("aws:lambda/function:Function")
+    sizes = {f.name: f.inputs["ephemeralStorage"]["size"] for f in functions}
+    ingest = next(f for f in functions if f.name == "ingest-fn-lambda")
+    limit = int(ingest.inputs["environment"]["variables"]["MAX_INGEST_BYTES"])
+    assert limit == load_stack(stack).functions.max_ingest_bytes
+    assert sizes.pop("ingest-fn-lambda") * 2**20 >= limit + TMP_HEADROOM_MB * 2**20
+    # the API's catalog function never downloads an upload: the default /tmp, no limit set
+    assert set(sizes.values()) == {512}
+    catalog = next(f for f in functions if f.name == "catalog-fn-lambda")
+    assert "MAX_INGEST_BYTES" not in catalog.inputs["environment"]["variables"]
 
 
 def test_ephemeral_storage_is_checked_against_lambda_and_the_ingest_limit():

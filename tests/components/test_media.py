@@ -9,6 +9,7 @@ import pytest
 
 from soundstack.components.iam import ServiceRole, ServiceRoleArgs
 from soundstack.components.media import MediaArgs, MediaDelivery, key_fingerprint
+from soundstack.components.monitoring import DEFAULT_THRESHOLDS
 from soundstack.stacks.loader import load_stack
 from tests.conftest import make_ctx, run_program
 
@@ -350,3 +351,172 @@ def test_the_built_music_distribution_passes_the_unsigned_paths_policy(stack):
     assert (
         check_resource("cloudfront-signed-unsigned-paths", DISTRIBUTION, distribution.inputs) == []
     )
+
+
+# -- upload ingest: the bucket notification and the function it invokes ------------------------
+
+NOTIFICATION = "aws:s3/bucketNotification:BucketNotification"
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_uploads_invoke_the_ingest_function_only_after_s3_may_invoke_it(request, stack):
+    synth = request.getfixturevalue(stack)
+    (notification,) = synth.by_type(NOTIFICATION)  # one configuration for the bucket
+    fn = one(synth, "ingest-fn-lambda")
+    assert notification.inputs["bucket"] == f"soundstack-{stack}-media-music"
+    assert notification.inputs["lambdaFunctions"] == [
+        {
+            "lambdaFunctionArn": f"arn:aws:lambda:eu-west-1:123456789012:function:"
+            f"{fn.inputs['name']}",
+            "events": ["s3:ObjectCreated:*"],
+            "filterPrefix": "uploads/",
+        }
+    ]
+    assert fn.urn in notification.property_dependencies["lambdaFunctions"]
+    permission = one(synth, "media-uploads-invoke")
+    assert permission.urn in notification.dependencies
+    assert permission.inputs == {
+        "action": "lambda:InvokeFunction",
+        "function": fn.inputs["name"],
+        "principal": "s3.amazonaws.com",
+        "sourceArn": f"arn:aws:s3:::soundstack-{stack}-media-music",
+        "sourceAccount": "123456789012",
+    }
+    assert one(synth, "media-music-bucket").urn in permission.property_dependencies["sourceArn"]
+    assert fn.inputs["handler"] == "app_services.catalog.handler.ingest"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_ingest_function_holds_exactly_what_ingest_needs(request, stack):
+    synth = request.getfixturevalue(stack)
+    statements = {}
+    for policy in synth.by_type("aws:iam/rolePolicy:RolePolicy"):
+        if policy.name.startswith("ingest-fn-role-"):
+            for statement in json.loads(policy.inputs["policy"])["Statement"]:
+                statements[statement["Sid"]] = statement
+    search = {"IndexSearch"} if stack == "prod" else set()  # dev searches in PostgreSQL
+    assert set(statements) == {
+        "WriteOwnLogs", "WriteTraces", "SendDeadLetters", "UseFunctionKey", "ManageVpcInterfaces",
+        "ReadUploadsMedia", "WriteCoversMedia", "UseMusicKeyMedia", "ConnectDatabaseAsCatalog",
+        "ConnectCache", *search,
+    }  # fmt: skip
+    music = f"arn:aws:s3:::soundstack-{stack}-media-music"
+    s3 = [s for s in statements.values() if any(a.startswith("s3:") for a in s["Action"])]
+    assert sorted((s["Action"], s["Resource"]) for s in s3) == [
+        (["s3:GetObject"], [f"{music}/uploads/*"]),
+        (["s3:PutObject"], [f"{music}/covers/*"]),
+    ]
+    key = statements["UseMusicKeyMedia"]
+    assert key["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert key["Resource"] == [one(synth, "media-key-key").outputs["arn"]]
+    assert key["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+    assert statements["ConnectDatabaseAsCatalog"]["Resource"][0].endswith("/catalog")
+    if search:
+        assert "es:ESHttpGet" not in statements["IndexSearch"]["Action"]  # it only indexes
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_failed_ingest_is_kept_and_alarmed_and_the_function_is_sized_for_a_large_upload(
+    request, stack
+):
+    synth = request.getfixturevalue(stack)
+    functions = load_stack(stack).functions
+    fn = one(synth, "ingest-fn-lambda").inputs
+    assert fn["timeout"] == functions.ingest_timeout_seconds == 300
+    assert fn["memorySize"] == functions.ingest_memory_mb
+    assert fn["environment"]["variables"]["MAX_INGEST_BYTES"] == str(functions.max_ingest_bytes)
+    invoke = one(synth, "ingest-fn-async").inputs
+    dlq = one(synth, "ingest-fn-dlq").inputs
+    assert invoke["maximumRetryAttempts"] == 2
+    assert invoke["destinationConfig"]["onFailure"]["destination"].endswith(f":{dlq['name']}")
+    alarms = {a.name: a.inputs for a in synth.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    depth = alarms["monitoring-alarm-ingest-fn-dlq_depth"]
+    assert depth["dimensions"] == {"QueueName": dlq["name"]} and depth["alarmActions"]
+    # a normal ingest runs far past the request functions' 10 s: alarm near the timeout
+    assert alarms["monitoring-alarm-ingest-fn-duration"]["threshold"] == 240_000
+    request_threshold = {**DEFAULT_THRESHOLDS, **load_stack(stack).monitoring.thresholds}
+    assert (
+        alarms["monitoring-alarm-catalog-fn-duration"]["threshold"] == request_threshold["duration"]
+    )
+
+
+class _Function:
+    """What `notify_uploads` needs of a function: its name and ARN."""
+
+    def __init__(self, name: str) -> None:
+        self.function_name = pulumi.Output.from_input(name)
+        self.arn = pulumi.Output.from_input(
+            f"arn:aws:lambda:eu-west-1:123456789012:function:{name}"
+        )
+
+
+def test_the_music_bucket_gets_one_notification_configuration():
+    keys = [load_stack("dev").edge.signing_public_keys[0]]
+    refused = []
+
+    def program():
+        _, media = _media(keys)
+        media.notify_uploads(_Function("ingest"))
+        with pytest.raises(ValueError, match="call notify_uploads once") as err:
+            media.notify_uploads(_Function("other"), "imports/")
+        refused.append(str(err.value))
+
+    synth = run_program(program)
+    assert len(synth.by_type(NOTIFICATION)) == 1 and refused
+    assert "replaces it whole" in refused[0]
+    (permission,) = synth.by_type("aws:lambda/permission:Permission")
+    assert permission.inputs["function"] == "ingest"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "message"),
+    [
+        ("", "ending in '/'"),
+        ("uploads", "ending in '/'"),
+        ("uploads/*", "without '\\*'"),
+        ("c", "ending in '/'"),
+        ("x" * 1024 + "/", "at most 1024"),
+    ],
+)
+def test_a_bad_upload_prefix_fails_before_any_resource(prefix, message):
+    keys = [load_stack("dev").edge.signing_public_keys[0]]
+
+    def program():
+        _, media = _media(keys)
+        with pytest.raises(ValueError, match=message):
+            media.notify_uploads(_Function("ingest"), prefix)
+
+    synth = run_program(program)
+    assert not synth.by_type(NOTIFICATION)
+    assert not synth.by_type("aws:lambda/permission:Permission")
+
+
+def test_an_upload_prefix_over_the_covers_would_loop_and_is_refused():
+    keys = [load_stack("dev").edge.signing_public_keys[0]]
+
+    def program():
+        _, media = _media(keys)
+        with pytest.raises(ValueError, match="each cover would invoke ingest again"):
+            media.notify_uploads(_Function("ingest"), "covers/")
+
+    assert not run_program(program).by_type(NOTIFICATION)
+
+
+def test_grant_ingest_reads_uploads_and_puts_covers_only():
+    keys = [load_stack("dev").edge.signing_public_keys[0]]
+
+    def program():
+        ctx, media = _media(keys)
+        role = ServiceRole("ingest", ServiceRoleArgs(services=["lambda.amazonaws.com"]), ctx)
+        media.grant_ingest(role)
+
+    synth = run_program(program)
+    statements = [
+        json.loads(p.inputs["policy"])["Statement"][0]
+        for p in synth.by_type("aws:iam/rolePolicy:RolePolicy")
+    ]
+    actions = sorted(a for s in statements for a in s["Action"])
+    assert actions == ["kms:Decrypt", "kms:GenerateDataKey", "s3:GetObject", "s3:PutObject"]
+    resources = {a: s["Resource"] for s in statements for a in s["Action"]}
+    assert resources["s3:GetObject"] == ["arn:aws:s3:::soundstack-test-media-music/uploads/*"]
+    assert resources["s3:PutObject"] == ["arn:aws:s3:::soundstack-test-media-music/covers/*"]

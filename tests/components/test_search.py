@@ -334,21 +334,31 @@ def test_collection_offers_5xx_and_latency_signals_by_collection():
     assert collection.inputs["standbyReplicas"] == "ENABLED"
 
 
-def test_catalog_function_signs_for_aoss_on_a_collection_and_es_on_a_domain(
+def test_catalog_functions_sign_for_aoss_on_a_collection_and_es_on_a_domain(
     dev_serverless_search, prod
 ):
-    def catalog_env(synth):
-        (fn,) = [
-            f
+    def catalog_envs(synth):
+        """The search settings of the functions that reach OpenSearch: the API and ingest."""
+        found = {
+            f.name: f.inputs["environment"]["variables"]
             for f in synth.by_type("aws:lambda/function:Function")
             if "OPENSEARCH_ENDPOINT" in f.inputs["environment"]["variables"]
-        ]
-        return fn.inputs["environment"]["variables"]
+        }
+        assert set(found) == {"catalog-fn-lambda", "ingest-fn-lambda"}
+        return found.values()
 
     serverless = dev_serverless_search
-    assert catalog_env(serverless)["OPENSEARCH_SERVICE"] == "aoss"
-    assert catalog_env(serverless)["OPENSEARCH_ENDPOINT"] == serverless.outputs["search_endpoint"]
-    assert catalog_env(prod)["OPENSEARCH_SERVICE"] == "es"
+    for env in catalog_envs(serverless):
+        assert env["OPENSEARCH_SERVICE"] == "aoss"
+        assert env["OPENSEARCH_ENDPOINT"] == serverless.outputs["search_endpoint"]
+    assert {env["OPENSEARCH_SERVICE"] for env in catalog_envs(prod)} == {"es"}
+    # ingest only writes: its data access policy grants no document reads
+    (ingest,) = [
+        json.loads(p.inputs["policy"])[0]["Rules"][0]["Permission"]
+        for p in serverless.by_type("aws:opensearch/serverlessAccessPolicy:ServerlessAccessPolicy")
+        if p.name.startswith("search-ingest-fn")
+    ]
+    assert "aoss:WriteDocument" in ingest and "aoss:ReadDocument" not in ingest
 
 
 def test_prod_refuses_opensearch_serverless_and_staging_may_choose_it():

@@ -55,7 +55,13 @@ class Stack:
         name: str,
         props: Mapping[str, Any],
         refs: Mapping[str, Sequence[PolicyResource]] | None = None,
+        depends_on: Sequence[PolicyResource] = (),
     ) -> PolicyResource:
+        """`refs`: the resources each property came from; the resource's dependencies are
+        those and `depends_on`, as the engine reports them."""
+        property_dependencies = {k: list(v) for k, v in (refs or {}).items()}
+        dependencies = {r.urn: r for deps in property_dependencies.values() for r in deps}
+        dependencies.update((r.urn, r) for r in depends_on)
         resource = PolicyResource(
             type_token,
             unknown_checking_proxy(dict(props)),
@@ -64,8 +70,8 @@ class Stack:
             OPTIONS,
             None,
             None,
-            [],
-            {k: list(v) for k, v in (refs or {}).items()},
+            list(dependencies.values()),
+            property_dependencies,
         )
         self.resources.append(resource)
         return resource

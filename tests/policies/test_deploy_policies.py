@@ -118,3 +118,82 @@ def test_prod_enforces_signed_code_and_fails_without_it(prod):
         ("deploy-lambda-signed-code", fn.urn)
     }
     assert {v.policy for v in evaluate(warned) if v.level == "mandatory"} == {"lambda-code-signing"}
+
+
+NOTIFY = "deploy-s3-notification-permission"
+BUCKET = "aws:s3/bucket:Bucket"
+NOTIFICATION = "aws:s3/bucketNotification:BucketNotification"
+PERMISSION = "aws:lambda/permission:Permission"
+FN_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:soundstack-dev-ingest-fn"
+
+
+def notified(permission: dict | None = None, depend: bool = True, second: bool = False):
+    """A bucket whose notification invokes a function, with a permission for S3 (unless
+    `permission` is None) that the notification depends on (`depend`)."""
+    stack = Stack()
+    bucket = stack.add(BUCKET, "music", {"bucket": "music", "arn": "arn:aws:s3:::music"})
+    other = stack.add(BUCKET, "other", {"bucket": "other", "arn": "arn:aws:s3:::other"})
+    fn = stack.add(FUNCTION, "ingest", {"name": "soundstack-dev-ingest-fn", "arn": FN_ARN})
+    allowed = []
+    if permission is not None:
+        props = {"action": "lambda:InvokeFunction", "function": "soundstack-dev-ingest-fn",
+                 "principal": "s3.amazonaws.com", "sourceArn": "arn:aws:s3:::music",
+                 "sourceAccount": "123456789012", **permission}  # fmt: skip
+        refs = {"sourceArn": [other if props["sourceArn"] == "arn:aws:s3:::other" else bucket]}
+        if props["function"] == "soundstack-dev-ingest-fn":
+            refs["function"] = [fn]
+        allowed = [stack.add(PERMISSION, "invoke", props, refs)]
+    for name in ("notification", "again")[: 2 if second else 1]:
+        stack.add(
+            NOTIFICATION,
+            name,
+            {"bucket": "music", "lambdaFunctions": [
+                {"lambdaFunctionArn": FN_ARN, "events": ["s3:ObjectCreated:*"],
+                 "filterPrefix": "uploads/"}]},
+            {"bucket": [bucket], "lambdaFunctions": [fn]},
+            depends_on=allowed if depend else (),
+        )  # fmt: skip
+    return stack
+
+
+def test_a_notification_after_its_permission_for_the_bucket_passes():
+    assert notified({}).check(NOTIFY) == []
+
+
+@pytest.mark.parametrize(
+    ("stack", "why"),
+    [
+        (notified(None), "no permission at all"),
+        (notified({}, depend=False), "permission exists but the notification may come first"),
+        (notified({"sourceArn": "arn:aws:s3:::other"}), "permission for another bucket"),
+        (notified({"principal": "events.amazonaws.com"}), "permission for another service"),
+        (notified({"function": "soundstack-dev-other-fn"}), "permission for another function"),
+    ],
+)
+def test_a_notification_without_the_permission_s3_validates_is_refused(stack, why):
+    found = stack.check(NOTIFY)
+    assert [name for name, _ in found] == ["notification"], why
+    assert "Unable to validate the following destination configurations" in found[0][1]
+
+
+def test_two_notifications_on_one_bucket_are_refused():
+    found = notified({}, second=True).check(NOTIFY)
+    assert [name for name, _ in found] == ["again"]
+    assert "replaces it whole" in found[0][1]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_estate_notifies_ingest_after_the_permission(request, stack):
+    import copy
+
+    from soundstack.engine import evaluate
+
+    synth = request.getfixturevalue(stack)
+    assert not [v for v in evaluate(synth) if v.policy == NOTIFY]
+    racing = copy.deepcopy(synth)
+    notification = next(r for r in racing.resources if r.name == "media-music-notification")
+    permission = next(r for r in racing.resources if r.name == "media-uploads-invoke")
+    notification.dependencies.remove(permission.urn)
+    assert {(v.policy, v.urn) for v in evaluate(racing) if v.level == "mandatory"} == {
+        (NOTIFY, notification.urn)
+    }
