@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import pulumi
 
+from soundstack.components import lookups
 from soundstack.components.naming import physical_name
 
 Environment = Literal["dev", "staging", "prod"]
@@ -139,6 +140,13 @@ class Component(pulumi.ComponentResource):
 
     def physical_name(self, role: str, kind: str = "default") -> str:
         return self.ctx.name(f"{self.logical_name}-{role}" if role else self.logical_name, kind)
+
+    def s3_bucket_name(self, role: str) -> str:
+        """`<project>-<stack>-<component>-<role>-<account id>`, cut to 63 characters: S3 bucket
+        names are global ("Bucket names must be unique across all AWS accounts in all the AWS
+        Regions within a partition"), so the account keeps two accounts' stacks of the same
+        project apart, as CDK's bootstrap bucket does."""
+        return self.physical_name(f"{role}-{lookups.account_id()}", "s3_bucket")
 
     def tags(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return self.ctx.tags(self.module, extra)

@@ -101,7 +101,7 @@ def cloudfront_log_statements(bucket_arn: str, account: str, partition: str) -> 
 def _base(owner: Component, role: str, region: str | None) -> tuple[aws.s3.Bucket, list]:
     bucket = aws.s3.Bucket(
         owner.child_name(f"{role}-bucket"),
-        bucket=owner.physical_name(role, "s3_bucket"),
+        bucket=owner.s3_bucket_name(role),
         force_destroy=not owner.ctx.is_prod,
         region=region,
         tags=owner.tags(),

@@ -676,7 +676,7 @@ class DependencyLayer(Component):
         buckets.bucket_policy(self, "assets", self.assets)
         layer_name = self.physical_name("", "lambda")
         #: The bucket `soundstack sign-lambda` uploads to and Signer writes into.
-        self.bucket_name: str = self.physical_name("assets", "s3_bucket")
+        self.bucket_name: str = self.s3_bucket_name("assets")
         source: dict[str, pulumi.Input[str]]
         if args.signed_code is not None:
             if args.signed_code.bucket != self.bucket_name:

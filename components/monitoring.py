@@ -100,7 +100,7 @@ class AuditTrail(Component):
         part = lookups.partition()
         trail_name = self.physical_name("", "cloudtrail")
         trail_arn = f"arn:{part}:cloudtrail:{ctx.region}:{account}:trail/{trail_name}"
-        bucket_arn = f"arn:{part}:s3:::{self.physical_name('logs', 's3_bucket')}"
+        bucket_arn = f"arn:{part}:s3:::{self.s3_bucket_name('logs')}"
         source = {"aws:SourceArn": trail_arn}
 
         # CIS 3.5 / CloudTrail.2: only this trail may encrypt with the key (AWS's CloudTrail

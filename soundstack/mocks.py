@@ -28,10 +28,10 @@ ACCOUNT_ID = "123456789012"
 OFFLINE_RELEASE = "0123456789abcdef0123456789abcdef01234567"
 
 
-def offline_signed_code(project: str, stack: str, release: str) -> str:
+def offline_signed_code(project: str, stack: str, release: str, account: str = ACCOUNT_ID) -> str:
     """The signed-code record the offline preview finds (as `soundstack sign-lambda` writes it:
     objects Signer put under `signed/` of the stack's layer assets bucket)."""
-    bucket = f"{project}-{stack}-deps-assets"
+    bucket = f"{project}-{stack}-deps-assets-{account}"
     return json.dumps(
         {
             "bucket": bucket,
@@ -174,7 +174,7 @@ class EstateMocks(pulumi.runtime.Mocks):
         records = {}
         if path.endswith("/release") and self.release:
             project, stack = path.split("/")[1:3]
-            signed = offline_signed_code(project, stack, self.release)
+            signed = offline_signed_code(project, stack, self.release, self.account_id)
             records = {f"{path}/image-tag": self.release, f"{path}/lambda-code": signed}
         return {
             "id": path,

@@ -162,7 +162,7 @@ def test_firehose_writes_date_partitioned_parquet_with_the_glue_schema():
     )
     assert (
         table.inputs["storageDescriptor"]["location"]
-        == "s3://soundstack-test-analytics-events/listening-events/"
+        == "s3://soundstack-test-analytics-events-123456789012/listening-events/"
     )
     statements = _statements(synth, "analytics-firehose-")
     assert statements["read-activity-stream"]["Resource"] == [STREAM]
@@ -206,7 +206,7 @@ def test_partition_projection_matches_the_firehose_prefix(fmt):
         datetime(2026, 3, 7, 0, 0, 1, tzinfo=UTC),
         datetime(2099, 12, 31, 23, 59, tzinfo=UTC),
     ):
-        written = f"s3://soundstack-test-analytics-events/{_firehose_path(prefix, at)}"
+        written = f"s3://soundstack-test-analytics-events-123456789012/{_firehose_path(prefix, at)}"
         assert _projected_path(params["storage.location.template"], params, at) == written
         assert written.startswith(location)
 
@@ -251,7 +251,7 @@ def test_spectrum_gets_registered_partitions_of_today_and_tomorrow():
     assert [p["Values"] for p in partitions] == [["2026", "12", "31"], ["2027", "01", "01"]]
     for partition, day in zip(partitions, days, strict=True):
         assert partition["StorageDescriptor"]["Location"] == (
-            f"s3://soundstack-test-analytics-events/{_firehose_path(prefix, day)}")  # fmt: skip
+            f"s3://soundstack-test-analytics-events-123456789012/{_firehose_path(prefix, day)}")  # fmt: skip
         assert partition["StorageDescriptor"]["serDeInfo"] == descriptor["serDeInfo"]
     statements = _statements(synth, "analytics-partitions-")
     assert set(statements["register-partitions"]["Action"]) == {

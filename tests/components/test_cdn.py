@@ -27,9 +27,12 @@ def test_default_behaviour_fails_over_to_the_replica_through_its_own_oac(
     distribution = one(synth, f"{owner}-distribution").inputs
     origins = {o["originId"]: o for o in distribution["origins"]}
     primary, secondary = origins[role], origins[f"{role}-replica"]
-    assert primary["domainName"] == f"soundstack-{stack}-{owner}-{role}.s3.eu-west-1.amazonaws.com"
+    assert (
+        primary["domainName"]
+        == f"soundstack-{stack}-{owner}-{role}-123456789012.s3.eu-west-1.amazonaws.com"
+    )
     assert secondary["domainName"] == (
-        f"soundstack-{stack}-{owner}-{role}-replica.s3.eu-central-1.amazonaws.com"
+        f"soundstack-{stack}-{owner}-{role}-replica-123456789012.s3.eu-central-1.amazonaws.com"
     )
     # each bucket through its own OAC, SigV4 signed
     assert primary["originAccessControlId"] == one(synth, f"{owner}-{role}-oac").inputs["name"]
@@ -69,7 +72,7 @@ def test_replica_admits_only_the_distribution_over_tls(prod, owner, role, action
             "AWS:SourceArn": f"arn:aws:cloudfront::123456789012:distribution/{distribution.id}"
         }
     }
-    replica = f"arn:aws:s3:::soundstack-prod-{owner}-{role}-replica"
+    replica = f"arn:aws:s3:::soundstack-prod-{owner}-{role}-replica-123456789012"
     assert allow["Resource"][-1] == f"{replica}/*"  # fmt: skip
     # CloudFront decrypts replicas with the replica key (OAC + SSE-KMS)
     key_policy = json.loads(one(prod, f"{owner}-{role}-replica-key-key").inputs["policy"])
@@ -92,7 +95,7 @@ def test_access_logs_go_through_standard_logging_v2_in_us_east_1(request, stack,
                       "resourceArn": distribution.outputs["arn"]}  # fmt: skip
     assert destination.inputs["region"] == "us-east-1"
     assert destination.inputs["deliveryDestinationConfiguration"] == {
-        "destinationResourceArn": f"arn:aws:s3:::soundstack-{stack}-{owner}-access-logs"
+        "destinationResourceArn": f"arn:aws:s3:::soundstack-{stack}-{owner}-access-logs-123456789012"
     }
     assert delivery["deliverySourceName"] == name and delivery["region"] == "us-east-1"
     assert delivery["deliveryDestinationArn"] == destination.outputs["arn"]
@@ -113,7 +116,7 @@ def test_log_bucket_disables_acls_and_admits_cloudfront_logs_by_policy(prod, own
     assert not prod.by_type("aws:s3/bucketAcl:BucketAcl")
     statements = {s["Sid"]: s for s in
                   json.loads(one(prod, f"{owner}-access-logs-policy").inputs["policy"])["Statement"]}  # fmt: skip
-    bucket = f"arn:aws:s3:::soundstack-prod-{owner}-access-logs"
+    bucket = f"arn:aws:s3:::soundstack-prod-{owner}-access-logs-123456789012"
     source = {"StringEquals": {"aws:SourceAccount": "123456789012"},
               "ArnLike": {"aws:SourceArn": "arn:aws:logs:us-east-1:123456789012:*"}}  # fmt: skip
     assert statements["CloudFrontLogsAclCheck"] == {

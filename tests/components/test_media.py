@@ -54,7 +54,7 @@ def test_music_bucket_is_private_encrypted_versioned_and_logged(request, stack):
     assert lifecycle["transitions"] == [{"days": 0, "storageClass": "INTELLIGENT_TIERING"}]
     assert lifecycle["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
     logging = one(synth, "media-music-logging").inputs
-    assert logging["targetBucket"] == f"soundstack-{stack}-media-access-logs"
+    assert logging["targetBucket"] == f"soundstack-{stack}-media-access-logs-123456789012"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -68,7 +68,7 @@ def test_bucket_policy_admits_only_this_distribution_over_tls(request, stack):
     }
     assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert allow["Action"] == ["s3:GetObject"]
-    assert allow["Resource"] == [f"arn:aws:s3:::soundstack-{stack}-media-music/*"]
+    assert allow["Resource"] == [f"arn:aws:s3:::soundstack-{stack}-media-music-123456789012/*"]
     source = allow["Condition"]["StringEquals"]["AWS:SourceArn"]
     distribution = one(synth, "media-distribution")
     assert source == f"arn:aws:cloudfront::123456789012:distribution/{distribution.id}"
@@ -85,7 +85,10 @@ def test_distribution_uses_oac_and_trusts_only_the_key_group(request, stack):
         0
     ]  # prod adds the replica (tests/components/test_replication.py)
     assert origin["originAccessControlId"] and "s3OriginConfig" not in origin
-    assert origin["domainName"] == f"soundstack-{stack}-media-music.s3.eu-west-1.amazonaws.com"
+    assert (
+        origin["domainName"]
+        == f"soundstack-{stack}-media-music-123456789012.s3.eu-west-1.amazonaws.com"
+    )
     oac = one(synth, "media-music-oac").inputs
     assert (oac["signingBehavior"], oac["signingProtocol"]) == ("always", "sigv4")
     assert origin["originAccessControlId"] == oac["name"]  # mock id = physical name
@@ -179,7 +182,7 @@ def test_grants_are_least_privilege():
     }
     read = policies["catalog-read-audio-media"]
     assert read["Action"] == ["s3:GetObject"]
-    assert read["Resource"] == ["arn:aws:s3:::soundstack-test-media-music/*"]
+    assert read["Resource"] == ["arn:aws:s3:::soundstack-test-media-music-123456789012/*"]
     decrypt = policies["catalog-decrypt-audio-media"]
     assert decrypt["Action"] == ["kms:Decrypt"]
     assert decrypt["Condition"] == {
@@ -363,7 +366,7 @@ def test_uploads_invoke_the_ingest_function_only_after_s3_may_invoke_it(request,
     synth = request.getfixturevalue(stack)
     (notification,) = synth.by_type(NOTIFICATION)  # one configuration for the bucket
     fn = one(synth, "ingest-fn-lambda")
-    assert notification.inputs["bucket"] == f"soundstack-{stack}-media-music"
+    assert notification.inputs["bucket"] == f"soundstack-{stack}-media-music-123456789012"
     assert notification.inputs["lambdaFunctions"] == [
         {
             "lambdaFunctionArn": f"arn:aws:lambda:eu-west-1:123456789012:function:"
@@ -379,7 +382,7 @@ def test_uploads_invoke_the_ingest_function_only_after_s3_may_invoke_it(request,
         "action": "lambda:InvokeFunction",
         "function": fn.inputs["name"],
         "principal": "s3.amazonaws.com",
-        "sourceArn": f"arn:aws:s3:::soundstack-{stack}-media-music",
+        "sourceArn": f"arn:aws:s3:::soundstack-{stack}-media-music-123456789012",
         "sourceAccount": "123456789012",
     }
     assert one(synth, "media-music-bucket").urn in permission.property_dependencies["sourceArn"]
@@ -400,7 +403,7 @@ def test_the_ingest_function_holds_exactly_what_ingest_needs(request, stack):
         "ReadUploadsMedia", "WriteCoversMedia", "UseMusicKeyMedia", "ConnectDatabaseAsCatalog",
         "ConnectCache", *search,
     }  # fmt: skip
-    music = f"arn:aws:s3:::soundstack-{stack}-media-music"
+    music = f"arn:aws:s3:::soundstack-{stack}-media-music-123456789012"
     s3 = [s for s in statements.values() if any(a.startswith("s3:") for a in s["Action"])]
     assert sorted((s["Action"], s["Resource"]) for s in s3) == [
         (["s3:GetObject"], [f"{music}/uploads/*"]),
@@ -518,5 +521,9 @@ def test_grant_ingest_reads_uploads_and_puts_covers_only():
     actions = sorted(a for s in statements for a in s["Action"])
     assert actions == ["kms:Decrypt", "kms:GenerateDataKey", "s3:GetObject", "s3:PutObject"]
     resources = {a: s["Resource"] for s in statements for a in s["Action"]}
-    assert resources["s3:GetObject"] == ["arn:aws:s3:::soundstack-test-media-music/uploads/*"]
-    assert resources["s3:PutObject"] == ["arn:aws:s3:::soundstack-test-media-music/covers/*"]
+    assert resources["s3:GetObject"] == [
+        "arn:aws:s3:::soundstack-test-media-music-123456789012/uploads/*"
+    ]
+    assert resources["s3:PutObject"] == [
+        "arn:aws:s3:::soundstack-test-media-music-123456789012/covers/*"
+    ]

@@ -34,7 +34,7 @@ def test_bucket_replicates_to_a_kms_encrypted_versioned_replica_in_the_replica_r
     source = one(synth, f"{owner}-{role}-bucket")
     replica = one(synth, f"{owner}-{role}-replica-bucket")
     assert replica.inputs["region"] == "eu-central-1" and "region" not in source.inputs
-    assert replica.inputs["bucket"] == f"soundstack-{stack}-{owner}-{role}-replica"
+    assert replica.inputs["bucket"] == f"soundstack-{stack}-{owner}-{role}-replica-123456789012"
     for bucket in (f"{owner}-{role}", f"{owner}-{role}-replica"):
         versioning = one(synth, f"{bucket}-versioning").inputs
         assert versioning["versioningConfiguration"] == {"status": "Enabled"}
@@ -50,14 +50,14 @@ def test_bucket_replicates_to_a_kms_encrypted_versioned_replica_in_the_replica_r
     assert key.outputs["arn"].startswith("arn:aws:kms:eu-central-1:")
     # its access logs stay in its Region ("same AWS Region" as the source of the logs)
     logging = one(synth, f"{owner}-{role}-replica-logging").inputs
-    assert logging["targetBucket"] == f"soundstack-{stack}-{owner}-{role}-replica-logs"
+    assert logging["targetBucket"] == f"soundstack-{stack}-{owner}-{role}-replica-logs-123456789012"
     assert one(synth, f"{owner}-{role}-replica-logs-bucket").inputs["region"] == "eu-central-1"
 
 
 @pytest.mark.parametrize(("owner", "role"), REPLICATED)
 def test_replication_rule_has_rtc_metrics_kms_and_delete_markers(prod, owner, role):
     config = one(prod, f"{owner}-{role}-replication-config")
-    assert config.inputs["bucket"] == f"soundstack-prod-{owner}-{role}"
+    assert config.inputs["bucket"] == f"soundstack-prod-{owner}-{role}-123456789012"
     assert config.inputs["role"] == (
         f"arn:aws:iam::123456789012:role/soundstack-prod-{owner}-{role}-replication"
     )
@@ -71,7 +71,7 @@ def test_replication_rule_has_rtc_metrics_kms_and_delete_markers(prod, owner, ro
         "deleteMarkerReplication": {"status": "Enabled"},
         "sourceSelectionCriteria": {"sseKmsEncryptedObjects": {"status": "Enabled"}},
         "destination": {
-            "bucket": f"arn:aws:s3:::soundstack-prod-{owner}-{role}-replica",
+            "bucket": f"arn:aws:s3:::soundstack-prod-{owner}-{role}-replica-123456789012",
             "encryptionConfiguration": {"replicaKmsKeyId": key},
             "replicationTime": {"status": "Enabled", "time": {"minutes": 15}},
             "metrics": {"status": "Enabled", "eventThreshold": {"minutes": 15}},
@@ -96,8 +96,8 @@ def test_replication_role_holds_awss_least_privilege_only(prod, owner, role):
         for p in prod.by_type("aws:iam/rolePolicy:RolePolicy")
         if p.name.startswith(f"{owner}-{role}-replication-")
     }  # fmt: skip
-    source = f"arn:aws:s3:::soundstack-prod-{owner}-{role}"
-    replica = f"{source}-replica"
+    source = f"arn:aws:s3:::soundstack-prod-{owner}-{role}-123456789012"
+    replica = f"arn:aws:s3:::soundstack-prod-{owner}-{role}-replica-123456789012"
     source_key = one(prod, f"{owner}-key-key").outputs["arn"]
     replica_key = one(prod, f"{owner}-{role}-replica-key-key").outputs["arn"]
     assert {k: (s["Action"], s["Resource"]) for k, s in statements.items()} == {
@@ -126,14 +126,14 @@ def test_replication_lag_and_failures_alarm_through_the_alerts_topic(prod, owner
     alarms = {a.inputs["metricName"]: a.inputs
               for a in prod.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
               if a.inputs.get("dimensions", {}).get("SourceBucket")
-              == f"soundstack-prod-{owner}-{role}"}  # fmt: skip
+              == f"soundstack-prod-{owner}-{role}-123456789012"}  # fmt: skip
     assert set(alarms) == {"ReplicationLatency", "OperationsFailedReplication"}
     topic = prod.outputs["alerts_topic_arn"]
     for alarm in alarms.values():
         assert alarm["namespace"] == "AWS/S3"
         assert alarm["dimensions"] == {
-            "SourceBucket": f"soundstack-prod-{owner}-{role}",
-            "DestinationBucket": f"soundstack-prod-{owner}-{role}-replica",
+            "SourceBucket": f"soundstack-prod-{owner}-{role}-123456789012",
+            "DestinationBucket": f"soundstack-prod-{owner}-{role}-replica-123456789012",
             "RuleId": f"{role}-to-eu-central-1",
         }
         assert alarm["alarmActions"] == [topic] and "region" not in alarm
