@@ -189,13 +189,10 @@ def run(
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-    from soundstack.publish_web import PublishError, stack_outputs
+    from soundstack.publish_web import PublishError, load_outputs
 
     try:
-        if outputs_file:
-            outputs = json.loads(Path(outputs_file).read_text(encoding="utf-8"))
-        else:
-            outputs = stack_outputs(stack, project_dir)
+        outputs = load_outputs(stack, outputs_file, project_dir)
         Target.from_outputs(outputs)  # before zipping: say first what the stack lacks
         region = str(outputs.get("region") or "") or None
         zips = {"code": code_zip(), "layer": layer_zip()}

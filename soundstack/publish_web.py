@@ -270,6 +270,13 @@ def stack_outputs(stack: str, project_dir: Path) -> dict[str, Any]:
     return dict(json.loads(done.stdout))
 
 
+def load_outputs(stack: str, outputs_file: str | None, project_dir: Path) -> dict[str, Any]:
+    """The stack's outputs: from `outputs_file` (JSON) when given, else from Pulumi."""
+    if outputs_file:
+        return dict(json.loads(Path(outputs_file).read_text(encoding="utf-8")))
+    return stack_outputs(stack, project_dir)
+
+
 def run(
     stack: str,
     outputs_file: str | None,
@@ -283,10 +290,7 @@ def run(
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        if outputs_file:
-            outputs = json.loads(Path(outputs_file).read_text(encoding="utf-8"))
-        else:
-            outputs = stack_outputs(stack, project_dir)
+        outputs = load_outputs(stack, outputs_file, project_dir)
         region = str(outputs.get("region") or "")
         result = publish(
             outputs,

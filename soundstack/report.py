@@ -40,6 +40,13 @@ def _status(spec: Spec, found: Sequence[Violation], types: Collection[str] | Non
     return "pass"
 
 
+def _by_policy(violations: Sequence[Violation]) -> dict[str, list[Violation]]:
+    by_policy: dict[str, list[Violation]] = defaultdict(list)
+    for v in violations:
+        by_policy[v.policy].append(v)
+    return by_policy
+
+
 def _rows(
     specs: Sequence[Spec],
     violations: Sequence[Violation],
@@ -47,9 +54,7 @@ def _rows(
     types: Collection[str] | None,
 ) -> list[tuple[str, str, list[tuple[str, str, str]]]]:
     """(framework, control, [(policy, level, status)]) in report order."""
-    by_policy: dict[str, list[Violation]] = defaultdict(list)
-    for v in violations:
-        by_policy[v.policy].append(v)
+    by_policy = _by_policy(violations)
     rows = []
     table = controls(specs)
     for framework in FRAMEWORKS:
@@ -72,9 +77,7 @@ def summary(
 ) -> list[str]:
     """The report's opening lines: stack, date, and per enforcement level how many policies
     there are, how many found violations (and how many), passed, or did not apply."""
-    by_policy: dict[str, list[Violation]] = defaultdict(list)
-    for v in violations:
-        by_policy[v.policy].append(v)
+    by_policy = _by_policy(violations)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for spec in specs:
         level = levels.get(spec.name, "mandatory")
