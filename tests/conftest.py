@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,21 @@ from soundstack.components.base import StackContext
 from soundstack.synth import Synthesis, stack_values, synthesize, synthesize_stack
 
 _CACHE: dict[str, Synthesis] = {}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def soundstack_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`soundstack <args>` as a user runs it, with this tree's code (not whatever `soundstack`
+    the venv has installed); never raises on a non-zero exit."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "soundstack.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def stack_synthesis(stack: str, first_preview: bool = False) -> Synthesis:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ import yaml
 
 from soundstack.stacks.loader import ConfigError, load_config, load_stack
 from soundstack.synth import RecordingMonitor, synthesize
+from tests.conftest import soundstack_cli
 
 BASE = {
     "aws:region": "eu-west-1",
@@ -334,18 +332,6 @@ def _repo_like_project(tmp_path: Path, change: dict[str, object] | None = None) 
     return tmp_path
 
 
-def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "soundstack.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_the_readme_error_examples_are_what_the_cli_prints(tmp_path):
     examples = EXAMPLE.findall((ROOT / "README.md").read_text())
     assert len(examples) == 2
@@ -355,7 +341,7 @@ def test_the_readme_error_examples_are_what_the_cli_prints(tmp_path):
         )
         args = shlex.split(command)
         assert args[0] == "soundstack"
-        result = _cli(project, *args[1:])
+        result = soundstack_cli(*args[1:], cwd=project)
         assert (result.returncode, result.stdout) == (2, "")
         assert result.stderr == printed
 
@@ -365,7 +351,7 @@ def test_a_yaml_syntax_error_exits_2_naming_file_line_and_column(tmp_path):
     stack = project / "stacks" / "Pulumi.prod.yaml"
     stack.write_text("config:\n  aws:region: eu-west-1\n  soundstack:owner: team: platform\n")
     for command in ("check", "preview", "cost"):
-        result = _cli(project, command, "prod")
+        result = soundstack_cli(command, "prod", cwd=project)
         assert result.returncode == 2
         assert "Traceback" not in result.stderr
         assert result.stderr.startswith(
@@ -379,7 +365,7 @@ def test_a_yaml_syntax_error_exits_2_naming_file_line_and_column(tmp_path):
 def test_a_yaml_syntax_error_in_the_project_file_exits_2_too(tmp_path):
     project = _repo_like_project(tmp_path)
     (project / "Pulumi.yaml").write_text("name: acme\nruntime: [python\n")
-    result = _cli(project, "preview", "prod")
+    result = soundstack_cli("preview", "prod", cwd=project)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(
         "error: YAML syntax error in Pulumi.yaml:\n  - line 3, column 1:"

@@ -4,14 +4,13 @@ directory, and every `soundstack` command of its shell block run there by the CL
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import soundstack_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = re.compile(r"<!-- BEGIN own-program.*?-->(.*?)<!-- END own-program -->", re.S)
@@ -35,19 +34,6 @@ def commands() -> list[list[str]]:
     return [shlex.split(line)[1:] for line in lines if line.startswith("soundstack ")]
 
 
-def soundstack(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """The CLI of this tree (not whatever `soundstack` the venv has installed)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "soundstack.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("acme-infra")
@@ -67,7 +53,7 @@ def test_the_section_shows_the_three_files_install_preview_check_and_pulumi_up()
 
 def test_every_command_of_the_section_succeeds_in_the_project(project):
     for args in commands():
-        result = soundstack("-C", str(project), *args)
+        result = soundstack_cli("-C", str(project), *args)
         assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
         if args == ["check", "dev"]:
             assert (
@@ -78,7 +64,7 @@ def test_every_command_of_the_section_succeeds_in_the_project(project):
 
 
 def test_the_preview_is_the_users_program_under_its_project_name_and_config(project):
-    result = soundstack("-C", str(project), "preview", "dev", "--json")
+    result = soundstack_cli("-C", str(project), "preview", "dev", "--json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert all("::acme-infra::" in r["urn"] for r in doc["resources"])
@@ -98,6 +84,6 @@ def test_the_same_commands_work_when_started_inside_the_project(project):
     inner = project / "sub"
     inner.mkdir(exist_ok=True)  # and from below it: the nearest Pulumi.yaml above, as pulumi
     for cwd in (project, inner):
-        result = soundstack("preview", "dev", cwd=cwd)
+        result = soundstack_cli("preview", "dev", cwd=cwd)
         assert result.returncode == 0, result.stderr
         assert "stack 'dev' (project 'acme-infra')" in result.stdout

@@ -4,9 +4,6 @@ bundled estate, found from the package; the policy config chosen for it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from soundstack import cli, synth
 from soundstack.engine import pack_config
 from soundstack.project import Project
 from soundstack.stacks.loader import SECRET_PLACEHOLDER, ConfigError
+from tests.conftest import soundstack_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(soundstack.__file__).resolve().parent
@@ -26,18 +24,6 @@ def write(directory: Path, files: dict[str, str]) -> Path:
         (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_text(text)
     return directory
-
-
-def soundstack_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "soundstack.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 # -- the bundled estate ----------------------------------------------------------------------
