@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -184,3 +185,38 @@ class Component(pulumi.ComponentResource):
     def add_alert_event(self, role: str, description: str, pattern: Mapping[str, Any]) -> None:
         """Offer an event pattern whose events page the alerts topic (see `AlertEvent`)."""
         self.ctx.alert_events.append(AlertEvent(self.logical_name, role, description, pattern))
+
+
+def json_document(document: Any) -> pulumi.Output[str]:
+    """`document` as JSON once the Outputs in it (at any depth; each resolving to a JSON value)
+    have: the string `pulumi.Output.json_dumps` gives, unknown, secret and dependent alike.
+
+    `json_dumps`, like `Output.all`, turns every node of the document and of each Output's
+    resolved value into an Output of its own: an IAM policy costs a few hundred asyncio tasks.
+    Here each Output is encoded as it resolves, so a document costs a few tasks per Output in
+    it (a prod preview registers the same resources with 10,000 fewer Outputs)."""
+    leaves: list[pulumi.Output[str]] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, pulumi.Output):
+            leaves.append(node.apply(json.dumps))
+        elif isinstance(node, Mapping):
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                collect(value)
+
+    def fill(node: Any, encoded: Iterator[str]) -> Any:
+        if isinstance(node, pulumi.Output):
+            return json.loads(next(encoded))
+        if isinstance(node, Mapping):
+            return {key: fill(value, encoded) for key, value in node.items()}
+        if isinstance(node, list | tuple):
+            return [fill(value, encoded) for value in node]
+        return node
+
+    collect(document)
+    return pulumi.Output.all(*leaves).apply(
+        lambda encoded: json.dumps(fill(document, iter(encoded)))
+    )

@@ -24,7 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from soundstack.components import lookups
-from soundstack.components.base import Component
+from soundstack.components.base import Component, json_document
 
 #: Where CloudFront's log delivery sources live (components.cdn.CLOUDFRONT_REGION).
 CLOUDFRONT_LOGS_REGION = "us-east-1"
@@ -148,9 +148,12 @@ def _policy(
     depends_on: list,
     region: str | None,
 ) -> aws.s3.BucketPolicy:
-    document = pulumi.Output.all(bucket.arn, statements).apply(
+    document = pulumi.Output.all(bucket.arn, json_document(statements)).apply(
         lambda args: json.dumps(
-            {"Version": "2012-10-17", "Statement": [tls_only_statement(args[0]), *args[1]]}
+            {
+                "Version": "2012-10-17",
+                "Statement": [tls_only_statement(args[0]), *json.loads(args[1])],
+            }
         )
     )
     return aws.s3.BucketPolicy(

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import pulumi
 import pulumi_aws as aws
 
-from soundstack.components.base import Component, StackContext
+from soundstack.components.base import Component, StackContext, json_document
 
 _SID = re.compile(r"^[A-Za-z0-9]+$")
 
@@ -162,7 +162,7 @@ class ServiceRole(Component):
         aws.iam.RolePolicy(
             self.child_name(re.sub(r"(?<!^)(?=[A-Z])", "-", sid).lower()),
             role=self.role.id,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [statement]}),
+            policy=json_document({"Version": "2012-10-17", "Statement": [statement]}),
             opts=self.child_opts(),
         )
 

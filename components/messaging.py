@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from soundstack.components import access, lookups
-from soundstack.components.base import Component, StackContext
+from soundstack.components.base import Component, StackContext, json_document
 from soundstack.components.iam import Grantee, ServiceRole, ServiceRoleArgs
 from soundstack.components.logs import log_group
 
@@ -115,7 +115,7 @@ class Topic(Component):
         aws.sns.TopicPolicy(
             self.child_name("policy"),
             arn=self.topic.arn,
-            policy=pulumi.Output.json_dumps(
+            policy=json_document(
                 {
                     "Version": "2012-10-17",
                     "Statement": [
@@ -219,7 +219,7 @@ class Queue(Component):
             ),
             message_retention_seconds=args.message_retention_seconds,
             receive_wait_time_seconds=20,
-            redrive_policy=pulumi.Output.json_dumps(
+            redrive_policy=json_document(
                 {"deadLetterTargetArn": self.dlq.arn, "maxReceiveCount": args.max_receive_count}
             ),
             tags=self.tags(),
@@ -231,7 +231,7 @@ class Queue(Component):
         aws.sqs.RedriveAllowPolicy(
             self.child_name("dlq-sources"),
             queue_url=self.dlq.url,
-            redrive_allow_policy=pulumi.Output.json_dumps(
+            redrive_allow_policy=json_document(
                 {"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}
             ),
             opts=self.child_opts(),
@@ -251,13 +251,13 @@ class Queue(Component):
         policy = aws.sqs.QueuePolicy(
             self.child_name("policy"),
             queue_url=self.queue.url,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
+            policy=json_document({"Version": "2012-10-17", "Statement": statements}),
             opts=self.child_opts(),
         )
         aws.sqs.QueuePolicy(
             self.child_name("dlq-policy"),
             queue_url=self.dlq.url,
-            policy=pulumi.Output.json_dumps(
+            policy=json_document(
                 {
                     "Version": "2012-10-17",
                     "Statement": [deny_insecure_transport("sqs", self.dlq.arn)],

@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from soundstack.components import lookups
-from soundstack.components.base import AlertEvent, Component, Signal, StackContext
+from soundstack.components.base import AlertEvent, Component, Signal, StackContext, json_document
 from soundstack.components.buckets import Bucket, bucket_policy, log_bucket, private_bucket
 from soundstack.components.iam import ServiceRole, ServiceRoleArgs
 from soundstack.components.kms import EncryptionKey, EncryptionKeyArgs
@@ -646,4 +646,4 @@ def dashboard_body(
                 "properties": {"markdown": "No component of this stack offers metrics yet."},
             }
         )
-    return pulumi.Output.json_dumps({"widgets": widgets})
+    return json_document({"widgets": widgets})

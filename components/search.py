@@ -26,7 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from soundstack.components import access, lookups
-from soundstack.components.base import Component, StackContext
+from soundstack.components.base import Component, StackContext, json_document
 from soundstack.components.iam import Grantee, ServiceRole, ServiceRoleArgs
 from soundstack.components.logs import log_group
 from soundstack.components.network import Network
@@ -123,7 +123,7 @@ class Search(Component):
         log_policy = aws.cloudwatch.LogResourcePolicy(
             self.child_name("log-policy"),
             policy_name=self.physical_name("logs"),
-            policy_document=pulumi.Output.json_dumps(
+            policy_document=json_document(
                 {
                     "Version": "2012-10-17",
                     "Statement": [
@@ -310,7 +310,7 @@ class SearchCollection(Component):
             name=self.physical_name("enc", "aoss"),
             type="encryption",
             description=f"{self.collection_name}: encrypted with the stack's data key",
-            policy=pulumi.Output.json_dumps(
+            policy=json_document(
                 {"Rules": [collection_rule], "AWSOwnedKey": False, "KmsARN": args.kms_key_arn}
             ),
             opts=self.child_opts(),
@@ -320,7 +320,7 @@ class SearchCollection(Component):
             name=self.physical_name("net", "aoss"),
             type="network",
             description=f"{self.collection_name}: reachable from the VPC endpoint only",
-            policy=pulumi.Output.json_dumps(
+            policy=json_document(
                 [
                     {
                         "Description": "collection endpoint through the VPC endpoint only",
@@ -388,7 +388,7 @@ class SearchCollection(Component):
             name=self.physical_name(f"{who}-{verb}", "aoss"),
             type="data",
             description=f"{who} may {verb} {self.collection_name}",
-            policy=pulumi.Output.json_dumps(
+            policy=json_document(
                 [
                     {
                         "Rules": [
