@@ -132,7 +132,8 @@ class Spec:
             except Exception as exc:
                 report(crash_message(args.name, exc), None)
 
-        return ResourceValidationPolicy(
+        return TypedResourcePolicy(
+            types,
             name=self.name,
             description=self.description,
             validate=validate,
@@ -140,6 +141,15 @@ class Spec:
             config_schema=schema,
             tags=list(self.controls),
         )
+
+
+class TypedResourcePolicy(ResourceValidationPolicy):
+    """A resource policy that names the resource types it checks (empty: every type), so the
+    offline engine need not build arguments for the others, which its `validate` would ignore."""
+
+    def __init__(self, resource_types: frozenset[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.resource_types = resource_types
 
 
 Check = TypeVar("Check", ResourceCheck, StackCheck)

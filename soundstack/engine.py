@@ -138,9 +138,12 @@ def _props(values: Mapping[str, Any], first_preview: bool = False) -> Any:
     return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
 
 
-def stack_resources(synth: Synthesis, first_preview: bool = False) -> list[PolicyResource]:
+def stack_resources(
+    synth: Synthesis, first_preview: bool = False, props: Mapping[str, Any] | None = None
+) -> list[PolicyResource]:
     """The stack as `AnalyzeStack` sees it, the root `pulumi:pulumi:Stack` (outputs) included;
-    in a first preview each resource's props are its planned outputs (computed ones unknown)."""
+    in a first preview each resource's props are its planned outputs (computed ones unknown).
+    `props`: each resource's (by URN) where the caller has them already (not first preview)."""
     project = synth.project
     root_urn = f"urn:pulumi:{synth.stack}::{project}::pulumi:pulumi:Stack::{project}-{synth.stack}"
     root = PolicyResource(
@@ -157,9 +160,12 @@ def stack_resources(synth: Synthesis, first_preview: bool = False) -> list[Polic
     resources = [root]
     by_urn = {root_urn: root}
     for r in synth.resources:
-        values = {**r.inputs, **r.outputs} if first_preview else r.inputs
+        if first_preview:
+            resource_props = _props({**r.inputs, **r.outputs}, first_preview)
+        else:
+            resource_props = props[r.urn] if props is not None else _props(r.inputs)
         policy_resource = PolicyResource(
-            r.type, _props(values, first_preview), r.urn, r.name, _options(r), None, None, [], {}
+            r.type, resource_props, r.urn, r.name, _options(r), None, None, [], {}
         )
         resources.append(policy_resource)
         by_urn[r.urn] = policy_resource
@@ -210,7 +216,10 @@ def evaluate(
         token = SKIPPED.set(skipped)
         try:
             if isinstance(policy, ResourceValidationPolicy):
+                types: frozenset[str] = getattr(policy, "resource_types", frozenset())
                 for r in synth.resources:
+                    if types and r.type not in types:
+                        continue
                     args = ResourceValidationArgs(
                         r.type,
                         props[r.urn],
@@ -223,7 +232,7 @@ def evaluate(
                     )
                     _run(policy, args, report_at(r.urn), r.name, r.urn, skipped)
             elif isinstance(policy, StackValidationPolicy):
-                resources = resources or stack_resources(synth, first_preview)
+                resources = resources or stack_resources(synth, first_preview, props)
                 args_stack = StackValidationArgs(resources, dict(setting.properties), stack_tags)
                 _run(policy, args_stack, report_at(""), "the stack", "", skipped)
         finally:

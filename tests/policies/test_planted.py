@@ -5,8 +5,10 @@ unknowns hide nothing but what they make unknowable."""
 from __future__ import annotations
 
 import pytest
+from pulumi_policy import ResourceValidationPolicy
 
 from soundstack.engine import evaluate
+from soundstack.policies import registry
 from soundstack.preview import Violation
 from soundstack.synth import Synthesis
 from tests.conftest import run_program
@@ -65,3 +67,24 @@ def test_a_first_preview_skips_only_what_is_unknown():
     assert {(p, r) for r, ps in planted.EXPECTED.items() for p in ps} & skipped == set()
     policy = next(r for r in synth.resources if r.name == "good-bucket-policy")
     assert policy.inputs["policy"] == "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def test_skipping_resources_of_other_types_changes_no_verdict(judged):
+    """The engine skips the resource types a policy does not check; run on every resource
+    instead (as the analyzer does), each policy reports exactly the same."""
+    synth, violations = judged
+    typed = registry.policies()
+    assert any(getattr(p, "resource_types", None) for p in typed)
+    untyped = [
+        ResourceValidationPolicy(
+            name=p.name,
+            description=p.description,
+            validate=p.validate,
+            enforcement_level=p.enforcement_level,
+        )
+        if isinstance(p, ResourceValidationPolicy)
+        else p
+        for p in typed
+    ]
+    assert not any(getattr(p, "resource_types", None) for p in untyped)
+    assert sorted(evaluate(synth, {}, untyped), key=repr) == sorted(violations, key=repr)
