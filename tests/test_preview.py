@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -114,3 +115,10 @@ def test_tree_order_does_not_depend_on_arrival_order():
     random.Random(7).shuffle(shuffled)
     assert [r.urn for r in tree_order(shuffled)] == [r.urn for r in synth.resources]
     assert len(tree_order(shuffled)) == len(synth.resources)
+
+
+def test_a_project_command_pauses_the_collector_only_while_it_runs(capsys):
+    assert gc.isenabled()
+    main(["preview", "dev", "--json"])
+    assert gc.isenabled()
+    capsys.readouterr()
