@@ -356,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
         if getattr(args, "project_command", False):
             args.project = resolve_project(args)
-            with _collector_paused():
+            with collector_paused():
                 return int(args.run(args))
         return int(args.run(args))
     except ConfigError as exc:
@@ -373,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while a project command runs, back as it was after.
 
     A run imports the pulumi_aws modules its program uses and registers hundreds of resources:
