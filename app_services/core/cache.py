@@ -85,36 +85,47 @@ class Cache:
     def get_or_load(self, key: str, load: Callable[[], T], ttl: int | None = None) -> T:
         """The cached JSON value of `key`, or `load()`, stored for `ttl` seconds unless `key` was
         deleted meanwhile. One round trip on a hit."""
-        if self.client is None:
-            self.misses += 1
-            return load()
-        try:
-            raw, version = self.client.mget(self._keys(key))
-        except redis.RedisError as exc:
-            _log.warning("cache read failed", extra={"key": key, "error": str(exc)})
-            return load()
-        if raw is not None:
-            self.hits += 1
-            return json.loads(raw)
-        self.misses += 1
-        value = load()
-        self._write(key, self._store, [version or b"", self._json(value), ttl or self.ttl])
-        return value
+        return self._aside(
+            key,
+            lambda client, keys: client.mget(keys),
+            load,
+            lambda version, value: (self._store, [version, value, ttl or self.ttl]),
+        )
 
     def get_or_load_field(
         self, key: str, field: str, load: Callable[[], T], ttl: int | None = None
     ) -> T:
         """Cache-aside on one field of the hash `key` (pages of one list): `delete(key)` drops
         every field at once, and a load that began before it stores nothing."""
+
+        def read(client: redis.Redis, keys: list[str]) -> list[Any]:
+            with client.pipeline(transaction=False) as pipe:
+                pipe.hget(keys[0], field)
+                pipe.get(keys[1])
+                return pipe.execute()
+
+        return self._aside(
+            key,
+            read,
+            load,
+            lambda version, value: (self._store_field, [version, field, value, ttl or self.ttl]),
+        )
+
+    def _aside(
+        self,
+        key: str,
+        read: Callable[[redis.Redis, list[str]], Any],
+        load: Callable[[], T],
+        store: Callable[[bytes, str], tuple[Any, list[Any]]],
+    ) -> T:
+        """Cache-aside: `read` gives the value and the version in one round trip; on a miss,
+        `load()`, then the (script, args) that `store` makes of the version read and the JSON
+        stores it unless `key` got a new version meanwhile. Redis failing: `load()`."""
         if self.client is None:
             self.misses += 1
             return load()
-        value_key, version_key = self._keys(key)
         try:
-            with self.client.pipeline(transaction=False) as pipe:
-                pipe.hget(value_key, field)
-                pipe.get(version_key)
-                raw, version = pipe.execute()
+            raw, version = read(self.client, self._keys(key))
         except redis.RedisError as exc:
             _log.warning("cache read failed", extra={"key": key, "error": str(exc)})
             return load()
@@ -123,8 +134,8 @@ class Cache:
             return json.loads(raw)
         self.misses += 1
         value = load()
-        args = [version or b"", field, self._json(value), ttl or self.ttl]
-        self._write(key, self._store_field, args)
+        script, args = store(version or b"", self._json(value))
+        self._write(key, script, args)
         return value
 
     def delete(self, *keys: str) -> None:
