@@ -38,7 +38,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from soundstack.components.function import LAYER_DIR_REQUIRED
 from soundstack.mocks import OFFLINE_RELEASE, EstateMocks
@@ -125,12 +125,27 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registrations: list[Resource] = []
         self.invokes: dict[str, int] = {}
+        #: The event loops the mock monitor gives the SDK's worker threads (one each, which
+        #: Pulumi never closes): `close_thread_loops` closes them when the run ends.
+        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _thread_loop(self) -> None:
+        self.thread_loops.add(_ensure_event_loop())
+
+    def close_thread_loops(self) -> None:
+        """Close the worker threads' loops (never running: they only hold futures), rather
+        than leave each with its socket pair for the garbage collector."""
+        for loop in self.thread_loops:
+            loop.close()
+        self.thread_loops.clear()
 
     def Invoke(self, request: Any) -> Any:
+        self._thread_loop()
         self.invokes[request.tok] = self.invokes.get(request.tok, 0) + 1
         return super().Invoke(request)
 
     def RegisterResource(self, request: Any) -> Any:
+        self._thread_loop()
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -274,6 +289,7 @@ def synthesize(
         gc.set_threshold(*thresholds)
         gc.unfreeze()
         _close(loop)
+        monitor.close_thread_loops()
     return Synthesis(
         stack,
         tree_order(monitor.registrations),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import os
@@ -122,3 +123,24 @@ def test_a_project_command_pauses_the_collector_only_while_it_runs(capsys):
     main(["preview", "dev", "--json"])
     assert gc.isenabled()
     capsys.readouterr()
+
+
+def test_a_run_leaves_no_event_loop_open(monkeypatch):
+    """Pulumi's mock monitor gives each worker thread an event loop; the run closes them all
+    (each holds a socket pair until closed)."""
+    made: list[asyncio.AbstractEventLoop] = []
+    new_event_loop = asyncio.new_event_loop
+
+    def tracked() -> asyncio.AbstractEventLoop:
+        made.append(new_event_loop())
+        return made[-1]
+
+    monkeypatch.setattr(asyncio, "new_event_loop", tracked)
+
+    def program() -> None:
+        for i in range(8):
+            aws.sns.Topic(f"t{i}")
+
+    run_program(program)
+    assert len(made) >= 2  # the run's own loop and at least one worker thread's
+    assert all(loop.is_closed() for loop in made)
