@@ -69,6 +69,9 @@ class StackContext:
     owner: str
     cost_centre: str
     extra_tags: Mapping[str, str] = field(default_factory=dict)
+    #: S3 bucket names end in the account id (`Component.s3_bucket_name`); False keeps the
+    #: names of stacks deployed before they did: a new name replaces the bucket.
+    account_in_bucket_names: bool = True
     signals: list[Signal] = field(default_factory=list, compare=False, hash=False, repr=False)
     alert_events: list[AlertEvent] = field(
         default_factory=list, compare=False, hash=False, repr=False
@@ -146,7 +149,10 @@ class Component(pulumi.ComponentResource):
         """`<project>-<stack>-<component>-<role>-<account id>`, cut to 63 characters: S3 bucket
         names are global ("Bucket names must be unique across all AWS accounts in all the AWS
         Regions within a partition"), so the account keeps two accounts' stacks of the same
-        project apart, as CDK's bootstrap bucket does."""
+        project apart, as CDK's bootstrap bucket does. Without the account id where
+        `StackContext.account_in_bucket_names` is False (stacks deployed before)."""
+        if not self.ctx.account_in_bucket_names:
+            return self.physical_name(role, "s3_bucket")
         return self.physical_name(f"{role}-{lookups.account_id()}", "s3_bucket")
 
     def tags(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -555,6 +555,9 @@ class PlatformConfig(Section):
     owner: str = Field(min_length=1)
     cost_centre: str = Field(min_length=1)
     domain: str | None = None
+    #: True for a stack deployed before bucket names carried the account id: it keeps the
+    #: names it has, since S3 cannot rename a bucket and a new name would replace it.
+    legacy_bucket_names: bool = False
     network: NetworkConfig = NetworkConfig()
     database: DatabaseConfig = DatabaseConfig()
     graph: GraphConfig = GraphConfig()

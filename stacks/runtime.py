@@ -36,4 +36,5 @@ def stack_context(config: PlatformConfig) -> StackContext:
         region=config.region,
         owner=config.owner,
         cost_centre=config.cost_centre,
+        account_in_bucket_names=not config.legacy_bucket_names,
     )

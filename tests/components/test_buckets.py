@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pytest
 
 from soundstack.components import buckets
 from soundstack.components.base import Component
+from soundstack.synth import stack_values, synthesize
 from tests.conftest import make_ctx, run_program
 
 
@@ -37,3 +40,20 @@ def test_a_bucket_in_another_region_logs_only_to_a_log_bucket_of_that_region():
     }
     assert set(regions.values()) == {"eu-central-1"}, regions  # every companion, the policy too
     assert len(regions) == 15  # 7 resources of the log bucket, 8 of the data bucket
+
+
+def test_legacy_bucket_names_keep_a_deployed_stacks_buckets(dev):
+    """Every bucket ends in the account id; `soundstack:legacy_bucket_names: true` keeps the
+    names a stack deployed before that has (a new name would replace the bucket)."""
+    config, secret = stack_values("dev")
+    config["soundstack:legacy_bucket_names"] = "true"
+    legacy = synthesize("dev", config, secret)
+    names = {r.name: r.inputs["bucket"] for r in dev.by_type("aws:s3/bucket:Bucket")}
+    kept = {r.name: r.inputs["bucket"] for r in legacy.by_type("aws:s3/bucket:Bucket")}
+    assert names and names.keys() == kept.keys()
+    for logical, name in names.items():
+        assert name.endswith("-123456789012"), name
+        assert kept[logical] == name.removesuffix("-123456789012"), logical
+    # Nothing (a trail's bucket ARN, an assets key) still names the new-style buckets.
+    everything = json.dumps([r.inputs for r in legacy.resources])
+    assert not [n for n in names.values() if n in everything]
