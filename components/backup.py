@@ -30,6 +30,7 @@ transaction logs, for point-in-time restore) replicated to the replica Region wi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -49,17 +50,28 @@ DAILY = "cron(0 3 * * ? *)"
 MIN_START_WINDOW_MINUTES = 60
 #: RDS automated backups are kept 1 to 35 days, replicated ones too.
 RDS_RETENTION_RANGE = (1, 35)
-#: Jobs that left no recovery point (or no copy of it). AWS Backup "sends events to Amazon
-#: EventBridge when the state of a backup or copy job changes" ("in a best-effort manner every
-#: 5 minutes") as "Backup Job State Change" and "Copy Job State Change" with `detail.state`: a
-#: backup job ends FAILED, ABORTED (scheduled, never started) or EXPIRED (not done within the
-#: completion window), a copy job FAILED; PARTIAL is a composite job with failed members. Copy
-#: jobs of a cross-Region copy run, and emit, in the source Region.
-FAILED_JOB_EVENTS = {
-    "source": ["aws.backup"],
-    "detail-type": ["Backup Job State Change", "Copy Job State Change"],
-    "detail": {"state": ["FAILED", "ABORTED", "EXPIRED", "PARTIAL"]},
-}
+
+
+def failed_job_events(vault_name: str, vault_arn: str) -> dict[str, Any]:
+    """The event pattern of this vault's jobs that left no recovery point (or no copy of it).
+
+    AWS Backup "sends events to Amazon EventBridge when the state of a backup or copy job
+    changes" ("in a best-effort manner every 5 minutes") as "Backup Job State Change" and "Copy
+    Job State Change" with `detail.state`: a backup job ends FAILED, ABORTED (scheduled, never
+    started) or EXPIRED (not done within the completion window), a copy job FAILED; PARTIAL is a
+    composite job with failed members. Copy jobs of a cross-Region copy run, and emit, in the
+    source Region. The events of every vault of the account reach the same bus, so the pattern
+    keeps this stack's: a backup job's event names its vault in `detail.backupVaultName`, a copy
+    job's its source vault in `detail.sourceBackupVaultArn` (AWS Backup's example events);
+    EventBridge's `$or` takes either."""
+    return {
+        "source": ["aws.backup"],
+        "detail-type": ["Backup Job State Change", "Copy Job State Change"],
+        "detail": {
+            "state": ["FAILED", "ABORTED", "EXPIRED", "PARTIAL"],
+            "$or": [{"backupVaultName": [vault_name]}, {"sourceBackupVaultArn": [vault_arn]}],
+        },
+    }
 
 
 @dataclass
@@ -190,10 +202,16 @@ class BackupPlan(Component):
             opts=self.child_opts(),
         )
         # Monitoring sends these events to the alerts topic (components/monitoring.py).
+        vault_name = self.physical_name("vault", "backup")
+        vault_arn = (
+            f"arn:{lookups.partition()}:backup:{ctx.region}:{lookups.account_id()}:"
+            f"backup-vault:{vault_name}"
+        )
         self.add_alert_event(
             "job-failures",
-            "AWS Backup and copy jobs that failed, were aborted, expired or partly failed",
-            FAILED_JOB_EVENTS,
+            "AWS Backup and copy jobs of the stack's vault that failed, were aborted, expired "
+            "or partly failed",
+            failed_job_events(vault_name, vault_arn),
         )
         self.register_outputs(
             {"plan_id": self.plan.id, "vault_arn": self.vault.arn, "role_arn": self.role.role_arn}

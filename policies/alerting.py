@@ -48,7 +48,7 @@ SCOPE: dict[str, Mapping[str, Any]] = {"environments": ENVIRONMENTS_PROPERTY}
 #: What a service needs on a KMS key to publish into a topic encrypted with it (SNS: "Enable
 #: compatibility between event sources from AWS services and encrypted topics").
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey*", "kms:Decrypt")
-#: Backup job states that leave no recovery point (components.backup.FAILED_JOB_EVENTS).
+#: Backup job states that leave no recovery point (components.backup.failed_job_events).
 FAILED_STATES = ("FAILED", "ABORTED", "EXPIRED")
 
 

@@ -7,6 +7,7 @@ import re
 
 import pulumi_aws as aws
 import pytest
+from moto.events.models import EventPattern
 
 from soundstack.components.base import Component
 from soundstack.components.monitoring import (
@@ -506,8 +507,31 @@ def test_prod_pages_on_failed_backup_and_copy_jobs(prod, dev):
     assert set(pattern["detail-type"]) == {"Backup Job State Change", "Copy Job State Change"}
     assert {"FAILED", "ABORTED", "EXPIRED"} <= set(pattern["detail"]["state"])
     assert "COMPLETED" not in pattern["detail"]["state"]
+    # Only this stack's vault: both stacks of one account share the default event bus.
+    matches = EventPattern(None, pattern).matches_event
+    vault = "soundstack-prod-backup-vault"
+    arn = f"arn:aws:backup:eu-west-1:123456789012:backup-vault:{vault}"
+    other = "soundstack-staging-backup-vault"
+    assert matches(_backup_event("Backup Job State Change", backupVaultName=vault))
+    assert matches(_backup_event("Copy Job State Change", sourceBackupVaultArn=arn))
+    assert not matches(_backup_event("Backup Job State Change", backupVaultName=other))
+    assert not matches(_backup_event("Copy Job State Change", sourceBackupVaultArn=arn[:-4]))
+    assert not matches(_backup_event("Backup Job State Change", "COMPLETED", backupVaultName=vault))
     # dev runs no backup plan: its only rule is the signing-key age schedule
     assert [r.name for r in dev.by_type("aws:cloudwatch/eventRule:EventRule")] == ["media-key-age"]
+
+
+def _backup_event(kind: str, state: str = "FAILED", **detail: str) -> dict[str, object]:
+    """An AWS Backup event as its examples show them (`detail` fields as named there)."""
+    return {
+        "version": "0",
+        "detail-type": kind,
+        "source": "aws.backup",
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": {"state": state, **detail},
+    }
 
 
 def test_a_signal_may_fix_its_own_threshold():
