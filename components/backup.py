@@ -63,7 +63,8 @@ def failed_job_events(vault_name: str, vault_arn: str) -> dict[str, Any]:
     source Region. The events of every vault of the account reach the same bus, so the pattern
     keeps this stack's: a backup job's event names its vault in `detail.backupVaultName`, a copy
     job's its source vault in `detail.sourceBackupVaultArn` (AWS Backup's example events);
-    EventBridge's `$or` takes either."""
+    EventBridge's `$or` takes either ("Comparison operators only work on leaf nodes, with the
+    exception of $or and anything-but"; event bus support: yes)."""
     return {
         "source": ["aws.backup"],
         "detail-type": ["Backup Job State Change", "Copy Job State Change"],
