@@ -236,6 +236,7 @@ def local_services(schema: str, prefix: str) -> tuple[dict[str, str], dict[str, 
         "COGNITO_USER_POOL_ID": "eu-west-1_bench",
         "COGNITO_CLIENT_IDS": '["web"]',
         "API_ORIGIN_SECRET_ARN": origin_arn,
+        "METRIC_NAMESPACE": "SoundStack/bench",
     }
     os.environ.update(env)
     load_settings.cache_clear()
