@@ -397,8 +397,17 @@ def run(
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
+
+
+def _one_line(exc: BotoCoreError | ClientError) -> str:
+    """What AWS refused, on one line (an endpoint that answers with an HTML page makes botocore
+    quote all of it), and the way round a missing move-task API."""
+    line = (str(exc).splitlines() or [type(exc).__name__])[0].strip()
+    if isinstance(exc, ClientError) and "MessageMoveTask" in exc.operation_name:
+        line += "; where SQS move tasks are unavailable, --replay --by-copy moves them from here"
+    return line
 
 
 def _report_copy(queue: DeadLetterQueue, result: CopyResult) -> int:

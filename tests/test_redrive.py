@@ -357,3 +357,15 @@ def test_no_credentials_is_one_line_naming_the_fix(monkeypatch, tmp_path, capsys
     outputs = outputs_of(DLQ, tmp_path)
     assert main(["redrive", "dev", "--outputs", str(outputs)]) == 2
     assert "error: no AWS credentials: set AWS_PROFILE" in one_error_line(capsys)
+
+
+def test_an_endpoint_without_move_tasks_points_to_by_copy(stubbed, tmp_path, capsys):
+    client, stub = stubbed
+    stub.add_client_error(
+        "list_message_move_tasks", "UnsupportedOperation", "not here", 400, expected_params=LIST
+    )
+    outputs = outputs_of(DLQ, tmp_path)
+    assert run("dev", str(outputs), PROJECT_DIR, "profiles", replay=True, sqs=client) == 1
+    err = one_error_line(capsys)
+    assert "(UnsupportedOperation) when calling the ListMessageMoveTasks operation" in err
+    assert err.endswith("--replay --by-copy moves them from here\n")
