@@ -86,7 +86,8 @@ COPY_WAIT_SECONDS = 1
 
 
 class RedriveError(Exception):
-    """A redrive that cannot start: missing outputs, unknown queue, no credentials (exit 2)."""
+    """A redrive that cannot start (missing outputs, unknown queue, a task already running) or
+    a task still running when `--wait` gives up: exit 2, the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -169,11 +170,13 @@ def start_move(sqs: Any, queue: DeadLetterQueue, max_per_second: int | None = No
         )
     active = latest_task(sqs, queue)
     if active is not None and active.get("Status") in ACTIVE:
+        # AWS: TaskHandle "is only populated for tasks that are in RUNNING status".
+        handle = active.get("TaskHandle")
+        cancel = f" or cancel it (aws sqs cancel-message-move-task --task-handle {handle})"
         raise RedriveError(
             f"{queue.name}: a move task is already {active['Status']} on its DLQ "
             f"({describe_task(active)}); SQS allows one at a time: wait for it "
-            f"(`soundstack redrive <stack> --queue {queue.name}`) or cancel it "
-            f"(aws sqs cancel-message-move-task --task-handle {active.get('TaskHandle')})"
+            f"(`--queue {queue.name} --wait`){cancel if handle else ''}"
         )
     request: dict[str, Any] = {"SourceArn": queue.dlq_arn, "DestinationArn": queue.source_arn}
     if max_per_second is not None:
@@ -188,11 +191,16 @@ def wait_for_move(
     delay: float = 10,
     attempts: int = 360,
     sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    """Poll ListMessageMoveTasks, reporting progress, until the latest task has finished."""
+    started: bool = True,
+) -> dict[str, Any] | None:
+    """Poll ListMessageMoveTasks, reporting progress, until the latest task has finished.
+    Returns that task; None at once when the DLQ has none and none was just `started` (a task
+    just started is waited for until the list shows it)."""
     for _ in range(attempts):
         task = latest_task(sqs, queue)
         report(f"{queue.name}: {describe_task(task)}")
+        if task is None and not started:
+            return None
         if task is not None and task.get("Status") in FINISHED:
             return task
         sleep(delay)
@@ -371,8 +379,8 @@ def run(
                 f"{describe_task(latest_task(client, chosen))}"
             )
             if wait:
-                task = wait_for_move(client, chosen, print)
-                return 0 if task.get("Status") == "COMPLETED" else 1
+                task = wait_for_move(client, chosen, print, started=False)
+                return 0 if task is None or task.get("Status") == "COMPLETED" else 1
             return 0
         if by_copy:
             return _report_copy(chosen, copy_back(client, chosen))
@@ -383,7 +391,7 @@ def run(
         )
         if wait:
             task = wait_for_move(client, chosen, print)
-            return 0 if task.get("Status") == "COMPLETED" else 1
+            return 0 if task is not None and task.get("Status") == "COMPLETED" else 1
         print(f"follow it: soundstack redrive {stack} --queue {chosen.name} --wait")
         return 0
     except NoCredentialsError:

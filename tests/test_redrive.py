@@ -263,6 +263,25 @@ def test_no_second_task_while_one_is_running(stubbed):
         start_move(client, DLQ)  # and no StartMessageMoveTask: the Stubber would fail on it
 
 
+def test_a_cancelling_task_also_blocks_and_no_handle_is_invented(stubbed):
+    client, stub = stubbed
+    cancelling = task("CANCELLING", 2)
+    del cancelling["Results"][0]["TaskHandle"]  # AWS: "only populated for ... RUNNING status"
+    stub.add_response("list_message_move_tasks", cancelling, LIST)
+    with pytest.raises(RedriveError, match="already CANCELLING") as refused:
+        start_move(client, DLQ)
+    assert "cancel-message-move-task" not in str(refused.value)
+
+
+def test_waiting_on_a_dlq_that_never_had_a_task_returns_at_once(stubbed):
+    client, stub = stubbed
+    stub.add_response("list_message_move_tasks", {"Results": []}, LIST)
+    lines: list[str] = []
+    slept: list[float] = []
+    assert wait_for_move(client, DLQ, lines.append, sleep=slept.append, started=False) is None
+    assert (lines, slept) == (["profiles: no move task yet"], [])
+
+
 def test_the_rate_is_checked_before_asking_aws(stubbed):
     client, _ = stubbed
     with pytest.raises(RedriveError, match="--max-per-second=600: give 1 to 500"):
@@ -279,7 +298,7 @@ def test_progress_is_reported_from_list_message_move_tasks(stubbed):
     )
     lines: list[str] = []
     done = wait_for_move(client, DLQ, lines.append, sleep=lambda _: None)
-    assert done["Status"] == "COMPLETED"
+    assert done is not None and done["Status"] == "COMPLETED"
     assert lines == [
         "profiles: move task RUNNING: 3 of 10 moved",
         "profiles: move task COMPLETED: 10 of 10 moved",
