@@ -18,8 +18,11 @@ Two ways to move, both ending with the messages on the source queue:
     supported." Every exported DLQ is the `deadLetterTargetArn` of an SQS queue
     (`messaging.Queue`); the functions' `-dlq` queues are Lambda on-failure destinations and
     are not exported here.
-  * "Currently, only standard queues support redrive. FIFO queues don't support redrive."
-    (SDK reference of the same call; the estate has standard queues only.)
+  * Queue types: older SDK references of the call said "Currently, only standard queues
+    support redrive. FIFO queues don't support redrive."; the developer guide now allows any
+    destination "if both queues are the same type. For example, if the dead-letter queue is a
+    FIFO queue, the redrive destination queue must be a FIFO queue as well." The estate's
+    queues are all standard, DLQ and source alike, so both readings allow them.
   * "Only one active message movement task is supported per queue at any given time." The
     command asks ListMessageMoveTasks first ("Gets the most recent message movement tasks (up
     to 10) under a specific source queue") and starts nothing while one is RUNNING or
@@ -37,26 +40,28 @@ Two ways to move, both ending with the messages on the source queue:
     resets the retention period. A new messageID and enqueueTime are assigned to redriven
     messages."
   * IAM: the operator calls sqs:GetQueueAttributes, sqs:ListMessageMoveTasks and
-    sqs:StartMessageMoveTask on the DLQ; SQS then receives and deletes from the DLQ and sends to
-    the source queue with the caller's permissions (sqs:ReceiveMessage, sqs:DeleteMessage on
-    the DLQ, sqs:SendMessage on the source), and both queues are SSE-KMS with the stack's data
-    key (kms:Decrypt and kms:GenerateDataKey on it). The developer guide's page on redrive
-    permissions was not in our reference library: this list is from the API names and the KMS
-    rules of SSE queues, not an AWS sentence. The deploy role (components/bootstrap.py) has
-    the whole `sqs` service; a narrower operator role needs exactly these.
+    sqs:StartMessageMoveTask on the DLQ. The move itself reads and deletes DLQ messages and
+    sends them to the source queue, and both queues are SSE-KMS with the stack's data key, so
+    we grant an operator role sqs:ReceiveMessage and sqs:DeleteMessage on the DLQ,
+    sqs:SendMessage on the source queue and kms:Decrypt and kms:GenerateDataKey on the key
+    (what `--by-copy` calls too). That list is ours: AWS's page on the permissions redrive
+    needs was not in our reference library, so no AWS sentence backs it; check it against
+    that page before narrowing a role to it. The deploy role (components/bootstrap.py) holds
+    `sqs:*` and `kms:*`.
 
-- `--replay --by-copy`: the same move done by this process, for where StartMessageMoveTask is
-  not available (another partition, a local endpoint, moto in the tests). Batches of up to 10
+- `--replay --by-copy`: the same move done by this process, for an endpoint without
+  StartMessageMoveTask (a local SQS, moto in the tests). Batches of up to 10
   are received from the DLQ (long polling, hidden for `COPY_VISIBILITY_SECONDS` while being
   copied), sent to the source queue with their body and message attributes, and each message
   is deleted from the DLQ only once SendMessageBatch reported it successful. A message whose
   send failed stays in the DLQ (made visible again at once), the copy stops there, and the
   command exits 1 naming it: nothing is ever deleted that was not sent. A delete that fails
-  after a successful send leaves the message in both queues (a duplicate, never a loss); the
-  consumers are idempotent per message for that reason. The copy stops at the depth the DLQ
-  had when it started, so messages that fail again and come back cannot keep it running.
-  It gets new message ids and the source queue's retention, like a move task, and it does not
-  carry `AWSTraceHeader` or FIFO fields (the queues are standard).
+  after a successful send leaves the message in both queues (a duplicate, never a loss, and
+  reported), which consumers of a standard queue must tolerate anyway (at-least-once). The
+  copy stops at the depth the DLQ had when it started, so messages that fail again and come
+  back cannot keep it running. Copies get new message ids and the source queue's retention,
+  like a move task's, and do not carry `AWSTraceHeader` or FIFO fields (the queues are
+  standard).
 """
 
 from __future__ import annotations
