@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -388,3 +389,44 @@ def test_an_endpoint_without_move_tasks_points_to_by_copy(stubbed, tmp_path, cap
     err = one_error_line(capsys)
     assert "(UnsupportedOperation) when calling the ListMessageMoveTasks operation" in err
     assert err.endswith("--replay --by-copy moves them from here\n")
+
+
+def readme_commands() -> list[list[str]]:
+    """The `soundstack redrive` lines of README's "Replaying dead letters", as argv."""
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    block = readme.split("**Replaying dead letters**", 1)[1].split("```sh", 1)[1]
+    lines = block.split("```", 1)[0].splitlines()
+    return [shlex.split(line, comments=True)[1:] for line in lines if line.startswith("soundstack")]
+
+
+def test_the_readme_commands_work_as_written(estate, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.json").write_text(json.dumps(estate["outputs"]))
+    sqs, queue = estate["sqs"], estate["queues"]["profiles"]
+    dead_letter(sqs, queue, 4)
+    commands = readme_commands()
+    assert [argv[:4] for argv in commands] == [["redrive", "prod", "--outputs", "out.json"]] * 3
+    listing, replay, copy = commands
+    assert main(listing) == 0
+    assert "profiles" in capsys.readouterr().out
+    stubbed = boto3.client("sqs", region_name=REGION)  # moto has no move tasks: AWS's answers
+    arns = {"SourceArn": queue.dlq_arn}
+    with Stubber(stubbed) as stub, monkeypatch.context() as patch:
+        patch.setattr(boto3, "client", lambda *_, **__: stubbed)
+        stub.add_response("list_message_move_tasks", {"Results": []}, {**arns, "MaxResults": 1})
+        stub.add_response(
+            "start_message_move_task",
+            {"TaskHandle": "h"},
+            {**arns, "DestinationArn": queue.source_arn},
+        )
+        stub.add_response(
+            "list_message_move_tasks",
+            {"Results": [{"Status": "COMPLETED", "ApproximateNumberOfMessagesMoved": 4}]},
+            {**arns, "MaxResults": 1},
+        )
+        assert main(replay) == 0
+        stub.assert_no_pending_responses()
+    assert "profiles: move task COMPLETED: 4 moved" in capsys.readouterr().out
+    assert main(copy) == 0  # moto's SQS for real
+    assert waiting(sqs, queue.dlq_url) == 0
+    assert len(drain(sqs, queue.source_url)) == 4
