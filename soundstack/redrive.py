@@ -363,6 +363,8 @@ def run(
             raise RedriveError("name the queue to move: --queue NAME (see them without options)")
         if by_copy and not replay:
             raise RedriveError("--by-copy is a way to --replay: give both")
+        if max_per_second is not None and not replay:
+            raise RedriveError("--max-per-second sets the rate of a --replay: give both")
         if by_copy and (max_per_second is not None or wait):
             raise RedriveError(
                 "--max-per-second and --wait belong to the SQS move task; "

@@ -362,6 +362,11 @@ def test_missing_outputs_and_unknown_queues_are_explained(estate, tmp_path, caps
         == 2
     )
     assert "--by-copy is a way to --replay" in one_error_line(capsys)
+    argv = ["redrive", "dev", "--outputs", estate["file"], "--queue", "profiles"]
+    assert main([*argv, "--max-per-second", "5"]) == 2
+    assert "--max-per-second sets the rate of a --replay" in one_error_line(capsys)
+    assert main([*argv, "--replay", "--by-copy", "--wait"]) == 2
+    assert "--by-copy moves at its own pace" in one_error_line(capsys)
 
 
 def test_no_credentials_is_one_line_naming_the_fix(monkeypatch, tmp_path, capsys):
