@@ -228,6 +228,7 @@ class Queue(Component):
         self.arn: pulumi.Output[str] = self.queue.arn
         self.url: pulumi.Output[str] = self.queue.url
         self.dlq_arn: pulumi.Output[str] = self.dlq.arn
+        self.dlq_url: pulumi.Output[str] = self.dlq.url
         aws.sqs.RedriveAllowPolicy(
             self.child_name("dlq-sources"),
             queue_url=self.dlq.url,
@@ -404,6 +405,8 @@ class Stream(Component):
             )
             for consumer in args.consumers
         }
+        #: Failure queues `subscribe_function` created, by the subscribed grantee's name.
+        self.failure_queues: dict[str, Queue] = {}
         for consumer, resource in self.consumers.items():
             self.add_signal(
                 "iterator_age",
@@ -501,6 +504,7 @@ class Stream(Component):
                 self.ctx,
                 opts=self.child_opts(),
             )
+            self.failure_queues[who] = on_failure
         on_failure.grant_send(grantee)
         return aws.lambda_.EventSourceMapping(
             self.child_name(f"{who}-trigger"),
@@ -641,3 +645,13 @@ class Messaging(Component):
             opts=self.child_opts(),
         )
         return self.queues[name]
+
+    def dead_letter_queues(self) -> dict[str, Queue]:
+        """Every queue of the set with a dead-letter queue, by the name an operator gives
+        `soundstack redrive --queue`: the consumer queues by their `queue(...)` name, the
+        stream's failure queues as `<stream>-<grantee>-failed`."""
+        failed = {
+            f"{self.args.stream}-{who}-failed": queue
+            for who, queue in self.stream.failure_queues.items()
+        }
+        return {**self.queues, **failed}

@@ -833,6 +833,18 @@ if search is not None:
 pulumi.export("topic_arns", {name: topic.arn for name, topic in messaging.topics.items()})
 pulumi.export("listening_stream_arn", messaging.stream.arn)
 pulumi.export("queue_urls", {name: queue.url for name, queue in messaging.queues.items()})
+pulumi.export(  # soundstack redrive: each dead-letter queue and the queue it takes from
+    "dead_letter_queues",
+    {
+        name: {
+            "dlq_arn": queue.dlq_arn,
+            "dlq_url": queue.dlq_url,
+            "source_arn": queue.arn,
+            "source_url": queue.url,
+        }
+        for name, queue in messaging.dead_letter_queues().items()
+    },
+)
 pulumi.export("issuer_url", identity.issuer_url)
 pulumi.export("web_client_id", identity.web_client_id)
 pulumi.export("user_pool_id", identity.user_pool_id)

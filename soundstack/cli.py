@@ -195,6 +195,21 @@ def _sign_lambda(args: argparse.Namespace) -> int:
     return run(args.stack, args.outputs, PROJECT_DIR)
 
 
+def _redrive(args: argparse.Namespace) -> int:
+    from soundstack.redrive import run
+
+    return run(
+        args.stack,
+        args.outputs,
+        PROJECT_DIR,
+        queue_name=args.queue,
+        replay=args.replay,
+        by_copy=args.by_copy,
+        max_per_second=args.max_per_second,
+        wait=args.wait,
+    )
+
+
 def _check(args: argparse.Namespace) -> int:
     """Only the policy run: violations, an optional audit report, exit 1 on a mandatory one."""
     from soundstack import report
@@ -340,6 +355,40 @@ def parser() -> argparse.ArgumentParser:
         "--outputs", metavar="FILE", help="stack outputs as JSON instead of asking pulumi"
     )
     sign.set_defaults(run=_sign_lambda)
+    redrive = sub.add_parser(
+        "redrive",
+        help="list the stack's dead-letter queues and their depth; with --queue NAME --replay, "
+        "move that DLQ's messages back to the queue they came from (soundstack/redrive.py)",
+    )
+    redrive.add_argument("stack", help="stack name (reads `pulumi stack output --json --stack`)")
+    redrive.add_argument(
+        "--outputs", metavar="FILE", help="stack outputs as JSON instead of asking pulumi"
+    )
+    redrive.add_argument(
+        "--queue", metavar="NAME", help="one dead-letter queue (its name in the listing)"
+    )
+    redrive.add_argument(
+        "--replay",
+        action="store_true",
+        help="move the queue's messages back to its source queue with an SQS move task "
+        "(StartMessageMoveTask; none is started while one is running)",
+    )
+    redrive.add_argument(
+        "--by-copy",
+        action="store_true",
+        help="with --replay: receive, send to the source queue, then delete, from this process "
+        "(where SQS move tasks are unavailable); a failed send leaves the message in the DLQ",
+    )
+    redrive.add_argument(
+        "--max-per-second",
+        type=int,
+        metavar="N",
+        help="move task rate, 1 to 500 messages per second (default: SQS chooses)",
+    )
+    redrive.add_argument(
+        "--wait", action="store_true", help="follow the queue's move task until it ends"
+    )
+    redrive.set_defaults(run=_redrive)
     return top
 
 

@@ -188,6 +188,26 @@ def test_stream_subscription_bisects_skips_stale_records_and_reports_failures():
     assert "ConsumeMMail" in policies(synth, "bystander")
 
 
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_program_exports_each_dead_letter_queue_with_its_source(request, stack):
+    """`soundstack redrive` reads `dead_letter_queues`: every queue of the set with a DLQ,
+    named as the operator names it, each DLQ the one its source's redrive policy targets."""
+    synth = request.getfixturevalue(stack)
+    exported = synth.outputs["dead_letter_queues"]
+    assert set(exported) == {"graph-updates", "notifications", "profiles",
+                             "listening-feed-fn-failed"}  # fmt: skip
+    queues = {q.inputs["name"]: q for q in mine(synth, "aws:sqs/queue:Queue").values()}
+    account = f"arn:aws:sqs:eu-west-1:123456789012:soundstack-{stack}-messaging-"
+    for name, entry in exported.items():
+        assert entry["source_arn"] == f"{account}{name}"
+        assert entry["dlq_arn"] == f"{account}{name}-dlq"
+        assert entry["source_url"].endswith(f"/soundstack-{stack}-messaging-{name}")
+        assert entry["dlq_url"].endswith(f"/soundstack-{stack}-messaging-{name}-dlq")
+        source = queues[entry["source_arn"].rsplit(":", 1)[1]]
+        redrive = json.loads(source.inputs["redrivePolicy"])
+        assert redrive["deadLetterTargetArn"] == entry["dlq_arn"]
+
+
 def test_channels_offer_queue_age_dead_letters_and_iterator_age():
     seen: dict[str, set[str]] = {}
 
