@@ -691,10 +691,11 @@ def test_the_readme_commands_work_as_written(estate, tmp_path, monkeypatch, caps
     sqs, queue = estate["sqs"], estate["queues"]["profiles"]
     dead_letter(sqs, queue, 4)
     commands = readme_commands()
-    assert [argv[:4] for argv in commands] == [["redrive", "prod", "--outputs", "out.json"]] * 3
-    listing, replay, copy = commands
+    assert [argv[:4] for argv in commands] == [["redrive", "prod", "--outputs", "out.json"]] * 4
+    listing, replay, copy, reinvoke = commands
     assert main(listing) == 0
-    assert "profiles" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "profiles" in listed and "ingest-fn" in listed and "function queue" in listed
     stubbed = boto3.client("sqs", region_name=REGION)  # moto has no move tasks: AWS's answers
     arns = {"SourceArn": queue.dlq_arn}
     with Stubber(stubbed) as stub, monkeypatch.context() as patch:
@@ -716,3 +717,16 @@ def test_the_readme_commands_work_as_written(estate, tmp_path, monkeypatch, caps
     assert main(copy) == 0  # moto's SQS for real
     assert waiting(sqs, queue.dlq_url) == 0
     assert len(drain(sqs, queue.source_url)) == 4
+    failures = estate["functions"]["ingest-fn"]
+    failed(sqs, failures, [record(upload(i)) for i in range(3)])
+    lambda_ = Invocations()
+    real = boto3.client
+    with lambda_.stub, monkeypatch.context() as patch:  # moto's SQS, Lambda's answers
+        patch.setattr(
+            boto3, "client", lambda name, **kw: lambda_ if name == "lambda" else real(name, **kw)
+        )
+        lambda_.accept(3)
+        assert main(reinvoke) == 0
+        lambda_.stub.assert_no_pending_responses()
+    assert sorted(lambda_.payloads, key=json.dumps) == [upload(i) for i in range(3)]
+    assert waiting(sqs, failures.queue_url) == 0
