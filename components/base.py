@@ -54,12 +54,27 @@ class AlertEvent:
 
 
 @dataclass(frozen=True)
+class FailureQueue:
+    """The SQS queue a function's asynchronous invocations go to once they failed every attempt
+    (its on-failure destination: Lambda sends it an invocation record, not the bare event), and
+    the function whose records it keeps. `soundstack redrive` lists and replays them from the
+    stack output `function_failure_queues`; `component` is the name it goes by there."""
+
+    component: str
+    queue_arn: pulumi.Output[str]
+    queue_url: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    function_name: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class StackContext:
     """Who owns the resources being built: project, stack, environment and cost tags.
 
     It also collects the `Signal`s and `AlertEvent`s every component offers (`signals`,
     `alert_events`), so monitoring can build alarms, event rules and a dashboard from the
-    components that exist, without a hand-kept list.
+    components that exist, without a hand-kept list; and each function's `FailureQueue`
+    (`failure_queues`), which the program exports for `soundstack redrive`.
     """
 
     project: str
@@ -74,6 +89,9 @@ class StackContext:
     account_in_bucket_names: bool = True
     signals: list[Signal] = field(default_factory=list, compare=False, hash=False, repr=False)
     alert_events: list[AlertEvent] = field(
+        default_factory=list, compare=False, hash=False, repr=False
+    )
+    failure_queues: list[FailureQueue] = field(
         default_factory=list, compare=False, hash=False, repr=False
     )
 

@@ -39,7 +39,7 @@ import pulumi
 import pulumi_aws as aws
 
 from soundstack.components import buckets
-from soundstack.components.base import Component, StackContext
+from soundstack.components.base import Component, FailureQueue, StackContext
 from soundstack.components.iam import RoleGrantee, ServiceRole, ServiceRoleArgs
 from soundstack.components.logs import log_group
 from soundstack.components.network import Network
@@ -845,6 +845,16 @@ class ServiceFunction(RoleGrantee, Component):
         self.arn: pulumi.Output[str] = self.function.arn
         self.function_name: pulumi.Output[str] = self.function.name
         self.invoke_arn: pulumi.Output[str] = self.function.invoke_arn
+        # Records of failed asynchronous invocations: `soundstack redrive` replays them.
+        ctx.failure_queues.append(
+            FailureQueue(
+                self.logical_name,
+                self.dead_letter_queue.arn,
+                self.dead_letter_queue.url,
+                self.arn,
+                self.function_name,
+            )
+        )
         dims = {"FunctionName": self.function.name}
         self.add_signal("errors", f"{label} errors", "AWS/Lambda", "Errors", dims)
         self.add_signal("throttles", f"{label} throttles", "AWS/Lambda", "Throttles", dims)

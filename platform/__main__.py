@@ -845,6 +845,18 @@ pulumi.export(  # soundstack redrive: each dead-letter queue and the queue it ta
         for name, queue in messaging.dead_letter_queues().items()
     },
 )
+pulumi.export(  # soundstack redrive: each function's on-failure queue and the function
+    "function_failure_queues",
+    {
+        queue.component: {
+            "queue_arn": queue.queue_arn,
+            "queue_url": queue.queue_url,
+            "function_arn": queue.function_arn,
+            "function_name": queue.function_name,
+        }
+        for queue in ctx.failure_queues
+    },
+)
 pulumi.export("issuer_url", identity.issuer_url)
 pulumi.export("web_client_id", identity.web_client_id)
 pulumi.export("user_pool_id", identity.user_pool_id)

@@ -357,8 +357,9 @@ def parser() -> argparse.ArgumentParser:
     sign.set_defaults(run=_sign_lambda)
     redrive = sub.add_parser(
         "redrive",
-        help="list the stack's dead-letter queues and their depth; with --queue NAME --replay, "
-        "move that DLQ's messages back to the queue they came from (soundstack/redrive.py)",
+        help="list the stack's dead-letter queues and functions' failure queues with their "
+        "depth; with --queue NAME --replay, move that DLQ's messages back to the queue they came "
+        "from, or invoke the function again with each failed event (soundstack/redrive.py)",
     )
     redrive.add_argument("stack", help="stack name (reads `pulumi stack output --json --stack`)")
     redrive.add_argument(
@@ -371,7 +372,9 @@ def parser() -> argparse.ArgumentParser:
         "--replay",
         action="store_true",
         help="move the queue's messages back to its source queue with an SQS move task "
-        "(StartMessageMoveTask; none is started while one is running)",
+        "(StartMessageMoveTask; none is started while one is running); for a function queue, "
+        "invoke the function asynchronously with each record's requestPayload, deleting the "
+        "record once Lambda accepted it",
     )
     redrive.add_argument(
         "--by-copy",

@@ -1,5 +1,6 @@
 """`soundstack redrive <stack>`: show the stack's dead-letter queues and, once the bug that filled
-one is fixed, put its messages back on the queue they came from.
+one is fixed, put its messages back on the queue they came from, or replay a function's failed
+asynchronous invocations.
 
 The queues come from the stack output `dead_letter_queues` (platform/__main__.py: name →
 `dlq_arn`, `dlq_url`, `source_arn`, `source_url`, one entry per `Messaging` queue and stream
@@ -16,8 +17,8 @@ Two ways to move, both ending with the messages on the source queue:
     configured as dead-letter queues (DLQs) of other Amazon SQS queues only. Non-SQS queue
     sources of dead-letter queues, such as AWS Lambda or Amazon SNS topics, are currently not
     supported." Every exported DLQ is the `deadLetterTargetArn` of an SQS queue
-    (`messaging.Queue`); the functions' `-dlq` queues are Lambda on-failure destinations and
-    are not exported here.
+    (`messaging.Queue`); the functions' `-dlq` queues are Lambda on-failure destinations,
+    exported apart and replayed by invoking the function (below).
   * Queue types: older SDK references of the call said "Currently, only standard queues
     support redrive. FIFO queues don't support redrive."; the developer guide now allows any
     destination "if both queues are the same type. For example, if the dead-letter queue is a
@@ -62,6 +63,55 @@ Two ways to move, both ending with the messages on the source queue:
   back cannot keep it running. Copies get new message ids and the source queue's retention,
   like a move task's, and do not carry `AWSTraceHeader` or FIFO fields (the queues are
   standard).
+
+Function queues. Each `ServiceFunction`'s `-dlq` queue is the on-failure destination of its
+asynchronous invocations (FunctionEventInvokeConfig `destination_config.on_failure`), exported as
+`function_failure_queues` (name → `queue_arn`, `queue_url`, `function_arn`, `function_name`, one
+per `ServiceFunction`, named as the component: `ingest-fn`); the listing marks them `function
+queue`. SQS cannot move them (above), and there is no queue to move them to: the event went to
+Lambda. `--queue NAME --replay` on a function queue invokes the function again with each record's
+original event instead. What this relies on, in AWS's words (Lambda Developer Guide,
+"Asynchronous invocation" and "Capturing records of Lambda asynchronous invocations"; Lambda API
+Reference, Invoke and OnFailure):
+
+- What a message is: "When an invocation matches the condition, Lambda sends a JSON document with
+  details about the invocation to the destination", and "For Amazon SQS and Amazon SNS
+  (`SnsDestination` and `SqsDestination`), the invocation record is passed as the `Message` to
+  the destination." The guide's example record has `version`, `timestamp`, `requestContext`
+  (`requestId`, `functionArn`, `condition`, `approximateInvokeCount`), `requestPayload`,
+  `responseContext` (`statusCode`, `executedVersion`, `functionError`) and `responsePayload`:
+  "The invocation record contains details about the event, the response, and the reason that
+  the record was sent." `requestPayload` is the event; a body that is not such a record (not a
+  JSON object, no `requestContext.functionArn`) stops the replay, stays in the queue and is named.
+- Where it goes: the function named by `requestContext.functionArn`, which must be the exported
+  function (unqualified or `:$LATEST`, the only version the estate's invoke config covers); a
+  record naming any other is refused, so a message cannot point the replay elsewhere. The invoke
+  names the exported ARN, so the code deployed now runs it (Invoke: "If you don't provide the
+  `Qualifier` parameter, the `$LATEST` version of the Lambda function is invoked").
+- No event, no replay: "If the combined size of the function request and response payload
+  exceeds the limit, Lambda will drop the payload when sending OnFailure event to the
+  destination" (OnFailure, of SNS's 256 KB; a queue has a message size limit too). A record
+  without `requestPayload` stops the replay and stays.
+- How: Invoke with `InvocationType='Event'` ("To invoke a function asynchronously, set
+  InvocationType to Event") and `requestPayload` as JSON. "For asynchronous invocations, the
+  maximum payload size is 1 MB": a larger event (over `MAX_ASYNC_PAYLOAD` bytes) is not sent;
+  Lambda's own refusal (RequestTooLargeException, HTTP 413) would stop the replay the same way.
+- Done means accepted: "For the `Event` invocation type this status code will be 202." A message
+  is deleted only after its invoke answered 202. Any other answer or an error stops the replay
+  with that message and every one not yet replayed still in the queue (visible again at once),
+  exit 1 naming it. A delete that fails after an accepted invoke stops it too: that record stays
+  and a later replay runs its event twice.
+- Twice is allowed anyway: Invoke says "Occasionally, your function may receive the same event
+  multiple times, even if no error occurs", and the guide "Ensure that your function code
+  gracefully handles duplicate events". A replay is a new asynchronous invocation, retried by
+  Lambda on error and, once retries are spent, recorded in this queue again: handlers must be
+  idempotent.
+- Like `--by-copy`, the replay stops at the depth the queue had when it started, so records of
+  replays that fail again cannot keep it running.
+- IAM: the operator calls sqs:GetQueueAttributes, sqs:ReceiveMessage, sqs:DeleteMessage and
+  sqs:ChangeMessageVisibility on the function queue, kms:Decrypt on the stack's data key, and
+  lambda:InvokeFunction on the function (Invoke: "This operation requires permission for the
+  `lambda:InvokeFunction` action").
 """
 
 from __future__ import annotations
@@ -88,6 +138,12 @@ MAX_PER_SECOND = 500
 COPY_VISIBILITY_SECONDS = 120
 #: Long polling on each receive of `--by-copy` (any wait > 0 asks every SQS server).
 COPY_WAIT_SECONDS = 1
+#: Stack output of each function's on-failure queue (platform/__main__.py exports it).
+FUNCTION_OUTPUT = "function_failure_queues"
+#: AWS (Invoke): "For asynchronous invocations, the maximum payload size is 1 MB."
+MAX_ASYNC_PAYLOAD = 1024 * 1024
+#: AWS (Invoke): "For the `Event` invocation type this status code will be 202."
+ACCEPTED = 202
 
 
 class RedriveError(Exception):
@@ -104,6 +160,18 @@ class DeadLetterQueue:
     dlq_url: str
     source_arn: str
     source_url: str
+
+
+@dataclass(frozen=True)
+class FunctionQueue:
+    """One function's on-failure queue (invocation records of its failed asynchronous
+    invocations) and the function they are replayed to."""
+
+    name: str
+    queue_arn: str
+    queue_url: str
+    function_arn: str
+    function_name: str
 
 
 def queues(outputs: Mapping[str, Any]) -> dict[str, DeadLetterQueue]:
@@ -127,7 +195,39 @@ def queues(outputs: Mapping[str, Any]) -> dict[str, DeadLetterQueue]:
     return result
 
 
-def pick(found: Mapping[str, DeadLetterQueue], name: str) -> DeadLetterQueue:
+def function_queues(outputs: Mapping[str, Any]) -> dict[str, FunctionQueue]:
+    """The functions' on-failure queues from the stack outputs, by name; none for a stack
+    deployed before the program exported them."""
+    found = outputs.get(FUNCTION_OUTPUT) or {}
+    if not isinstance(found, Mapping):
+        raise RedriveError(f"stack output {FUNCTION_OUTPUT} is not a mapping of name to queue")
+    keys = ("queue_arn", "queue_url", "function_arn", "function_name")
+    result = {}
+    for name, entry in found.items():
+        missing = [k for k in keys if not isinstance(entry, Mapping) or not entry.get(k)]
+        if missing:
+            raise RedriveError(
+                f"stack output {FUNCTION_OUTPUT}.{name} lacks {', '.join(missing)}: run "
+                "`pulumi up` with this version of platform/__main__.py"
+            )
+        result[str(name)] = FunctionQueue(str(name), *(str(entry[k]) for k in keys))
+    return result
+
+
+def all_queues(outputs: Mapping[str, Any]) -> dict[str, DeadLetterQueue | FunctionQueue]:
+    """Both kinds by name (one name space: `--queue` takes either)."""
+    dead_letters, functions = queues(outputs), function_queues(outputs)
+    if both := sorted(set(dead_letters) & set(functions)):
+        raise RedriveError(
+            f"{', '.join(both)}: named in both {OUTPUT} and {FUNCTION_OUTPUT}; give one of "
+            "them another name in platform/__main__.py"
+        )
+    return {**dead_letters, **functions}
+
+
+def pick(
+    found: Mapping[str, DeadLetterQueue | FunctionQueue], name: str
+) -> DeadLetterQueue | FunctionQueue:
     """The queue called `name`, or an error listing the valid names."""
     if name not in found:
         raise RedriveError(
@@ -137,10 +237,11 @@ def pick(found: Mapping[str, DeadLetterQueue], name: str) -> DeadLetterQueue:
     return found[name]
 
 
-def depth(sqs: Any, queue: DeadLetterQueue) -> int:
+def depth(sqs: Any, queue: DeadLetterQueue | FunctionQueue) -> int:
     """Approximate number of messages waiting in the DLQ (not counting in-flight ones)."""
+    url = queue.dlq_url if isinstance(queue, DeadLetterQueue) else queue.queue_url
     attributes = sqs.get_queue_attributes(
-        QueueUrl=queue.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]
     return int(attributes.get("ApproximateNumberOfMessages", 0))
 
@@ -326,6 +427,134 @@ def copy_back(
     return result
 
 
+class RecordError(Exception):
+    """A function-queue message that cannot be replayed as it is (not an invocation record, no
+    event, another function's, too large): the replay stops there and it stays in the queue."""
+
+
+def _unqualified(arn: str) -> tuple[str, str]:
+    """`arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]` as (ARN without the
+    qualifier, qualifier or "")."""
+    parts = arn.split(":")
+    if len(parts) == 8:
+        return ":".join(parts[:7]), parts[7]
+    return arn, ""
+
+
+def record_payload(body: str, queue: FunctionQueue) -> bytes:
+    """The original event of the invocation record `body`, as the payload to invoke the
+    queue's function with; `RecordError` saying why when there is none to replay."""
+    try:
+        record = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"not an invocation record (not JSON: {exc.msg})") from exc
+    context = record.get("requestContext") if isinstance(record, dict) else None
+    arn = context.get("functionArn") if isinstance(context, dict) else None
+    if not isinstance(arn, str) or not arn:
+        raise RecordError("not an invocation record (no requestContext.functionArn)")
+    function, qualifier = _unqualified(arn)
+    if function != queue.function_arn or qualifier not in ("", "$LATEST"):
+        raise RecordError(
+            f"its record names {arn}, not {queue.function_arn}: refused (a replay invokes only "
+            "the queue's own function)"
+        )
+    if record.get("requestPayload") is None:
+        raise RecordError(
+            "its record has no requestPayload (Lambda leaves it out of a record over the "
+            "destination's size limit): nothing to replay; find the event in the function's logs"
+        )
+    payload = json.dumps(record["requestPayload"], separators=(",", ":")).encode()
+    if len(payload) > MAX_ASYNC_PAYLOAD:
+        raise RecordError(
+            f"its event is {len(payload)} bytes, over the {MAX_ASYNC_PAYLOAD} bytes of an "
+            "asynchronous invoke"
+        )
+    return payload
+
+
+def _reinvoke(lambda_client: Any, queue: FunctionQueue, body: str) -> str | None:
+    """Invoke the queue's function asynchronously with the record's event: None once Lambda
+    accepted it (202), else why not."""
+    try:
+        payload = record_payload(body, queue)
+    except RecordError as exc:
+        return str(exc)
+    try:
+        answer = lambda_client.invoke(
+            FunctionName=queue.function_arn, InvocationType="Event", Payload=payload
+        )
+    except (BotoCoreError, ClientError) as exc:
+        return f"invoke failed: {_one_line(exc)}"
+    status = answer.get("StatusCode")
+    if status != ACCEPTED:
+        return f"invoke answered {status}, not {ACCEPTED} (accepted)"
+    return None
+
+
+@dataclass
+class ReplayResult:
+    """What `replay_records` did: events replayed, and the message it stopped at."""
+
+    replayed: int = 0
+    #: The message the replay stopped at (id → reason); it and the rest stay in the queue.
+    stopped: dict[str, str] = field(default_factory=dict)
+    #: Replayed, but still in the queue (the delete failed): a second replay runs it again.
+    not_deleted: dict[str, str] = field(default_factory=dict)
+
+
+def _release(sqs: Any, url: str, messages: list[dict[str, Any]]) -> None:
+    """Make received messages visible again now rather than after the visibility timeout (if
+    this fails too, they reappear when it expires: still in the queue either way)."""
+    if not messages:
+        return
+    with contextlib.suppress(BotoCoreError, ClientError):
+        sqs.change_message_visibility_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(messages)
+            ],
+        )
+
+
+def replay_records(
+    sqs: Any,
+    lambda_client: Any,
+    queue: FunctionQueue,
+    limit: int | None = None,
+    wait_seconds: int = COPY_WAIT_SECONDS,
+) -> ReplayResult:
+    """Invoke the queue's function again with each record's event, deleting each message once
+    Lambda accepted its invoke, until the queue is empty, `limit` messages were received, or a
+    message cannot be replayed (see the module docstring)."""
+    result = ReplayResult()
+    remaining = depth(sqs, queue) if limit is None else limit
+    while remaining > 0 and not (result.stopped or result.not_deleted):
+        batch = sqs.receive_message(
+            QueueUrl=queue.queue_url,
+            MaxNumberOfMessages=min(10, remaining),
+            VisibilityTimeout=COPY_VISIBILITY_SECONDS,
+            WaitTimeSeconds=wait_seconds,
+        ).get("Messages", [])
+        if not batch:
+            break
+        remaining -= len(batch)
+        for index, message in enumerate(batch):
+            reason = _reinvoke(lambda_client, queue, message["Body"])
+            if reason is not None:
+                result.stopped[message["MessageId"]] = reason
+                _release(sqs, queue.queue_url, batch[index:])
+                break
+            try:
+                sqs.delete_message(QueueUrl=queue.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            except (BotoCoreError, ClientError) as exc:
+                result.not_deleted[message["MessageId"]] = _one_line(exc)
+                _release(sqs, queue.queue_url, batch[index + 1 :])
+                break
+            result.replayed += 1
+    return result
+
+
 def load(stack: str, outputs_file: str | None, project_dir: Path) -> dict[str, Any]:
     """The stack outputs (`publish_web.load_outputs`), its errors as `RedriveError`."""
     from soundstack.publish_web import PublishError, load_outputs
@@ -353,9 +582,11 @@ def run(
     max_per_second: int | None = None,
     wait: bool = False,
     sqs: Any = None,
+    lambda_client: Any = None,
 ) -> int:
-    """CLI entry. Exit 0 when done, 1 when AWS refused or a copy stopped on a failed send, 2
-    when the redrive cannot start (with one line saying what to fix)."""
+    """CLI entry. Exit 0 when done, 1 when AWS refused, a copy stopped on a failed send or a
+    replay on a message it could not replay, 2 when the redrive cannot start (with one line
+    saying what to fix)."""
     import boto3
 
     try:
@@ -371,15 +602,36 @@ def run(
                 "--by-copy moves at its own pace and returns when done"
             )
         outputs = load(stack, outputs_file, project_dir)
-        found = queues(outputs)
+        found = all_queues(outputs)
         chosen = pick(found, queue_name) if queue_name else None
         region = str(outputs.get("region") or "") or None
+        if isinstance(chosen, FunctionQueue) and (by_copy or max_per_second is not None or wait):
+            raise RedriveError(
+                f"--queue {chosen.name} is a function queue: --replay invokes "
+                f"{chosen.function_name} with each record's event; --by-copy, --max-per-second "
+                "and --wait belong to the SQS dead-letter queues"
+            )
         client = sqs or boto3.client("sqs", region_name=region)
         if chosen is None:
             for queue in found.values():
                 count = depth(client, queue)
-                print(f"{queue.name:<26} {count:>7} messages  (back to {queue.source_arn})")
+                whither = (
+                    f"back to {queue.source_arn}"
+                    if isinstance(queue, DeadLetterQueue)
+                    else f"function queue: replayed to {queue.function_name}"
+                )
+                print(f"{queue.name:<26} {count:>7} messages  ({whither})")
             return 0
+        if isinstance(chosen, FunctionQueue):
+            if not replay:
+                print(
+                    f"{chosen.name}: {depth(client, chosen)} messages in {chosen.queue_arn}, "
+                    f"failed asynchronous invocations of {chosen.function_name} (--replay "
+                    "invokes it again with each one's event)"
+                )
+                return 0
+            invoker = lambda_client or boto3.client("lambda", region_name=region)
+            return _report_replay(chosen, replay_records(client, invoker, chosen))
         if not replay:
             print(
                 f"{chosen.name}: {depth(client, chosen)} messages in {chosen.dlq_arn}, "
@@ -423,6 +675,28 @@ def _one_line(exc: BotoCoreError | ClientError) -> str:
     if isinstance(exc, ClientError) and "MessageMoveTask" in exc.operation_name:
         line += "; where SQS move tasks are unavailable, --replay --by-copy moves them from here"
     return line
+
+
+def _report_replay(queue: FunctionQueue, result: ReplayResult) -> int:
+    print(
+        f"{queue.name}: replayed {result.replayed} failed invocations to {queue.function_name} "
+        "(asynchronously, each deleted once Lambda accepted it)"
+    )
+    for message_id, reason in result.not_deleted.items():
+        print(
+            f"error: {queue.name}: {message_id} was replayed but is still in the queue "
+            f"({reason}); delete it there or a next replay runs its event again; the messages "
+            "not yet replayed stay in the queue",
+            file=sys.stderr,
+        )
+    for message_id, reason in result.stopped.items():
+        print(
+            f"error: {queue.name}: stopped at message {message_id}: {reason}; it and every "
+            "message not yet replayed stay in the queue: fix the cause (or take that message "
+            "out of the queue) and run the command again",
+            file=sys.stderr,
+        )
+    return 1 if result.stopped or result.not_deleted else 0
 
 
 def _report_copy(queue: DeadLetterQueue, result: CopyResult) -> int:

@@ -1,5 +1,7 @@
 """`soundstack redrive`: the listing and the copy fallback against moto's SQS, SQS's move task
-(which moto does not implement) against botocore's Stubber, and the one-line errors."""
+(which moto does not implement) against botocore's Stubber, the replay of functions' failure
+queues (moto's SQS, Lambda's Invoke against the Stubber: moto runs no functions here), and the
+one-line errors."""
 
 from __future__ import annotations
 
@@ -10,15 +12,21 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from soundstack.cli import main
 from soundstack.redrive import (
+    MAX_ASYNC_PAYLOAD,
     DeadLetterQueue,
+    FunctionQueue,
+    RecordError,
     RedriveError,
     copy_back,
+    function_queues,
     queues,
+    record_payload,
     run,
     start_move,
     wait_for_move,
@@ -27,6 +35,8 @@ from soundstack.synth import PROJECT_DIR
 
 REGION = "eu-west-1"
 NAMES = ("profiles", "notifications")
+FUNCTION = "soundstack-dev-ingest-fn"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:{FUNCTION}"
 
 
 def attributes(index: int) -> dict[str, Any]:
@@ -60,10 +70,30 @@ def estate(monkeypatch, tmp_path):
                 "source_arn": arn(sqs, source),
                 "source_url": source,
             }
-        outputs = {"region": REGION, "dead_letter_queues": exported, "vpc_id": "vpc-1"}
+        failures = sqs.create_queue(QueueName=f"{FUNCTION}-dlq")["QueueUrl"]
+        functions = {
+            "ingest-fn": {
+                "queue_arn": arn(sqs, failures),
+                "queue_url": failures,
+                "function_arn": FUNCTION_ARN,
+                "function_name": FUNCTION,
+            }
+        }
+        outputs = {
+            "region": REGION,
+            "dead_letter_queues": exported,
+            "function_failure_queues": functions,
+            "vpc_id": "vpc-1",
+        }
         file = tmp_path / "outputs.json"
         file.write_text(json.dumps(outputs))
-        yield {"sqs": sqs, "outputs": outputs, "file": str(file), "queues": queues(outputs)}
+        yield {
+            "sqs": sqs,
+            "outputs": outputs,
+            "file": str(file),
+            "queues": queues(outputs),
+            "functions": function_queues(outputs),
+        }
 
 
 def arn(sqs: Any, url: str) -> str:
@@ -103,13 +133,16 @@ def waiting(sqs: Any, url: str) -> int:
 
 def test_without_options_it_lists_each_dead_letter_queue_with_its_depth(estate, capsys):
     dead_letter(estate["sqs"], estate["queues"]["profiles"], 3)
+    failed(estate["sqs"], estate["functions"]["ingest-fn"], [record({"n": 1}), record({"n": 2})])
     assert main(["redrive", "dev", "--outputs", estate["file"]]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2
-    profiles, notifications = lines
+    assert len(lines) == 3
+    profiles, notifications, ingest = lines
     assert profiles.split()[:3] == ["profiles", "3", "messages"]
     assert profiles.endswith(f"(back to {estate['queues']['profiles'].source_arn})")
     assert notifications.split()[:2] == ["notifications", "0"]
+    assert ingest.split()[:3] == ["ingest-fn", "2", "messages"]
+    assert ingest.endswith(f"(function queue: replayed to {FUNCTION})")
 
 
 def test_by_copy_puts_every_message_back_with_its_attributes_and_empties_the_dlq(estate, capsys):
@@ -353,7 +386,7 @@ def test_missing_outputs_and_unknown_queues_are_explained(estate, tmp_path, caps
     assert main(argv) == 2
     assert (
         "--queue billing: the stack has no such dead-letter queue; use one of "
-        "notifications, profiles" in one_error_line(capsys)
+        "ingest-fn, notifications, profiles" in one_error_line(capsys)
     )
     assert main(["redrive", "dev", "--outputs", estate["file"], "--replay"]) == 2
     assert "--queue NAME" in one_error_line(capsys)
@@ -396,6 +429,254 @@ def test_an_endpoint_without_move_tasks_points_to_by_copy(stubbed, tmp_path, cap
     assert err.endswith("--replay --by-copy moves them from here\n")
 
 
+# -- functions' failure queues: invocation records replayed with Lambda's Invoke ---------------
+def record(event: Any, function_arn: str = f"{FUNCTION_ARN}:$LATEST", **fields: Any) -> str:
+    """An invocation record as Lambda sends it to an on-failure destination (the Lambda
+    Developer Guide's example, for `function_arn`); `fields` replace or (None) drop fields."""
+    body: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": "2026-11-30T18:16:05.568Z",
+        "requestContext": {
+            "requestId": "e4b46cbf-b738-xmpl-8880-a18cdf61200e",
+            "functionArn": function_arn,
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3,
+        },
+        "requestPayload": event,
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": {
+            "errorMessage": "database unavailable",
+            "errorType": "OperationalError",
+        },
+    }
+    for key, value in fields.items():
+        if value is None:
+            del body[key]
+        else:
+            body[key] = value
+    return json.dumps(body)
+
+
+def upload(i: int) -> dict[str, Any]:
+    """The S3 event of an upload, as the ingest function receives it."""
+    return {"Records": [{"eventSource": "aws:s3", "s3": {"object": {"key": f"uploads/{i}.mp3"}}}]}
+
+
+def failed(sqs: Any, queue: FunctionQueue, bodies: list[str]) -> None:
+    for body in bodies:
+        sqs.send_message(QueueUrl=queue.queue_url, MessageBody=body)
+
+
+def by_id(sqs: Any, url: str) -> dict[str, str]:
+    """Every message of `url`, id → body (deleted as read)."""
+    found: dict[str, str] = {}
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in batch:
+            found[message["MessageId"]] = message["Body"]
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
+INVOKE = {"FunctionName": FUNCTION_ARN, "InvocationType": "Event", "Payload": ANY}
+
+
+class Invocations:
+    """A lambda client answered by the Stubber (moto runs no functions here: no Docker), which
+    keeps the payload of every Invoke made through it."""
+
+    def __init__(self) -> None:
+        self.client = boto3.client("lambda", region_name=REGION)
+        self.stub = Stubber(self.client)
+        self.payloads: list[Any] = []
+
+    def invoke(self, **request: Any) -> Any:
+        self.payloads.append(json.loads(request["Payload"]))
+        return self.client.invoke(**request)
+
+    def accept(self, count: int) -> None:
+        for _ in range(count):
+            self.stub.add_response("invoke", {"StatusCode": 202}, INVOKE)
+
+
+@pytest.fixture
+def invocations(estate):
+    lambda_ = Invocations()
+    with lambda_.stub:
+        yield lambda_
+        lambda_.stub.assert_no_pending_responses()
+
+
+def replay(estate: dict[str, Any], invocations: Invocations) -> int:
+    return run(
+        "dev",
+        estate["file"],
+        PROJECT_DIR,
+        "ingest-fn",
+        replay=True,
+        sqs=estate["sqs"],
+        lambda_client=invocations,
+    )
+
+
+def test_replay_invokes_the_function_with_each_original_event_and_empties_the_queue(
+    estate, invocations, capsys
+):
+    sqs, queue = estate["sqs"], estate["functions"]["ingest-fn"]
+    failed(sqs, queue, [record(upload(i)) for i in range(13)])  # two receives
+    invocations.accept(13)
+    assert replay(estate, invocations) == 0
+    assert sorted(invocations.payloads, key=json.dumps) == sorted(
+        (upload(i) for i in range(13)), key=json.dumps
+    )
+    assert waiting(sqs, queue.queue_url) == 0
+    out = capsys.readouterr().out
+    assert f"ingest-fn: replayed 13 failed invocations to {FUNCTION}" in out
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        ("client_error", "TooManyRequestsException", "Rate exceeded"),
+        ("status", 200, "invoke answered 200, not 202"),
+    ],
+)
+def test_an_invoke_lambda_did_not_accept_leaves_that_record_and_the_rest(
+    estate, invocations, capsys, refusal
+):
+    sqs, queue = estate["sqs"], estate["functions"]["ingest-fn"]
+    failed(sqs, queue, [record(upload(i)) for i in range(6)])
+    invocations.accept(2)
+    kind, what, why = refusal
+    if kind == "client_error":
+        invocations.stub.add_client_error("invoke", str(what), why, 429, expected_params=INVOKE)
+    else:
+        invocations.stub.add_response("invoke", {"StatusCode": what}, INVOKE)
+    assert replay(estate, invocations) == 1
+    err = one_error_line(capsys)
+    left = by_id(sqs, queue.queue_url)  # visible again at once, not after the timeout
+    assert len(invocations.payloads) == 3  # nothing invoked after the refusal
+    assert len(left) == 4  # the refused record and the three not yet replayed
+    refused = invocations.payloads[2]
+    (stopped_at,) = [
+        mid for mid, body in left.items() if json.loads(body)["requestPayload"] == refused
+    ]
+    assert f"error: ingest-fn: stopped at message {stopped_at}: " in err
+    assert why in err and "stay in the queue" in err
+    replayed = {json.dumps(p) for p in invocations.payloads[:2]}
+    assert not replayed & {json.dumps(json.loads(b)["requestPayload"]) for b in left.values()}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("this is not json", "not an invocation record (not JSON: "),
+        ('["a", "list"]', "not an invocation record (no requestContext.functionArn)"),
+        (
+            record(upload(1), requestContext={"requestId": "r"}),
+            "not an invocation record (no requestContext",
+        ),
+        (record(upload(1), requestPayload=None), "its record has no requestPayload"),
+    ],
+)
+def test_a_message_that_is_no_replayable_record_stops_the_replay_and_stays(
+    estate, invocations, capsys, body, reason
+):
+    sqs, queue = estate["sqs"], estate["functions"]["ingest-fn"]
+    failed(sqs, queue, [record(upload(0)), body, record(upload(2))])
+    invocations.accept(1)
+    assert replay(estate, invocations) == 1
+    err = one_error_line(capsys)
+    left = by_id(sqs, queue.queue_url)
+    assert invocations.payloads == [upload(0)]
+    assert sorted(left.values()) == sorted([body, record(upload(2))])
+    (stopped_at,) = [mid for mid, found in left.items() if found == body]
+    assert f"stopped at message {stopped_at}: {reason}" in err
+
+
+@pytest.mark.parametrize(
+    "function_arn",
+    [
+        f"arn:aws:lambda:{REGION}:123456789012:function:soundstack-dev-payment-fn:$LATEST",
+        f"arn:aws:lambda:{REGION}:123456789012:function:soundstack-dev-payment-fn",
+        f"{FUNCTION_ARN}:7",  # a published version: not what the estate's invoke config covers
+        f"{FUNCTION_ARN}-evil",
+    ],
+)
+def test_a_record_of_another_function_is_refused_and_nothing_is_invoked(
+    estate, invocations, capsys, function_arn
+):
+    sqs, queue = estate["sqs"], estate["functions"]["ingest-fn"]
+    failed(sqs, queue, [record(upload(0), function_arn)])
+    assert replay(estate, invocations) == 1
+    err = one_error_line(capsys)
+    assert f"its record names {function_arn}, not {FUNCTION_ARN}: refused" in err
+    assert invocations.payloads == []
+    assert list(by_id(sqs, queue.queue_url).values()) == [record(upload(0), function_arn)]
+
+
+def test_an_unqualified_function_arn_is_the_function_and_the_event_keeps_its_json():
+    queue = FunctionQueue("ingest-fn", "arn:q", "https://q", FUNCTION_ARN, FUNCTION)
+    event = {"key": "uploads/ä.mp3", "size": 3, "nested": [1, {"a": None}]}
+    assert json.loads(record_payload(record(event, FUNCTION_ARN), queue)) == event
+    big = record({"blob": "x" * MAX_ASYNC_PAYLOAD})
+    with pytest.raises(RecordError, match=f"over the {MAX_ASYNC_PAYLOAD} bytes of an asynchronous"):
+        record_payload(big, queue)
+
+
+class FailingDeletes:
+    """The moto client, except that DeleteMessage is refused."""
+
+    def __init__(self, sqs: Any) -> None:
+        self.sqs = sqs
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sqs, name)
+
+    def delete_message(self, **_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "DeleteMessage"
+        )
+
+
+def test_a_record_replayed_but_not_deleted_stops_the_replay_and_says_so(
+    estate, invocations, capsys
+):
+    sqs, queue = estate["sqs"], estate["functions"]["ingest-fn"]
+    failed(sqs, queue, [record(upload(i)) for i in range(3)])
+    invocations.accept(1)
+    code = run(
+        "dev",
+        estate["file"],
+        PROJECT_DIR,
+        "ingest-fn",
+        replay=True,
+        sqs=FailingDeletes(sqs),
+        lambda_client=invocations,
+    )
+    assert code == 1
+    err = one_error_line(capsys)
+    assert "was replayed but is still in the queue" in err and "AccessDenied" in err
+    assert invocations.payloads == [upload(0)]
+    assert waiting(sqs, queue.queue_url) == 3  # nothing lost; the replayed one comes back
+
+
+def test_move_task_options_are_refused_for_a_function_queue(estate, capsys):
+    argv = ["redrive", "dev", "--outputs", estate["file"], "--queue", "ingest-fn", "--replay"]
+    for extra in (["--wait"], ["--max-per-second", "5"]):
+        assert main([*argv, *extra]) == 2
+        assert "--queue ingest-fn is a function queue" in one_error_line(capsys)
+    failed(estate["sqs"], estate["functions"]["ingest-fn"], [record(upload(0))])
+    assert main(argv[:-1]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"ingest-fn: 1 messages in {estate['functions']['ingest-fn'].queue_arn}, failed "
+        f"asynchronous invocations of {FUNCTION}"
+    )
+
+
 def readme_commands() -> list[list[str]]:
     """The `soundstack redrive` lines of README's "Replaying dead letters", as argv."""
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
@@ -410,10 +691,11 @@ def test_the_readme_commands_work_as_written(estate, tmp_path, monkeypatch, caps
     sqs, queue = estate["sqs"], estate["queues"]["profiles"]
     dead_letter(sqs, queue, 4)
     commands = readme_commands()
-    assert [argv[:4] for argv in commands] == [["redrive", "prod", "--outputs", "out.json"]] * 3
-    listing, replay, copy = commands
+    assert [argv[:4] for argv in commands] == [["redrive", "prod", "--outputs", "out.json"]] * 4
+    listing, replay, copy, reinvoke = commands
     assert main(listing) == 0
-    assert "profiles" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "profiles" in listed and "ingest-fn" in listed and "function queue" in listed
     stubbed = boto3.client("sqs", region_name=REGION)  # moto has no move tasks: AWS's answers
     arns = {"SourceArn": queue.dlq_arn}
     with Stubber(stubbed) as stub, monkeypatch.context() as patch:
@@ -435,3 +717,16 @@ def test_the_readme_commands_work_as_written(estate, tmp_path, monkeypatch, caps
     assert main(copy) == 0  # moto's SQS for real
     assert waiting(sqs, queue.dlq_url) == 0
     assert len(drain(sqs, queue.source_url)) == 4
+    failures = estate["functions"]["ingest-fn"]
+    failed(sqs, failures, [record(upload(i)) for i in range(3)])
+    lambda_ = Invocations()
+    real = boto3.client
+    with lambda_.stub, monkeypatch.context() as patch:  # moto's SQS, Lambda's answers
+        patch.setattr(
+            boto3, "client", lambda name, **kw: lambda_ if name == "lambda" else real(name, **kw)
+        )
+        lambda_.accept(3)
+        assert main(reinvoke) == 0
+        lambda_.stub.assert_no_pending_responses()
+    assert sorted(lambda_.payloads, key=json.dumps) == [upload(i) for i in range(3)]
+    assert waiting(sqs, failures.queue_url) == 0

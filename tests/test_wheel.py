@@ -10,6 +10,7 @@ import subprocess
 import sys
 import venv
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICE_DISTRIBUTIONS = ("psycopg", "redis", "stripe", "mutagen", "joserfc", "uvicorn", "moto")
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_checkout_on_the_path() -> Iterator[None]:
+    """The fresh venv's commands see no PYTHONPATH: one pointing at a checkout (as when the
+    suite runs from a worktree with `PYTHONPATH=<worktree>`) would import soundstack from there
+    instead of from the installed wheel."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("PYTHONPATH", raising=False)
+        yield
 
 
 def run(*cmd: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -173,6 +173,29 @@ def test_failed_async_events_go_to_an_encrypted_dead_letter_queue():
     assert config.inputs["maximumRetryAttempts"] == 2
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_program_exports_every_functions_failure_queue(request, stack):
+    """`soundstack redrive` reads `function_failure_queues`: one entry per ServiceFunction, each
+    queue the on-failure destination of that function's asynchronous invocations."""
+    synth = request.getfixturevalue(stack)
+    exported = synth.outputs["function_failure_queues"]
+    components = {r.name for r in synth.by_type("soundstack:function:ServiceFunction")}
+    assert set(exported) == components and {"ingest-fn", "reminders-fn"} <= components
+    configs = synth.by_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    on_failure = {
+        c.inputs["functionName"]: c.inputs["destinationConfig"]["onFailure"]["destination"]
+        for c in configs
+    }
+    assert set(on_failure) == {entry["function_name"] for entry in exported.values()}
+    for name, entry in exported.items():
+        function = entry["function_name"]
+        assert function == f"soundstack-{stack}-{name}"
+        assert entry["function_arn"] == f"arn:aws:lambda:eu-west-1:123456789012:function:{function}"
+        assert entry["queue_arn"] == on_failure[function]
+        assert entry["queue_arn"].endswith(f":{function}-dlq")
+        assert entry["queue_url"].endswith(f"/{function}-dlq")
+
+
 def test_signals_cover_errors_throttles_duration_and_dead_letters():
     ctx = make_ctx(stack="test")
 
