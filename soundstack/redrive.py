@@ -176,41 +176,43 @@ class FunctionQueue:
 
 def queues(outputs: Mapping[str, Any]) -> dict[str, DeadLetterQueue]:
     """The stack's dead-letter queues from its outputs, by name."""
-    found = outputs.get(OUTPUT)
-    if not isinstance(found, Mapping) or not found:
-        raise RedriveError(
-            f"stack output {OUTPUT} missing: run `pulumi up` with this version of "
-            "platform/__main__.py (it exports them), or add it to the --outputs file"
-        )
     keys = ("dlq_arn", "dlq_url", "source_arn", "source_url")
-    result = {}
-    for name, entry in found.items():
-        missing = [k for k in keys if not isinstance(entry, Mapping) or not entry.get(k)]
-        if missing:
-            raise RedriveError(
-                f"stack output {OUTPUT}.{name} lacks {', '.join(missing)}: run `pulumi up` "
-                "with this version of platform/__main__.py"
-            )
-        result[str(name)] = DeadLetterQueue(str(name), *(str(entry[k]) for k in keys))
-    return result
+    found = _exported(outputs, OUTPUT, keys, required=True)
+    return {name: DeadLetterQueue(name, *values) for name, values in found.items()}
 
 
 def function_queues(outputs: Mapping[str, Any]) -> dict[str, FunctionQueue]:
     """The functions' on-failure queues from the stack outputs, by name; none for a stack
     deployed before the program exported them."""
-    found = outputs.get(FUNCTION_OUTPUT) or {}
-    if not isinstance(found, Mapping):
-        raise RedriveError(f"stack output {FUNCTION_OUTPUT} is not a mapping of name to queue")
     keys = ("queue_arn", "queue_url", "function_arn", "function_name")
+    found = _exported(outputs, FUNCTION_OUTPUT, keys, required=False)
+    return {name: FunctionQueue(name, *values) for name, values in found.items()}
+
+
+def _exported(
+    outputs: Mapping[str, Any], output: str, keys: tuple[str, ...], required: bool
+) -> dict[str, list[str]]:
+    """Stack output `output` (name → entry) as name → the values of `keys`, every entry
+    checked for all of them; missing altogether: an error if `required`, else nothing."""
+    found = outputs.get(output)
+    if not found:
+        if required:
+            raise RedriveError(
+                f"stack output {output} missing: run `pulumi up` with this version of "
+                "platform/__main__.py (it exports them), or add it to the --outputs file"
+            )
+        return {}
+    if not isinstance(found, Mapping):
+        raise RedriveError(f"stack output {output} is not a mapping of name to queue")
     result = {}
     for name, entry in found.items():
         missing = [k for k in keys if not isinstance(entry, Mapping) or not entry.get(k)]
         if missing:
             raise RedriveError(
-                f"stack output {FUNCTION_OUTPUT}.{name} lacks {', '.join(missing)}: run "
-                "`pulumi up` with this version of platform/__main__.py"
+                f"stack output {output}.{name} lacks {', '.join(missing)}: run `pulumi up` "
+                "with this version of platform/__main__.py"
             )
-        result[str(name)] = FunctionQueue(str(name), *(str(entry[k]) for k in keys))
+        result[str(name)] = [str(entry[k]) for k in keys]
     return result
 
 
