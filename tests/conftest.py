@@ -49,6 +49,15 @@ def stack_variant(stack: str, section: str, overrides: dict[str, object]) -> Syn
     return synthesize(stack, config, secret)
 
 
+@pytest.fixture
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials boto3 accepts, for moto or a Stubber to answer; no profile, so no real
+    account's are ever picked up."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
 @pytest.fixture(scope="session")
 def dev_serverless_search() -> Synthesis:
     """Dev with `search.serverless: true`: the OpenSearch Serverless path on a whole stack."""

@@ -41,11 +41,8 @@ def build(root: Path, tag: str) -> Path:
 
 
 @pytest.fixture
-def estate(monkeypatch, tmp_path):
+def estate(fake_aws_credentials, tmp_path):
     """A site bucket with SSE-KMS by default, a distribution, and the stack outputs naming them."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
         key_arn = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
         s3 = boto3.client("s3", region_name=REGION)

@@ -48,11 +48,8 @@ def attributes(index: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def estate(monkeypatch, tmp_path):
+def estate(fake_aws_credentials, tmp_path):
     """Two queues with DLQs as messaging.Queue builds them, and the outputs naming them."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
         exported = {}
@@ -266,9 +263,7 @@ def task(status: str, moved: int = 0, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def stubbed(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def stubbed(fake_aws_credentials):
     client = boto3.client("sqs", region_name=REGION)
     with Stubber(client) as stub:
         yield client, stub

@@ -104,9 +104,7 @@ def test_bad_inputs_are_refused(key):
         CloudFrontSigner("KID", pem(small))
 
 
-def test_from_secret_loads_the_active_key(key, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def test_from_secret_loads_the_active_key(key, fake_aws_credentials):
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="eu-west-1")
         client.create_secret(Name="empty")
