@@ -61,6 +61,17 @@ def project_options(top: bool) -> argparse.ArgumentParser:
     return options
 
 
+def deployed_stack_options() -> argparse.ArgumentParser:
+    """The deployed stack a command works on and where its outputs come from (publish-web,
+    sign-lambda, redrive)."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("stack", help="stack name (reads `pulumi stack output --json --stack`)")
+    options.add_argument(
+        "--outputs", metavar="FILE", help="stack outputs as JSON instead of asking pulumi"
+    )
+    return options
+
+
 def resolve_project(args: argparse.Namespace) -> Project:
     """The project a command runs: `--bundled`, else the nearest `Pulumi.yaml` (an error when
     `-C` named a directory without one), else the bundled estate."""
@@ -321,14 +332,12 @@ def parser() -> argparse.ArgumentParser:
     keys.add_argument("stack", help="stack name (its region and secret name)")
     keys.add_argument("--secret-id", help="override the secret (default: the media component's)")
     keys.set_defaults(run=_signing_key)
+    deployed = deployed_stack_options()
     web = sub.add_parser(
         "publish-web",
+        parents=[deployed],
         help="after `pulumi up`: upload the built web client (`make web`) to the stack's site "
         "bucket with its config.json, then invalidate index.html and config.json",
-    )
-    web.add_argument("stack", help="stack name (reads `pulumi stack output --json --stack`)")
-    web.add_argument(
-        "--outputs", metavar="FILE", help="stack outputs as JSON instead of asking pulumi"
     )
     web.add_argument(
         "--dist",
@@ -347,23 +356,17 @@ def parser() -> argparse.ArgumentParser:
     web.set_defaults(run=_publish_web)
     sign = sub.add_parser(
         "sign-lambda",
+        parents=[deployed],
         help="before `pulumi up`: have AWS Signer sign the functions' code and layer with the "
         "stack's profile and record them for a code signing config that enforces",
-    )
-    sign.add_argument("stack", help="stack name (reads `pulumi stack output --json --stack`)")
-    sign.add_argument(
-        "--outputs", metavar="FILE", help="stack outputs as JSON instead of asking pulumi"
     )
     sign.set_defaults(run=_sign_lambda)
     redrive = sub.add_parser(
         "redrive",
+        parents=[deployed],
         help="list the stack's dead-letter queues and functions' failure queues with their "
         "depth; with --queue NAME --replay, move that DLQ's messages back to the queue they came "
         "from, or invoke the function again with each failed event (soundstack/redrive.py)",
-    )
-    redrive.add_argument("stack", help="stack name (reads `pulumi stack output --json --stack`)")
-    redrive.add_argument(
-        "--outputs", metavar="FILE", help="stack outputs as JSON instead of asking pulumi"
     )
     redrive.add_argument(
         "--queue", metavar="NAME", help="one dead-letter queue (its name in the listing)"
