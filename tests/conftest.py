@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from soundstack.components.base import StackContext
-from soundstack.synth import Synthesis, stack_values, synthesize, synthesize_stack
+from soundstack.synth import Resource, Synthesis, stack_values, synthesize, synthesize_stack
 
 _CACHE: dict[str, Synthesis] = {}
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +94,13 @@ def make_ctx(environment: str = "dev", stack: str | None = None) -> StackContext
         owner="tests",
         cost_centre="cc-tests",
     )
+
+
+def one(synth: Synthesis, name: str, type_token: str | None = None) -> Resource:
+    """The one registration named `name` (of type `type_token`, if given)."""
+    (found,) = [r for r in synth.resources
+                if r.name == name and (type_token is None or r.type == type_token)]  # fmt: skip
+    return found
 
 
 def run_program(

@@ -9,13 +9,9 @@ import json
 import pytest
 
 from soundstack.components.cdn import FAILOVER_STATUS_CODES
+from tests.conftest import one
 
 DISTRIBUTIONS = [("media", "music"), ("web", "site")]
-
-
-def one(synth, name: str):
-    (found,) = [r for r in synth.resources if r.name == name]
-    return found
 
 
 @pytest.mark.parametrize(("owner", "role"), DISTRIBUTIONS)

@@ -14,14 +14,9 @@ from soundstack.components.edge import (
     EdgeProtection,
     EmergencyContact,
 )
-from tests.conftest import make_ctx, run_program
+from tests.conftest import make_ctx, one, run_program
 
 STACKS = ["dev", "prod"]
-
-
-def one(synth, name: str):
-    (found,) = [r for r in synth.resources if r.name == name]
-    return found
 
 
 def _rate_rules(acl):

@@ -11,18 +11,13 @@ from soundstack.components.iam import ServiceRole, ServiceRoleArgs
 from soundstack.components.media import MediaArgs, MediaDelivery, key_fingerprint
 from soundstack.components.monitoring import DEFAULT_THRESHOLDS
 from soundstack.stacks.loader import load_stack
-from tests.conftest import make_ctx, run_program
+from tests.conftest import make_ctx, one, run_program
 
 STACKS = ["dev", "prod"]
 
 
 def owned(synth, component: str, type_token: str):
     return [r for r in synth.by_type(type_token) if (synth.component_of(r) or r).name == component]
-
-
-def one(synth, name: str):
-    (found,) = [r for r in synth.resources if r.name == name]
-    return found
 
 
 @pytest.mark.parametrize("stack", STACKS)

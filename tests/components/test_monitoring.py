@@ -18,7 +18,7 @@ from soundstack.components.monitoring import (
 )
 from soundstack.mocks import ACCOUNT_ID
 from soundstack.stacks.loader import ConfigError, load_config, load_stack
-from tests.conftest import make_ctx, run_program
+from tests.conftest import make_ctx, one, run_program
 
 
 class _Queue(Component):
@@ -405,19 +405,12 @@ def test_monitoring_without_signals_still_renders_a_valid_dashboard():
     assert [s["name"] for s in trail.inputs["advancedEventSelectors"]] == ["Management events"]
 
 
-def _named(synth, type_token: str, name: str):
-    (found,) = [r for r in synth.by_type(type_token) if r.name == name]
-    return found
-
-
 def test_prod_trail_notifies_a_topic_only_it_may_publish_to(prod, dev):
-    trail = _named(prod, "aws:cloudtrail/trail:Trail", "monitoring-audit-trail")
+    trail = one(prod, "monitoring-audit-trail", "aws:cloudtrail/trail:Trail")
     trail_arn = f"arn:aws:cloudtrail:eu-west-1:123456789012:trail/{trail.inputs['name']}"
-    topic = _named(prod, "aws:sns/topic:Topic", "monitoring-audit-notifications")
+    topic = one(prod, "monitoring-audit-notifications", "aws:sns/topic:Topic")
     assert trail.inputs["snsTopicName"] == topic.inputs["name"]
-    policy = _named(
-        prod, "aws:sns/topicPolicy:TopicPolicy", "monitoring-audit-notifications-policy"
-    )
+    policy = one(prod, "monitoring-audit-notifications-policy", "aws:sns/topicPolicy:TopicPolicy")
     assert policy.urn in trail.dependencies  # CloudTrail checks the policy at CreateTrail
     publish, deny = json.loads(policy.inputs["policy"])["Statement"]
     assert publish["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
@@ -427,15 +420,17 @@ def test_prod_trail_notifies_a_topic_only_it_may_publish_to(prod, dev):
     assert deny["Effect"] == "Deny" and deny["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}
     }
-    key = _named(prod, "aws:kms/key:Key", "monitoring-audit-notifications-key-key")
+    key = one(prod, "monitoring-audit-notifications-key-key", "aws:kms/key:Key")
     assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
     grant = statements["CloudTrailEncryptsNotifications"]
     assert grant["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
     assert grant["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
     # dev keeps no notification topic
-    assert "snsTopicName" not in _named(dev, "aws:cloudtrail/trail:Trail",
-                                        "monitoring-audit-trail").inputs  # fmt: skip
+    assert (
+        "snsTopicName"
+        not in one(dev, "monitoring-audit-trail", "aws:cloudtrail/trail:Trail").inputs
+    )
     assert not [t for t in dev.by_type("aws:sns/topic:Topic") if "audit" in t.name]
 
 
@@ -464,7 +459,7 @@ def test_offered_events_reach_the_alerts_topic_through_a_rule():
         "source": ["aws.backup"],
         "detail": {"state": ["FAILED"]},
     }
-    topic = _named(synth, "aws:sns/topic:Topic", "monitoring-alerts")
+    topic = one(synth, "monitoring-alerts", "aws:sns/topic:Topic")
     (target,) = synth.by_type("aws:cloudwatch/eventTarget:EventTarget")
     assert target.inputs["arn"] == topic.outputs["arn"]
     assert target.inputs["rule"] == rule.inputs["name"]
@@ -479,7 +474,7 @@ def test_offered_events_reach_the_alerts_topic_through_a_rule():
         "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"}
     }
     assert statements["DenyInsecureTransport"]["Effect"] == "Deny"
-    key = _named(synth, "aws:kms/key:Key", "monitoring-alerts-key-key")
+    key = one(synth, "monitoring-alerts-key-key", "aws:kms/key:Key")
     grants = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
     assert grants["EventBridgeRulesPublish"] == {
         "Sid": "EventBridgeRulesPublish",
@@ -494,14 +489,13 @@ def test_without_offered_events_the_topic_keeps_its_default_policy():
     synth = _monitoring_program()
     assert synth.by_type("aws:cloudwatch/eventRule:EventRule") == []
     assert synth.by_type("aws:sns/topicPolicy:TopicPolicy") == []
-    key = _named(synth, "aws:kms/key:Key", "monitoring-alerts-key-key")
+    key = one(synth, "monitoring-alerts-key-key", "aws:kms/key:Key")
     sids = {s["Sid"] for s in json.loads(key.inputs["policy"])["Statement"]}
     assert "EventBridgeRulesPublish" not in sids
 
 
 def test_prod_pages_on_failed_backup_and_copy_jobs(prod, dev):
-    rule = _named(prod, "aws:cloudwatch/eventRule:EventRule",
-                  "monitoring-event-backup-job-failures")  # fmt: skip
+    rule = one(prod, "monitoring-event-backup-job-failures", "aws:cloudwatch/eventRule:EventRule")
     pattern = json.loads(rule.inputs["eventPattern"])
     assert pattern["source"] == ["aws.backup"]
     assert set(pattern["detail-type"]) == {"Backup Job State Change", "Copy Job State Change"}

@@ -12,17 +12,11 @@ import pytest
 from soundstack.components import buckets, replication
 from soundstack.components.base import Component
 from soundstack.stacks.loader import ConfigError, load_config, load_stack
-from tests.conftest import make_ctx, run_program
+from tests.conftest import make_ctx, one, run_program
 from tests.test_config import config
 
 REPLICATED = [("media", "music"), ("web", "site")]
 CONFIG = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
-
-
-def one(synth, name: str, type_token: str | None = None):
-    (found,) = [r for r in synth.resources
-                if r.name == name and (type_token is None or r.type == type_token)]  # fmt: skip
-    return found
 
 
 @pytest.mark.parametrize(("owner", "role"), REPLICATED)

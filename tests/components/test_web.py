@@ -16,15 +16,10 @@ from soundstack.components.cdn import (
     ORIGIN_VERIFY_HEADER,
 )
 from soundstack.components.web import API_PREFIX_STRIP, SPA_REWRITE, WebApp, WebArgs
-from tests.conftest import make_ctx, run_program
+from tests.conftest import make_ctx, one, run_program
 
 STACKS = ["dev", "prod"]
 API_HOST = "abc123.execute-api.eu-west-1.amazonaws.com"
-
-
-def one(synth, name: str):
-    (found,) = [r for r in synth.resources if r.name == name]
-    return found
 
 
 @pytest.mark.parametrize("stack", STACKS)
