@@ -31,7 +31,14 @@ from pulumi import _types
 from soundstack.cli import collector_paused
 from soundstack.engine import evaluate
 from soundstack.preview import document
-from soundstack.synth import Resource, Synthesis, stack_values, synthesize, synthesize_stack
+from soundstack.synth import (
+    Resource,
+    Synthesis,
+    outputs_made,
+    stack_values,
+    synthesize,
+    synthesize_stack,
+)
 
 
 def replay(resources: list[Resource]) -> Callable[[], None]:
@@ -89,24 +96,6 @@ def typed_replay(resources: list[Resource]) -> Callable[[], None]:
                 made[r.urn] = pulumi.ComponentResource(r.type, r.name, None, opts)
 
     return program
-
-
-def outputs_made(work: Callable[[], Any]) -> int:
-    """How many Outputs one (untimed) run of `work` makes: the unit of the SDK's work."""
-    made = 0
-    track = pulumi.Output._track
-
-    def counting(output: pulumi.Output[Any]) -> None:
-        nonlocal made
-        made += 1
-        track(output)
-
-    setattr(pulumi.Output, "_track", counting)  # noqa: B010 (mypy refuses assigning a method)
-    try:
-        work()
-    finally:
-        setattr(pulumi.Output, "_track", track)  # noqa: B010
-    return made
 
 
 def best_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:

@@ -302,6 +302,25 @@ def synthesize(
     )
 
 
+def outputs_made(work: Callable[[], Any]) -> int:
+    """How many Outputs one run of `work` makes (a synthesis, say): the unit of the SDK's work,
+    which benchmarks/preview.py prints and tests bound."""
+    made = 0
+    track = pulumi.Output._track
+
+    def counting(output: pulumi.Output[Any]) -> None:
+        nonlocal made
+        made += 1
+        track(output)
+
+    setattr(pulumi.Output, "_track", counting)  # noqa: B010 (mypy refuses assigning a method)
+    try:
+        work()
+    finally:
+        setattr(pulumi.Output, "_track", track)  # noqa: B010
+    return made
+
+
 def _run_main(main: Path) -> None:
     """Run a project's program file as Pulumi's Python host does (`runpy.run_path` from the
     program's directory), with that directory importable (the program's own modules); both
