@@ -23,7 +23,7 @@ from .core import (
     as_strings,
     get,
     items,
-    linked,
+    linked_by,
     of_type,
     plain,
     references,
@@ -190,6 +190,7 @@ NAME_RULES: tuple[NameRule, ...] = (
 _COGNITO_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?")
 _FIFO = {"aws:sqs/queue:Queue": "fifoQueue", "aws:sns/topic:Topic": "fifoTopic"}
 _NAMED = tuple(sorted({t for rule in NAME_RULES for t in rule.types}))
+_RULES_OF = {t: tuple(r for r in NAME_RULES if t in r.types) for t in _NAMED}
 
 
 def name_problem(rule: NameRule, value: str) -> str | None:
@@ -211,9 +212,9 @@ def name_problem(rule: NameRule, value: str) -> str | None:
     [*_NAMED, "aws:cognito/userPoolDomain:UserPoolDomain"],
 )
 def _names(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    for rule in NAME_RULES:
+    for rule in _RULES_OF.get(args.resource_type, ()):
         value = get(args.props, rule.prop)
-        if args.resource_type not in rule.types or not isinstance(value, str):
+        if not isinstance(value, str):
             continue
         problem = name_problem(rule, value)
         if problem:
@@ -562,16 +563,23 @@ ROLE_MANAGED_POLICIES = 10
      "aws:iam/rolePolicyAttachment:RolePolicyAttachment"],
 )  # fmt: skip
 def _iam_quotas(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
-    role_policies = list(of_type(args.resources, "aws:iam/rolePolicy:RolePolicy"))
-    attachments = list(of_type(args.resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment"))
-    for role in of_type(args.resources, "aws:iam/role:Role"):
+    roles = list(of_type(args.resources, "aws:iam/role:Role"))
+    role_policies = linked_by(
+        list(of_type(args.resources, "aws:iam/rolePolicy:RolePolicy")), "role", roles, "name", "id"
+    )
+    attachments = linked_by(
+        list(of_type(args.resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")),
+        "role",
+        roles,
+        "name",
+        "id",
+    )
+    for role in roles:
         name = get(role.props, "name") or role.name
         inline = sum(_policy_chars(get(p, "policy", default="")) for p in
                      items(get(role.props, "inlinePolicies")))  # fmt: skip
         inline += sum(
-            _policy_chars(get(p.props, "policy", default=""))
-            for p in role_policies
-            if linked(p, "role", role, "name", "id")
+            _policy_chars(get(p.props, "policy", default="")) for p in role_policies[role.urn]
         )
         if inline > ROLE_INLINE_CHARS:
             report(f"role {name}: inline policies total {inline} characters (IAM counts no "
@@ -582,11 +590,7 @@ def _iam_quotas(args: StackValidationArgs, report: ReportViolation, _: Settings)
             report(f"role {name}: trust policy has {trust} characters; the default quota is "
                    f"{ROLE_TRUST_CHARS}", role.urn)  # fmt: skip
         managed = set(as_strings(get(role.props, "managedPolicyArns")))
-        managed |= {
-            str(get(a.props, "policyArn"))
-            for a in attachments
-            if linked(a, "role", role, "name", "id")
-        }
+        managed |= {str(get(a.props, "policyArn")) for a in attachments[role.urn]}
         if len(managed) > ROLE_MANAGED_POLICIES:
             report(f"role {name}: {len(managed)} managed policies; the default quota is "
                    f"{ROLE_MANAGED_POLICIES}", role.urn)  # fmt: skip

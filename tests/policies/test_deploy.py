@@ -351,3 +351,20 @@ def test_cognito_threat_protection_needs_plus():
         "userPoolAddOns": {"advancedSecurityMode": "ENFORCED"},
     }
     assert check_resource(policy, pool, enforced) != []
+
+
+def test_linked_by_pairs_exactly_as_linked(prod):
+    """`linked_by` (one pass) finds the pairs `linked` finds pair by pair: the prod stack's
+    roles and their policies (all 182 of them linked to a role)."""
+    from soundstack.engine import stack_resources
+    from soundstack.policies.core import linked, linked_by, of_type
+
+    resources = stack_resources(prod)
+    roles = list(of_type(resources, "aws:iam/role:Role"))
+    policies = list(of_type(resources, "aws:iam/rolePolicy:RolePolicy"))
+    found = linked_by(policies, "role", roles, "name", "id")
+    expected = {
+        role.urn: [p for p in policies if linked(p, "role", role, "name", "id")] for role in roles
+    }
+    assert found == expected
+    assert sum(map(len, found.values())) == len(policies) > 100

@@ -4,6 +4,8 @@ unknowns hide nothing but what they make unknowable."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from pulumi_policy import ResourceValidationPolicy
 
@@ -88,3 +90,20 @@ def test_skipping_resources_of_other_types_changes_no_verdict(judged):
     ]
     assert not any(getattr(p, "resource_types", None) for p in untyped)
     assert sorted(evaluate(synth, {}, untyped), key=repr) == sorted(violations, key=repr)
+
+
+def test_a_policy_writing_to_its_props_changes_no_recorded_input(judged):
+    """Policies share each resource's props; what one writes stays out of `synth.resources`."""
+    synth, _ = judged
+    before = copy.deepcopy([(r.inputs, r.masked_inputs) for r in synth.resources])
+
+    def scribble(args, report) -> None:
+        tags = args.props.get("tags")
+        if tags is not None:
+            tags["scribbled"] = "yes"
+        for key in list(args.props):
+            args.props[key] = "scribbled"
+
+    vandal = ResourceValidationPolicy(name="vandal", description="writes", validate=scribble)
+    evaluate(synth, {}, [vandal])
+    assert [(r.inputs, r.masked_inputs) for r in synth.resources] == before
