@@ -146,7 +146,7 @@ def layer_size(layer_dir: Path, arg: str = "layer_dir") -> int | None:
 def archive_size(archive: pulumi.AssetArchive) -> int:
     """Unzipped bytes of the files in a code archive (`code_archive`)."""
     return sum(
-        Path(asset.path).stat().st_size
+        os.stat(asset.path).st_size
         for asset in archive.assets.values()
         if isinstance(asset, pulumi.FileAsset)
     )
@@ -193,19 +193,22 @@ def code_archive(source_dir: Path, exclude: Collection[str] = ()) -> pulumi.Asse
             "top-level package (the directory named like the handler's first part)"
         )
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {}
+    # Plain strings, not a Path per file: each function of a stack walks its package.
     for root, dirs, files in os.walk(source_dir):
-        top = Path(root) == source_dir
+        relative = os.path.relpath(root, source_dir)
+        prefix = source_dir.name if relative == "." else f"{source_dir.name}/{relative}"
         dirs[:] = sorted(
             d
             for d in dirs
-            if d not in _EXCLUDED_DIRS and not d.startswith(".") and not (top and d in exclude)
+            if d not in _EXCLUDED_DIRS
+            and not d.startswith(".")
+            and not (relative == "." and d in exclude)
         )
         for file in sorted(files):
             if file in _EXCLUDED_FILES or file.endswith(_EXCLUDED_SUFFIXES):
                 continue
-            path = Path(root) / file
-            key = f"{source_dir.name}/{path.relative_to(source_dir).as_posix()}"
-            assets[key] = pulumi.FileAsset(str(path))
+            key = f"{prefix}/{file}".replace(os.sep, "/")
+            assets[key] = pulumi.FileAsset(os.path.join(root, file))
     return pulumi.AssetArchive(assets)
 
 

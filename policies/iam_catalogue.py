@@ -384,23 +384,33 @@ DOCUMENT_KINDS: dict[tuple[str, str], Kind] = {
 }
 
 
+def _may_hold(value: Any) -> bool:
+    """Whether `value` can be or contain a policy document (most inputs are plain scalars)."""
+    if isinstance(value, str):
+        return '"Statement"' in value
+    return isinstance(value, Mapping) or (
+        isinstance(value, Sequence) and not isinstance(value, bytes)
+    )
+
+
 def _walk(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
     if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("{") and '"Statement"' in text:
+        if _may_hold(value) and value.strip().startswith("{"):
             try:
-                yield path, json.loads(text)
+                yield path, json.loads(value)
             except ValueError:
-                yield path, text
+                yield path, value
     elif isinstance(value, Mapping):
         if "Statement" in value:
             yield path, value
             return
         for key, item in value.items():
-            yield from _walk(item, (*path, str(key)))
+            if _may_hold(item):
+                yield from _walk(item, (*path, str(key)))
     elif isinstance(value, Sequence) and not isinstance(value, bytes):
         for item in value:
-            yield from _walk(item, path)
+            if _may_hold(item):
+                yield from _walk(item, path)
 
 
 def documents_in(resource_type: str, inputs: Mapping[str, Any]) -> Iterator[tuple[str, Kind, Any]]:
