@@ -126,14 +126,30 @@ def _computed_from(resources: list[pulumi.Resource], value: Any) -> pulumi.Outpu
     return pulumi.Output(set(resources), registered(), known())
 
 
+def _passed_on(made: pulumi.Resource, recorded: Resource, value: Any) -> pulumi.Output[Any] | None:
+    """The Output of `made` (recorded as `recorded`) whose value `value` is, as a program
+    passes `bucket.arn` on: no new Output. None when no single output of it has that value."""
+    if value == recorded.id:
+        return made.id if isinstance(made, pulumi.CustomResource) else None
+    names = {wire: py for py, wire, _ in _types._py_properties(type(made))}  # type: ignore[arg-type]
+    for key, output in recorded.outputs.items():
+        if output == value and key in names:
+            found = getattr(made, names[key], None)
+            if isinstance(found, pulumi.Output):
+                return found
+    return None
+
+
 def program_replay(resources: list[Resource]) -> Callable[[], None]:
     """The same registrations as a program without components would make them: through the
     providers' classes (`aws.s3.Bucket(name, bucket=..., opts=...)`: their argument handling
     and aliases included; pulumi-eks's cluster as the remote component it is), each after its
     parent and its dependencies, each property computed from other resources an Output of
-    theirs, the rest of its dependencies `depends_on`. What the components add on top of this
+    theirs (the very output when the value is one, else an Output computed from them), the rest
+    of its dependencies `depends_on`. What the components add on top of this
     is their own work: validation, naming, grants, documents, exports."""
     ordered = _program_order(resources)
+    by_urn = {r.urn: r for r in resources}
 
     def program() -> None:
         made: dict[str, pulumi.Resource] = {}
@@ -146,7 +162,11 @@ def program_replay(resources: list[Resource]) -> Callable[[], None]:
             through_inputs: set[str] = set()
             for prop, urns in r.property_dependencies.items():
                 if urns and prop in inputs:
-                    inputs[prop] = _computed_from([made[u] for u in urns], inputs[prop])
+                    deps = [made[u] for u in urns]
+                    found = _passed_on(deps[0], by_urn[urns[0]], inputs[prop])
+                    if len(deps) > 1 or found is None:
+                        found = _computed_from(deps, inputs[prop])
+                    inputs[prop] = found
                     through_inputs.update(urns)
             opts.depends_on = [made[u] for u in r.dependencies if u not in through_inputs]
             cls = typed_class(r.type) if r.custom else None
