@@ -59,7 +59,7 @@ def replay(resources: list[Resource]) -> Callable[[], None]:
     return program
 
 
-#: Python packages of the provider SDKs whose typed classes the typed floor uses.
+#: Python packages of the provider SDKs whose classes the program floor uses.
 SDKS = {"aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}
 
 
