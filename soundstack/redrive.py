@@ -51,9 +51,12 @@ Two ways to move, both ending with the messages on the source queue:
     `sqs:*` and `kms:*`.
 
 - `--replay --by-copy`: the same move done by this process, for an endpoint without
-  StartMessageMoveTask (a local SQS, moto in the tests). Batches of up to 10
-  are received from the DLQ (long polling, hidden for `COPY_VISIBILITY_SECONDS` while being
-  copied), sent to the source queue with their body and message attributes, and each message
+  StartMessageMoveTask (a local SQS, moto in the tests). It starts only when ListMessageMoveTasks
+  shows no active task on the DLQ (an endpoint that does not know the call has none; any other
+  error stops it): beside a move task it would be a second mover of the same messages.
+  Batches of up to 10 are received from the DLQ (long polling, hidden for
+  `COPY_VISIBILITY_SECONDS` while being copied), sent to the source queue with their body and
+  message attributes, and each message
   is deleted from the DLQ only once SendMessageBatch reported it successful. A message whose
   send failed stays in the DLQ (made visible again at once), the copy stops there, and the
   command exits 1 naming it: nothing is ever deleted that was not sent. A delete that fails
@@ -268,6 +271,39 @@ def describe_task(task: Mapping[str, Any] | None) -> str:
     return line
 
 
+def refuse_if_moving(queue: DeadLetterQueue, task: Mapping[str, Any] | None) -> None:
+    """Raise `RedriveError` when `task` (the DLQ's latest move task) is still active."""
+    if task is None or task.get("Status") not in ACTIVE:
+        return
+    # AWS: TaskHandle "is only populated for tasks that are in RUNNING status".
+    handle = task.get("TaskHandle")
+    cancel = f" or cancel it (aws sqs cancel-message-move-task --task-handle {handle})"
+    raise RedriveError(
+        f"{queue.name}: a move task is already {task['Status']} on its DLQ "
+        f"({describe_task(task)}); SQS allows one at a time: wait for it "
+        f"(`--queue {queue.name} --wait`){cancel if handle else ''}"
+    )
+
+
+#: What an SQS endpoint without move tasks (a local one) answers ListMessageMoveTasks with.
+NO_MOVE_TASKS = ("UnsupportedOperation", "InvalidAction", "UnknownOperationException")
+
+
+def refuse_copy_while_moving(sqs: Any, queue: DeadLetterQueue) -> None:
+    """Raise `RedriveError` while a move task is active on the DLQ: `--by-copy` beside it would
+    be a second mover of the same messages, and the task's progress would no longer add up. An
+    endpoint without move tasks has none running."""
+    try:
+        task = latest_task(sqs, queue)
+    except NotImplementedError:  # moto, in-process, has no ListMessageMoveTasks
+        return
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in NO_MOVE_TASKS:
+            return
+        raise
+    refuse_if_moving(queue, task)
+
+
 def start_move(sqs: Any, queue: DeadLetterQueue, max_per_second: int | None = None) -> str:
     """Start SQS's redrive of `queue` back to its source; the task handle. Raises
     `RedriveError` when a task is already active on the DLQ."""
@@ -276,16 +312,7 @@ def start_move(sqs: Any, queue: DeadLetterQueue, max_per_second: int | None = No
             f"--max-per-second={max_per_second}: give 1 to {MAX_PER_SECOND} (AWS's maximum), "
             "or leave it out to let SQS choose the rate"
         )
-    active = latest_task(sqs, queue)
-    if active is not None and active.get("Status") in ACTIVE:
-        # AWS: TaskHandle "is only populated for tasks that are in RUNNING status".
-        handle = active.get("TaskHandle")
-        cancel = f" or cancel it (aws sqs cancel-message-move-task --task-handle {handle})"
-        raise RedriveError(
-            f"{queue.name}: a move task is already {active['Status']} on its DLQ "
-            f"({describe_task(active)}); SQS allows one at a time: wait for it "
-            f"(`--queue {queue.name} --wait`){cancel if handle else ''}"
-        )
+    refuse_if_moving(queue, latest_task(sqs, queue))
     request: dict[str, Any] = {"SourceArn": queue.dlq_arn, "DestinationArn": queue.source_arn}
     if max_per_second is not None:
         request["MaxNumberOfMessagesPerSecond"] = max_per_second
@@ -644,6 +671,7 @@ def run(
                 return 0 if task is None or task.get("Status") == "COMPLETED" else 1
             return 0
         if by_copy:
+            refuse_copy_while_moving(client, chosen)
             return _report_copy(chosen, copy_back(client, chosen))
         handle = start_move(client, chosen, max_per_second)
         print(

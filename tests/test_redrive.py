@@ -27,6 +27,7 @@ from soundstack.redrive import (
     function_queues,
     queues,
     record_payload,
+    refuse_copy_while_moving,
     run,
     start_move,
     wait_for_move,
@@ -361,6 +362,38 @@ def test_the_cli_replays_and_refuses_a_second_task(stubbed, tmp_path, capsys):
     assert capsys.readouterr().out == (
         f"profiles: 4 messages in {DLQ.dlq_arn}, move task FAILED: 1 moved (KMS.AccessDenied)\n"
     )
+
+
+def test_by_copy_waits_for_a_running_move_task_and_copies_nothing(stubbed, tmp_path, capsys):
+    client, stub = stubbed
+    outputs = outputs_of(DLQ, tmp_path)
+    stub.add_response("list_message_move_tasks", task("RUNNING", 2), LIST)
+    # Nothing else is stubbed: a receive or a send would fail the Stubber.
+    code = run("dev", str(outputs), PROJECT_DIR, "profiles", replay=True, by_copy=True, sqs=client)
+    assert code == 2
+    assert "profiles: a move task is already RUNNING on its DLQ" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("answer", "copies"),
+    [
+        (task("COMPLETED", 7), True),
+        ({"Results": []}, True),
+        ("UnsupportedOperation", True),  # a local SQS without move tasks: none can run there
+        ("AccessDenied", False),  # not knowing is no licence to copy
+    ],
+)
+def test_by_copy_starts_only_when_no_move_task_is_active(stubbed, answer, copies):
+    client, stub = stubbed
+    if isinstance(answer, str):
+        stub.add_client_error("list_message_move_tasks", answer, "no", 400, expected_params=LIST)
+    else:
+        stub.add_response("list_message_move_tasks", answer, LIST)
+    if copies:
+        refuse_copy_while_moving(client, DLQ)
+    else:
+        with pytest.raises(ClientError, match="AccessDenied"):
+            refuse_copy_while_moving(client, DLQ)
 
 
 # -- what stops it before it starts: one line, exit 2 -----------------------------------------
