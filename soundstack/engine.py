@@ -196,6 +196,10 @@ def evaluate(
     violations: list[Violation] = []
     stack_tags: dict[str, str] = {}
     props = {r.urn: _props(r.inputs, first_preview) for r in synth.resources}
+    options = {r.urn: _options(r) for r in synth.resources}
+    of_type: dict[str, list[int]] = {}
+    for index, r in enumerate(synth.resources):
+        of_type.setdefault(r.type, []).append(index)
     resources: list[PolicyResource] | None = None
     for policy in policies:
         setting = settings_for(policy, config)
@@ -218,15 +222,21 @@ def evaluate(
         try:
             if isinstance(policy, ResourceValidationPolicy):
                 types: frozenset[str] = getattr(policy, "resource_types", frozenset())
-                for r in synth.resources:
-                    if types and r.type not in types:
-                        continue
+                checked = (
+                    [
+                        synth.resources[i]
+                        for i in sorted(i for t in types for i in of_type.get(t, []))
+                    ]
+                    if types
+                    else synth.resources
+                )
+                for r in checked:
                     args = ResourceValidationArgs(
                         r.type,
                         props[r.urn],
                         r.urn,
                         r.name,
-                        _options(r),
+                        options[r.urn],
                         None,
                         dict(setting.properties),
                         stack_tags,
