@@ -59,6 +59,9 @@ def replay(resources: list[Resource]) -> Callable[[], None]:
     return program
 
 
+#: Issue 16's bound on the full preview against the program floor (README: why that floor).
+TARGET_RATIO = 1.3
+
 #: Python packages of the provider SDKs whose classes the program floor uses.
 SDKS = {"aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}
 
@@ -248,11 +251,13 @@ def main() -> int:
     print(f"    policy evaluation: {best['policies']:.3f} s")
     print(f"    JSON document (preview --json, not in the full figure): {best['json']:.3f} s")
     print(f"  data-source invokes: {sum(synth.invokes.values())} ({invokes})")
-    for name, label in (
-        ("program", "program floor (the same registrations, dependencies and provider classes)"),
-        ("raw", "raw floor (the same registrations as bare CustomResource calls, no dependencies)"),
-    ):
-        print(f"  {label}: {best[name]:.3f} s, ratio {best['full'] / best[name]:.2f}x")
+    for name, label, target in (
+        ("program", "program floor (the same registrations, dependencies and provider classes)",
+         f" (target <= {TARGET_RATIO}x)"),
+        ("raw", "raw floor (the same registrations as bare CustomResource calls, no dependencies)",
+         ""),
+    ):  # fmt: skip
+        print(f"  {label}: {best[name]:.3f} s, ratio {best['full'] / best[name]:.2f}x{target}")
     print(f"  Outputs made: preview {made['full']:,}, program floor {made['program']:,}, "
           f"raw floor {made['raw']:,}")  # fmt: skip
     return 0
