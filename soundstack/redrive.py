@@ -45,10 +45,13 @@ Two ways to move, both ending with the messages on the source queue:
     sends them to the source queue, and both queues are SSE-KMS with the stack's data key, so
     we grant an operator role sqs:ReceiveMessage and sqs:DeleteMessage on the DLQ,
     sqs:SendMessage on the source queue and kms:Decrypt and kms:GenerateDataKey on the key
-    (what `--by-copy` calls too). That list is ours: AWS's page on the permissions redrive
-    needs was not in our reference library, so no AWS sentence backs it; check it against
-    that page before narrowing a role to it. The deploy role (components/bootstrap.py) holds
-    `sqs:*` and `kms:*`.
+    (what `--by-copy` calls too). AWS's "Amazon SQS API permissions: Actions and resource
+    reference" backs the DLQ side for the sibling call: CancelMessageMoveTask needs
+    "sqs:CancelMessageMoveTask sqs:ReceiveMessage sqs:DeleteMessage sqs:GetQueueAttributes" on
+    "arn:aws:sqs:region:account_id:dlq_queue_name". Its StartMessageMoveTask row was not in our
+    reference library's copy, so the rest (SendMessage on the source queue, the KMS actions) is
+    our reading: check it against that row before narrowing a role to it. The deploy role
+    (components/bootstrap.py) holds `sqs:*` and `kms:*`.
 
 - `--replay --by-copy`: the same move done by this process, for an endpoint without
   StartMessageMoveTask (a local SQS, moto in the tests). It starts only when ListMessageMoveTasks
