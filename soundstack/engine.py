@@ -140,11 +140,15 @@ def _props(values: Mapping[str, Any], first_preview: bool = False) -> Any:
 
 
 def stack_resources(
-    synth: Synthesis, first_preview: bool = False, props: Mapping[str, Any] | None = None
+    synth: Synthesis,
+    first_preview: bool = False,
+    props: Mapping[str, Any] | None = None,
+    options: Mapping[str, PolicyResourceOptions] | None = None,
 ) -> list[PolicyResource]:
     """The stack as `AnalyzeStack` sees it, the root `pulumi:pulumi:Stack` (outputs) included;
     in a first preview each resource's props are its planned outputs (computed ones unknown).
-    `props`: each resource's (by URN) where the caller has them already (not first preview)."""
+    `props` (not first preview) and `options`: each resource's (by URN) where the caller has
+    them already."""
     project = synth.project
     root_urn = f"urn:pulumi:{synth.stack}::{project}::pulumi:pulumi:Stack::{project}-{synth.stack}"
     root = PolicyResource(
@@ -166,7 +170,15 @@ def stack_resources(
         else:
             resource_props = props[r.urn] if props is not None else _props(r.inputs)
         policy_resource = PolicyResource(
-            r.type, resource_props, r.urn, r.name, _options(r), None, None, [], {}
+            r.type,
+            resource_props,
+            r.urn,
+            r.name,
+            options[r.urn] if options is not None else _options(r),
+            None,
+            None,
+            [],
+            {},
         )
         resources.append(policy_resource)
         by_urn[r.urn] = policy_resource
@@ -243,7 +255,7 @@ def evaluate(
                     )
                     _run(policy, args, report_at(r.urn), r.name, r.urn, skipped)
             elif isinstance(policy, StackValidationPolicy):
-                resources = resources or stack_resources(synth, first_preview, props)
+                resources = resources or stack_resources(synth, first_preview, props, options)
                 args_stack = StackValidationArgs(resources, dict(setting.properties), stack_tags)
                 _run(policy, args_stack, report_at(""), "the stack", "", skipped)
         finally:
