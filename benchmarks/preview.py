@@ -26,7 +26,7 @@ import importlib
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import pulumi
 from pulumi import _types
@@ -129,18 +129,55 @@ def _computed_from(resources: list[pulumi.Resource], value: Any) -> pulumi.Outpu
     return pulumi.Output(set(resources), registered(), known())
 
 
-def _passed_on(made: pulumi.Resource, recorded: Resource, value: Any) -> pulumi.Output[Any] | None:
-    """The Output of `made` (recorded as `recorded`) whose value `value` is, as a program
-    passes `bucket.arn` on: no new Output. None when no single output of it has that value."""
+def _py_names(cls: type) -> dict[str, str]:
+    """A provider class's Python name of each property, by its wire name (`bucketPrefix`:
+    `bucket_prefix`)."""
+    return {wire: py for py, wire, _ in _types._py_properties(cls)}
+
+
+def _output_named(recorded: Resource, value: Any) -> str | None:
+    """The attribute of `recorded`'s resource object that is an Output with value `value`, as
+    a program passes `bucket.arn` on (`id`, or a provider class's output property); None when
+    no single output of it has that value."""
+    if not recorded.custom:
+        return None
     if value == recorded.id:
-        return made.id if isinstance(made, pulumi.CustomResource) else None
-    names = {wire: py for py, wire, _ in _types._py_properties(type(made))}  # type: ignore[arg-type]
+        return "id"
+    cls = typed_class(recorded.type)
+    if cls is None:
+        return None
+    names = _py_names(cls)
     for key, output in recorded.outputs.items():
-        if output == value and key in names:
-            found = getattr(made, names[key], None)
-            if isinstance(found, pulumi.Output):
-                return found
+        if output == value and isinstance(getattr(cls, names.get(key, ""), None), property):
+            return names[key]
     return None
+
+
+class _Registration(NamedTuple):
+    """What `program_replay` registers for one recorded resource, worked out before the run:
+    the class and keyword arguments, and each property computed from other resources."""
+
+    resource: Resource
+    cls: type[pulumi.CustomResource] | None
+    inputs: dict[str, Any]
+    #: (argument, dependencies' URNs, the dependency's attribute passed on or None)
+    computed: list[tuple[str, list[str], str | None]]
+    depends_on: list[str]
+
+
+def _plan(r: Resource, by_urn: dict[str, Resource]) -> _Registration:
+    cls = typed_class(r.type) if r.custom else None
+    names = _py_names(cls) if cls is not None else {}
+    inputs = {names.get(k, k): _asset(v) for k, v in r.inputs.items()}
+    computed = []
+    through_inputs: set[str] = set()
+    for prop, urns in r.property_dependencies.items():
+        if urns and prop in r.inputs:
+            single = _output_named(by_urn[urns[0]], r.inputs[prop]) if len(urns) == 1 else None
+            computed.append((names.get(prop, prop), urns, single))
+            through_inputs.update(urns)
+    depends_on = [u for u in r.dependencies if u not in through_inputs]
+    return _Registration(r, cls, inputs, computed, depends_on)
 
 
 def program_replay(resources: list[Resource]) -> Callable[[], None]:
@@ -149,35 +186,30 @@ def program_replay(resources: list[Resource]) -> Callable[[], None]:
     and aliases included; pulumi-eks's cluster as the remote component it is), each after its
     parent and its dependencies, each property computed from other resources an Output of
     theirs (the very output when the value is one, else an Output computed from them), the rest
-    of its dependencies `depends_on`. What the components add on top of this
-    is their own work: validation, naming, grants, documents, exports."""
-    ordered = _program_order(resources)
+    of its dependencies `depends_on`. What the components add on top of this is their own work:
+    validation, naming, grants, documents, exports. Everything about the recording is worked
+    out before the program runs: it only makes the registrations."""
     by_urn = {r.urn: r for r in resources}
+    plans = [_plan(r, by_urn) for r in _program_order(resources)]
 
     def program() -> None:
         made: dict[str, pulumi.Resource] = {}
-        for r in ordered:
+        for plan in plans:
+            r = plan.resource
             opts = pulumi.ResourceOptions(parent=made.get(r.parent or ""))
             if not r.custom and not r.inputs:
                 made[r.urn] = pulumi.ComponentResource(r.type, r.name, None, opts)
                 continue
-            inputs: dict[str, Any] = {k: _asset(v) for k, v in r.inputs.items()}
-            through_inputs: set[str] = set()
-            for prop, urns in r.property_dependencies.items():
-                if urns and prop in inputs:
-                    deps = [made[u] for u in urns]
-                    found = _passed_on(deps[0], by_urn[urns[0]], inputs[prop])
-                    if len(deps) > 1 or found is None:
-                        found = _computed_from(deps, inputs[prop])
-                    inputs[prop] = found
-                    through_inputs.update(urns)
-            opts.depends_on = [made[u] for u in r.dependencies if u not in through_inputs]
-            cls = typed_class(r.type) if r.custom else None
-            if cls is not None:
-                names = {wire: py for py, wire, _ in _types._py_properties(cls)}  # type: ignore[arg-type]
-                made[r.urn] = cls(
-                    r.name, opts=opts, **{names.get(k, k): v for k, v in inputs.items()}
+            inputs = dict(plan.inputs)
+            for name, urns, passed_on in plan.computed:
+                inputs[name] = (
+                    getattr(made[urns[0]], passed_on)
+                    if passed_on
+                    else _computed_from([made[u] for u in urns], inputs[name])
                 )
+            opts.depends_on = [made[u] for u in plan.depends_on]
+            if plan.cls is not None:
+                made[r.urn] = plan.cls(r.name, opts=opts, **inputs)
             elif r.custom:
                 made[r.urn] = pulumi.CustomResource(r.type, r.name, inputs, opts)
             else:
