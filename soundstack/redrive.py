@@ -443,18 +443,7 @@ def copy_back(
                 failures = {"Failed": _failed((h["Id"] for h in handles), exc)}
             for entry in failures.get("Failed", []):
                 result.not_deleted[done[int(entry["Id"])]["MessageId"]] = _reason(entry)
-        unsent = [by_id[entry["Id"]] for entry in sent.get("Failed", [])]
-        if unsent:
-            # In view again now rather than after the visibility timeout (if this fails too,
-            # they reappear when it expires: still in the DLQ either way).
-            with contextlib.suppress(BotoCoreError, ClientError):
-                sqs.change_message_visibility_batch(
-                    QueueUrl=queue.dlq_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                        for i, m in enumerate(unsent)
-                    ],
-                )
+        _release(sqs, queue.dlq_url, [by_id[entry["Id"]] for entry in sent.get("Failed", [])])
         remaining -= len(batch)
     return result
 
